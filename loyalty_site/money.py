@@ -1,0 +1,32 @@
+"""Decimal helpers for money. Pure Python: no Django import.
+
+Money is ``Decimal`` with two places everywhere in models and the API. SQLite stores decimals as
+REAL, so database aggregates must pass through :func:`quantize` before they are shown or compared.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+#: Keyword arguments for every money ``DecimalField``: ``DecimalField(**MONEY_FIELD)``.
+MONEY_FIELD: dict[str, object] = {"max_digits": 12, "decimal_places": 2, "default": ZERO}
+
+
+def quantize(value: Decimal | float | int | str | None) -> Decimal:
+    """Round ``value`` to cents, half up. ``None`` becomes ``0.00``.
+
+    Floats go through ``str`` first so that 0.1 + 0.2 style noise does not leak into cents.
+
+    Raises:
+        ValueError: if ``value`` is not a number.
+    """
+    if value is None:
+        return ZERO
+    try:
+        dec = value if isinstance(value, Decimal) else Decimal(str(value))
+        return dec.quantize(CENT, rounding=ROUND_HALF_UP)
+    except InvalidOperation as exc:
+        raise ValueError(f"not an amount of money: {value!r}") from exc

@@ -1,0 +1,280 @@
+"""The tenant (`Retailer`), staff membership and roles, and the retailer's product-side data."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+
+from loyalty_site.money import MONEY_FIELD
+from retailers.tenancy import RetailerOwned
+
+
+def validate_time_zone(value: str) -> None:
+    """Reject anything that is not an IANA time zone name."""
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(f"{value!r} is not a known time zone.") from exc
+
+
+currency_validator = RegexValidator(r"^[A-Z]{3}$", "Use a three-letter ISO 4217 code, e.g. EUR.")
+slug_validator = RegexValidator(
+    r"^[a-z0-9][a-z0-9-]*$", "Use lowercase letters, digits and dashes."
+)
+
+
+class Retailer(models.Model):
+    """A retail chain: the tenant that owns every other row."""
+
+    slug = models.SlugField(max_length=50, unique=True, validators=[slug_validator])
+    name = models.CharField(max_length=200)
+    currency = models.CharField(max_length=3, default="EUR", validators=[currency_validator])
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    is_demo = models.BooleanField(
+        default=False, help_text="Created by load_demo or generate_retailer."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        """The retailer's time zone; business dates and weeks are computed in it."""
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+
+class Role(models.TextChoices):
+    """Staff roles, from least to most powerful; each includes the ones before it."""
+
+    VIEWER = "viewer", "Viewer"
+    ANALYST = "analyst", "Analyst"
+    APPROVER = "approver", "Approver"
+    ADMIN = "admin", "Admin"
+
+    @classmethod
+    def rank(cls, role: str) -> int:
+        """Position of ``role`` in the hierarchy (viewer 0 ... admin 3)."""
+        return list(cls.values).index(role)
+
+
+class Membership(models.Model):
+    """A staff user's role at one retailer. A user may belong to several retailers."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    retailer = models.ForeignKey(Retailer, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "retailer"], name="membership_unique_user_retailer"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.retailer} ({self.role})"
+
+    def has_role(self, minimum: str) -> bool:
+        """True when this membership's role is ``minimum`` or more powerful."""
+        return Role.rank(self.role) >= Role.rank(minimum)
+
+
+class Store(RetailerOwned):
+    """A physical or online store of the retailer."""
+
+    external_id = models.CharField("store id", max_length=64)
+    name = models.CharField(max_length=200, blank=True)
+    region = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["retailer", "external_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["retailer", "external_id"], name="store_unique_external_id"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.external_id
+
+
+class Product(RetailerOwned):
+    """A product (SKU) the retailer sells."""
+
+    sku = models.CharField("SKU", max_length=64)
+    name = models.CharField(max_length=300, blank=True)
+    category = models.CharField(max_length=200, blank=True, db_index=False)
+    brand = models.CharField(max_length=200, blank=True)
+    unit_cost = models.DecimalField(**MONEY_FIELD, validators=[MinValueValidator(0)])
+    price = models.DecimalField("regular price", **MONEY_FIELD, validators=[MinValueValidator(0)])
+
+    class Meta:
+        ordering = ["retailer", "sku"]
+        constraints = [
+            models.UniqueConstraint(fields=["retailer", "sku"], name="product_unique_sku"),
+            models.CheckConstraint(
+                condition=Q(unit_cost__gte=0) & Q(price__gte=0), name="product_non_negative_money"
+            ),
+        ]
+        indexes = [models.Index(fields=["retailer", "category"], name="product_category_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.sku} {self.name}".strip()
+
+
+class InventoryLevel(RetailerOwned):
+    """Units on hand of a product at a store (or the whole chain when ``store`` is empty)."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="inventory")
+    store = models.ForeignKey(
+        Store,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="inventory",
+        help_text="Empty means the whole chain.",
+    )
+    date = models.DateField()
+    on_hand = models.IntegerField(validators=[MinValueValidator(0)])
+    is_synthetic = models.BooleanField(
+        default=False, help_text="Derived by a generator (demo data), not measured."
+    )
+
+    class Meta:
+        ordering = ["retailer", "product", "date"]
+        constraints = [
+            # Two partial constraints because NULL store ids never collide in a plain unique index.
+            models.UniqueConstraint(
+                fields=["retailer", "product", "store", "date"],
+                condition=Q(store__isnull=False),
+                name="inventory_unique_store_day",
+            ),
+            models.UniqueConstraint(
+                fields=["retailer", "product", "date"],
+                condition=Q(store__isnull=True),
+                name="inventory_unique_chain_day",
+            ),
+            models.CheckConstraint(condition=Q(on_hand__gte=0), name="inventory_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product} @ {self.store or 'chain'} on {self.date}: {self.on_hand}"
+
+
+class CompetitorPrice(RetailerOwned):
+    """A competitor's observed shelf price for one of the retailer's products."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="competitor_prices")
+    competitor = models.CharField(max_length=100)
+    date = models.DateField()
+    price = models.DecimalField(**MONEY_FIELD, validators=[MinValueValidator(0)])
+    is_synthetic = models.BooleanField(
+        default=False, help_text="Derived by a generator (demo data), not observed."
+    )
+
+    class Meta:
+        ordering = ["retailer", "product", "competitor", "date"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["retailer", "product", "competitor", "date"],
+                name="competitor_price_unique_day",
+            ),
+            models.CheckConstraint(condition=Q(price__gte=0), name="competitor_price_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.competitor}: {self.product} {self.price} on {self.date}"
+
+
+class PromotionHistory(RetailerOwned):
+    """How widely a product was promoted in one week (display and mailer), summed over stores.
+
+    History for the promotion-lift model. The demo loader aggregates Complete Journey's
+    per-store rows into one row per product and week.
+    """
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="promotion_history")
+    week_start = models.DateField(help_text="Monday of the promoted week.")
+    display_stores = models.PositiveIntegerField(default=0)
+    mailer_stores = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["retailer", "product", "week_start"]
+        verbose_name_plural = "promotion history"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["retailer", "product", "week_start"], name="promotion_history_unique_week"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product} week of {self.week_start}"
+
+
+class RunStatus(models.TextChoices):
+    """Lifecycle of every background run: queued -> running -> succeeded | failed."""
+
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class ImportKind(models.TextChoices):
+    """The CSV files of the public import contract (see README, docs/samples/)."""
+
+    STORES = "stores", "Stores"
+    PRODUCTS = "products", "Products"
+    CUSTOMERS = "customers", "Customers"
+    TRANSACTIONS = "transactions", "Transactions"
+    INVENTORY = "inventory", "Inventory"
+    COMPETITOR_PRICES = "competitor_prices", "Competitor prices"
+    OFFERS = "offers", "Past offers"
+
+
+class ImportJob(RetailerOwned):
+    """A CSV file imported in the background (large admin uploads), with progress and errors."""
+
+    kind = models.CharField(max_length=32, choices=ImportKind.choices)
+    file = models.FileField(upload_to="imports/%Y/%m/")
+    original_name = models.CharField(max_length=255, blank=True)
+    options = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    total_rows = models.PositiveIntegerField(null=True, blank=True)
+    processed_rows = models.PositiveIntegerField(default=0)
+    summary = models.JSONField(default=dict, blank=True, help_text="Counts of rows written.")
+    errors = models.JSONField(
+        default=list, blank=True, help_text="[{row, column, message}] when the file was rejected."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["retailer", "-created_at"], name="import_job_recent_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} import #{self.pk} ({self.status})"
+
+    @property
+    def progress_percent(self) -> int:
+        """Share of rows processed, 0-100 (0 while the row count is unknown)."""
+        if not self.total_rows:
+            return 100 if self.status == RunStatus.SUCCEEDED else 0
+        return min(100, round(100 * self.processed_rows / self.total_rows))
