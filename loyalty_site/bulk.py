@@ -34,7 +34,10 @@ def insert_frame(model: type[models.Model], frame: pd.DataFrame, *, using: str =
                 chunk = frame.iloc[start : start + CHUNK_ROWS]
                 buffer = io.StringIO()
                 chunk.to_csv(buffer, index=False, header=False, na_rep="\\N")
-                sql = f"COPY {connection.ops.quote_name(table)} ({quoted}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+                sql = (
+                    f"COPY {connection.ops.quote_name(table)} ({quoted}) "
+                    "FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+                )
                 with cursor.cursor.copy(sql) as copy:
                     copy.write(buffer.getvalue())
         else:
