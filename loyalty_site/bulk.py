@@ -64,3 +64,11 @@ def _sqlite_ready(frame: pd.DataFrame) -> pd.DataFrame:
         elif pd.api.types.is_datetime64_dtype(column.dtype):
             raise ValueError(f"column {name!r} holds naive datetimes; localise them first")
     return out
+
+
+def id_map(queryset: models.QuerySet, key: str) -> dict[str, int]:
+    """``{key value: primary key}`` for every row of ``queryset`` (e.g. SKU -> product id).
+
+    Used to resolve natural keys of a whole file at once instead of one query per row.
+    """
+    return dict(queryset.values_list(key, "pk").iterator(chunk_size=50_000))

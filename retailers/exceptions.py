@@ -1,0 +1,33 @@
+"""Domain errors of the data-in side."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One problem in an imported file.
+
+    ``row`` is the line number as a spreadsheet shows it: the header is row 1, the first data row
+    is row 2. ``column`` is the CSV column name ("" when the problem is the whole row or file).
+    """
+
+    row: int
+    column: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"row {self.row}" + (f", column {self.column!r}" if self.column else "")
+        return f"{where}: {self.message}"
+
+
+class ImportRejected(Exception):
+    """A file was refused as a whole: nothing was written. ``errors`` lists every bad row."""
+
+    def __init__(self, errors: list[RowError], *, total_errors: int | None = None) -> None:
+        self.errors = errors
+        self.total_errors = total_errors if total_errors is not None else len(errors)
+        shown = "; ".join(str(e) for e in errors[:5])
+        more = f" (and {self.total_errors - 5} more)" if self.total_errors > 5 else ""
+        super().__init__(f"{self.total_errors} invalid row(s), nothing imported: {shown}{more}")
