@@ -1,0 +1,55 @@
+# Loyalty platform: every day-to-day command. `make demo` and `make test` are the quick start.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export DJANGO_SETTINGS_MODULE ?= loyalty_site.settings
+
+.PHONY: install demo run worker migrate test test-engine lint format migrations-check check clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	touch $@
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+## Quick start 1/2: set up, load the Complete Journey demo (once), run web server and workers.
+demo: migrate
+	DJANGO_DEBUG=1 $(BIN)/python manage.py load_demo --if-missing
+	DJANGO_DEBUG=1 HOST=$(HOST) PORT=$(PORT) scripts/serve.sh
+
+## Web server and both django-q2 queues, on whatever data the database has.
+run: migrate
+	DJANGO_DEBUG=1 HOST=$(HOST) PORT=$(PORT) scripts/serve.sh
+
+worker: install
+	$(BIN)/python manage.py qcluster
+
+## Quick start 2/2: the whole test suite (SQLite unless DATABASE_URL is set).
+test: install
+	$(BIN)/pytest -q
+
+test-engine: install
+	$(BIN)/pytest -q tests/optimizer/engine
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+migrations-check: install
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+check: lint migrations-check test
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles
