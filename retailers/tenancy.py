@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Self
 
+from django.core.exceptions import ValidationError
 from django.db import models
 
 if TYPE_CHECKING:
@@ -33,6 +34,44 @@ def retailer_ids_for_user(user: AbstractBaseUser | AnonymousUser | None) -> list
     from retailers.models import Membership
 
     return list(Membership.objects.filter(user=user).values_list("retailer_id", flat=True))
+
+
+def retailer_roles(user: Any) -> dict[int, str]:
+    """``{retailer id: role}`` of ``user``'s memberships, cached on the user object.
+
+    Empty for anonymous or inactive users. Superusers need no membership (see
+    :func:`has_role`).
+    """
+    if user is None or not user.is_authenticated or not user.is_active:
+        return {}
+    cached = getattr(user, "_retailer_roles", None)
+    if cached is None:
+        from retailers.models import Membership
+
+        cached = dict(Membership.objects.filter(user=user).values_list("retailer_id", "role"))
+        user._retailer_roles = cached
+    return cached
+
+
+def has_role(user: Any, minimum: str, retailer: Retailer | int | None = None) -> bool:
+    """True when ``user`` holds ``minimum`` or a stronger role.
+
+    With ``retailer`` (an instance or id) the role must be held at that retailer; without it, at
+    any retailer. Active superusers hold every role everywhere.
+    """
+    from retailers.models import Role
+
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    roles = retailer_roles(user)
+    if retailer is not None:
+        retailer_id = retailer if isinstance(retailer, int) else retailer.pk
+        held = [roles[retailer_id]] if retailer_id in roles else []
+    else:
+        held = list(roles.values())
+    return any(Role.rank(role) >= Role.rank(minimum) for role in held)
 
 
 class RetailerScopedQuerySet(models.QuerySet):
@@ -61,6 +100,27 @@ class RetailerOwned(models.Model):
 
     class Meta:
         abstract = True
+
+    def clean(self) -> None:
+        """Refuse links to another retailer's rows (e.g. retailer A's stock of B's product).
+
+        Runs in every ``full_clean()``: admin forms and CSV imports. Bulk loaders resolve keys
+        inside the retailer and never build such links.
+        """
+        super().clean()
+        errors = {}
+        for field in self._meta.concrete_fields:
+            if not field.is_relation or field.name == "retailer":
+                continue
+            if not issubclass(field.related_model, RetailerOwned):
+                continue
+            if getattr(self, field.attname) is None or self.retailer_id is None:
+                continue
+            related = getattr(self, field.name)
+            if related.retailer_id != self.retailer_id:
+                errors[field.name] = f"This {field.verbose_name} belongs to another retailer."
+        if errors:
+            raise ValidationError(errors)
 
 
 def scope_for_user(queryset: models.QuerySet, user: Any) -> models.QuerySet:
