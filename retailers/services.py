@@ -21,6 +21,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from loyalty_site.queues import attempt_is_dead
 from retailers.exceptions import ImportRejected, RowError
 from retailers.models import ImportJob, ImportKind, Retailer, RunStatus
 from retailers.resources import PROGRESS_EVERY, resource_class_for
@@ -344,16 +345,24 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
     """Run a queued :class:`ImportJob` and record its outcome on the job.
 
     Idempotent: a job that is not queued any more (running, succeeded or failed) is left alone and
-    returned as it is; ``None`` when the job no longer exists. A rejected file ends the job as
+    returned as it is; ``None`` when the job no longer exists. The exception is a job still marked
+    running after its queue's timeout: its worker died (the import is one database transaction,
+    so it wrote nothing) and the re-delivered task runs it again. A rejected file ends the job as
     failed with every bad row in ``errors`` and nothing written; an unexpected error ends it as
     failed with that error.
     """
     with transaction.atomic():
         job = ImportJob.objects.select_for_update().filter(pk=job_id).first()
-        if job is None or job.status != RunStatus.QUEUED:
+        if job is None:
+            return None
+        now = timezone.now()
+        abandoned = job.status == RunStatus.RUNNING and attempt_is_dead(
+            job.started_at, now, settings.LONG_TASK_CLUSTER
+        )
+        if job.status != RunStatus.QUEUED and not abandoned:
             return job
         job.status = RunStatus.RUNNING
-        job.started_at = timezone.now()
+        job.started_at = now
         job.save(update_fields=["status", "started_at"])
     progress = JobProgress(job.pk)
     fields = ["status", "summary", "errors", "finished_at"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
@@ -82,6 +83,26 @@ def test_import_job_run_task_does_not_rerun_a_finished_or_running_job(retailer, 
     assert import_job_run_task(running.pk) == RunStatus.RUNNING
     assert Product.objects.get(sku="P1001").price == Decimal("9.99")
     assert import_job_run_task(10**9) is None
+
+
+@pytest.mark.django_db
+def test_import_job_run_task_takes_over_a_job_whose_worker_died(retailer, queued_tasks):
+    """Marked running for longer than the long queue's timeout: that worker is dead, and the
+    re-delivered task imports the file (the dead attempt wrote nothing)."""
+    from django.utils import timezone
+
+    from loyalty_site.queues import queue_timeout
+
+    job = new_job(retailer)
+    recent = timezone.now() - dt.timedelta(seconds=60)
+    ImportJob.objects.filter(pk=job.pk).update(status=RunStatus.RUNNING, started_at=recent)
+    assert import_job_run_task(job.pk) == RunStatus.RUNNING  # may still be running: hands off
+    assert not Product.objects.exists()
+
+    dead = timezone.now() - dt.timedelta(seconds=queue_timeout("long") + 1)
+    ImportJob.objects.filter(pk=job.pk).update(started_at=dead)
+    assert import_job_run_task(job.pk) == RunStatus.SUCCEEDED
+    assert Product.objects.for_retailer(retailer).count() == 4
 
 
 @pytest.mark.django_db
