@@ -1,0 +1,283 @@
+"""Benchmark of the bulk transaction loader against PostgreSQL.
+
+Creates (if missing) and migrates the benchmark database, creates a retailer with 50,000
+customers, 200 stores and 20,000 products through ``insert_frame``, writes a seeded
+transactions file (1,000,000 lines, about 250,000 baskets, by default) into a temp directory,
+then imports it with ``transactions_bulk_import`` in a fresh child process and prints lines,
+seconds, lines/s and the child's peak RSS against the targets.
+
+    .venv/bin/python bench/import_transactions.py [--lines N] [--keep] [--seed S]
+
+``DATABASE_URL`` defaults to postgres://postgres@127.0.0.1:5432/loyalty_bench. Without
+``--keep`` the file and the benchmark retailer's rows are removed afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/loyalty_bench")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loyalty_site.settings")
+
+SLUG = "bench-transactions"
+CUSTOMERS, STORES, PRODUCTS = 50_000, 200, 20_000
+TARGET_LINES_PER_S = 50_000
+TARGET_RSS_MB = 1024
+
+
+def ensure_database(url: str) -> None:
+    """Create the database named in ``url`` when it does not exist yet."""
+    import dj_database_url
+    import psycopg
+    from psycopg import sql
+
+    cfg = dj_database_url.parse(url)
+    with psycopg.connect(
+        host=cfg["HOST"] or "127.0.0.1",
+        port=cfg["PORT"] or 5432,
+        user=cfg["USER"] or "postgres",
+        password=cfg["PASSWORD"] or None,
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [cfg["NAME"]])
+        if exists.fetchone() is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(cfg["NAME"])))
+
+
+def drop_bench_retailer() -> None:
+    """Delete the benchmark retailer and its rows with plain SQL (the ORM cascade is too slow)."""
+    from django.db import connection, transaction
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM retailers_retailer WHERE slug = %s", [SLUG])
+        row = cursor.fetchone()
+        if row is None:
+            return
+        for table in (
+            "customers_transactionline",
+            "customers_transaction",
+            "customers_customer",
+            "retailers_product",
+            "retailers_store",
+        ):
+            cursor.execute(f"DELETE FROM {table} WHERE retailer_id = %s", [row[0]])  # noqa: S608
+        cursor.execute("DELETE FROM retailers_retailer WHERE id = %s", [row[0]])
+
+
+def create_retailer() -> int:
+    """Create the benchmark retailer with its customers, stores and products; return its id."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from customers.models import Customer
+    from loyalty_site.bulk import insert_frame
+    from retailers.models import Product, Retailer, Store
+
+    with transaction.atomic():
+        retailer = Retailer.objects.create(
+            slug=SLUG, name="Bench Transactions", time_zone="Europe/Helsinki"
+        )
+        now = pd.Timestamp(timezone.now())
+        insert_frame(
+            Customer,
+            pd.DataFrame(
+                {
+                    "retailer_id": retailer.pk,
+                    "external_id": [f"C{i:06d}" for i in range(CUSTOMERS)],
+                    "enrolled_on": pd.Timestamp("2023-01-01").date(),
+                    "age_band": "",
+                    "income_band": "",
+                    "household_size": None,
+                    "email": "",
+                    "marketing_consent": False,
+                    "created_at": now,
+                }
+            ),
+        )
+        insert_frame(
+            Store,
+            pd.DataFrame(
+                {
+                    "retailer_id": retailer.pk,
+                    "external_id": [f"S{i:03d}" for i in range(STORES)],
+                    "name": "",
+                    "region": "",
+                }
+            ),
+        )
+        insert_frame(
+            Product,
+            pd.DataFrame(
+                {
+                    "retailer_id": retailer.pk,
+                    "sku": [f"P{i:06d}" for i in range(PRODUCTS)],
+                    "name": "",
+                    "category": "",
+                    "brand": "",
+                    "unit_cost": "1.00",
+                    "price": "2.00",
+                }
+            ),
+        )
+    return retailer.pk
+
+
+def write_file(path: Path, lines: int, seed: int) -> int:
+    """Write a seeded transactions file of exactly ``lines`` lines; return the basket count."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 8, size=lines // 2 + 1)  # 1..7 lines, mean 4
+    ends = np.cumsum(sizes)
+    baskets = int(np.searchsorted(ends, lines)) + 1
+    sizes = sizes[:baskets]
+    sizes[-1] -= int(ends[baskets - 1]) - lines
+    basket_of_line = np.repeat(np.arange(baskets), sizes)
+
+    start = np.datetime64("2024-01-01T00:00:00")
+    seconds = np.sort(rng.integers(0, 365 * 86_400, size=baskets))
+    stamps = pd.Series(start + seconds.astype("timedelta64[s]")).dt.strftime("%Y-%m-%dT%H:%M:%S")
+    # A tenth of the baskets carry an explicit UTC offset, the rest are retailer-local.
+    with_offset = rng.random(baskets) < 0.1
+    stamps = stamps.where(~with_offset, stamps + "+02:00")
+    stores = pd.Series([f"S{i:03d}" for i in rng.integers(0, STORES, size=baskets)])
+    stores = stores.where(rng.random(baskets) >= 0.05, "")  # online baskets
+    customers = [f"C{i:06d}" for i in rng.integers(0, CUSTOMERS, size=baskets)]
+
+    quantity = rng.integers(1, 6, size=lines)
+    cents = rng.integers(50, 5_000, size=lines) * quantity
+    discount = np.where(rng.random(lines) < 0.2, cents // 10, 0)
+    sign = np.where(rng.random(lines) < 0.03, -1, 1)  # returns
+    frame = pd.DataFrame(
+        {
+            "transaction_id": pd.Series([f"T{i:09d}" for i in range(baskets)])[basket_of_line],
+            "customer_id": pd.Series(customers)[basket_of_line],
+            "store_id": stores[basket_of_line],
+            "timestamp": stamps[basket_of_line],
+            "sku": [f"P{i:06d}" for i in rng.integers(0, PRODUCTS, size=lines)],
+            "quantity": sign * quantity,
+            "amount": [f"{c / 100:.2f}" for c in sign * (cents - discount)],
+            "discount": [f"{d / 100:.2f}" for d in sign * discount],
+        }
+    )
+    frame.to_csv(path, index=False)
+    return baskets
+
+
+def child(path: str, slug: str) -> None:
+    """Import ``path`` for retailer ``slug`` and print the result as JSON (runs in a child)."""
+    import django
+
+    django.setup()
+    from customers.services import transactions_bulk_import
+    from retailers.models import Retailer
+
+    retailer = Retailer.objects.get(slug=slug)
+    marks: list[tuple[float, int | None]] = []
+    cpu, started = time.process_time(), time.perf_counter()
+    result = transactions_bulk_import(
+        retailer=retailer,
+        path=path,
+        progress=lambda done, total: marks.append((time.perf_counter() - started, total)),
+    )
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    validated = max(t for t, total in marks if total is None)
+    load_start = min(t for t, total in marks if total is not None)
+    load_end = max(t for t, total in marks if total is not None)
+    phases = {
+        "validate": validated,
+        "resolve, customers, transactions": load_start - validated,
+        "lines": load_end - load_start,
+        "commit (deferred foreign-key checks)": result.seconds - load_end,
+    }
+    figures = {
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "python_cpu_s": time.process_time() - cpu,
+        "phases": phases,
+    }
+    print(json.dumps({**result.as_dict(), **figures}))
+
+
+def main() -> None:
+    """Set up the database and data, run the import in a child process, print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=20240601)
+    parser.add_argument("--keep", action="store_true", help="keep the file and imported rows")
+    parser.add_argument("--child", nargs=2, metavar=("FILE", "SLUG"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+
+    ensure_database(os.environ["DATABASE_URL"])
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    drop_bench_retailer()
+    create_retailer()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-transactions-"))
+    path = tmp / "transactions.csv"
+    started = time.perf_counter()
+    baskets = write_file(path, args.lines, args.seed)
+    size_mb = path.stat().st_size / 2**20
+    print(f"file: {path} ({args.lines:,} lines, {baskets:,} baskets, {size_mb:.0f} MB, ", end="")
+    print(f"written in {time.perf_counter() - started:.1f} s)")
+
+    started = time.perf_counter()
+    proc = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, __file__, "--child", str(path), SLUG],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr)
+        raise SystemExit(f"import failed (exit {proc.returncode})")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    peak_mb = max(
+        result["peak_rss_mb"], resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    )
+    rate = result["lines_read"] / result["seconds"]
+    print(
+        f"imported: {result['lines_created']:,} lines, {result['transactions_created']:,} "
+        f"transactions ({result['transactions_skipped']:,} skipped)"
+    )
+    print(f"seconds: {result['seconds']:.1f} in the loader ({wall:.1f} s with process start)")
+    waited = result["seconds"] - result["python_cpu_s"]
+    print(
+        f"  of which {result['python_cpu_s']:.1f} s Python CPU (parse, checks, COPY text) and "
+        f"{waited:.1f} s waiting for PostgreSQL (COPY, index and foreign-key checks, commit)"
+    )
+    phases = ", ".join(f"{name} {secs:.1f} s" for name, secs in result["phases"].items())
+    print(f"  phases: {phases}")
+    ok_rate = "OK" if rate >= TARGET_LINES_PER_S else "MISSED"
+    ok_rss = "OK" if peak_mb < TARGET_RSS_MB else "MISSED"
+    print(f"lines/s: {rate:,.0f} (target >= {TARGET_LINES_PER_S:,}: {ok_rate})")
+    print(f"peak RSS: {peak_mb:,.0f} MB (target < {TARGET_RSS_MB:,} MB: {ok_rss})")
+
+    if args.keep:
+        print(f"kept {path} and retailer {SLUG!r}")
+    else:
+        path.unlink()
+        tmp.rmdir()
+        drop_bench_retailer()
+
+
+if __name__ == "__main__":
+    main()

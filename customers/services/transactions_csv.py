@@ -1,0 +1,225 @@
+"""Reading transactions.csv in chunks, and collecting row errors with a bounded list.
+
+Row numbers follow what a spreadsheet shows: the header is row 1 and every CSV *record* after it
+is one row, so a quoted field spanning several physical lines is still one row, and a blank line
+is a row too (rows whose cells are all empty are skipped, not reported). For a ``DataFrame`` the
+row is its position + 2, the same rule. The exception is a byte that is not UTF-8: it is reported
+on its physical line, because the file cannot be parsed into records. Problems of the file as a
+whole (empty, not text, wrong header) are reported on row 1.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from retailers.exceptions import ImportRejected, RowError
+
+#: The columns of the public contract, in the order errors are listed within a row.
+COLUMNS: tuple[str, ...] = (
+    "transaction_id",
+    "customer_id",
+    "store_id",
+    "timestamp",
+    "sku",
+    "quantity",
+    "amount",
+    "discount",
+)
+#: Lines per chunk: bounds the memory of one validation / load step.
+CHUNK_LINES = 100_000
+#: At most this many errors are listed (all of them are counted).
+MAX_LISTED_ERRORS = 1_000
+_SNIFF_BYTES = 64 * 1024
+
+
+def file_error(message: str, *, row: int = 1, column: str = "") -> ImportRejected:
+    """An ``ImportRejected`` about the file as a whole."""
+    return ImportRejected([RowError(row, column, message)], total_errors=1)
+
+
+class ErrorList:
+    """Every error is counted; the ``MAX_LISTED_ERRORS`` first ones (by row, then column) kept."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self._items: list[tuple[int, int, RowError]] = []
+
+    def __bool__(self) -> bool:
+        return self.total > 0
+
+    def add(self, rows: np.ndarray, column: str, messages: str | Sequence[str]) -> None:
+        """Count one error per entry of ``rows`` (ascending row numbers) on ``column``.
+
+        ``messages`` is one text for every row, or one text per row (only the first
+        ``MAX_LISTED_ERRORS`` are read, so callers format no more than that).
+        """
+        count = len(rows)
+        if not count:
+            return
+        self.total += count
+        order = COLUMNS.index(column) if column in COLUMNS else -1
+        for i in range(min(count, MAX_LISTED_ERRORS)):
+            text = messages if isinstance(messages, str) else messages[i]
+            self._items.append((int(rows[i]), order, RowError(int(rows[i]), column, text)))
+        if len(self._items) > 4 * MAX_LISTED_ERRORS:
+            self._items = sorted(self._items, key=lambda item: item[:2])[:MAX_LISTED_ERRORS]
+
+    def rejection(self) -> ImportRejected:
+        """The ``ImportRejected`` listing the first errors and counting all of them."""
+        listed = sorted(self._items, key=lambda item: item[:2])[:MAX_LISTED_ERRORS]
+        return ImportRejected([item[2] for item in listed], total_errors=self.total)
+
+
+def shorten(value: object, limit: int = 40) -> str:
+    """``repr`` of a cell value, cut to ``limit`` characters for error messages."""
+    text = str(value)
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+def check_header(names: Sequence[str]) -> dict[str, str]:
+    """Map the file's column names to contract names; raise ``ImportRejected`` when they differ.
+
+    Names are compared after trimming spaces, case-insensitively. Missing, unexpected and
+    repeated columns are all errors: an extra column is refused so that a misspelt name does not
+    silently drop data.
+    """
+    normalized = [str(name).strip().lower() for name in names]
+    repeated = sorted({n for n in normalized if normalized.count(n) > 1})
+    missing = [c for c in COLUMNS if c not in normalized]
+    extra = [str(name) for name, n in zip(names, normalized, strict=True) if n not in COLUMNS]
+    errors = []
+    if repeated:
+        errors.append(RowError(1, "", f"repeated column(s): {', '.join(repeated)}"))
+    if missing:
+        errors.append(RowError(1, "", f"missing column(s): {', '.join(missing)}"))
+    if extra:
+        hint = ""
+        if len(names) == 1 and re.search(r"[;\t|]", str(names[0])):
+            hint = " (the file must be comma-separated)"
+        shown = ", ".join(repr(name) for name in extra)
+        errors.append(RowError(1, "", f"unexpected column(s): {shown}{hint}"))
+    if errors:
+        expected = ", ".join(COLUMNS)
+        errors = [RowError(e.row, e.column, f"{e.message}; expected: {expected}") for e in errors]
+        raise ImportRejected(errors, total_errors=len(errors))
+    return {str(name): n for name, n in zip(names, normalized, strict=True)}
+
+
+class CsvSource:
+    """A transactions CSV file on disk, read twice (validation, then load) in equal chunks."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        with self.path.open("rb") as fh:
+            head = fh.read(_SNIFF_BYTES)
+        if not head.removeprefix(codecs.BOM_UTF8).strip():
+            raise file_error("the file is empty")
+        if b"\x00" in head:
+            raise file_error("the file is not CSV text (it contains NUL bytes: UTF-16 or binary?)")
+        try:
+            with self.path.open(encoding="utf-8-sig", newline="") as fh:
+                header = next(csv.reader(fh))
+        except UnicodeDecodeError:
+            raise self._encoding_error() from None
+        except csv.Error as exc:
+            raise file_error(f"the header is not valid CSV: {exc}") from None
+        self.rename = check_header(header)
+
+    def chunks(self, columns: Sequence[str] = COLUMNS) -> Iterator[tuple[int, pd.DataFrame]]:
+        """Yield ``(row number of the first line, chunk)`` with stripped ``str`` columns."""
+        wanted = set(columns)
+        # usecols makes pandas ignore surplus fields: only the (validated) load pass uses it.
+        usecols = None
+        if wanted != set(COLUMNS):
+            usecols = [name for name, norm in self.rename.items() if norm in wanted]
+        reader = pd.read_csv(
+            self.path,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=False,
+            encoding="utf-8-sig",
+            chunksize=CHUNK_LINES,
+            usecols=usecols,
+        )
+        row = 2
+        try:
+            with reader:
+                for chunk in reader:
+                    chunk = chunk.rename(columns=self.rename)
+                    yield row, strip_columns(chunk, columns)
+                    row += len(chunk)
+        except UnicodeDecodeError:
+            raise self._encoding_error() from None
+        except pd.errors.ParserError as exc:
+            raise self._field_count_errors(exc) from None
+
+    def _encoding_error(self) -> ImportRejected:
+        """Locate the first byte that is not UTF-8 and report its physical line."""
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        offset = line = 0
+        with self.path.open("rb") as fh:
+            while block := fh.read(1 << 20):
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError as exc:
+                    line += block[: exc.start].count(b"\n")
+                    byte = block[exc.start]
+                    return file_error(
+                        f"the file is not UTF-8 text: byte 0x{byte:02x} at offset "
+                        f"{offset + exc.start} (save it as UTF-8 CSV)",
+                        row=line + 1,
+                    )
+                offset += len(block)
+                line += block.count(b"\n")
+        return file_error("the file is not UTF-8 text (it ends inside a character)", row=line + 1)
+
+    def _field_count_errors(self, exc: pd.errors.ParserError) -> ImportRejected:
+        """List every record with more fields than the header (pandas stops at the first)."""
+        errors = ErrorList()
+        expected = len(self.rename)
+        with self.path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.reader(fh)
+            next(reader)
+            for row, record in enumerate(reader, start=2):
+                if len(record) > expected:
+                    message = f"has {len(record)} fields, the header has {expected}"
+                    errors.add(np.array([row]), "", message)
+        if not errors:  # not a field count: an unbalanced quote, typically
+            reason = str(exc).removeprefix("Error tokenizing data. C error: ").strip()
+            return file_error(f"the file is not valid CSV: {reason}")
+        return errors.rejection()
+
+
+class FrameSource:
+    """A DataFrame with the contract's columns; row numbers are frame position + 2."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        if frame.empty and len(frame.columns) == 0:
+            raise file_error("the file is empty")
+        self.rename = check_header(list(frame.columns))
+        self.frame = frame.rename(columns=self.rename)
+
+    def chunks(self, columns: Sequence[str] = COLUMNS) -> Iterator[tuple[int, pd.DataFrame]]:
+        """Yield ``(row number of the first line, chunk)`` with stripped ``str`` columns."""
+        for start in range(0, len(self.frame), CHUNK_LINES):
+            chunk = self.frame.iloc[start : start + CHUNK_LINES]
+            yield start + 2, strip_columns(chunk, columns)
+
+
+def strip_columns(chunk: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """``columns`` of ``chunk`` as trimmed ``str`` Series (missing values become "")."""
+    out = {}
+    for name in columns:
+        column = chunk[name]
+        if column.dtype != "str":
+            column = column.astype("str")
+        out[name] = column.fillna("").str.strip()
+    return pd.DataFrame(out)
