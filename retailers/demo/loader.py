@@ -1,0 +1,195 @@
+"""``demo_load``: the Complete Journey demo retailer, written phase by phase.
+
+Reads the parquet files (only the columns used), turns them into contract frames with the pure
+functions of :mod:`retailers.demo.completejourney` and :mod:`retailers.demo.derived`, and writes
+them through the bulk path, one ``transaction.atomic`` per phase. The mapping is documented in
+docs/demo-data.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from campaigns.models import BonusType, PastOffer
+from customers.models import Customer, Transaction, TransactionLine
+from retailers.demo import completejourney as cj
+from retailers.demo import completejourney_files as files
+from retailers.demo import derived
+from retailers.demo.dbtuning import analyze, bulk_session
+from retailers.demo.writing import (
+    DEMO_PASSWORD,
+    PhaseTimer,
+    demo_users_ensure,
+    retailer_check_replaceable,
+    retailer_replace,
+    write_bonus_types,
+    write_competitor_prices,
+    write_customers,
+    write_inventory,
+    write_past_offers,
+    write_products,
+    write_promotion_history,
+    write_stores,
+    write_transactions,
+)
+from retailers.models import (
+    CompetitorPrice,
+    InventoryLevel,
+    Membership,
+    Product,
+    PromotionHistory,
+    Retailer,
+    Role,
+    Store,
+)
+
+DEMO_SLUG = "demo"
+DEMO_NAME = "Complete Journey demo"
+DEMO_CURRENCY = "USD"
+LOADED_MODELS = (
+    Store,
+    Product,
+    Customer,
+    Transaction,
+    TransactionLine,
+    BonusType,
+    PastOffer,
+    PromotionHistory,
+    InventoryLevel,
+    CompetitorPrice,
+)
+
+
+@dataclass(frozen=True)
+class DemoLoadResult:
+    """What ``demo_load`` did: rows written (and dropped) by kind, seconds per phase."""
+
+    slug: str
+    counts: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    usernames: list[str] = field(default_factory=list)
+    skipped: bool = False
+
+
+def demo_is_loaded(slug: str = DEMO_SLUG) -> bool:
+    """True when demo retailer ``slug`` exists and its last phase (staff users) has run."""
+    retailer = Retailer.objects.filter(slug=slug, is_demo=True).first()
+    if retailer is None:
+        return False
+    return Membership.objects.filter(retailer=retailer).count() >= len(Role.values)
+
+
+def demo_load(
+    *,
+    slug: str = DEMO_SLUG,
+    households: int | None = None,
+    promotions: bool = True,
+    password: str = DEMO_PASSWORD,
+    if_missing: bool = False,
+    report: Callable[[str], None] | None = None,
+) -> DemoLoadResult:
+    """Create (or replace) the Complete Journey demo retailer ``slug``.
+
+    Args:
+        households: only the ``households`` smallest household ids (a deterministic slice for
+            tests and quick tries); all 2,469 households with transactions when ``None``.
+        promotions: aggregate the 20.9-million-row display/mailer table into
+            ``PromotionHistory`` (the slowest phase).
+        password: of the four demo staff users (``demo-viewer`` ... ``demo-admin``).
+        if_missing: do nothing when the demo retailer is already fully loaded.
+        report: called with one line per finished phase.
+
+    Raises:
+        DemoRetailerConflict: ``slug`` belongs to a retailer that is not a demo.
+    """
+    if if_missing and demo_is_loaded(slug):
+        return DemoLoadResult(slug=slug, skipped=True)
+    retailer_check_replaceable(slug)
+    with bulk_session():
+        return _load(
+            slug=slug,
+            households=households,
+            promotions=promotions,
+            password=password,
+            timer=PhaseTimer(report or (lambda line: None)),
+        )
+
+
+def _load(
+    *, slug: str, households: int | None, promotions: bool, password: str, timer: PhaseTimer
+) -> DemoLoadResult:
+    """The phases of :func:`demo_load`."""
+    with timer.phase("read source"):
+        raw = files.read_tables(households)
+    with timer.phase("transform"):
+        transactions, lines, counts = cj.build_transactions(raw.transactions)
+        week_one = cj.week_one_monday(raw.transactions)
+        stores = cj.build_stores(transactions)
+        products = cj.build_products(raw.products, lines)
+        customers = cj.build_customers(
+            raw.transactions, raw.demographics, raw.campaigns, raw.campaign_descriptions
+        )
+        bonus_types = cj.build_bonus_types(raw.campaign_descriptions)
+        offers, offer_counts = cj.build_past_offers(
+            raw.campaigns,
+            raw.campaign_descriptions,
+            raw.coupon_redemptions,
+            customers["customer_id"],
+        )
+        counts.update(offer_counts)
+        del raw
+    with timer.phase("replace retailer"), transaction.atomic():
+        retailer = retailer_replace(
+            slug=slug, name=DEMO_NAME, currency=DEMO_CURRENCY, time_zone=cj.RETAILER_TIME_ZONE
+        )
+    with timer.writing("stores, products"):
+        store_ids = write_stores(retailer, stores)
+        product_ids = write_products(retailer, products)
+    with timer.writing("customers"):
+        customer_ids = write_customers(retailer, customers)
+    with timer.writing("transactions"):
+        write_transactions(
+            retailer,
+            transactions,
+            lines,
+            customer_ids=customer_ids,
+            store_ids=store_ids,
+            product_ids=product_ids,
+        )
+    with timer.writing("offers"):
+        bonus_ids = write_bonus_types(retailer, bonus_types)
+        write_past_offers(retailer, offers, customer_ids=customer_ids, bonus_type_ids=bonus_ids)
+    counts.update(
+        stores=len(store_ids),
+        products=len(product_ids),
+        customers=len(customer_ids),
+        bonus_types=len(bonus_ids),
+    )
+    if promotions:
+        with timer.phase("promotions: read, aggregate"):
+            history, promo_counts = cj.aggregate_promotions(
+                files.read_promotions(), week_one_monday=week_one, skus=products["sku"]
+            )
+        with timer.writing("promotions: write"):
+            write_promotion_history(retailer, history, product_ids=product_ids)
+        counts.update(promo_counts)
+        del history
+    with timer.phase("inventory, prices: derive"):
+        inventory, inventory_counts = derived.derive_inventory(transactions, lines)
+        prices = derived.derive_competitor_prices(transactions, lines, products)
+    with timer.writing("inventory, prices: write"):
+        write_inventory(
+            retailer, inventory, product_ids=product_ids, store_ids=store_ids, is_synthetic=True
+        )
+        write_competitor_prices(retailer, prices, product_ids=product_ids, is_synthetic=True)
+    counts.update(inventory_counts, competitor_prices=len(prices))
+    with timer.writing("staff users"):
+        usernames = demo_users_ensure(retailer=retailer, password=password)
+    with timer.phase("statistics (ANALYZE)"):
+        analyze(LOADED_MODELS)
+    return DemoLoadResult(
+        slug=slug, counts=counts, timings=dict(timer.timings), usernames=usernames
+    )
