@@ -19,9 +19,11 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
-## Quick start 1/2: set up, load the Complete Journey demo (once), run web server and workers.
+## Quick start 1/2: set up, load the Complete Journey demo (once), queue its first scoring run,
+## then run the web server and the workers (which execute that run in the background).
 demo: migrate
 	DJANGO_DEBUG=1 $(BIN)/python manage.py load_demo --if-missing
+	DJANGO_DEBUG=1 $(BIN)/python manage.py score --retailer demo --if-none
 	DJANGO_DEBUG=1 HOST=$(HOST) PORT=$(PORT) scripts/serve.sh
 
 ## Web server and both django-q2 queues, on whatever data the database has.
