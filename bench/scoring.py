@@ -1,0 +1,229 @@
+"""Bench: one scoring run end to end, PostgreSQL -> engine -> PostgreSQL, stage by stage.
+
+On a retailer made by ``manage.py generate_retailer --customers N --seed 1`` (reused when it is
+already there), runs ``scoring_run_create`` + ``scoring_run_execute`` exactly as ``manage.py score
+--sync`` does: read the training sample, fit once, save the model, then every chunk of
+``--chunk-customers`` customers (read with COPY, features, score, write with COPY). With
+``--workers W`` > 1 the chunks are scored by W processes at once, as W django-q2 workers of the
+long queue would take them.
+
+Prints the seconds of each stage (read, features, fit, score, write, total: chunk stages summed
+over chunks), the peak RSS of the scoring process(es), the load average (the machine may be
+shared) and the holdout metrics of the models next to the BG/NBD baseline.
+Target at 1,000,000 customers (about 20 million lines): under 5 minutes and 6 GB on 2 cores.
+
+Run: .venv/bin/python bench/scoring.py [--customers N] [--chunk-customers C] [--workers W]
+DATABASE_URL defaults to postgres://postgres@127.0.0.1:5432/loyalty_bench_scoring (created and
+migrated if missing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/loyalty_bench_scoring"
+
+
+def peak_rss_gb() -> float:
+    """Peak resident set size of this process so far, in GB."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024 / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.1f} / {five:.1f} / {fifteen:.1f} (1 / 5 / 15 min, {os.cpu_count()} cores)"
+
+
+def ensure_database(url: str) -> None:
+    """Create the database of ``url`` if it does not exist, then migrate it."""
+    import dj_database_url
+    import psycopg
+
+    config = dj_database_url.parse(url)
+    admin = psycopg.connect(
+        host=config["HOST"] or "127.0.0.1",
+        port=config["PORT"] or 5432,
+        user=config["USER"] or "postgres",
+        password=config["PASSWORD"] or None,
+        dbname="postgres",
+        autocommit=True,
+    )
+    with admin:
+        exists = admin.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]]
+        ).fetchone()
+        if not exists:
+            admin.execute(f'CREATE DATABASE "{config["NAME"]}"')
+            print(f"created database {config['NAME']}")
+    manage([sys.executable, "manage.py", "migrate", "--noinput", "-v0"])
+
+
+def manage(command: list[str]) -> None:
+    """Run a manage.py command in a child process (its memory is not counted here)."""
+    subprocess.run(command, cwd=ROOT, check=True)  # noqa: S603 - our own interpreter and script
+
+
+def setup_django(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loyalty_site.settings")
+    import django
+
+    django.setup()
+
+
+def ensure_retailer(customers: int, seed: int) -> Any:
+    """The generated retailer of this size, generated (in a child process) if missing."""
+    from customers.models import Customer
+    from retailers.models import Retailer
+
+    slug = f"bench-scoring-{customers}"
+    retailer = Retailer.objects.filter(slug=slug).first()
+    if retailer is not None and Customer.objects.filter(retailer=retailer).count() == customers:
+        print(f"reusing retailer {slug!r} ({customers:,} customers)")
+        return retailer
+    print(f"generating retailer {slug!r}: generate_retailer --customers {customers} --seed {seed}")
+    started = time.perf_counter()
+    manage(
+        [
+            sys.executable,
+            "manage.py",
+            "generate_retailer",
+            f"--customers={customers}",
+            f"--seed={seed}",
+            f"--slug={slug}",
+        ]
+    )
+    print(f"generated in {time.perf_counter() - started:.0f} s")
+    return Retailer.objects.get(slug=slug)
+
+
+def _chunk_worker(arguments: tuple[int, int, int]) -> tuple[str, float]:
+    """Score one chunk in a pool process (its own database connection), like a q2 worker."""
+    from optimizer.services import scoring_chunk_execute
+
+    run_id, attempt, index = arguments
+    outcome = scoring_chunk_execute(run_id=run_id, attempt=attempt, index=index)
+    return outcome, peak_rss_gb()
+
+
+def run_scoring(retailer: Any, workers: int) -> tuple[Any, float]:
+    """One run: fit here, chunks here (workers=1) or in a pool; returns (run, peak RSS GB)."""
+    from django import db
+
+    from optimizer.services import (
+        scoring_chunk_execute,
+        scoring_run_create,
+        scoring_run_prepare,
+    )
+
+    run = scoring_run_create(retailer=retailer, enqueue=False)
+    print(f"run #{run.pk} as of {run.as_of}, horizon {run.horizon_weeks} weeks")
+    last = {"stage": ""}
+
+    def progress(percent: int, stage: str) -> None:
+        if stage != last["stage"]:
+            print(f"  {time.strftime('%H:%M:%S')} {percent:3d}% {stage}", flush=True)
+            last["stage"] = stage
+
+    claimed, chunks = scoring_run_prepare(run_id=run.pk, enqueue_chunks=False, progress=progress)
+    assert claimed is not None
+    peaks = [peak_rss_gb()]
+    tasks = [(run.pk, claimed.attempt, index) for index in chunks]
+    if workers <= 1:
+        for task in tasks:
+            scoring_chunk_execute(run_id=task[0], attempt=task[1], index=task[2], progress=progress)
+        peaks.append(peak_rss_gb())
+    else:
+        db.connections.close_all()  # each forked process opens its own connection
+        context = multiprocessing.get_context("fork")
+        with context.Pool(workers, maxtasksperchild=None) as pool:
+            for outcome, peak in pool.imap_unordered(_chunk_worker, tasks):
+                peaks.append(peak)
+                print(f"  {time.strftime('%H:%M:%S')} chunk {outcome}", flush=True)
+    run.refresh_from_db()
+    return run, max(peaks)
+
+
+def report(run: Any, peak: float, workers: int) -> None:
+    from optimizer.selectors import holdout_table
+
+    t = run.timings
+    stages = {
+        "read": t.get("read_sample", 0.0) + t.get("read", 0.0),
+        "features": t.get("features", 0.0),
+        "fit": t.get("fit", 0.0) + t.get("save_model", 0.0),
+        "score": t.get("score", 0.0),
+        "write": t.get("write", 0.0) + t.get("finalise", 0.0),
+    }
+    print(f"status {run.status}{': ' + run.error if run.error else ''}")
+    print(
+        f"customers scored {run.customers_scored:,} in {run.chunks_total} chunk(s), "
+        f"{workers} worker(s)"
+    )
+    print(f"{'stage':<10} {'seconds':>8}")
+    for name, seconds in stages.items():
+        print(f"{name:<10} {seconds:8.1f}")
+    print(f"{'total':<10} {t.get('total', 0.0):8.1f}  (wall clock; stages are summed over chunks)")
+    print(
+        f"  detail: read sample {t.get('read_sample', 0):.1f} s, chunk reads "
+        f"{t.get('read', 0):.1f} s, save model {t.get('save_model', 0):.1f} s, finalise "
+        f"{t.get('finalise', 0):.1f} s"
+    )
+    print(f"peak RSS   {peak:.2f} GB (largest scoring process)")
+    print(f"load average {load_average()}")
+    print("holdout (model / BG/NBD / rule):")
+    for row in holdout_table(run.metrics):
+        cells = [("-" if row[k] is None else f"{row[k]:.3f}") for k in ("model", "bgnbd", "rule")]
+        print(f"  {row['label']:<52} {' / '.join(cells)}")
+    for note in run.metrics.get("notes", []):
+        print(f"  note: {note}")
+    print("segments:", ", ".join(f"{s['segment']} {s['size']:,}" for s in run.segment_profile))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--chunk-customers", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=1, help="processes scoring chunks")
+    parser.add_argument(
+        "--keep-runs", action="store_true", help="keep earlier bench runs (and their scores)"
+    )
+    args = parser.parse_args()
+    url = os.environ.get("DATABASE_URL", DEFAULT_URL)
+    print(f"database {url}; load average at start {load_average()}")
+    ensure_database(url)
+    setup_django(url)
+    from django.conf import settings
+
+    settings.SCORING_CHUNK_CUSTOMERS = args.chunk_customers
+    retailer = ensure_retailer(args.customers, args.seed)
+    if not args.keep_runs:
+        from optimizer.models import ScoringRun
+        from optimizer.services import scoring_run_delete
+
+        for old in ScoringRun.objects.filter(retailer=retailer):
+            scoring_run_delete(run=old)
+    run, peak = run_scoring(retailer, args.workers)
+    report(run, peak, args.workers)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,23 @@
+"""Domain errors of the optimizer app (the scoring runs' glue; the engine has its own)."""
+
+from __future__ import annotations
+
+
+class ScoringError(Exception):
+    """Base class of the scoring errors a person can act on."""
+
+
+class ScoringRunAlreadyActive(ScoringError):
+    """The retailer already has a queued or running scoring run (one at a time per retailer)."""
+
+    def __init__(self, message: str, *, run_id: int | None = None) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+
+
+class NothingToScore(ScoringError):
+    """The retailer has no customers (or no transactions) to score at the requested date."""
+
+
+class ScoringArtifactInvalid(ScoringError):
+    """A saved model file is missing or does not match its recorded checksum."""

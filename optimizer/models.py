@@ -1,0 +1,188 @@
+"""Scoring runs and their stored results: who is worth what, who is leaving, who responds to what.
+
+A :class:`ScoringRun` is one background run of the scoring engine for one retailer at one
+``as_of`` date (queued -> running -> succeeded | failed). Big tenants are scored in
+:class:`ScoringChunk` s (customer id ranges) by separate tasks; the fitted model is saved once as a
+joblib artifact recorded by :class:`ScoringModelVersion`; every scored customer gets one
+:class:`CustomerScore` row per run, so that a customer's scores can be followed over time.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from loyalty_site.money import MONEY_FIELD
+from retailers.models import RunStatus
+from retailers.tenancy import RetailerOwned
+
+#: Statuses of a run that is not finished; at most one such run per retailer.
+ACTIVE_STATUSES: tuple[str, ...] = (RunStatus.QUEUED, RunStatus.RUNNING)
+#: Probabilities and shares are stored with four decimals (0.0000 - 1.0000).
+PROBABILITY_FIELD: dict[str, object] = {
+    "max_digits": 5,
+    "decimal_places": 4,
+    "validators": [MinValueValidator(0), MaxValueValidator(1)],
+}
+
+
+class ScoringRun(RetailerOwned):
+    """One run of the scoring engine for a retailer, with its progress, metrics and timings."""
+
+    as_of = models.DateField(help_text="Scoring date: only data before this day is used.")
+    horizon_weeks = models.PositiveSmallIntegerField(
+        default=8, validators=[MinValueValidator(1), MaxValueValidator(52)]
+    )
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    progress = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(100)], help_text="Percent done."
+    )
+    stage = models.CharField(max_length=100, blank=True)
+    attempt = models.PositiveSmallIntegerField(
+        default=0, help_text="Incremented each time a worker (re)starts the run."
+    )
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    customers_scored = models.PositiveIntegerField(default=0)
+    bonus_types = models.JSONField(
+        default=list, blank=True, help_text="Bonus type codes with a response score."
+    )
+    metrics = models.JSONField(
+        default=dict, blank=True, help_text="Holdout metrics (models, BG/NBD, rules) and notes."
+    )
+    timings = models.JSONField(default=dict, blank=True, help_text="Seconds per stage.")
+    segment_profile = models.JSONField(
+        default=list, blank=True, help_text="[{segment, size, share, KPI means}]"
+    )
+    segment_state = models.JSONField(
+        null=True, blank=True, help_text="Centroids and names: keeps names stable next run."
+    )
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life of a worker on this run."
+    )
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["retailer"],
+                condition=Q(status__in=ACTIVE_STATUSES),
+                name="scoring_run_one_active_per_retailer",
+                violation_error_message="This retailer already has a queued or running run.",
+            )
+        ]
+        indexes = [models.Index(fields=["retailer", "-created_at"], name="scoring_run_recent_idx")]
+
+    def __str__(self) -> str:
+        return f"Scoring run #{self.pk} as of {self.as_of} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        """Queued or running."""
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def duration_seconds(self) -> float | None:
+        """Seconds from start to finish (``None`` until both are known)."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+class ScoringChunk(RetailerOwned):
+    """A range of customer ids of a run, scored by one task (big tenants have many)."""
+
+    run = models.ForeignKey(ScoringRun, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    first_customer_id = models.BigIntegerField()
+    last_customer_id = models.BigIntegerField()
+    customers = models.PositiveIntegerField(help_text="Customers in the range.")
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    timings = models.JSONField(default=dict, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "index"], name="scoring_chunk_unique_index")
+        ]
+
+    def __str__(self) -> str:
+        return f"chunk {self.index} of run #{self.run_id} ({self.status})"
+
+
+class ScoringModelVersion(RetailerOwned):
+    """The fitted engine model of a run, saved with joblib under ``settings.ARTIFACTS_DIR``.
+
+    The model itself never goes into the database (STYLE rule 13): only where it is, its
+    checksum and what it was trained with.
+    """
+
+    run = models.OneToOneField(ScoringRun, on_delete=models.CASCADE, related_name="model_version")
+    artifact_path = models.CharField(max_length=500, help_text="Relative to ARTIFACTS_DIR.")
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    sklearn_version = models.CharField(max_length=32)
+    feature_names = models.JSONField(default=list)
+    training_customers = models.PositiveIntegerField(default=0)
+    metrics = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"model of run #{self.run_id} ({self.sha256[:12]})"
+
+
+class CustomerScore(RetailerOwned):
+    """Scores of one customer in one run, with the KPIs they were computed from."""
+
+    # The unique (run, customer) and (customer, run) indexes cover both foreign keys.
+    run = models.ForeignKey(
+        ScoringRun, on_delete=models.CASCADE, related_name="scores", db_index=False
+    )
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="scores", db_index=False
+    )
+    churn_probability = models.DecimalField(**PROBABILITY_FIELD)
+    p_alive = models.DecimalField("P(alive)", **PROBABILITY_FIELD)
+    expected_visits = models.DecimalField(max_digits=8, decimal_places=2)
+    expected_spend = models.DecimalField(**MONEY_FIELD)
+    clv = models.DecimalField("CLV (52 weeks)", **MONEY_FIELD)
+    responses = models.JSONField(
+        default=dict, blank=True, help_text="{bonus type code: redemption probability}"
+    )
+    segment = models.CharField(max_length=64)
+    reason = models.CharField(max_length=255, blank=True)
+    # KPI snapshot at as_of.
+    recency_days = models.PositiveIntegerField()
+    frequency = models.PositiveIntegerField(help_text="Visits (days with a purchase) ever.")
+    frequency_52w = models.PositiveIntegerField(help_text="Visits in the last 52 weeks.")
+    monetary_52w = models.DecimalField(**MONEY_FIELD)
+    avg_basket = models.DecimalField(**MONEY_FIELD)
+    tenure_days = models.PositiveIntegerField()
+    discount_share = models.DecimalField(**PROBABILITY_FIELD)
+    offers_received = models.PositiveIntegerField(default=0)
+    offers_redeemed = models.PositiveIntegerField(default=0)
+    redemption_rate = models.DecimalField(**PROBABILITY_FIELD)
+
+    class Meta:
+        ordering = ["-run_id", "-customer_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "customer"], name="customer_score_unique")
+        ]
+        indexes = [models.Index(fields=["customer", "run"], name="customer_score_history_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} in run #{self.run_id}"

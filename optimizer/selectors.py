@@ -1,0 +1,216 @@
+"""Reads of the optimizer app: scoring runs, their chunks and the stored customer scores."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+from django.db import connection
+from django.db.models import Max, QuerySet
+
+from customers.models import Customer, Transaction
+from optimizer.models import ACTIVE_STATUSES, CustomerScore, ScoringRun
+from retailers.models import Retailer, RunStatus
+
+
+def scoring_run_active(*, retailer: Retailer) -> ScoringRun | None:
+    """The retailer's queued or running scoring run, if any."""
+    return ScoringRun.objects.for_retailer(retailer).filter(status__in=ACTIVE_STATUSES).first()
+
+
+def scoring_run_latest_succeeded(
+    *, retailer: Retailer, exclude_id: int | None = None
+) -> ScoringRun | None:
+    """The retailer's most recently finished successful run (optionally not run ``exclude_id``)."""
+    runs = ScoringRun.objects.for_retailer(retailer).filter(status=RunStatus.SUCCEEDED)
+    if exclude_id is not None:
+        runs = runs.exclude(pk=exclude_id)
+    return runs.order_by("-finished_at", "-pk").first()
+
+
+def retailer_default_as_of(*, retailer: Retailer) -> dt.date | None:
+    """The day after the retailer's latest transaction, in its time zone (``None``: none yet)."""
+    latest = Transaction.objects.for_retailer(retailer).aggregate(latest=Max("timestamp"))["latest"]
+    if latest is None:
+        return None
+    return latest.astimezone(retailer.tz).date() + dt.timedelta(days=1)
+
+
+def member_count(*, retailer: Retailer, as_of: dt.date) -> int:
+    """Customers enrolled before ``as_of``: those a run at ``as_of`` scores."""
+    return Customer.objects.for_retailer(retailer).filter(enrolled_on__lt=as_of).count()
+
+
+def customer_id_ranges(
+    *, retailer: Retailer, as_of: dt.date, chunk_size: int
+) -> list[tuple[int, int, int]]:
+    """Split the members at ``as_of`` into runs of ``chunk_size`` consecutive customer ids.
+
+    Returns:
+        ``[(first id, last id, customers), ...]`` in id order; inclusive ranges that together
+        cover every member exactly once (empty when there is none).
+    """
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+    table = connection.ops.quote_name(Customer._meta.db_table)
+    sql = (
+        "SELECT MIN(id), MAX(id), COUNT(*) FROM ("  # noqa: S608
+        f"SELECT id, (ROW_NUMBER() OVER (ORDER BY id) - 1) / %s AS bucket FROM {table} "
+        "WHERE retailer_id = %s AND enrolled_on < %s) numbered GROUP BY bucket ORDER BY 1"
+    )
+    day: Any = as_of if connection.vendor == "postgresql" else as_of.isoformat()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [chunk_size, retailer.pk, day])
+        return [(int(lo), int(hi), int(n)) for lo, hi, n in cursor.fetchall()]
+
+
+def customer_scores_of_run(*, run: ScoringRun) -> QuerySet[CustomerScore]:
+    """The run's scores with their customers, in customer id order."""
+    return CustomerScore.objects.filter(run=run).select_related("customer").order_by("customer_id")
+
+
+def customer_score_history(*, customer: Customer) -> QuerySet[CustomerScore]:
+    """A customer's scores over time (newest run first), with their runs."""
+    return (
+        CustomerScore.objects.filter(customer=customer, run__status=RunStatus.SUCCEEDED)
+        .select_related("run")
+        .order_by("-run__as_of", "-run_id")
+    )
+
+
+EXPORT_FIELDS: tuple[str, ...] = (
+    "customer__external_id",
+    "churn_probability",
+    "expected_visits",
+    "expected_spend",
+    "clv",
+    "segment",
+    "responses",
+)
+
+
+def customer_scores_export_rows(*, run: ScoringRun, chunk_size: int = 20_000) -> Iterator[tuple]:
+    """Rows of :data:`EXPORT_FIELDS` of every score of ``run``, streamed in customer id order."""
+    rows = CustomerScore.objects.filter(run=run).order_by("customer_id")
+    yield from rows.values_list(*EXPORT_FIELDS).iterator(chunk_size=chunk_size)
+
+
+def scoring_run_latest(*, retailer: Retailer, statuses: tuple[str, ...]) -> ScoringRun | None:
+    """The retailer's newest run in one of ``statuses``."""
+    return (
+        ScoringRun.objects.for_retailer(retailer)
+        .filter(status__in=statuses)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
+# --- Presenting a run's report (admin page and ``score --sync``) ------------------------------
+
+#: (target, metric key, label) of the holdout table, in display order.
+HOLDOUT_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("churn", "auc", "Churn AUC (higher is better)"),
+    ("churn", "brier", "Churn Brier score (lower is better)"),
+    ("visits", "mae", "Visits MAE (lower is better)"),
+    ("visits", "spearman", "Visits Spearman (higher is better)"),
+    ("visits", "top_decile_capture", "Visits top-decile capture (higher is better)"),
+    ("spend", "mae", "Spend MAE (lower is better)"),
+    ("spend", "spearman", "Spend Spearman (higher is better)"),
+    ("spend", "top_decile_capture", "Spend top-decile capture (higher is better)"),
+)
+#: Order in which timings are shown; other keys follow.
+TIMING_ORDER: tuple[str, ...] = (
+    "read_sample",
+    "fit",
+    "save_model",
+    "read",
+    "features",
+    "score",
+    "write",
+    "finalise",
+    "total",
+)
+
+
+def _value(block: Any, key: str) -> float | None:
+    if not isinstance(block, dict):
+        return None
+    value = block.get(key)
+    return float(value) if isinstance(value, int | float) else None
+
+
+def holdout_table(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows ``{label, model, bgnbd, rule, n}`` comparing the served models with the BG/NBD
+    baseline and the simple rules on the same holdout customers; then response rows
+    (``bgnbd`` empty, ``rule`` = the prior), overall and per bonus type when the engine
+    reports them. Empty when the holdout was skipped."""
+    holdout = metrics.get("holdout") or {}
+    rows: list[dict[str, Any]] = []
+    if holdout.get("status") == "ok":
+        for target, key, label in HOLDOUT_ROWS:
+            block = holdout.get(target) or {}
+            rows.append(
+                {
+                    "label": label,
+                    "model": _value(block.get("model"), key),
+                    "bgnbd": _value(block.get("bgnbd"), key),
+                    "rule": _value(block.get("rule"), key),
+                    "n": (block.get("model") or {}).get("n"),
+                }
+            )
+    response = holdout.get("response") or {}
+    groups: list[tuple[str, dict[str, Any]]] = []
+    if "prior" in response:
+        groups.append(("all bonus types", response))
+    for code, block in sorted((response.get("by_type") or {}).items()):
+        groups.append((code, block))
+    for name, block in groups:
+        for key, label in (("auc", "AUC (higher is better)"), ("brier", "Brier (lower is better)")):
+            rows.append(
+                {
+                    "label": f"Response {label}: {name}",
+                    "model": _value(block.get("model"), key),
+                    "bgnbd": None,
+                    "rule": _value(block.get("prior"), key),
+                    "n": (block.get("prior") or {}).get("n"),
+                }
+            )
+    return rows
+
+
+def timings_table(timings: dict[str, Any]) -> list[tuple[str, float]]:
+    """``[(stage, seconds)]`` in pipeline order."""
+    known = [(k, float(timings[k])) for k in TIMING_ORDER if k in timings]
+    return known + [(k, float(v)) for k, v in timings.items() if k not in TIMING_ORDER]
+
+
+def customer_scores_csv_rows(*, run: ScoringRun) -> Iterator[list[str]]:
+    """The export CSV of ``run``: the header, then one row per customer (customer id order).
+
+    Columns: ``customer_external_id, churn_probability, expected_visits, expected_spend, clv,
+    segment`` and ``response_<code>`` per bonus type of the run (empty where not scored).
+    """
+    codes = list(run.bonus_types)
+    yield [
+        "customer_external_id",
+        "churn_probability",
+        "expected_visits",
+        "expected_spend",
+        "clv",
+        "segment",
+        *(f"response_{code}" for code in codes),
+    ]
+    for external_id, churn, visits, spend, clv, segment, responses in customer_scores_export_rows(
+        run=run
+    ):
+        answers = responses or {}
+        yield [
+            external_id,
+            f"{churn:.4f}",
+            f"{visits:.2f}",
+            f"{spend:.2f}",
+            f"{clv:.2f}",
+            segment,
+            *("" if answers.get(c) is None else f"{float(answers[c]):.4f}" for c in codes),
+        ]

@@ -1,0 +1,222 @@
+"""Scoring one chunk (customer id range) of a run, and finalising the run after the last one.
+
+Each chunk reads its customers' history, computes their features, scores them with the run's
+saved model and replaces the run's rows of that id range, all in one transaction: a chunk is
+idempotent, and a worker dying half-way wrote nothing. ``chunks_done`` is incremented with
+``F()`` under the run's row lock, so the chunk that completes the set (and only that one) sees
+it and finalises the run in the same transaction: status, progress 100, segment profile and
+timings.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Avg, Count, F
+from django.utils import timezone
+
+from loyalty_site.queues import attempt_is_dead
+from optimizer import frames
+from optimizer.engine.features import compute_features
+from optimizer.engine.scoring import score_customers
+from optimizer.models import CustomerScore, ScoringChunk, ScoringRun
+from optimizer.services.artifacts import scoring_artifact_load
+from optimizer.services.common import FIT_PROGRESS, Progress, StageTimer
+from optimizer.services.runs import scoring_run_fail
+from retailers.models import RunStatus
+
+logger = logging.getLogger(__name__)
+
+#: Stage timings summed over the chunks into the run's ``timings``.
+CHUNK_STAGES: tuple[str, ...] = ("read", "features", "score", "write")
+#: Means shown per segment (columns of :class:`CustomerScore`).
+PROFILE_FIELDS: tuple[str, ...] = (
+    "churn_probability",
+    "expected_visits",
+    "expected_spend",
+    "clv",
+    "recency_days",
+    "frequency_52w",
+    "avg_basket",
+    "tenure_days",
+    "discount_share",
+    "redemption_rate",
+)
+
+
+class _Stale(Exception):
+    """The run failed or moved to another attempt while this chunk was working."""
+
+
+def _claim(run_id: int, attempt: int, index: int) -> tuple[ScoringChunk | None, str]:
+    """Lock the chunk and mark it running if this worker should score it.
+
+    Returns ``(chunk, "")`` to go ahead, else ``(None, why)``: ``"stale"`` (the run finished,
+    failed or restarted), ``"succeeded"`` (already done: a re-delivered task) or ``"running"``
+    (another worker has it and may still be alive).
+    """
+    with transaction.atomic():
+        chunk = (
+            ScoringChunk.objects.select_for_update(of=("self",))
+            .select_related("run", "run__retailer", "run__model_version")
+            .filter(run_id=run_id, index=index)
+            .first()
+        )
+        if chunk is None or chunk.run.attempt != attempt or chunk.run.status != RunStatus.RUNNING:
+            return None, "stale"
+        if chunk.status == RunStatus.SUCCEEDED:
+            return None, "succeeded"
+        now = timezone.now()
+        if chunk.status == RunStatus.RUNNING and not attempt_is_dead(
+            chunk.started_at, now, settings.LONG_TASK_CLUSTER
+        ):
+            return None, "running"
+        chunk.status = RunStatus.RUNNING
+        chunk.started_at = now
+        chunk.save(update_fields=["status", "started_at"])
+        ScoringRun.objects.filter(pk=run_id).update(heartbeat_at=now)
+    return chunk, ""
+
+
+def scoring_chunk_execute(
+    *, run_id: int, attempt: int, index: int, progress: Progress | None = None
+) -> str:
+    """Score chunk ``index`` of attempt ``attempt`` of a run; safe to deliver twice.
+
+    Returns the chunk's outcome: ``"succeeded"``, ``"failed"`` (the run is failed with the
+    error and its partial scores dropped), or why nothing was done (``"stale"``, ``"running"``,
+    ``"succeeded"`` for a chunk already scored).
+    """
+    chunk, why = _claim(run_id, attempt, index)
+    if chunk is None:
+        return why
+    try:
+        _score_chunk(chunk, attempt, progress)
+    except _Stale:
+        return "stale"
+    except Exception as exc:
+        logger.exception("chunk %s of scoring run %s failed", index, run_id)
+        message = f"chunk {index + 1} of {chunk.run.chunks_total}: {type(exc).__name__}: {exc}"
+        scoring_run_fail(run_id=run_id, attempt=attempt, message=message)
+        ScoringChunk.objects.filter(pk=chunk.pk).update(status=RunStatus.FAILED)
+        return "failed"
+    return "succeeded"
+
+
+def _score_chunk(chunk: ScoringChunk, attempt: int, progress: Progress | None) -> None:
+    run, timer = chunk.run, StageTimer()
+    model = scoring_artifact_load(version=run.model_version)
+    selection = frames.CustomerFilter(
+        first_id=chunk.first_customer_id, last_id=chunk.last_customer_id
+    )
+    with timer("read"):
+        data = frames.scoring_frames_read(
+            retailer=run.retailer, as_of=run.as_of, customers=selection
+        )
+    with timer("features"):
+        features = compute_features(
+            data.baskets,
+            data.customers,
+            run.as_of,
+            category_days=data.category_days,
+            offers=data.offers,
+            bonus_types=model.bonus_types,
+        )
+    del data
+    with timer("score"):
+        scores = score_customers(model, features)
+    del features
+    write_started = time.perf_counter()
+    with transaction.atomic():
+        CustomerScore.objects.filter(
+            run_id=run.pk,
+            customer_id__gte=chunk.first_customer_id,
+            customer_id__lte=chunk.last_customer_id,
+        ).delete()
+        written = frames.customer_scores_write(
+            retailer_id=run.retailer_id, run_id=run.pk, scores=scores, codes=run.bonus_types
+        )
+        _check_deferred_constraints()
+        locked = ScoringRun.objects.select_for_update(no_key=True).get(pk=run.pk)
+        if locked.attempt != attempt or locked.status != RunStatus.RUNNING:
+            raise _Stale  # rolls this chunk's rows back
+        now = timezone.now()
+        chunk.status, chunk.finished_at = RunStatus.SUCCEEDED, now
+        chunk.timings = {**timer.seconds, "write": round(time.perf_counter() - write_started, 3)}
+        chunk.save(update_fields=["status", "finished_at", "timings"])
+        ScoringRun.objects.filter(pk=run.pk).update(
+            chunks_done=F("chunks_done") + 1,
+            customers_scored=F("customers_scored") + written,
+            heartbeat_at=now,
+        )
+        locked.refresh_from_db(fields=["chunks_done", "chunks_total", "customers_scored"])
+        if locked.chunks_done >= locked.chunks_total:
+            _finalise(locked)
+        else:
+            share = locked.chunks_done / max(locked.chunks_total, 1)
+            locked.progress = min(99, FIT_PROGRESS + int((100 - FIT_PROGRESS) * share))
+            locked.stage = f"scored {locked.chunks_done} of {locked.chunks_total} chunks"
+            locked.save(update_fields=["progress", "stage"])
+    if progress is not None:
+        progress(locked.progress, locked.stage)
+
+
+def _check_deferred_constraints() -> None:
+    """Run PostgreSQL's deferred foreign-key checks of the new rows now, before the run's row
+    lock is taken: left to the commit they would hold that lock for seconds while other chunks
+    wait for it (and hit the lock timeout)."""
+    if connection.vendor == "postgresql":
+        connection.check_constraints()
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    return round(float(value), 4)
+
+
+def segment_profile_of(run: ScoringRun) -> list[dict[str, Any]]:
+    """Size, share and KPI means per segment of the run's stored scores, largest first."""
+    rows = (
+        CustomerScore.objects.filter(run=run)
+        .values("segment")
+        .annotate(size=Count("pk"), **{f: Avg(f) for f in PROFILE_FIELDS})
+        .order_by("-size", "segment")
+    )
+    total = sum(row["size"] for row in rows) or 1
+    return [
+        {
+            "segment": row["segment"],
+            "size": row["size"],
+            "share": round(row["size"] / total, 4),
+            **{f: _number(row[f]) for f in PROFILE_FIELDS},
+        }
+        for row in rows
+    ]
+
+
+def _finalise(run: ScoringRun) -> None:
+    """Close a run whose chunks are all scored (called under its row lock)."""
+    started = timezone.now()
+    timings: dict[str, float] = dict(run.timings)
+    for stage in CHUNK_STAGES:
+        timings[stage] = 0.0
+    for chunk_timings in ScoringChunk.objects.filter(run=run).values_list("timings", flat=True):
+        for stage in CHUNK_STAGES:
+            timings[stage] = round(timings[stage] + float(chunk_timings.get(stage, 0.0)), 3)
+    run.segment_profile = segment_profile_of(run)
+    now = timezone.now()
+    timings["finalise"] = round((now - started).total_seconds(), 3)
+    timings["total"] = round((now - run.started_at).total_seconds(), 3)
+    run.timings = timings
+    run.status = RunStatus.SUCCEEDED
+    run.progress = 100
+    run.stage = "finished"
+    run.finished_at = now
+    run.save(
+        update_fields=["segment_profile", "timings", "status", "progress", "stage", "finished_at"]
+    )

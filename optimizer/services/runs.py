@@ -1,0 +1,367 @@
+"""Scoring runs: create (and queue), execute the fit stage, fail.
+
+A run goes queued -> running -> succeeded | failed. ``scoring_run_execute`` fits the engine once
+on a sample of customers, saves the model as a joblib artifact and splits the members into
+customer id ranges (:class:`~optimizer.models.ScoringChunk`), each scored by its own
+``optimizer.tasks.scoring_chunk_task`` that any worker of the long queue may take (see
+``chunks.py``); the chunk that completes the set finalises the run.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from optimizer import frames
+from optimizer.engine.scoring import fit_scoring_models
+from optimizer.exceptions import NothingToScore, ScoringRunAlreadyActive
+from optimizer.models import CustomerScore, ScoringChunk, ScoringModelVersion, ScoringRun
+from optimizer.selectors import (
+    customer_id_ranges,
+    member_count,
+    retailer_default_as_of,
+    scoring_run_active,
+    scoring_run_latest_succeeded,
+)
+from optimizer.services.artifacts import scoring_artifact_delete, scoring_artifact_save
+from optimizer.services.common import (
+    FIT_PROGRESS,
+    RANDOM_STATE,
+    Progress,
+    StageTimer,
+    chunk_customers,
+    engine_config,
+    json_ready,
+    run_is_abandoned,
+    run_progress_set,
+)
+from retailers.models import Retailer, RunStatus
+
+logger = logging.getLogger(__name__)
+
+FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED)
+
+
+def _active_message(run: ScoringRun) -> str:
+    if run.started_at is not None:
+        when = f"started {timezone.localtime(run.started_at):%Y-%m-%d %H:%M %Z}"
+    else:
+        when = f"queued {timezone.localtime(run.created_at):%Y-%m-%d %H:%M %Z}"
+    return f"a scoring run for {run.retailer} is already running (run #{run.pk}, {when})"
+
+
+def _enqueue_execute(run_id: int) -> None:
+    async_task(
+        "optimizer.tasks.scoring_run_execute_task", run_id, cluster=settings.LONG_TASK_CLUSTER
+    )
+
+
+@transaction.atomic
+def scoring_run_create(
+    *,
+    retailer: Retailer,
+    as_of: Any = None,
+    horizon_weeks: int = 8,
+    user: Any = None,
+    enqueue: bool = True,
+) -> ScoringRun:
+    """Create a queued scoring run of ``retailer`` and queue its execution on the long queue.
+
+    Args:
+        retailer: the tenant to score.
+        as_of: scoring date (a ``datetime.date``); default: the day after the retailer's latest
+            transaction in its time zone.
+        horizon_weeks: forecast horizon H (1-52 weeks).
+        user: who asked (recorded as ``created_by``).
+        enqueue: queue ``optimizer.tasks.scoring_run_execute_task`` once the transaction
+            commits; ``False`` for callers that execute it themselves (``score --sync``).
+
+    A running run whose workers have shown no life for a queue timeout is failed as abandoned
+    first (its tasks died or were lost), so that it does not block the retailer for ever.
+
+    Raises:
+        ScoringRunAlreadyActive: the retailer already has a queued or running run.
+        NothingToScore: no transactions (for the default date) or no customers enrolled before
+            ``as_of``.
+        django.core.exceptions.ValidationError: a bad horizon or date.
+    """
+    active = scoring_run_active(retailer=retailer)
+    if active is not None and run_is_abandoned(active):
+        _fail(active, "abandoned: no worker reported progress within the long queue's timeout")
+        CustomerScore.objects.filter(run=active).delete()
+        active = None
+    if active is not None:
+        raise ScoringRunAlreadyActive(_active_message(active), run_id=active.pk)
+    if as_of is None:
+        as_of = retailer_default_as_of(retailer=retailer)
+        if as_of is None:
+            raise NothingToScore(f"{retailer} has no transactions yet: import them before scoring")
+    if member_count(retailer=retailer, as_of=as_of) == 0:
+        raise NothingToScore(f"{retailer} has no customers enrolled before {as_of}")
+    run = ScoringRun(
+        retailer=retailer,
+        as_of=as_of,
+        horizon_weeks=horizon_weeks,
+        created_by=user,
+        stage="queued",
+    )
+    run.full_clean(validate_constraints=False)
+    try:
+        with transaction.atomic():
+            run.save()
+    except IntegrityError as exc:
+        # Another request created one between the check and the insert: the constraint held.
+        active = scoring_run_active(retailer=retailer)
+        message = _active_message(active) if active else f"a scoring run for {retailer} exists"
+        raise ScoringRunAlreadyActive(message, run_id=getattr(active, "pk", None)) from exc
+    if enqueue:
+        transaction.on_commit(lambda: _enqueue_execute(run.pk))
+    return run
+
+
+def _fail(run: ScoringRun, message: str) -> None:
+    """Mark ``run`` failed with ``message`` (the caller holds its row lock)."""
+    run.status = RunStatus.FAILED
+    run.error = message
+    run.stage = "failed"
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "error", "stage", "finished_at"])
+
+
+def scoring_run_fail(*, run_id: int, attempt: int, message: str) -> bool:
+    """Fail attempt ``attempt`` of a running run; earlier runs and their scores are untouched.
+
+    The run's partial scores are dropped after the status is committed: a chunk still writing
+    checks the status under the run's row lock before it commits, so it finds the run failed
+    and rolls back, and the row lock is not held while the rows are deleted.
+
+    Returns ``False`` (and changes nothing) when the run finished or moved on to another
+    attempt meanwhile.
+    """
+    with transaction.atomic():
+        run = ScoringRun.objects.select_for_update(no_key=True).filter(pk=run_id).first()
+        if run is None or run.attempt != attempt or run.status != RunStatus.RUNNING:
+            return False
+        _fail(run, message)
+    CustomerScore.objects.filter(run_id=run_id).delete()
+    return True
+
+
+@transaction.atomic
+def scoring_run_delete(*, run: ScoringRun) -> None:
+    """Delete a run with its scores, chunks and model record, and its artifact file (once the
+    deletion commits). Other runs are untouched."""
+    version = ScoringModelVersion.objects.filter(run=run).first()
+    if version is not None:
+        relative = version.artifact_path
+        transaction.on_commit(lambda: scoring_artifact_delete(relative=relative))
+    CustomerScore.objects.filter(run=run).delete()
+    run.delete()
+
+
+def _claim(run_id: int) -> tuple[ScoringRun | None, bool]:
+    """Lock the run and start a new attempt if it is queued or abandoned.
+
+    Returns ``(run, started)``; ``started`` is ``False`` when this worker must leave it alone.
+    """
+    with transaction.atomic():
+        run = ScoringRun.objects.select_for_update(no_key=True).filter(pk=run_id).first()
+        if run is None or run.status in FINISHED:
+            return run, False
+        now = timezone.now()
+        if run.status == RunStatus.RUNNING and not run_is_abandoned(run, now):
+            return run, False
+        old = ScoringModelVersion.objects.filter(run=run).first()
+        if old is not None:
+            transaction.on_commit(lambda: scoring_artifact_delete(relative=old.artifact_path))
+            old.delete()
+        ScoringChunk.objects.filter(run=run).delete()
+        CustomerScore.objects.filter(run=run).delete()  # this run's rows only
+        run.attempt += 1
+        run.status = RunStatus.RUNNING
+        run.started_at = run.heartbeat_at = now
+        run.finished_at = None
+        run.progress, run.stage, run.error = 0, "reading the training sample", ""
+        run.chunks_total = run.chunks_done = run.customers_scored = 0
+        run.metrics, run.timings, run.segment_profile, run.segment_state = {}, {}, [], None
+        run.save()
+    return run, True
+
+
+def _training_filter(member_ids: np.ndarray, limit: int) -> frames.CustomerFilter:
+    """All customers, or the same seeded sample ``fit_scoring_models`` would draw."""
+    if member_ids.size <= limit:
+        return frames.ALL_CUSTOMERS
+    rng = np.random.default_rng(RANDOM_STATE)
+    sample = np.sort(rng.choice(member_ids, size=limit, replace=False))
+    return frames.CustomerFilter(ids=tuple(int(i) for i in sample))
+
+
+def _notes(metrics: dict[str, Any]) -> list[str]:
+    """One readable line per model: what served it (the model or which fallback) and why."""
+    notes = [f"{target}: {why}" for target, why in metrics.get("status", {}).items()]
+    holdout = metrics.get("holdout", {})
+    if holdout.get("status") not in (None, "ok"):
+        notes.append(f"holdout {holdout['status']}")
+    return notes
+
+
+def scoring_run_prepare(
+    *, run_id: int, enqueue_chunks: bool = True, progress: Progress | None = None
+) -> tuple[ScoringRun | None, list[int]]:
+    """Claim a run and do its fit stage: read the training sample, fit, save the model and plan
+    the chunks (queued as ``scoring_chunk_task`` s on commit when ``enqueue_chunks``).
+
+    Returns:
+        ``(run, chunk indexes)``: the indexes are for a caller that scores the chunks itself
+        (``enqueue_chunks=False``); empty when this worker must leave the run alone (finished,
+        or running on a live worker) or the fit failed (the run is then failed with the error).
+    """
+    run, started = _claim(run_id)
+    if run is None or not started:
+        return run, []
+    attempt = run.attempt
+    try:
+        chunks = _fit_stage(run, inline=not enqueue_chunks, progress=progress)
+    except Exception as exc:
+        logger.exception("scoring run %s failed while fitting", run_id)
+        scoring_run_fail(run_id=run_id, attempt=attempt, message=f"{type(exc).__name__}: {exc}")
+        return ScoringRun.objects.get(pk=run_id), []
+    return run, [] if enqueue_chunks else chunks
+
+
+def scoring_run_execute(
+    *, run_id: int, inline: bool = False, progress: Progress | None = None
+) -> ScoringRun | None:
+    """Execute a queued run: fit once, save the model, then score the chunks.
+
+    Idempotent: a finished run is returned untouched, and so is a running one unless its
+    workers are dead (no heartbeat for the long queue's timeout), in which case this attempt
+    takes it over and starts again, replacing only this run's own scores. Any error ends the
+    run as failed with the error text; earlier runs and their scores stay as they were.
+
+    Args:
+        run_id: the :class:`ScoringRun` to execute.
+        inline: score the chunks here, one after the other, instead of queueing a
+            ``scoring_chunk_task`` per chunk (``score --sync``).
+        progress: called with ``(percent, stage)`` at every stage.
+
+    Returns:
+        The run as it is afterwards (``None`` if it does not exist).
+    """
+    from optimizer.services.chunks import scoring_chunk_execute
+
+    run, chunks = scoring_run_prepare(run_id=run_id, enqueue_chunks=not inline, progress=progress)
+    if run is None:
+        return None
+    for index in chunks:
+        scoring_chunk_execute(run_id=run_id, attempt=run.attempt, index=index, progress=progress)
+    return ScoringRun.objects.get(pk=run_id)
+
+
+def _fit_stage(run: ScoringRun, *, inline: bool, progress: Progress | None) -> list[int]:
+    """Read the training sample, fit, save the model and plan the chunks; returns their
+    indexes (queued as tasks on commit unless ``inline``)."""
+    timer, config, retailer = StageTimer(), engine_config(), run.retailer
+    say = {"run_id": run.pk, "attempt": run.attempt, "progress": progress}
+    run_progress_set(percent=1, stage="reading the training sample", **say)
+    with timer("read_sample"):
+        members = frames.customers_frame(retailer=retailer, as_of=run.as_of)
+        if members.empty:
+            raise NothingToScore(f"{retailer} has no customers enrolled before {run.as_of}")
+        sample = _training_filter(members["customer_id"].to_numpy(), config.max_train_customers)
+        kwargs = {"retailer": retailer, "as_of": run.as_of, "customers": sample}
+        customers = members[members["customer_id"].isin(sample.ids)] if sample.ids else members
+        baskets, category_days = frames.history_frames(**kwargs)
+        offers = frames.offers_frame(**kwargs)
+        ranges = customer_id_ranges(
+            retailer=retailer, as_of=run.as_of, chunk_size=chunk_customers()
+        )
+    del members
+    run_progress_set(percent=5, stage="fitting the models", **say)
+    previous = scoring_run_latest_succeeded(retailer=retailer, exclude_id=run.pk)
+    with timer("fit"):
+        model = fit_scoring_models(
+            baskets=baskets,
+            customers=customers,
+            category_days=category_days,
+            offers=offers,
+            bonus_types=frames.bonus_type_codes(retailer=retailer),
+            as_of=run.as_of,
+            horizon_weeks=run.horizon_weeks,
+            random_state=RANDOM_STATE,
+            config=config,
+            previous_segments=previous.segment_state if previous else None,
+        )
+    del baskets, category_days, offers, customers
+    run_progress_set(percent=FIT_PROGRESS - 2, stage="saving the model", **say)
+    with timer("save_model"):
+        saved = scoring_artifact_save(run=run, model=model)
+    metrics = json_ready(model.metrics)
+    with transaction.atomic():
+        locked = ScoringRun.objects.select_for_update(no_key=True).get(pk=run.pk)
+        if locked.attempt != run.attempt or locked.status != RunStatus.RUNNING:
+            return []  # failed or taken over meanwhile: this attempt's work is void
+        ScoringModelVersion.objects.create(
+            retailer=retailer,
+            run=locked,
+            artifact_path=saved.path,
+            sha256=saved.sha256,
+            size_bytes=saved.size_bytes,
+            sklearn_version=model.sklearn_version,
+            feature_names=list(model.feature_columns),
+            training_customers=int(metrics.get("counts", {}).get("training_customers", 0)),
+            metrics=metrics,
+        )
+        ScoringChunk.objects.bulk_create(
+            ScoringChunk(
+                retailer=retailer,
+                run=locked,
+                index=index,
+                first_customer_id=first,
+                last_customer_id=last,
+                customers=count,
+            )
+            for index, (first, last, count) in enumerate(ranges)
+        )
+        locked.metrics = {**metrics, "notes": _notes(metrics)}
+        locked.segment_state = json_ready(model.segments.state()) if model.segments else None
+        locked.bonus_types = list(model.bonus_types)
+        locked.chunks_total = len(ranges)
+        locked.timings = timer.seconds
+        locked.progress = FIT_PROGRESS
+        locked.stage = f"scoring {len(ranges)} chunk(s)"
+        locked.heartbeat_at = timezone.now()
+        locked.save(
+            update_fields=[
+                "metrics",
+                "segment_state",
+                "bonus_types",
+                "chunks_total",
+                "timings",
+                "progress",
+                "stage",
+                "heartbeat_at",
+            ]
+        )
+        if not inline:
+            run_id, attempt = locked.pk, locked.attempt
+            for index in range(len(ranges)):
+                transaction.on_commit(
+                    lambda index=index: async_task(
+                        "optimizer.tasks.scoring_chunk_task",
+                        run_id,
+                        attempt,
+                        index,
+                        cluster=settings.LONG_TASK_CLUSTER,
+                    )
+                )
+    if progress is not None:
+        progress(FIT_PROGRESS, f"scoring {len(ranges)} chunk(s)")
+    return list(range(len(ranges)))
