@@ -10,6 +10,7 @@ from django.db import models
 from import_export.fields import Field
 
 from customers.models import Customer, Transaction, TransactionLine
+from customers.services.transactions_csv import COLUMNS as TRANSACTION_COLUMNS
 from retailers.resources import (
     BaseResource,
     BooleanCell,
@@ -122,16 +123,7 @@ class TransactionLineResource(BaseResource):
     class Meta:
         model = TransactionLine
         name = "transactions.csv"
-        fields = (
-            "transaction_id",
-            "customer_id",
-            "store_id",
-            "timestamp",
-            "sku",
-            "quantity",
-            "amount",
-            "discount",
-        )
+        fields = TRANSACTION_COLUMNS
         import_id_fields = ("transaction_id",)
         # Lines are only ever created: a stored transaction is left as it is (rows skipped).
         force_init_instance = True
