@@ -2,14 +2,19 @@
 
 Pure modules (pandas / numpy / pyarrow, no Django import; tested on tiny hand-made frames):
 
-- ``completejourney``: 84.51° "The Complete Journey" tables -> frames shaped like the import
-  contract (stores, products, customers, transactions + lines, bonus types, offers, promotions).
+- ``completejourney_files``: reads 84.51° "The Complete Journey" (only the columns used).
+- ``completejourney``: its tables -> frames shaped like the import contract (stores, products,
+  customers, transactions + lines, bonus types, offers, weekly promotion history).
 - ``derived``: seeded, plausible inventory and competitor prices for the demo (``is_synthetic``).
-- ``synthetic``: a generative model of a whole retailer with documented ground truth.
+- ``synthetic`` (with ``synthetic_catalog`` and ``synthetic_frames``): a generative model of a
+  whole retailer with documented ground truth.
 
 Django side (writes through ``loyalty_site.bulk.insert_frame``):
 
-- ``writing``: shared writers (replace a demo retailer quickly, write frames, demo staff users).
+- ``writing``: shared writers (contract frames -> rows, demo staff users, phase timing).
+- ``purge``: deletes a demo retailer's rows table by table.
+- ``dbtuning``: bulk-load session settings (SQLite page cache, PostgreSQL set-wise foreign key
+  checks, ANALYZE).
 - ``loader``: ``demo_load`` behind ``manage.py load_demo``.
 - ``generator``: ``synthetic_retailer_generate`` behind ``manage.py generate_retailer``.
 

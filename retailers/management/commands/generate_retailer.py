@@ -76,8 +76,6 @@ class Command(BaseCommand):
             )
         except DemoRetailerConflict as exc:
             raise CommandError(str(exc)) from exc
-        for name, seconds in result.timings.items():
-            self.stdout.write(f"  {name:<32} {seconds:7.1f} s")
         self.stdout.write(
             ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in result.counts.items())
         )
