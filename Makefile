@@ -4,7 +4,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
-export DJANGO_SETTINGS_MODULE ?= loyalty_site.settings
 
 .PHONY: install demo run worker migrate test test-engine lint format migrations-check check clean
 
