@@ -46,6 +46,24 @@ from retailers.models import Retailer, RunStatus
 logger = logging.getLogger(__name__)
 
 FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED)
+#: Fields a new attempt of a run resets.
+RESTART_FIELDS = [
+    "attempt",
+    "status",
+    "started_at",
+    "heartbeat_at",
+    "finished_at",
+    "progress",
+    "stage",
+    "error",
+    "chunks_total",
+    "chunks_done",
+    "customers_scored",
+    "metrics",
+    "timings",
+    "segment_profile",
+    "segment_state",
+]
 
 
 def _active_message(run: ScoringRun) -> str:
@@ -190,7 +208,7 @@ def _claim(run_id: int) -> tuple[ScoringRun | None, bool]:
         run.progress, run.stage, run.error = 0, "reading the training sample", ""
         run.chunks_total = run.chunks_done = run.customers_scored = 0
         run.metrics, run.timings, run.segment_profile, run.segment_state = {}, {}, [], None
-        run.save()
+        run.save(update_fields=RESTART_FIELDS)
     return run, True
 
 
