@@ -264,3 +264,21 @@ def test_only_finished_runs_can_be_deleted_and_scores_are_counted_not_listed(
     assert client.post(url, {"post": "yes"}).status_code == 302
     assert not ScoringRun.objects.filter(pk=finished_run.pk).exists()
     assert not CustomerScore.objects.exists()
+
+
+def test_report_of_a_real_run_renders(client, retailer, staff_user, scoring_settings):
+    from optimizer.services import scoring_run_create, scoring_run_execute
+    from tests.optimizer.factories import AS_OF, synthetic_tenant
+
+    synthetic_tenant(retailer, customers=40, seed=6)
+    run = scoring_run_create(retailer=retailer, as_of=AS_OF, enqueue=False)
+    run = scoring_run_execute(run_id=run.pk, inline=True)
+    client.force_login(staff_user)
+    page = client.get(reverse("admin:optimizer_scoringrun_change", args=[run.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "No holdout for churn, visits and spend: skipped" in html  # 40 customers: too few
+    assert run.segment_profile[0]["segment"] in html
+    assert "chunk" in html.lower()
+    scores = client.get(reverse("admin:optimizer_customerscore_changelist"), {"run": run.pk})
+    assert scores.status_code == 200
