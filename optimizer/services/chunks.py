@@ -22,7 +22,7 @@ from django.utils import timezone
 from loyalty_site.queues import attempt_is_dead
 from optimizer import frames
 from optimizer.engine.features import compute_features
-from optimizer.engine.scoring import score_customers
+from optimizer.engine.scoring import PROFILE_COLUMNS, score_customers
 from optimizer.models import CustomerScore, ScoringChunk, ScoringRun
 from optimizer.services.artifacts import scoring_artifact_load
 from optimizer.services.common import FIT_PROGRESS, Progress, StageTimer
@@ -33,19 +33,8 @@ logger = logging.getLogger(__name__)
 
 #: Stage timings summed over the chunks into the run's ``timings``.
 CHUNK_STAGES: tuple[str, ...] = ("read", "features", "score", "write")
-#: Means shown per segment (columns of :class:`CustomerScore`).
-PROFILE_FIELDS: tuple[str, ...] = (
-    "churn_probability",
-    "expected_visits",
-    "expected_spend",
-    "clv",
-    "recency_days",
-    "frequency_52w",
-    "avg_basket",
-    "tenure_days",
-    "discount_share",
-    "redemption_rate",
-)
+#: Means shown per segment: the engine's profile columns, all of them CustomerScore fields.
+PROFILE_FIELDS: tuple[str, ...] = PROFILE_COLUMNS
 
 
 class _Stale(Exception):
