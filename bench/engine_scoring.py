@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import resource
 import sys
 import time
 from pathlib import Path
@@ -27,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
+from memory import peak_rss_gb  # bench/memory.py (bench/ is sys.path[0])
 
 from optimizer.engine.explain import explain
 from optimizer.engine.features import features_at
@@ -35,18 +35,6 @@ from optimizer.engine.scoring import fit_from_history, score_customers
 from optimizer.engine.segmentation import segment_names
 from optimizer.engine.types import ScoringConfig
 from tests.optimizer.engine.simulation import simulate
-
-
-def peak_rss_gb() -> float:
-    """Peak resident set size since start or the last :func:`reset_peak`, in GB."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024 / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
 
 
 def rss_gb() -> float:

@@ -1,0 +1,17 @@
+"""Memory figures shared by the benchmark scripts."""
+
+from __future__ import annotations
+
+import resource
+
+
+def peak_rss_gb() -> float:
+    """Peak resident set size of this process so far, in GB (VmHWM, else ru_maxrss)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024 / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
