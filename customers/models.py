@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -97,3 +98,90 @@ class TransactionLine(RetailerOwned):
 
     def __str__(self) -> str:
         return f"{self.transaction_id}#{self.line_no}"
+
+
+class PointsKind(models.TextChoices):
+    """Why points moved."""
+
+    EARNED = "earned", "Earned on a purchase"
+    BONUS = "bonus", "Bonus"
+    REDEEMED = "redeemed", "Redeemed"
+    EXPIRED = "expired", "Expired"
+    ADJUSTMENT = "adjustment", "Manual adjustment"
+    CLAWBACK = "clawback", "Clawed back (returned purchase)"
+
+
+class PointsEntry(RetailerOwned):
+    """One append-only movement of a customer's points.
+
+    Entries form a chain per customer: ``seq`` numbers them 1, 2, 3... (unique) and
+    ``balance_after`` is the previous entry's balance plus ``points``, never negative. Two writers
+    racing for the same customer collide on ``seq`` instead of both spending the same points, and
+    the balance can always be re-derived as the sum of ``points``. Which earned points are spent or
+    expire first (the oldest) is computed from the chain, not stored.
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="points_entries")
+    seq = models.PositiveIntegerField()
+    kind = models.CharField(max_length=16, choices=PointsKind.choices)
+    points = models.IntegerField(help_text="Positive credits, negative debits.")
+    balance_after = models.IntegerField()
+    expires_on = models.DateField(
+        null=True, blank=True, help_text="Credits only: the day the unspent rest expires."
+    )
+    transaction = models.ForeignKey(
+        Transaction, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    bonus = models.ForeignKey(
+        "campaigns.Bonus", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.CharField(max_length=255, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["customer", "seq"]
+        verbose_name_plural = "points entries"
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "seq"], name="points_entry_chain"),
+            models.CheckConstraint(
+                condition=Q(balance_after__gte=0), name="points_balance_never_negative"
+            ),
+            models.UniqueConstraint(
+                fields=["transaction", "kind"],
+                condition=Q(kind__in=["earned", "clawback"]),
+                name="points_once_per_transaction",
+            ),
+            models.UniqueConstraint(
+                fields=["bonus"], condition=Q(kind="bonus"), name="points_once_per_bonus"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} #{self.seq}: {self.points:+d} ({self.kind})"
+
+
+class PortalAccess(RetailerOwned):
+    """A customer's secret link to their rewards page; only a hash of the secret is stored.
+
+    Staff create and revoke links; a link also expires.
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="portal_links")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "portal link"
+
+    def __str__(self) -> str:
+        return f"portal link of {self.customer_id}"

@@ -186,3 +186,123 @@ class CustomerScore(RetailerOwned):
 
     def __str__(self) -> str:
         return f"{self.customer_id} in run #{self.run_id}"
+
+
+class AllocationRun(RetailerOwned):
+    """One run of the allocation engine: a scoring run, a budget and rules in, a campaign out."""
+
+    scoring_run = models.ForeignKey(
+        ScoringRun, on_delete=models.PROTECT, related_name="allocation_runs"
+    )
+    week_start = models.DateField(help_text="First day of the campaign week.")
+    budget = models.DecimalField(**MONEY_FIELD, validators=[MinValueValidator(0)])
+    spend_limit = models.DecimalField(
+        **{**MONEY_FIELD, "default": None},
+        null=True,
+        blank=True,
+        help_text="Hard limit on redeemed cost; empty: the budget.",
+    )
+    constraints = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Per-type caps, segment coverage minimums, excluded customers, bonus types...",
+    )
+    control_share = models.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        default=0.1,
+        validators=[MinValueValidator(0), MaxValueValidator(0.5)],
+    )
+    random_state = models.PositiveIntegerField(default=0)
+    time_limit_seconds = models.PositiveIntegerField(default=120)
+    replaces = models.ForeignKey(
+        "campaigns.Campaign",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The proposal this re-run supersedes when it succeeds.",
+    )
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(100)])
+    stage = models.CharField(max_length=100, blank=True)
+    attempt = models.PositiveSmallIntegerField(default=0)
+    result = models.JSONField(
+        default=dict, blank=True, help_text="Solver status, objective, bound, gap, binding."
+    )
+    timings = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["retailer"],
+                condition=Q(status__in=ACTIVE_STATUSES),
+                name="allocation_run_one_active_per_retailer",
+                violation_error_message="This retailer already has a queued or running allocation.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Allocation run #{self.pk} for the week of {self.week_start} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        """Queued or running."""
+        return self.status in ACTIVE_STATUSES
+
+
+class PromotionRun(RetailerOwned):
+    """One run of the promotion engine: a week's proposal, or a backtest of the lift model."""
+
+    class Kind(models.TextChoices):
+        PROPOSAL = "proposal", "Weekly proposal"
+        BACKTEST = "backtest", "Backtest"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PROPOSAL)
+    week_start = models.DateField(null=True, blank=True, help_text="Proposals: the week.")
+    options = models.JSONField(default=dict, blank=True)
+    trigger = models.CharField(
+        max_length=16, default="manual", help_text="manual, schedule or command."
+    )
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(100)])
+    stage = models.CharField(max_length=100, blank=True)
+    attempt = models.PositiveSmallIntegerField(default=0)
+    result = models.JSONField(default=dict, blank=True, help_text="Solver or backtest figures.")
+    timings = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["retailer", "kind", "week_start"],
+                condition=Q(status__in=ACTIVE_STATUSES),
+                name="promotion_run_one_active_per_week",
+                violation_error_message="A run for this week is already queued or running.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Promotion {self.kind} #{self.pk} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        """Queued or running."""
+        return self.status in ACTIVE_STATUSES

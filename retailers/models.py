@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import zoneinfo
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
@@ -37,6 +38,52 @@ class Retailer(models.Model):
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     is_demo = models.BooleanField(
         default=False, help_text="Created by load_demo or generate_retailer."
+    )
+    # Business settings used by allocation, rewards and promotions.
+    gross_margin_rate = models.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        default=Decimal("0.300"),
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+        help_text="Share of incremental revenue kept as margin (products without a unit cost).",
+    )
+    points_per_currency_unit = models.DecimalField(
+        "points earned per currency unit",
+        max_digits=6,
+        decimal_places=2,
+        default=Decimal("1.00"),
+        validators=[MinValueValidator(0)],
+        help_text="Earning rule: points per whole currency unit spent (rounded down).",
+    )
+    point_value = models.DecimalField(
+        "liability per point",
+        max_digits=8,
+        decimal_places=4,
+        default=Decimal("0.0100"),
+        validators=[MinValueValidator(0)],
+        help_text="What one point costs the retailer when spent.",
+    )
+    points_validity_days = models.PositiveIntegerField(
+        default=365, validators=[MinValueValidator(1)], help_text="Earned points expire after."
+    )
+    four_eyes = models.BooleanField(
+        "four-eyes approval",
+        default=False,
+        help_text="A proposal must be approved by someone other than the person who started it.",
+    )
+    contact_limit = models.PositiveSmallIntegerField(
+        default=2, validators=[MinValueValidator(1)], help_text="At most N bonuses per customer..."
+    )
+    contact_window_weeks = models.PositiveSmallIntegerField(
+        default=4, validators=[MinValueValidator(1)], help_text="...in this many weeks."
+    )
+    promotion_weekday = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MaxValueValidator(6)],
+        help_text="Day the weekly promotion proposal is made (0 = Monday), retailer's time.",
+    )
+    promotion_hour = models.PositiveSmallIntegerField(
+        default=6, validators=[MaxValueValidator(23)], help_text="Hour of that day."
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

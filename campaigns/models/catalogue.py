@@ -1,10 +1,14 @@
-"""Bonus catalogue and offer history (campaigns, issuance and results come with later issues)."""
+"""Bonus catalogue and imported offer history."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
+from loyalty_site.money import MONEY_FIELD
 from retailers.tenancy import RetailerOwned
 
 
@@ -31,12 +35,62 @@ class BonusType(RetailerOwned):
     kind = models.CharField(max_length=32, choices=BonusKind.choices, default=BonusKind.OTHER)
     is_active = models.BooleanField(default=False)
     description = models.TextField(blank=True)
+    face_value = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("0.00"),
+        validators=[MinValueValidator(0)],
+        help_text="Percent off, amount off, points given or points multiplier, by kind.",
+    )
+    category = models.CharField(
+        max_length=200, blank=True, help_text="Discount limited to this product category."
+    )
+    product = models.ForeignKey(
+        "retailers.Product",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The product given by a free-product bonus.",
+    )
+    validity_days = models.PositiveSmallIntegerField(
+        default=14, validators=[MinValueValidator(1), MaxValueValidator(365)]
+    )
+    max_uses = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1)], help_text="Redemptions allowed per bonus."
+    )
+    eligible_segments = models.JSONField(
+        default=list, blank=True, help_text="Segment names; empty means every segment."
+    )
+    min_clv = models.DecimalField("minimum CLV", **MONEY_FIELD, validators=[MinValueValidator(0)])
+    requires_consent = models.BooleanField(
+        default=True, help_text="Only customers with marketing consent receive it."
+    )
+    max_per_campaign = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Per-campaign cap on the number issued; empty: no cap."
+    )
+    redemption_cost = models.DecimalField(
+        **{**MONEY_FIELD, "default": None},
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="Cost to the retailer when redeemed; empty: derived from the kind and value.",
+    )
 
     class Meta:
         ordering = ["retailer", "code"]
         constraints = [
-            models.UniqueConstraint(fields=["retailer", "code"], name="bonus_type_unique_code")
+            models.UniqueConstraint(fields=["retailer", "code"], name="bonus_type_unique_code"),
+            models.CheckConstraint(
+                condition=~Q(kind="percent_discount") | Q(face_value__lte=100),
+                name="bonus_type_percent_at_most_100",
+            ),
         ]
+
+    @property
+    def is_points(self) -> bool:
+        """Points bonuses credit the ledger instead of discounting a basket."""
+        return self.kind in (BonusKind.POINTS, BonusKind.POINTS_MULTIPLIER)
 
     def __str__(self) -> str:
         return self.name or self.code

@@ -1,0 +1,35 @@
+"""Campaign models: the bonus catalogue, campaigns, issued rewards, promotions and the audit log.
+
+One module per concern; everything is re-exported here so ``from campaigns.models import X``
+keeps working.
+"""
+
+from campaigns.models.audit import AuditEntry
+from campaigns.models.campaign import Campaign, CampaignMember, CampaignState
+from campaigns.models.catalogue import BonusKind, BonusType, PastOffer
+from campaigns.models.promotions import (
+    CURRENT_PROPOSAL_STATES,
+    PromotionItem,
+    PromotionProposal,
+    ProposalState,
+)
+from campaigns.models.rewards import ApiToken, Bonus, BonusState, IdempotencyRecord, Redemption
+
+__all__ = [
+    "CURRENT_PROPOSAL_STATES",
+    "ApiToken",
+    "AuditEntry",
+    "Bonus",
+    "BonusKind",
+    "BonusState",
+    "BonusType",
+    "Campaign",
+    "CampaignMember",
+    "CampaignState",
+    "IdempotencyRecord",
+    "PastOffer",
+    "PromotionItem",
+    "PromotionProposal",
+    "ProposalState",
+    "Redemption",
+]
