@@ -1,0 +1,77 @@
+"""An independent re-check of a proposed campaign, run before it can be approved.
+
+It trusts nothing the solver reported: it re-adds the stored members' expected costs and counts
+them per bonus type, so a solver bug, a time-limited solve or an edit after the run can never push
+an over-budget or over-cap proposal to customers.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Q
+
+from campaigns.exceptions import ProposalInvalid
+from campaigns.models import BonusType, Campaign
+from loyalty_site.money import quantize
+
+
+def campaign_caps(campaign: Campaign) -> dict[str, int]:
+    """Per bonus type code, the most bonuses this campaign may issue (catalogue and run caps)."""
+    caps: dict[str, int] = {}
+    for code, cap in BonusType.objects.filter(
+        retailer_id=campaign.retailer_id, max_per_campaign__isnull=False
+    ).values_list("code", "max_per_campaign"):
+        caps[code] = cap
+    run = campaign.allocation_run
+    run_caps = (run.constraints.get("type_caps") or {}) if run is not None else {}
+    for code, cap in run_caps.items():
+        caps[code] = min(int(cap), caps.get(code, int(cap)))
+    return caps
+
+
+def campaign_check(*, campaign: Campaign) -> dict[str, Any]:
+    """Re-check ``campaign``'s treated members against its budget and per-type caps.
+
+    Returns the figures checked (expected cost, budget, counts per type) for the audit entry.
+
+    Raises:
+        ProposalInvalid: the expected cost passes the budget, a cap is exceeded, a control
+            customer was given a bonus type, or a bonus type is no longer active.
+    """
+    members = campaign.members.all()
+    treated = members.filter(is_control=False)
+    if treated.filter(bonus_type__isnull=True).exists():
+        raise ProposalInvalid("A treated customer has no bonus type.")
+    cost = quantize(sum((c for c in treated.values_list("expected_cost", flat=True)), Decimal(0)))
+    if cost > quantize(campaign.budget):
+        raise ProposalInvalid(
+            f"Expected cost {cost} is above the budget {quantize(campaign.budget)}."
+        )
+    counts = dict(
+        treated.values("bonus_type__code")
+        .annotate(n=Count("id"))
+        .values_list("bonus_type__code", "n")
+    )
+    for code, cap in campaign_caps(campaign).items():
+        if counts.get(code, 0) > cap:
+            raise ProposalInvalid(
+                f"{counts[code]} bonuses of type {code} are above its cap of {cap}."
+            )
+    inactive = treated.filter(~Q(bonus_type__is_active=True)).values_list(
+        "bonus_type__code", flat=True
+    )
+    if inactive.exists():
+        raise ProposalInvalid(
+            f"Bonus type {inactive.first()} is no longer active; re-run the allocation."
+        )
+    if campaign.bonuses.filter(member__is_control=True).exists():
+        raise ProposalInvalid("A control-group customer was issued a bonus.")
+    return {
+        "expected_cost": str(cost),
+        "budget": str(quantize(campaign.budget)),
+        "treated": treated.count(),
+        "control": members.filter(is_control=True).count(),
+        "per_type": counts,
+    }

@@ -1,0 +1,178 @@
+"""The campaign state machine: approve, reject, supersede, mark issued, close.
+
+proposed -> approved | rejected | superseded; approved -> issued -> closed. Each transition locks
+the campaign row, checks the actor's role (and four eyes when the retailer asks for it), writes an
+audit entry in the same transaction and is safe to call twice: repeating a decision that was
+already taken changes nothing and writes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from campaigns.exceptions import ApprovalForbidden, TransitionNotAllowed
+from campaigns.models import Campaign, CampaignState
+from campaigns.services.audit import audit_record
+from campaigns.services.checks import campaign_check
+from retailers.models import Role
+from retailers.tenancy import has_role
+
+#: The task that issues an approved campaign's bonuses (idempotent; see campaigns.tasks).
+ISSUE_TASK = "campaigns.tasks.campaign_issue_task"
+
+
+def _locked(campaign_id: int) -> Campaign:
+    return Campaign.objects.select_for_update().select_related("retailer").get(pk=campaign_id)
+
+
+def _require_approver(campaign: Campaign, actor: Any) -> None:
+    if not has_role(actor, Role.APPROVER, campaign.retailer_id):
+        raise ApprovalForbidden("Only an approver of this retailer can decide on a campaign.")
+    if campaign.retailer.four_eyes and actor is not None and campaign.created_by_id == actor.pk:
+        raise ApprovalForbidden(
+            "Four-eyes approval is on: someone other than the person who started this "
+            "allocation must decide on it."
+        )
+
+
+@transaction.atomic
+def campaign_approve(*, campaign_id: int, actor: Any, comment: str = "") -> Campaign:
+    """Approve a proposed campaign and queue the issuance of its bonuses (exactly once).
+
+    The proposal is re-checked against its budget and caps independently of the solver first.
+    Approving an already approved or issued campaign returns it unchanged.
+
+    Raises:
+        ApprovalForbidden: ``actor`` is not an approver here, or four eyes forbid it.
+        TransitionNotAllowed: the campaign was rejected, superseded or closed.
+        ProposalInvalid: the re-check found the proposal over budget or caps.
+    """
+    campaign = _locked(campaign_id)
+    if campaign.state in (CampaignState.APPROVED, CampaignState.ISSUED):
+        return campaign
+    _require_approver(campaign, actor)
+    if campaign.state != CampaignState.PROPOSED:
+        raise TransitionNotAllowed(
+            f"This campaign is {campaign.get_state_display().lower()} and can no longer be "
+            "approved."
+        )
+    check = campaign_check(campaign=campaign)
+    campaign.state = CampaignState.APPROVED
+    campaign.decided_by = actor
+    campaign.decided_at = timezone.now()
+    campaign.decision_comment = comment
+    campaign.save(update_fields=["state", "decided_by", "decided_at", "decision_comment"])
+    audit_record(
+        target=campaign,
+        action="approve",
+        actor=actor,
+        from_state=CampaignState.PROPOSED,
+        to_state=CampaignState.APPROVED,
+        comment=comment,
+        data={"check": check},
+    )
+    transaction.on_commit(lambda: async_task(ISSUE_TASK, campaign.pk))
+    return campaign
+
+
+@transaction.atomic
+def campaign_reject(*, campaign_id: int, actor: Any, comment: str) -> Campaign:
+    """Reject a proposed campaign with a comment. Rejecting it again changes nothing.
+
+    Raises:
+        ApprovalForbidden: ``actor`` is not an approver here, or four eyes forbid it.
+        TransitionNotAllowed: the campaign is no longer proposed.
+    """
+    campaign = _locked(campaign_id)
+    if campaign.state == CampaignState.REJECTED:
+        return campaign
+    _require_approver(campaign, actor)
+    if campaign.state != CampaignState.PROPOSED:
+        raise TransitionNotAllowed(
+            f"This campaign is {campaign.get_state_display().lower()} and can no longer be "
+            "rejected."
+        )
+    campaign.state = CampaignState.REJECTED
+    campaign.decided_by = actor
+    campaign.decided_at = timezone.now()
+    campaign.decision_comment = comment
+    campaign.save(update_fields=["state", "decided_by", "decided_at", "decision_comment"])
+    audit_record(
+        target=campaign,
+        action="reject",
+        actor=actor,
+        from_state=CampaignState.PROPOSED,
+        to_state=CampaignState.REJECTED,
+        comment=comment,
+    )
+    return campaign
+
+
+@transaction.atomic
+def campaign_supersede(*, campaign_id: int, by: Campaign, actor: Any = None) -> Campaign:
+    """Mark a proposed campaign as replaced by the re-run that produced ``by``.
+
+    A campaign that was decided in the meantime is left as it is.
+    """
+    campaign = _locked(campaign_id)
+    if campaign.state != CampaignState.PROPOSED:
+        return campaign
+    campaign.state = CampaignState.SUPERSEDED
+    campaign.save(update_fields=["state"])
+    audit_record(
+        target=campaign,
+        action="supersede",
+        actor=actor,
+        from_state=CampaignState.PROPOSED,
+        to_state=CampaignState.SUPERSEDED,
+        comment=f"Replaced by campaign #{by.pk}.",
+        data={"replaced_by": by.pk},
+    )
+    return campaign
+
+
+@transaction.atomic
+def campaign_mark_issued(*, campaign_id: int, issued: int, actor_label: str = "") -> Campaign:
+    """approved -> issued, once the issuance task has created every bonus (``issued`` new ones)."""
+    campaign = _locked(campaign_id)
+    if campaign.state != CampaignState.APPROVED:
+        return campaign
+    campaign.state = CampaignState.ISSUED
+    campaign.issued_at = timezone.now()
+    campaign.save(update_fields=["state", "issued_at"])
+    audit_record(
+        target=campaign,
+        action="issue",
+        actor_label=actor_label or "issuance task",
+        from_state=CampaignState.APPROVED,
+        to_state=CampaignState.ISSUED,
+        data={"bonuses_created": issued},
+    )
+    return campaign
+
+
+@transaction.atomic
+def campaign_close(
+    *, campaign_id: int, results: dict[str, Any], actor: Any = None, actor_label: str = ""
+) -> Campaign:
+    """issued -> closed with its measured results (treated vs control). Idempotent."""
+    campaign = _locked(campaign_id)
+    if campaign.state != CampaignState.ISSUED:
+        return campaign
+    campaign.state = CampaignState.CLOSED
+    campaign.closed_at = timezone.now()
+    campaign.results = results
+    campaign.save(update_fields=["state", "closed_at", "results"])
+    audit_record(
+        target=campaign,
+        action="close",
+        actor=actor,
+        actor_label=actor_label,
+        from_state=CampaignState.ISSUED,
+        to_state=CampaignState.CLOSED,
+    )
+    return campaign
