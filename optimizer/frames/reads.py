@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from django.db import connection
 
-from campaigns.models import BonusType, PastOffer
+from campaigns.models import Bonus, BonusState, BonusType, PastOffer, Redemption
 from customers.models import Customer, Transaction, TransactionLine
 from optimizer.frames.common import (
     ALL_CUSTOMERS,
@@ -214,10 +214,39 @@ def _past_offers_sql(pg: bool) -> str:
     )
 
 
+def _issued_bonuses_sql(pg: bool) -> str:
+    """Bonuses the platform issued, redeemed when their first use happened before ``as_of``.
+
+    This closes the feedback loop: the redemptions of one campaign become the "response to
+    previous rewards" of the next scoring run. Cancelled bonuses were never really offered.
+    """
+
+    def day(column: str) -> str:
+        return f"({column} - DATE '1970-01-01')" if pg else column
+
+    # Django's SQLite backend registers django_datetime_cast_date (UTC storage -> local date).
+    used_on = (
+        "(r.redeemed_at AT TIME ZONE %(tz)s)::date"
+        if pg
+        else "django_datetime_cast_date(r.redeemed_at, %(tz)s, 'UTC')"
+    )
+    first_use = (
+        f"(SELECT MIN({used_on}) FROM {table(Redemption)} r "  # noqa: S608
+        "WHERE r.bonus_id = o.id AND r.redeemed_at < %(cutoff)s)"
+    )
+    return (
+        f"SELECT o.customer_id, bt.code, {day('o.valid_from')}, {day('o.valid_to')}, "  # noqa: S608
+        f"{day(first_use)} "
+        f"FROM {table(Bonus)} o JOIN {table(BonusType)} bt ON bt.id = o.bonus_type_id "
+        "WHERE o.retailer_id = %(retailer)s AND o.valid_from < %(as_of)s "
+        f"AND o.state <> '{BonusState.CANCELLED.value}'{{where}}"
+    )
+
+
 #: Offer histories the response features learn from, as SQL builders of the same five columns
-#: (``{where}`` takes the customer filter on ``o.customer_id``). Platform-issued bonuses join
-#: the feedback loop by adding their builder here.
-OFFER_SOURCES: tuple[Callable[[bool], str], ...] = (_past_offers_sql,)
+#: (``{where}`` takes the customer filter on ``o.customer_id``): imported history and the
+#: bonuses the platform issued itself.
+OFFER_SOURCES: tuple[Callable[[bool], str], ...] = (_past_offers_sql, _issued_bonuses_sql)
 
 
 def offers_frame(

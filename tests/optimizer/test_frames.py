@@ -275,3 +275,41 @@ def test_category_days_frame_handles_more_categories_than_one_bitmask_word(retai
     assert set(frame["date"]) == {pd.Timestamp("2024-02-01")}
     baskets = frames.baskets_frame(retailer=retailer, as_of=AS_OF)
     assert baskets["amount"].tolist() == pytest.approx([4.0, 1.0])
+
+
+@pytest.mark.django_db
+def test_offers_frame_adds_issued_bonuses_redeemed_before_as_of(retailer):
+    from campaigns.models import BonusState, Redemption
+    from tests.campaigns.factories import BonusFactory
+
+    def bonus(code: str, sent: str, until: str, **kwargs):
+        start, end = dt.date.fromisoformat(sent), dt.date.fromisoformat(until)
+        return BonusFactory(
+            retailer=retailer,
+            member__bonus_type__code=code,
+            member__send_on=start,
+            member__expires_on=end,
+            **kwargs,
+        )
+
+    redeemed = bonus("pct-10", "2024-02-05", "2024-02-12")
+    late = bonus("pct-10", "2024-02-25", "2024-03-05")
+    cancelled = bonus("pct-10", "2024-02-06", "2024-02-13", state=BonusState.CANCELLED)
+    bonus("pct-10", "2024-03-02", "2024-03-09")  # sent after as_of: not known yet
+    # Midnight in Helsinki on Feb 8 is Feb 7 22:00 UTC: the local date counts.
+    used = Redemption.objects.create(retailer=retailer, bonus=redeemed, use_no=1)
+    Redemption.objects.filter(pk=used.pk).update(
+        redeemed_at=dt.datetime(2024, 2, 7, 22, 30, tzinfo=UTC)
+    )
+    after = Redemption.objects.create(retailer=retailer, bonus=late, use_no=1)
+    Redemption.objects.filter(pk=after.pk).update(
+        redeemed_at=dt.datetime(2024, 3, 2, 9, 0, tzinfo=UTC)
+    )
+
+    frame = frames.offers_frame(retailer=retailer, as_of=AS_OF)
+
+    assert frame["customer_id"].tolist() == [redeemed.customer_id, late.customer_id]
+    assert cancelled.customer_id not in set(frame["customer_id"])
+    assert frame["sent_on"].tolist() == days("2024-02-05", "2024-02-25")
+    assert frame["redeemed_on"].iloc[0] == pd.Timestamp("2024-02-08")
+    assert pd.isna(frame["redeemed_on"].iloc[1])  # used on 2024-03-02, after as_of
