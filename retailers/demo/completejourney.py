@@ -253,26 +253,67 @@ def bonus_type_code(campaign_type: str) -> str:
     return "-".join(str(campaign_type).lower().split())
 
 
+#: How the demo offers Complete Journey's campaign types again. The dataset records coupon
+#: campaigns without face values; these are the demo's stated assumptions (docs/demo-data.md), so
+#: that allocation can use the response learned from their history.
+DEMO_OFFER_TERMS: dict[str, dict[str, object]] = {
+    "type-a": {
+        "name": "Personal coupon booklet: 3.00 off",
+        "kind": "amount_discount",
+        "face_value": 3.0,
+        "validity_days": 14,
+    },
+    "type-b": {
+        "name": "10% off the basket",
+        "kind": "percent_discount",
+        "face_value": 10.0,
+        "validity_days": 7,
+    },
+    "type-c": {
+        "name": "250 bonus points",
+        "kind": "points",
+        "face_value": 250.0,
+        "validity_days": 14,
+    },
+}
+BONUS_TYPE_COLUMNS = [
+    "code",
+    "name",
+    "kind",
+    "is_active",
+    "description",
+    "face_value",
+    "validity_days",
+]
+
+
 def build_bonus_types(campaign_descriptions: pd.DataFrame) -> pd.DataFrame:
-    """One inactive bonus type (kind "other") per campaign type: code, name, kind, is_active,
-    description (campaign ids and dates, taken from ``campaign_descriptions``)."""
+    """One bonus type per campaign type: code, name, kind, is_active, description (campaign ids
+    and dates, taken from ``campaign_descriptions``), face_value, validity_days.
+
+    Types listed in :data:`DEMO_OFFER_TERMS` are active with those terms; any other type is kept
+    inactive with kind "other", as imported history."""
     rows = []
     for kind, group in campaign_descriptions.groupby("campaign_type", sort=True):
         ids = ", ".join(str(i) for i in sorted(group["campaign_id"]))
+        code = bonus_type_code(kind)
+        terms = DEMO_OFFER_TERMS.get(code)
         rows.append(
             {
-                "code": bonus_type_code(kind),
-                "name": str(kind),
-                "kind": "other",
-                "is_active": False,
+                "code": code,
+                "name": str(terms["name"]) if terms else str(kind),
+                "kind": str(terms["kind"]) if terms else "other",
+                "is_active": terms is not None,
                 "description": (
                     f"Complete Journey {kind} campaigns {ids}, run between "
-                    f"{group['start_date'].min():%Y-%m-%d} and {group['end_date'].max():%Y-%m-%d}. "
-                    "Imported history: set the kind and activate before offering it."
+                    f"{group['start_date'].min():%Y-%m-%d} and {group['end_date'].max():%Y-%m-%d}."
+                    + ("" if terms else " Set the kind and activate before offering it.")
                 ),
+                "face_value": float(terms["face_value"]) if terms else 0.0,
+                "validity_days": int(terms["validity_days"]) if terms else 14,
             }
         )
-    return pd.DataFrame(rows, columns=["code", "name", "kind", "is_active", "description"])
+    return pd.DataFrame(rows, columns=BONUS_TYPE_COLUMNS)
 
 
 def build_past_offers(

@@ -231,6 +231,9 @@ def build_catalog(
             "kind": [b.kind for b in BONUS_TYPES],
             "is_active": True,
             "description": "Synthetic bonus type (generate_retailer).",
+            # Terms for allocation: 10 %, 5.00 off, 3x points, a coffee costing 1.20.
+            "face_value": [10.0, 5.0, 3.0, 0.0],
+            "redemption_cost": [None, None, None, 1.20],
         }
     )
     shares = np.array([share for _, share, _ in CATEGORIES])

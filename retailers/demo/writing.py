@@ -10,6 +10,7 @@ Callers wrap each phase in ``transaction.atomic``.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -230,11 +231,29 @@ def write_transactions(
     return len(baskets), _insert(TransactionLine, frame)
 
 
+def _with_field_defaults(model: type[models.Model], frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` plus a column for every concrete field it lacks, filled with the field's default.
+
+    COPY and executemany bypass Django's defaults, and the database has none of its own.
+    """
+    out = frame.copy()
+    for model_field in model._meta.concrete_fields:
+        if model_field.primary_key or model_field.column in out.columns:
+            continue
+        # get_default() is also "" for text fields without a default.
+        default = model_field.get_default()
+        if isinstance(model_field, models.JSONField):
+            default = json.dumps(default)
+        out[model_field.column] = default
+    return out
+
+
 def write_bonus_types(retailer: Retailer, bonus_types: pd.DataFrame) -> dict[str, int]:
-    """``bonus_types``: code, name, kind, is_active, description. Returns {code: pk}."""
-    frame = bonus_types[["code", "name", "kind", "is_active", "description"]].copy()
+    """``bonus_types``: code, name, kind, is_active, description and optionally any other
+    :class:`BonusType` column (face_value, validity_days, ...). Returns {code: pk}."""
+    frame = bonus_types.copy()
     frame.insert(0, "retailer_id", retailer.pk)
-    return _insert_mapped(BonusType, retailer, frame, "code")
+    return _insert_mapped(BonusType, retailer, _with_field_defaults(BonusType, frame), "code")
 
 
 def write_past_offers(

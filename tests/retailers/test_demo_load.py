@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
+from django.test import RequestFactory
 
 from campaigns.models import BonusType, PastOffer
 from customers.models import Customer, Transaction, TransactionLine
@@ -97,7 +98,8 @@ def test_load_demo_creates_one_staff_user_per_role_with_the_password():
     output = load("--skip-promotions", "--password", "another-Secret-9")
     retailer = Retailer.objects.get(slug="demo")
     for role in Role.values:
-        user = authenticate(username=f"demo-{role}", password="another-Secret-9")
+        request = RequestFactory().post("/accounts/login/")  # django-axes wants the request
+        user = authenticate(request, username=f"demo-{role}", password="another-Secret-9")
         assert user is not None
         assert user.is_staff
         assert not user.is_superuser

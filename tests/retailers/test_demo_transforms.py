@@ -235,20 +235,25 @@ def test_build_past_offers_redeemed_on_is_first_redemption_of_that_household_and
     }
 
 
-def test_build_bonus_types_one_inactive_other_type_per_campaign_type():
+def test_build_bonus_types_one_type_per_campaign_type_with_the_demo_terms():
     descriptions = pd.DataFrame(
         {
-            "campaign_id": [1, 2, 3],
-            "campaign_type": ["Type B", "Type A", "Type B"],
-            "start_date": pd.to_datetime(["2017-01-01", "2017-02-01", "2017-03-01"]),
-            "end_date": pd.to_datetime(["2017-01-31", "2017-02-28", "2017-03-31"]),
+            "campaign_id": [1, 2, 3, 4],
+            "campaign_type": ["Type B", "Type A", "Type B", "Type Z"],
+            "start_date": pd.to_datetime(["2017-01-01", "2017-02-01", "2017-03-01", "2017-04-01"]),
+            "end_date": pd.to_datetime(["2017-01-31", "2017-02-28", "2017-03-31", "2017-04-30"]),
         }
     )
-    types = cj.build_bonus_types(descriptions)
-    assert types["code"].tolist() == ["type-a", "type-b"]
-    assert set(types["kind"]) == {"other"}
-    assert not types["is_active"].any()
-    assert "campaigns 1, 3" in types.loc[1, "description"]
+    types = cj.build_bonus_types(descriptions).set_index("code")
+    assert types.index.tolist() == ["type-a", "type-b", "type-z"]
+    assert types.loc["type-a", "kind"] == "amount_discount"
+    assert types.loc["type-a", "face_value"] == 3.0
+    assert types.loc["type-b", "kind"] == "percent_discount"
+    assert types.loc["type-b", "is_active"]
+    # A type the demo has no terms for stays imported history: inactive, kind "other".
+    assert types.loc["type-z", "kind"] == "other"
+    assert not types.loc["type-z", "is_active"]
+    assert "campaigns 1, 3" in types.loc["type-b", "description"]
 
 
 def test_aggregate_promotions_counts_distinct_stores_per_monday_week():
