@@ -21,3 +21,19 @@ class NothingToScore(ScoringError):
 
 class ScoringArtifactInvalid(ScoringError):
     """A saved model file is missing or does not match its recorded checksum."""
+
+
+class AllocationError(Exception):
+    """Base class of the allocation errors a person can act on."""
+
+
+class AllocationRunAlreadyActive(AllocationError):
+    """The retailer already has a queued or running allocation run."""
+
+    def __init__(self, message: str, *, run_id: int | None = None) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+
+
+class AllocationSettingsInvalid(AllocationError):
+    """The budget, constraints or scoring run of an allocation request cannot be used."""

@@ -20,3 +20,43 @@ def scoring_chunk_task(run_id: int, attempt: int, index: int) -> str:
     Returns the chunk's outcome (see ``scoring_chunk_execute``).
     """
     return scoring_chunk_execute(run_id=run_id, attempt=attempt, index=index)
+
+
+def allocation_run_execute_task(run_id: int) -> str | None:
+    """Solve the queued allocation run ``run_id`` and write its proposal; safe to deliver twice.
+
+    Returns the run's status afterwards.
+    """
+    from optimizer.services.allocation import allocation_run_execute
+
+    run = allocation_run_execute(run_id=run_id)
+    return run.status if run is not None else None
+
+
+def promotion_run_execute_task(run_id: int) -> str | None:
+    """Execute the queued promotion run ``run_id`` (proposal or backtest); safe to deliver twice.
+
+    Returns the run's status afterwards (stored by django-q2 as the task result).
+    """
+    from optimizer.services import promotion_run_execute
+
+    run = promotion_run_execute(run_id=run_id)
+    return run.status if run is not None else None
+
+
+def promotion_schedule_task(retailer_id: int) -> str:
+    """Weekly schedule of one retailer: queue the proposal of the coming week (nothing if that
+    week already has a current proposal or an active run), then re-align the schedule's next
+    run to the retailer's local weekday and hour (django-q2 adds 7 x 24 h, which drifts by an
+    hour across a daylight-saving change)."""
+    from optimizer.services import promotion_run_create, promotion_schedules_sync
+    from retailers.models import Retailer
+
+    retailer = Retailer.objects.filter(pk=retailer_id).first()
+    if retailer is None:
+        return f"retailer {retailer_id} no longer exists"
+    run = promotion_run_create(retailer=retailer, trigger="schedule")
+    promotion_schedules_sync(retailers=[retailer])
+    if run is None:
+        return f"{retailer.slug}: the coming week already has a proposal or an active run"
+    return f"{retailer.slug}: promotion run #{run.pk} queued for the week of {run.week_start}"

@@ -1,0 +1,125 @@
+"""``manage.py allocate``: propose a campaign (who gets which bonus, and when) within a budget."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from optimizer.exceptions import AllocationError
+from optimizer.services.allocation import allocation_run_create, allocation_run_execute
+from retailers.models import Retailer, RunStatus
+
+
+def _pairs(values: list[str], cast: type, what: str) -> dict[str, Any]:
+    out = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise CommandError(f"{what} must look like NAME=VALUE, got {item!r}")
+        try:
+            out[key] = cast(raw)
+        except ValueError as exc:
+            raise CommandError(f"{what} {item!r}: {raw!r} is not a number") from exc
+    return out
+
+
+class Command(BaseCommand):
+    help = (
+        "Allocate bonuses for a campaign week from the latest scores within a budget, with "
+        "per-type caps, segment coverage minimums and contact limits. Queues a background run "
+        "unless --sync. See docs/allocation.md."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--retailer", required=True, help="slug of the retailer")
+        parser.add_argument("--budget", required=True, help="expected-cost budget, e.g. 500.00")
+        parser.add_argument(
+            "--week-start", type=date.fromisoformat, help="first day of the campaign week"
+        )
+        parser.add_argument(
+            "--cap", action="append", default=[], help="per-type cap CODE=N (repeatable)"
+        )
+        parser.add_argument(
+            "--coverage",
+            action="append",
+            default=[],
+            help="minimum share of a segment treated, SEGMENT=0.3 (repeatable)",
+        )
+        parser.add_argument("--contact-limit", type=int, help="at most N bonuses per customer...")
+        parser.add_argument("--contact-weeks", type=int, help="...in this many weeks")
+        parser.add_argument("--control-share", type=float, default=0.10)
+        parser.add_argument("--spend-limit", help="hard limit on redeemed cost (default budget)")
+        parser.add_argument("--seed", type=int, default=0, help="seed of the control group")
+        parser.add_argument("--time-limit", type=int, default=120, help="solver seconds")
+        parser.add_argument("--sync", action="store_true", help="solve here, not in a worker")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        retailer = Retailer.objects.filter(slug=options["retailer"]).first()
+        if retailer is None:
+            raise CommandError(f"no retailer with slug {options['retailer']!r}")
+        try:
+            budget = Decimal(options["budget"])
+            spend_limit = Decimal(options["spend_limit"]) if options["spend_limit"] else None
+        except InvalidOperation as exc:
+            raise CommandError("--budget and --spend-limit must be amounts like 500.00") from exc
+        constraints: dict[str, Any] = {
+            "type_caps": _pairs(options["cap"], int, "--cap"),
+            "segment_coverage": _pairs(options["coverage"], float, "--coverage"),
+        }
+        if options["contact_limit"] is not None:
+            constraints["contact_limit"] = options["contact_limit"]
+        if options["contact_weeks"] is not None:
+            constraints["contact_window_weeks"] = options["contact_weeks"]
+        sync = options["sync"]
+        try:
+            run = allocation_run_create(
+                retailer=retailer,
+                budget=budget,
+                week_start=options["week_start"],
+                constraints=constraints,
+                control_share=options["control_share"],
+                spend_limit=spend_limit,
+                random_state=options["seed"],
+                time_limit_seconds=options["time_limit"],
+                enqueue=not sync,
+            )
+        except (AllocationError, ValidationError) as exc:
+            raise CommandError(str(exc)) from exc
+        if not sync:
+            self.stdout.write(
+                f"Queued allocation run #{run.pk} of {retailer} for the week of "
+                f"{run.week_start}; a worker of the long queue runs it."
+            )
+            return
+        run = allocation_run_execute(run_id=run.pk)
+        if run.status != RunStatus.SUCCEEDED:
+            raise CommandError(f"allocation run #{run.pk} failed: {run.error}")
+        self._report(run)
+
+    def _report(self, run: Any) -> None:
+        campaign = run.campaign
+        totals, solver = campaign.totals, campaign.solver
+        self.stdout.write(
+            f"Proposed campaign #{campaign.pk} '{campaign.name}': {totals['treated']:,} customers "
+            f"treated, {totals['control']:,} held out as control."
+        )
+        self.stdout.write(
+            f"  expected cost {totals['expected_cost']:,.2f} of budget {campaign.budget:,.2f}; "
+            f"expected incremental margin {totals['expected_incremental_margin']:,.2f}; "
+            f"ROI {totals['roi']}"
+        )
+        self.stdout.write(
+            f"  solver {solver['status']} ({solver['method']}): objective "
+            f"{solver['objective']:,.2f}, LP bound {solver['lp_bound']:,.2f}, gap "
+            f"{solver['gap']:.4%}, {solver['solve_seconds']:.1f} s"
+        )
+        binding = ", ".join(solver["binding"]) or "none"
+        self.stdout.write(
+            f"  binding constraints: {binding}; one more unit of budget is worth "
+            f"{solver['budget_shadow_price']:.3f}, 10% more budget "
+            f"{solver['value_of_10pct_more_budget']:,.2f}"
+        )

@@ -1,0 +1,457 @@
+"""Allocation runs: create (and queue), execute, and write the proposed campaign.
+
+A run goes queued -> running -> succeeded | failed. Executing it reads the scoring run's scores,
+the active bonus catalogue and the contact history (``optimizer.frames.allocation``), calls the
+pure engine (``optimizer.engine.allocation.allocate``) and writes one proposed
+:class:`~campaigns.models.Campaign` with its treated and control members in one transaction.
+Re-delivering the task after a crash is safe: the campaign is unique per run, and a crashed
+attempt's transaction left nothing behind.
+
+A run that re-runs an existing proposal (``replaces``) supersedes it only when the new solution
+is trustworthy: a solve stopped by its time limit is stored as its own proposal, marked not
+optimal, and the last good proposal stays as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from campaigns.models import BonusType, Campaign, CampaignMember, CampaignState
+from campaigns.services import audit_record, campaign_supersede
+from loyalty_site.bulk import insert_frame
+from loyalty_site.money import quantize
+from optimizer.engine.allocation import (
+    ALLOCATED,
+    CONTROL,
+    STATUS_TIME_LIMIT,
+    AllocationConfig,
+    AllocationConstraints,
+    AllocationResult,
+    InfeasibleAllocation,
+    allocate,
+)
+from optimizer.engine.types import EngineInputError
+from optimizer.exceptions import AllocationRunAlreadyActive, AllocationSettingsInvalid
+from optimizer.frames.allocation import AllocationInputs, allocation_inputs_read
+from optimizer.models import AllocationRun, ScoringRun
+from optimizer.selectors import scoring_run_latest_succeeded
+from optimizer.services.common import StageTimer, json_ready, run_is_abandoned
+from retailers.models import Retailer, RunStatus
+
+logger = logging.getLogger(__name__)
+
+TASK = "optimizer.tasks.allocation_run_execute_task"
+#: Constraint keys an allocation run accepts (see :func:`allocation_run_create`).
+CONSTRAINT_KEYS = {
+    "type_caps",
+    "segment_coverage",
+    "contact_limit",
+    "contact_window_weeks",
+    "bonus_types",
+    "excluded_customers",
+}
+
+
+def default_week_start(as_of: dt.date) -> dt.date:
+    """The first Monday on or after ``as_of``: the campaign week after the scores' date."""
+    return as_of + dt.timedelta(days=(7 - as_of.weekday()) % 7)
+
+
+def _validate(retailer: Retailer, budget: Decimal, constraints: dict[str, Any]) -> None:
+    if budget <= 0:
+        raise AllocationSettingsInvalid("The budget must be a positive amount.")
+    unknown = set(constraints) - CONSTRAINT_KEYS
+    if unknown:
+        raise AllocationSettingsInvalid(f"Unknown constraint(s): {', '.join(sorted(unknown))}.")
+    active = set(
+        BonusType.objects.for_retailer(retailer)
+        .filter(is_active=True)
+        .values_list("code", flat=True)
+    )
+    if not active:
+        raise AllocationSettingsInvalid(
+            f"{retailer} has no active bonus type: configure the catalogue first."
+        )
+    for code, cap in (constraints.get("type_caps") or {}).items():
+        if code not in active:
+            raise AllocationSettingsInvalid(f"Cap for {code!r}: no such active bonus type.")
+        if int(cap) < 0:
+            raise AllocationSettingsInvalid(f"Cap for {code!r} must not be negative.")
+    for segment, share in (constraints.get("segment_coverage") or {}).items():
+        if not 0 <= float(share) <= 1:
+            raise AllocationSettingsInvalid(
+                f"Coverage of segment {segment!r} must be a share between 0 and 1."
+            )
+    for code in constraints.get("bonus_types") or []:
+        if code not in active:
+            raise AllocationSettingsInvalid(f"{code!r} is not an active bonus type.")
+
+
+@transaction.atomic
+def allocation_run_create(
+    *,
+    retailer: Retailer,
+    budget: Decimal,
+    scoring_run: ScoringRun | None = None,
+    week_start: dt.date | None = None,
+    constraints: dict[str, Any] | None = None,
+    control_share: Decimal | float = Decimal("0.10"),
+    spend_limit: Decimal | None = None,
+    random_state: int = 0,
+    time_limit_seconds: int = 120,
+    replaces: Campaign | None = None,
+    user: Any = None,
+    enqueue: bool = True,
+) -> AllocationRun:
+    """Create a queued allocation run and queue its execution on the long queue.
+
+    Args:
+        retailer: the tenant.
+        budget: expected-cost budget of the campaign (money).
+        scoring_run: the scores to allocate on; default the retailer's latest succeeded run.
+        week_start: first day of the campaign week; default the first Monday on or after the
+            scoring run's as-of date.
+        constraints: ``type_caps`` {code: max count}, ``segment_coverage`` {segment: min share},
+            ``contact_limit`` N and ``contact_window_weeks`` M (default: the retailer's),
+            ``bonus_types`` [codes] to offer (default all active), ``excluded_customers``
+            [customer ids] dropped by an approver.
+        control_share: share of eligible customers held out (stratified by segment).
+        spend_limit: hard limit on the real cost of redemptions (default: the budget).
+        random_state: seed of the control group.
+        time_limit_seconds: solver time limit.
+        replaces: the proposal this run re-does (superseded when the new one is good).
+        user: who asked.
+        enqueue: queue the task on commit; ``False`` when the caller executes it.
+
+    Raises:
+        AllocationRunAlreadyActive: one is queued or running for the retailer.
+        AllocationSettingsInvalid: no usable scores, a bad budget or constraint.
+    """
+    constraints = dict(constraints or {})
+    budget = quantize(budget)
+    _validate(retailer, budget, constraints)
+    if scoring_run is None:
+        scoring_run = scoring_run_latest_succeeded(retailer=retailer)
+    if scoring_run is None or scoring_run.status != RunStatus.SUCCEEDED:
+        raise AllocationSettingsInvalid(
+            f"{retailer} has no succeeded scoring run: score the customers first."
+        )
+    if scoring_run.retailer_id != retailer.pk:
+        raise AllocationSettingsInvalid("That scoring run belongs to another retailer.")
+    active = AllocationRun.objects.for_retailer(retailer).filter(
+        status__in=(RunStatus.QUEUED, RunStatus.RUNNING)
+    )
+    for run in active.select_for_update():
+        if run_is_abandoned(run):
+            _finish(run, RunStatus.FAILED, error="abandoned: no worker reported progress")
+        else:
+            raise AllocationRunAlreadyActive(
+                f"an allocation for {retailer} is already running (run #{run.pk})", run_id=run.pk
+            )
+    run = AllocationRun(
+        retailer=retailer,
+        scoring_run=scoring_run,
+        week_start=week_start or default_week_start(scoring_run.as_of),
+        budget=budget,
+        spend_limit=quantize(spend_limit) if spend_limit is not None else None,
+        constraints=constraints,
+        control_share=Decimal(str(control_share)),
+        random_state=random_state,
+        time_limit_seconds=time_limit_seconds,
+        replaces=replaces,
+        created_by=user,
+        stage="queued",
+    )
+    run.full_clean(validate_constraints=False)
+    try:
+        with transaction.atomic():
+            run.save()
+    except IntegrityError as exc:
+        raise AllocationRunAlreadyActive(
+            f"an allocation for {retailer} is already queued or running"
+        ) from exc
+    if enqueue:
+        transaction.on_commit(lambda: async_task(TASK, run.pk, cluster=settings.LONG_TASK_CLUSTER))
+    return run
+
+
+def _finish(run: AllocationRun, status: str, *, error: str = "") -> None:
+    run.status = status
+    run.error = error
+    run.stage = status
+    run.progress = 100 if status == RunStatus.SUCCEEDED else run.progress
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "error", "stage", "progress", "finished_at"])
+
+
+def _claim(run_id: int) -> AllocationRun | None:
+    """Lock the run and start an attempt if it is queued or abandoned; ``None``: leave it."""
+    with transaction.atomic():
+        run = AllocationRun.objects.select_for_update(no_key=True).filter(pk=run_id).first()
+        if run is None or run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED):
+            return None
+        if run.status == RunStatus.RUNNING and not run_is_abandoned(run):
+            return None
+        if Campaign.objects.filter(allocation_run=run).exists():
+            _finish(run, RunStatus.SUCCEEDED)  # a previous attempt wrote it, then died
+            return None
+        now = timezone.now()
+        run.attempt += 1
+        run.status = RunStatus.RUNNING
+        run.started_at = run.heartbeat_at = now
+        run.finished_at = None
+        run.progress, run.stage, run.error = 5, "reading scores", ""
+        run.save(
+            update_fields=[
+                "attempt",
+                "status",
+                "started_at",
+                "heartbeat_at",
+                "finished_at",
+                "progress",
+                "stage",
+                "error",
+            ]
+        )
+    return run
+
+
+def _stage(run: AllocationRun, percent: int, stage: str) -> None:
+    AllocationRun.objects.filter(pk=run.pk, attempt=run.attempt).update(
+        progress=percent, stage=stage, heartbeat_at=timezone.now()
+    )
+
+
+def allocation_run_execute(*, run_id: int) -> AllocationRun | None:
+    """Execute a queued allocation run; safe to deliver twice (see module docstring).
+
+    Infeasible constraints end the run as failed with a message naming the constraint; any
+    other error ends it as failed with the error text. Returns the run afterwards.
+    """
+    run = _claim(run_id)
+    if run is None:
+        return AllocationRun.objects.filter(pk=run_id).first()
+    timer = StageTimer()
+    try:
+        with timer("read"):
+            inputs = allocation_inputs_read(run=run)
+        _stage(run, 30, "solving")
+        with timer("solve"):
+            result = _solve(run, inputs)
+        _stage(run, 80, "writing the proposal")
+        with timer("write"):
+            campaign_write(run=run, inputs=inputs, result=result, timings=timer.seconds)
+    except InfeasibleAllocation as exc:
+        return _fail(run, f"Infeasible ({exc.constraint}): {exc}", {"constraint": exc.constraint})
+    except (AllocationSettingsInvalid, EngineInputError) as exc:
+        return _fail(run, str(exc), {})
+    except Exception as exc:
+        logger.exception("allocation run %s failed", run_id)
+        return _fail(run, f"{type(exc).__name__}: {exc}", {})
+    return AllocationRun.objects.get(pk=run_id)
+
+
+def _fail(run: AllocationRun, message: str, result: dict[str, Any]) -> AllocationRun:
+    with transaction.atomic():
+        locked = AllocationRun.objects.select_for_update(no_key=True).get(pk=run.pk)
+        if locked.attempt == run.attempt and locked.status == RunStatus.RUNNING:
+            locked.result = {**locked.result, **result}
+            locked.save(update_fields=["result"])
+            _finish(locked, RunStatus.FAILED, error=message)
+    return AllocationRun.objects.get(pk=run.pk)
+
+
+def _solve(run: AllocationRun, inputs: AllocationInputs) -> AllocationResult:
+    if inputs.customers.empty:
+        raise AllocationSettingsInvalid("The scoring run has no scored customers.")
+    retailer = run.retailer
+    limit = run.constraints.get("contact_limit")
+    constraints = AllocationConstraints(
+        budget=float(run.budget),
+        type_caps={str(k): int(v) for k, v in (run.constraints.get("type_caps") or {}).items()},
+        segment_coverage={
+            str(k): float(v) for k, v in (run.constraints.get("segment_coverage") or {}).items()
+        },
+        contact_limit=int(limit) if limit is not None else int(retailer.contact_limit),
+        contact_window_weeks=int(
+            run.constraints.get("contact_window_weeks") or retailer.contact_window_weeks
+        ),
+        control_share=float(run.control_share),
+    )
+    caps = dict(constraints.type_caps)
+    for code, cap in (
+        BonusType.objects.for_retailer(retailer)
+        .filter(is_active=True, max_per_campaign__isnull=False)
+        .values_list("code", "max_per_campaign")
+    ):
+        caps[code] = min(cap, caps.get(code, cap))
+    constraints = AllocationConstraints(**{**constraints.__dict__, "type_caps": caps})
+    return allocate(
+        inputs.customers,
+        inputs.response,
+        inputs.bonus_types,
+        constraints,
+        week_start=run.week_start,
+        horizon_weeks=run.scoring_run.horizon_weeks,
+        random_state=run.random_state,
+        time_limit=float(run.time_limit_seconds),
+        uplift=inputs.uplift,
+        config=AllocationConfig(gross_margin_rate=float(retailer.gross_margin_rate) or 0.3),
+    )
+
+
+def _members_frame(
+    run: AllocationRun, campaign: Campaign, inputs: AllocationInputs, decisions: pd.DataFrame
+) -> pd.DataFrame:
+    keep = decisions[decisions["status"].isin([ALLOCATED, CONTROL])]
+    treated = (keep["status"] == ALLOCATED).to_numpy()
+    margin_rate = float(run.retailer.gross_margin_rate) or 0.3
+    value = np.where(treated, keep["expected_value"].to_numpy(dtype=float), 0.0)
+    cost = np.where(treated, keep["expected_cost"].to_numpy(dtype=float), 0.0)
+    type_ids = keep["bonus_type"].astype("object").map(inputs.bonus_type_ids)
+
+    def day(column: str) -> pd.Series:
+        return pd.to_datetime(keep[column]).dt.date.where(treated, None)
+
+    return pd.DataFrame(
+        {
+            "retailer_id": run.retailer_id,
+            "campaign_id": campaign.pk,
+            "customer_id": keep["customer_id"].to_numpy(dtype="int64"),
+            "is_control": ~treated,
+            "bonus_type_id": type_ids.astype("Int64").reset_index(drop=True),
+            "segment": keep["segment"].astype(str).str.slice(0, 64).to_numpy(),
+            "send_on": day("send_on").to_numpy(),
+            "expires_on": day("expires_on").to_numpy(),
+            "expected_value": np.round(value, 2),
+            "expected_cost": np.round(cost, 2),
+            "expected_revenue": np.round((value + cost) / margin_rate, 2),
+            "redemption_probability": np.round(
+                np.where(treated, keep["response_probability"].to_numpy(dtype=float), 0.0), 4
+            ),
+            "reason": keep["reason"].astype(str).str.slice(0, 255).to_numpy(),
+        }
+    )
+
+
+def _summary(result: AllocationResult, members: pd.DataFrame, margin_rate: float) -> dict:
+    treated = members[~members["is_control"]]
+    cost = float(treated["expected_cost"].sum())
+    value = float(treated["expected_value"].sum())
+    margin = value + cost
+    return json_ready(
+        {
+            "treated": len(treated),
+            "control": int(members["is_control"].sum()),
+            "expected_cost": round(cost, 2),
+            "expected_incremental_margin": round(margin, 2),
+            "expected_incremental_revenue": round(margin / margin_rate, 2),
+            "expected_value": round(value, 2),
+            "roi": round(value / cost, 3) if cost > 0 else None,
+        }
+    )
+
+
+def _solver_report(result: AllocationResult) -> dict[str, Any]:
+    return json_ready(
+        {
+            "status": result.status,
+            "method": result.method,
+            "objective": round(result.objective, 2),
+            "lp_bound": round(result.lp_bound, 2),
+            "gap": result.gap,
+            "budget_shadow_price": round(result.budget_shadow_price, 4),
+            "value_of_10pct_more_budget": round(result.value_of_10pct_more_budget, 2),
+            "solve_seconds": round(result.solve_seconds, 3),
+            "constraints": [c.__dict__ for c in result.constraints],
+            "binding": [c.name for c in result.constraints if c.binding],
+            "timings": result.timings,
+            "details": result.details,
+        }
+    )
+
+
+def _breakdown(result: AllocationResult) -> dict[str, Any]:
+    def records(frame: pd.DataFrame, key: str) -> list[dict[str, Any]]:
+        out = frame.reset_index().rename(columns={frame.index.name or "index": key})
+        return out.to_dict(orient="records")
+
+    return json_ready(
+        {
+            "by_segment": records(result.by_segment, "segment"),
+            "by_bonus_type": records(result.by_bonus_type, "bonus_type"),
+        }
+    )
+
+
+@transaction.atomic
+def campaign_write(
+    *,
+    run: AllocationRun,
+    inputs: AllocationInputs,
+    result: AllocationResult,
+    timings: dict[str, float],
+) -> Campaign:
+    """Write the proposed campaign of ``run`` with its members, and finish the run.
+
+    Supersedes ``run.replaces`` unless the solve was stopped by its time limit.
+    """
+    locked = AllocationRun.objects.select_for_update(no_key=True).get(pk=run.pk)
+    if locked.attempt != run.attempt or locked.status != RunStatus.RUNNING:
+        raise AllocationSettingsInvalid("this attempt was taken over by another worker")
+    estimators = sorted(
+        {str(e) for e in result.decisions["estimator"].astype(str) if e and e != "nan"}
+    )
+    campaign = Campaign.objects.create(
+        retailer_id=run.retailer_id,
+        name=f"Week of {run.week_start:%Y-%m-%d} (run #{run.pk})",
+        allocation_run=run,
+        week_start=run.week_start,
+        week_end=run.week_start + dt.timedelta(days=6),
+        budget=run.budget,
+        spend_limit=run.spend_limit if run.spend_limit is not None else run.budget,
+        control_share=run.control_share,
+        estimator="; ".join(estimators)[:255] or "model",
+        solver=_solver_report(result),
+        breakdown=_breakdown(result),
+        created_by=run.created_by,
+    )
+    members = _members_frame(run, campaign, inputs, result.decisions)
+    insert_frame(CampaignMember, members)
+    margin_rate = float(run.retailer.gross_margin_rate) or 0.3
+    campaign.totals = _summary(result, members, margin_rate)
+    campaign.save(update_fields=["totals"])
+    audit_record(
+        target=campaign,
+        action="propose",
+        actor=run.created_by,
+        to_state=CampaignState.PROPOSED,
+        data={"allocation_run": run.pk, "solver_status": result.status},
+    )
+    if run.replaces_id is not None:
+        if result.status == STATUS_TIME_LIMIT:
+            audit_record(
+                target=campaign,
+                action="not-superseding",
+                comment=(
+                    f"The solver stopped at its time limit: campaign #{run.replaces_id} stays "
+                    "the current proposal until an approver chooses."
+                ),
+            )
+        else:
+            campaign_supersede(campaign_id=run.replaces_id, by=campaign, actor=run.created_by)
+    locked.result = campaign.solver
+    locked.timings = {**timings, "write": timings.get("write", 0.0)}
+    locked.save(update_fields=["result", "timings"])
+    _finish(locked, RunStatus.SUCCEEDED)
+    return campaign
