@@ -4,8 +4,10 @@ Objective: ``response_<code>`` per customer and bonus type, learned from past of
 is enough history, from a documented prior where there is not.
 
 * Label: the offer was redeemed within its validity (``sent_on <= redeemed_on <= valid_until``).
-  An offer is usable for training at a cutoff only once its outcome is known there: redeemed
-  before the cutoff, or expired (``valid_until`` before the cutoff).
+  An offer is usable at a cutoff only once its validity ended before the cutoff. Counting offers
+  that are still open but already redeemed would keep the early "yes" answers of an open campaign
+  and drop its pending "no" answers: a sample biased towards redemption (on the demo data this
+  made the holdout Brier score of the model 0.55).
 * Features: the customer's features at a snapshot on or before ``sent_on`` (snapshots every
   ``response_snapshot_weeks`` weeks counted back from the cutoff, so they never see the offer's
   own outcome), plus the bonus type as a categorical feature of one pooled classifier.
@@ -38,10 +40,10 @@ from optimizer.engine.types import History, ResponseModel, ScoringConfig
 
 
 def _outcomes(history: History, cutoff: int) -> tuple[np.ndarray, np.ndarray]:
-    """(known at cutoff, redeemed within validity and before cutoff) per offer row."""
+    """(outcome known at cutoff, redeemed within validity) per offer row (module docstring)."""
     sent, red, valid = history.offer_sent, history.offer_redeemed, history.offer_valid
-    redeemed = (sent < cutoff) & (red < cutoff) & (red >= sent) & (red <= valid)
-    known = (sent < cutoff) & (redeemed | (valid < cutoff))
+    known = (sent < cutoff) & (valid < cutoff)
+    redeemed = known & (red >= sent) & (red <= valid)
     return known, redeemed
 
 

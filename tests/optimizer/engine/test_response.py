@@ -63,11 +63,26 @@ def test_prior_rates_follow_the_beta_posterior(population):
 
     o = population.offers
     as_of = pd.Timestamp(population.as_of)
-    sent = o["sent_on"] < as_of
-    hit = sent & (o["redeemed_on"] < as_of) & (o["redeemed_on"] <= o["valid_until"])
-    known = sent & (hit | (o["valid_until"] < as_of))
+    # Only offers whose validity ended count: an open offer's outcome is not known yet.
+    known = (o["sent_on"] < as_of) & (o["valid_until"] < as_of)
+    hit = known & (o["redeemed_on"] <= o["valid_until"])
     pct = o["bonus_type"] == "pct_off"
     assert overall == pytest.approx(hit.sum() / known.sum())
     k = config.type_prior_strength
     by_hand = ((hit & pct).sum() + k * overall) / ((known & pct).sum() + k)
     assert rates["pct_off"] == pytest.approx(by_hand)
+
+
+def test_an_open_offer_already_redeemed_is_not_yet_a_training_outcome(population):
+    """Counting early "yes" answers of open offers (but not their pending "no") biases upwards."""
+    from optimizer.engine.response import _outcomes
+
+    history = prepare_history(
+        population.baskets.head(0), population.customers, offers=population.offers
+    )
+    cutoff = day_of(population.as_of)
+    known, redeemed = _outcomes(history, cutoff)
+    still_open = (history.offer_sent < cutoff) & (history.offer_valid >= cutoff)
+    assert (still_open & (history.offer_redeemed < cutoff)).any()  # the case exists here
+    assert not (known & still_open).any()
+    assert not (redeemed & ~known).any()
