@@ -1,11 +1,16 @@
 """Root URLs: admin, API schema and docs. Apps add their own includes here."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Staff pages: sign-in (login, logout, password change and reset), dashboard, customers, runs.
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("retailers.urls")),
+    path("customers/", include("customers.urls")),
+    path("", include("optimizer.urls")),
 ]

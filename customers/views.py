@@ -1,0 +1,83 @@
+"""Staff pages of the customers app: the customer list and a customer's page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.paginator import Paginator
+from django.views.generic import DetailView, ListView
+
+from customers.models import Customer
+from customers.selectors import (
+    CustomerFilter,
+    customer_list,
+    customer_score_series,
+    customer_transactions,
+)
+from loyalty_site.charts import figure_data, score_history_figure
+from loyalty_site.money import quantize
+from optimizer.selectors import scoring_run_latest_succeeded
+from retailers.models import Role
+from retailers.web import RetailerViewMixin
+
+TRANSACTIONS_PER_PAGE = 20
+
+
+class CustomerListView(RetailerViewMixin, ListView):
+    """Customers of the current retailer with their latest scores; search, filters, paging."""
+
+    template_name = "customers/customer_list.html"
+    context_object_name = "customers"
+    paginate_by = 50
+    min_role = Role.VIEWER
+
+    def get_queryset(self) -> Any:
+        self.run = scoring_run_latest_succeeded(retailer=self.retailer)
+        segments = [row["segment"] for row in (self.run.segment_profile if self.run else [])]
+        self.filterset = CustomerFilter(
+            self.request.GET or None,
+            queryset=customer_list(retailer=self.retailer, run=self.run),
+            run=self.run,
+            segments=segments,
+        )
+        return self.filterset.qs
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        query = self.request.GET.copy()
+        query.pop("page", None)
+        context.update(filter=self.filterset, run=self.run, query=query.urlencode())
+        return context
+
+
+class CustomerDetailView(RetailerViewMixin, DetailView):
+    """One customer: latest score and reason, scores over time, baskets (paged), rewards."""
+
+    template_name = "customers/customer_detail.html"
+    context_object_name = "customer"
+    min_role = Role.VIEWER
+
+    def get_object(self, queryset: Any = None) -> Customer:
+        return self.get_scoped_object(Customer.objects.all(), pk=self.kwargs["pk"])
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        customer = self.object
+        history = customer_score_series(customer=customer)
+        page = Paginator(customer_transactions(customer=customer), TRANSACTIONS_PER_PAGE).get_page(
+            self.request.GET.get("page")
+        )
+        for basket in page.object_list:
+            basket.total, basket.discount = quantize(basket.total), quantize(basket.discount)
+        context.update(
+            latest_score=history[-1] if history else None,
+            history=history,
+            history_chart=figure_data(score_history_figure(history)) if history else None,
+            page_obj=page,
+            transactions=page.object_list,
+            # Filled in by the campaigns app later: bonuses, redemptions and the points ledger.
+            bonuses=[],
+            redemptions=[],
+            points=None,
+        )
+        return context

@@ -1,0 +1,127 @@
+"""Charts of the staff pages: plotly figures built in Python, drawn by the locally served plotly.js.
+
+Figures are plain ``plotly.graph_objects.Figure`` s, so tests assert on ``fig.to_plotly_json()``.
+Pages pass :func:`figure_data` to the ``json_script`` filter and include ``staff/_chart.html``;
+``static/staff/charts.js`` draws every ``[data-chart]`` element with ``Plotly.newPlot``.
+
+The JavaScript comes from the installed ``plotly`` package: :class:`PlotlyJsFinder` exposes its
+``plotly.min.js`` as the static file :data:`PLOTLY_JS`, so ``collectstatic`` copies (and WhiteNoise
+hashes, compresses and serves) it like any other static file; nothing is fetched from a CDN.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import plotly
+import plotly.graph_objects as go
+from django.contrib.staticfiles.finders import BaseFinder
+from django.core.files.storage import FileSystemStorage
+
+#: Static path of plotly.js (use ``{% static "vendor/plotly/plotly.min.js" %}``).
+PLOTLY_JS = "vendor/plotly/plotly.min.js"
+_PREFIX, _NAME = PLOTLY_JS.rsplit("/", 1)
+_PACKAGE_DATA = Path(plotly.__file__).resolve().parent / "package_data"
+
+#: Shared look: no plotly logo, small margins, the page's font.
+BASE_LAYOUT: dict[str, Any] = {
+    "margin": {"l": 48, "r": 16, "t": 36, "b": 40},
+    "font": {"family": "system-ui, sans-serif", "size": 12},
+    "paper_bgcolor": "rgba(0,0,0,0)",
+    "plot_bgcolor": "rgba(0,0,0,0)",
+    "height": 300,
+}
+#: Colours of the layout's CSS (static/staff/site.css).
+ACCENT = "#2458a6"
+WARN = "#b3541e"
+
+
+class PlotlyJsFinder(BaseFinder):
+    """Static files finder for the one file ``vendor/plotly/plotly.min.js`` of the plotly
+    package (``STATICFILES_FINDERS``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.storage = FileSystemStorage(location=str(_PACKAGE_DATA))
+        self.storage.prefix = _PREFIX  # read by collectstatic and WhiteNoise's finder mode
+
+    def check(self, **kwargs: Any) -> list:
+        return []
+
+    def find(self, path: str, find_all: bool = False, **kwargs: Any) -> str | list[str]:
+        if path != PLOTLY_JS:
+            return [] if find_all else ""
+        found = str(_PACKAGE_DATA / _NAME)
+        return [found] if find_all else found
+
+    def list(self, ignore_patterns: Iterable[str] | None) -> Iterable[tuple[str, Any]]:
+        yield _NAME, self.storage
+
+
+def figure_data(fig: go.Figure) -> dict[str, Any]:
+    """``{"data": [...], "layout": {...}}`` of ``fig`` as plain JSON types (for ``json_script``)."""
+    return json.loads(fig.to_json())
+
+
+def _figure(title: str, **layout: Any) -> go.Figure:
+    return go.Figure(layout={**BASE_LAYOUT, "title": {"text": title, "x": 0}, **layout})
+
+
+def segment_sizes_figure(profile: Sequence[Mapping[str, Any]]) -> go.Figure:
+    """Horizontal bar chart of customers per segment, largest first.
+
+    Args:
+        profile: a run's ``segment_profile`` rows (``segment``, ``size``, optional ``share``).
+    """
+    rows = sorted(profile, key=lambda row: row.get("size", 0))
+    fig = _figure("Customers per segment", xaxis={"title": {"text": "customers"}})
+    fig.add_bar(
+        x=[int(row.get("size", 0)) for row in rows],
+        y=[str(row.get("segment", "")) for row in rows],
+        orientation="h",
+        marker_color=ACCENT,
+        customdata=[round(100 * float(row.get("share") or 0), 1) for row in rows],
+        hovertemplate="%{y}: %{x} customers (%{customdata}%)<extra></extra>",
+    )
+    fig.update_layout(height=max(220, 60 + 32 * len(rows)), margin={"l": 140})
+    return fig
+
+
+def score_history_figure(history: Sequence[Mapping[str, Any]]) -> go.Figure:
+    """A customer's churn probability (left axis) and CLV (right axis) across scoring runs.
+
+    Args:
+        history: ``[{as_of: date, run_id, churn_probability, clv}]`` in time order.
+    """
+    dates = [row["as_of"].isoformat() for row in history]
+    fig = _figure(
+        "Churn probability and CLV per scoring run",
+        yaxis={"title": {"text": "churn probability"}, "range": [0, 1]},
+        yaxis2={
+            "title": {"text": "CLV"},
+            "overlaying": "y",
+            "side": "right",
+            "rangemode": "tozero",
+        },
+        legend={"orientation": "h", "y": -0.2},
+        hovermode="x unified",
+    )
+    fig.add_scatter(
+        x=dates,
+        y=[float(row["churn_probability"]) for row in history],
+        name="churn probability",
+        mode="lines+markers",
+        line={"color": WARN},
+    )
+    fig.add_scatter(
+        x=dates,
+        y=[float(row["clv"]) for row in history],
+        name="CLV",
+        mode="lines+markers",
+        yaxis="y2",
+        line={"color": ACCENT},
+    )
+    return fig

@@ -1,0 +1,78 @@
+"""Staff pages of the retailers app: the dashboard and the retailer switcher."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import Resolver404, resolve, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+from django.views.generic import TemplateView
+
+from customers.selectors import customer_count, score_kpis
+from loyalty_site.charts import figure_data, segment_sizes_figure
+from optimizer.selectors import holdout_table, scoring_run_latest, scoring_run_latest_succeeded
+from retailers.models import Role, RunStatus
+from retailers.web import RetailerViewMixin, retailer_switch
+
+ANY_STATUS = tuple(RunStatus.values)
+
+
+class DashboardView(RetailerViewMixin, TemplateView):
+    """KPIs of the current retailer: customers, latest scores, segments, last run, campaigns."""
+
+    template_name = "retailers/dashboard.html"
+    min_role = Role.VIEWER
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        scored = scoring_run_latest_succeeded(retailer=self.retailer)
+        last = scoring_run_latest(retailer=self.retailer, statuses=ANY_STATUS)
+        context.update(
+            customer_count=customer_count(retailer=self.retailer),
+            scored_run=scored,
+            kpis=score_kpis(run=scored),
+            segment_chart=figure_data(segment_sizes_figure(scored.segment_profile))
+            if scored and scored.segment_profile
+            else None,
+            last_run=last,
+            last_run_holdout=holdout_table(last.metrics)[:4] if last else [],
+            can_start_run=self.user_can(Role.ANALYST),
+            **self.get_campaign_context(),
+        )
+        return context
+
+    def get_campaign_context(self) -> dict[str, Any]:
+        """Context of ``retailers/_dashboard_campaigns.html`` (budget used this period, active
+        and proposed campaigns). Empty until the campaigns app provides them: override or fill
+        in here, keeping the keys ``budget`` and ``campaigns``."""
+        return {"budget": None, "campaigns": []}
+
+
+def _safe_next(request: HttpRequest) -> str:
+    """Where to go after a switch: the page's section when it is a list page of the app (a
+    detail page of the old retailer would switch back), else the dashboard."""
+    target = request.POST.get("next", "")
+    allowed = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    if allowed and target.startswith("/"):
+        try:
+            match = resolve(target.split("?", 1)[0])
+        except Resolver404:
+            match = None
+        if match is not None and not match.kwargs and match.view_name != "retailers:switch":
+            return target.split("?", 1)[0]
+    return reverse("retailers:dashboard")
+
+
+@login_required
+@require_POST
+def retailer_switch_view(request: HttpRequest) -> HttpResponse:
+    """Make another of the user's retailers the current one (404 if not a member)."""
+    retailer = retailer_switch(request, request.POST.get("retailer"))
+    messages.info(request, f"Now working on {retailer}.")
+    return HttpResponseRedirect(_safe_next(request))

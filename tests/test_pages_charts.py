@@ -1,0 +1,77 @@
+"""Chart figures (built in Python) and the locally served plotly.js."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pytest
+from django.contrib.staticfiles import finders
+from django.core.management import call_command
+
+from loyalty_site.charts import (
+    PLOTLY_JS,
+    figure_data,
+    score_history_figure,
+    segment_sizes_figure,
+)
+
+
+def test_segment_sizes_figure_is_a_horizontal_bar_chart_largest_on_top():
+    fig = segment_sizes_figure(
+        [
+            {"segment": "champions", "size": 120, "share": 0.6},
+            {"segment": "dormant", "size": 20, "share": 0.1},
+            {"segment": "at risk", "size": 60, "share": 0.3},
+        ]
+    ).to_plotly_json()
+    (bar,) = fig["data"]
+    assert bar["type"] == "bar"
+    assert bar["orientation"] == "h"
+    assert list(bar["y"]) == ["dormant", "at risk", "champions"]
+    assert list(bar["x"]) == [20, 60, 120]
+    assert list(bar["customdata"]) == [10.0, 30.0, 60.0]
+    assert fig["layout"]["title"]["text"] == "Customers per segment"
+
+
+def test_score_history_figure_puts_churn_and_clv_on_two_axes():
+    history = [
+        {"as_of": dt.date(2025, 5, 1), "churn_probability": Decimal("0.2"), "clv": Decimal("100")},
+        {
+            "as_of": dt.date(2025, 6, 1),
+            "churn_probability": Decimal("0.65"),
+            "clv": Decimal("80.5"),
+        },
+    ]
+    data = figure_data(score_history_figure(history))
+    churn, clv = data["data"]
+    assert churn["x"] == clv["x"] == ["2025-05-01", "2025-06-01"]
+    assert churn["y"] == [0.2, 0.65]
+    assert clv["y"] == [100.0, 80.5]
+    assert clv["yaxis"] == "y2"
+    assert data["layout"]["yaxis"]["range"] == [0, 1]
+    assert data["layout"]["yaxis2"]["overlaying"] == "y"
+    json.dumps(data)  # plain JSON types only: safe for json_script
+
+
+def test_plotly_js_is_found_as_a_static_file_from_the_installed_package():
+    path = finders.find(PLOTLY_JS)
+    assert path
+    assert path.endswith("plotly.min.js")
+    with open(path, encoding="utf-8") as handle:
+        assert "plotly.js" in handle.read(300)
+
+
+def test_collectstatic_copies_plotly_js(settings, tmp_path):
+    settings.STATIC_ROOT = tmp_path
+    call_command("collectstatic", interactive=False, verbosity=0)
+    assert (tmp_path / PLOTLY_JS).stat().st_size > 1_000_000
+    assert (tmp_path / "staff" / "site.css").exists()
+    assert (tmp_path / "staff" / "charts.js").exists()
+
+
+@pytest.mark.parametrize("profile", [[], [{"segment": "all", "size": 5}]])
+def test_segment_sizes_figure_tolerates_small_profiles(profile):
+    fig = segment_sizes_figure(profile).to_plotly_json()
+    assert len(fig["data"][0]["x"]) == len(profile)
