@@ -15,7 +15,8 @@ $BIN/python manage.py qcluster & pids+=($!)
 Q_CLUSTER_NAME=long $BIN/python manage.py qcluster & pids+=($!)
 
 echo
-echo "Loyalty platform: http://$HOST:$PORT/admin/   (API docs: http://$HOST:$PORT/api/v1/docs/)"
+echo "Loyalty platform: http://$HOST:$PORT/  (staff pages; admin at /admin/, API docs at /api/v1/docs/)"
+echo "Sign in as demo-analyst or demo-approver (password demo-loyalty-2026) to run the week."
 echo "Workers: queue 'default' and queue 'long' are running. Stop everything with Ctrl-C."
 echo
 $BIN/python manage.py runserver "$HOST:$PORT" --noreload
