@@ -13,4 +13,5 @@ urlpatterns = [
     path("", include("retailers.urls")),
     path("customers/", include("customers.urls")),
     path("", include("optimizer.urls")),
+    path("", include("campaigns.urls")),
 ]

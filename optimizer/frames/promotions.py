@@ -1,0 +1,430 @@
+"""Django <-> DataFrame adapters of the weekly-promotion engine (``optimizer.engine.promotions``).
+
+Reads, in bulk, everything one proposal or backtest of a retailer needs, as the frames that
+``docs/promotions.md`` documents:
+
+* **panel**: units, revenue (paid), discount and distinct ``buyers`` per product and Monday week,
+  from ``TransactionLine`` joined to ``Transaction`` (lines with a positive quantity; the week is
+  the retailer-local Monday of the transaction's timestamp), plus ``display_share`` /
+  ``mailer_share`` = ``PromotionHistory.display_stores`` / ``mailer_stores`` over the retailer's
+  store count. PostgreSQL aggregates to product-weeks in one SQL statement (``date_trunc('week',
+  ts AT TIME ZONE tz)``, streamed out with ``COPY``); SQLite aggregates per product, local day
+  and customer in SQL and to weeks with the engine's ``weekly_panel``.
+* **products**: the candidates: the ``max_products`` products with a positive price and the
+  highest revenue over the last ``rank_weeks`` weeks of the panel, plus every pinned product.
+* **inventory**: per product the latest chain-level row (``store`` empty) dated on or before the
+  week start, else the sum of every store's latest row; rows older than
+  :data:`INVENTORY_MAX_AGE_WEEKS` weeks count as unknown stock.
+* **competitor prices**: every competitor's rows of the ``competitor_max_age_weeks`` weeks before
+  the week (the engine averages the latest week's).
+* **reach**: distinct customers of the target segments (the latest succeeded scoring run's
+  ``CustomerScore.segment``; ``None`` = every customer) who bought the product in the
+  :data:`REACH_WEEKS` weeks before the week.
+* **recent promotions**: products of *approved* ``PromotionProposal`` s of the ``recent_weeks``
+  weeks before. ``PromotionHistory`` weeks need no second source: they are in the panel's shares,
+  from which the engine takes each product's last promoted week.
+
+Only data strictly before the week start (midnight, retailer's time zone) is read, except stock,
+which may be counted on the Monday itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.db import connection
+
+from campaigns.models import PromotionItem, ProposalState
+from customers.models import Transaction, TransactionLine
+from optimizer.engine.promotions import weekly_panel
+from optimizer.frames.common import days_to_datetime, query_frame, table
+from optimizer.models import CustomerScore, ScoringRun
+from retailers.models import (
+    CompetitorPrice,
+    InventoryLevel,
+    Product,
+    PromotionHistory,
+    Retailer,
+    RunStatus,
+    Store,
+)
+
+#: Weeks of purchases that make a customer "reached" by a product.
+REACH_WEEKS = 8
+#: Stock counted longer ago than this is treated as unknown.
+INVENTORY_MAX_AGE_WEEKS = 8
+PANEL_COLUMNS = [
+    "product_id",
+    "week_start",
+    "units",
+    "revenue",
+    "discount",
+    "buyers",
+    "display_share",
+    "mailer_share",
+]
+
+
+@dataclass(frozen=True)
+class PromotionFrames:
+    """The engine's input frames for one week of one retailer (columns: see each reader)."""
+
+    panel: pd.DataFrame
+    products: pd.DataFrame
+    inventory: pd.DataFrame
+    competitor_prices: pd.DataFrame
+    reach: pd.DataFrame
+    recent_promotions: pd.DataFrame
+    counts: dict[str, Any] = field(default_factory=dict)
+
+
+def _pg() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def local_midnight(retailer: Retailer, day: dt.date) -> dt.datetime:
+    """Midnight starting ``day`` in the retailer's time zone (aware)."""
+    return dt.datetime.combine(day, dt.time.min, tzinfo=retailer.tz)
+
+
+def _param(value: dt.date | dt.datetime) -> Any:
+    """A date or aware datetime as the database's raw cursor wants it."""
+    if _pg():
+        return value
+    if isinstance(value, dt.datetime):
+        return connection.ops.adapt_datetimefield_value(value)
+    return value.isoformat()
+
+
+def _day_sql(column: str) -> str:
+    """A date column as days since 1970-01-01 (PostgreSQL) or as stored text (SQLite)."""
+    return f"({column} - DATE '1970-01-01')" if _pg() else column
+
+
+def _dates(values: pd.Series) -> pd.Series:
+    """What :func:`_day_sql` returned -> datetime64[s]."""
+    if _pg():
+        return days_to_datetime(values.astype("float64"))
+    return pd.to_datetime(values).astype("datetime64[s]")
+
+
+def store_count(*, retailer: Retailer) -> int:
+    """Stores of the chain: the denominator of the display and mailer shares.
+
+    A retailer without ``Store`` rows uses the most stores any history row names (at least 1).
+    """
+    count = Store.objects.for_retailer(retailer).count()
+    if count:
+        return count
+    rows = PromotionHistory.objects.for_retailer(retailer).values_list(
+        "display_stores", "mailer_stores"
+    )
+    return max([1, *(max(d, m) for d, m in rows.iterator(chunk_size=10_000))])
+
+
+def _sales_postgresql(retailer: Retailer, since: dt.date, before: dt.date) -> pd.DataFrame:
+    ts = connection.ops.quote_name("timestamp")
+    week = f"(date_trunc('week', t.{ts} AT TIME ZONE %(tz)s)::date - DATE '1970-01-01')"
+    sql = (
+        f"SELECT l.product_id, {week}, SUM(l.quantity::float8), SUM(l.amount::float8), "  # noqa: S608
+        "SUM(ABS(l.discount::float8)), COUNT(DISTINCT t.customer_id) "
+        f"FROM {table(TransactionLine)} l JOIN {table(Transaction)} t ON t.id = l.transaction_id "
+        f"WHERE t.retailer_id = %(retailer)s AND l.retailer_id = %(retailer)s "
+        f"AND t.{ts} >= %(start)s AND t.{ts} < %(cutoff)s AND l.quantity > 0 GROUP BY 1, 2"
+    )
+    params = {
+        "retailer": retailer.pk,
+        "tz": retailer.time_zone,
+        "start": local_midnight(retailer, since),
+        "cutoff": local_midnight(retailer, before),
+    }
+    names = ["product_id", "week_start", "units", "revenue", "discount", "buyers"]
+    dtypes = dict.fromkeys(names, "float64") | {"product_id": "int64", "week_start": "int64"}
+    frame = query_frame(sql, params, names, dtypes)
+    frame["week_start"] = days_to_datetime(frame["week_start"].astype("float64"))
+    return frame
+
+
+def _sales_sqlite(retailer: Retailer, since: dt.date, before: dt.date) -> pd.DataFrame:
+    ts = connection.ops.quote_name("timestamp")
+    sql = (
+        f"SELECT l.product_id, django_datetime_cast_date(t.{ts}, %(tz)s, 'UTC'), t.customer_id, "  # noqa: S608
+        "SUM(l.quantity), SUM(l.amount), SUM(ABS(l.discount)) "
+        f"FROM {table(TransactionLine)} l JOIN {table(Transaction)} t ON t.id = l.transaction_id "
+        f"WHERE t.retailer_id = %(retailer)s AND t.{ts} >= %(start)s AND t.{ts} < %(cutoff)s "
+        "AND l.quantity > 0 GROUP BY 1, 2, 3"
+    )
+    params = {
+        "retailer": retailer.pk,
+        "tz": retailer.time_zone,
+        "start": _param(local_midnight(retailer, since)),
+        "cutoff": _param(local_midnight(retailer, before)),
+    }
+    names = ["product_id", "day", "customer_id", "quantity", "amount", "discount"]
+    lines = query_frame(sql, params, names, {})
+    lines = lines.astype(
+        {"product_id": "int64", "customer_id": "int64", "quantity": "float64"}
+        | {"amount": "float64", "discount": "float64"}
+    )
+    lines["day"] = pd.to_datetime(lines["day"])
+    panel = weekly_panel(lines)
+    return panel[["product_id", "week_start", "units", "revenue", "discount", "buyers"]]
+
+
+def sales_panel_frame(*, retailer: Retailer, since: dt.date, before: dt.date) -> pd.DataFrame:
+    """Weekly sales of every product from the week of ``since`` to the day before ``before``.
+
+    Columns: ``product_id`` int64, ``week_start`` datetime64[s] (local Monday), ``units``,
+    ``revenue``, ``discount`` (money, >= 0) and ``buyers`` (distinct customers) float64.
+    """
+    read = _sales_postgresql if _pg() else _sales_sqlite
+    frame = read(retailer, since, before)
+    frame["week_start"] = frame["week_start"].astype("datetime64[s]")
+    return frame.sort_values(["product_id", "week_start"], ignore_index=True)
+
+
+def promotion_history_frame(*, retailer: Retailer, since: dt.date, before: dt.date) -> pd.DataFrame:
+    """``PromotionHistory`` rows of the weeks in [``since``, ``before``): ``product_id`` int64,
+    ``week_start`` datetime64[s], ``display_stores``, ``mailer_stores`` int64."""
+    sql = (
+        f"SELECT product_id, {_day_sql('week_start')}, display_stores, mailer_stores "  # noqa: S608
+        f"FROM {table(PromotionHistory)} WHERE retailer_id = %(retailer)s "
+        "AND week_start >= %(since)s AND week_start < %(before)s"
+    )
+    params = {"retailer": retailer.pk, "since": _param(since), "before": _param(before)}
+    names = ["product_id", "week_start", "display_stores", "mailer_stores"]
+    dtypes = {"product_id": "int64", "display_stores": "int64", "mailer_stores": "int64"}
+    frame = query_frame(sql, params, names, dtypes | {"week_start": "int64"} if _pg() else dtypes)
+    frame["week_start"] = _dates(frame["week_start"])
+    return frame.astype(dtypes)
+
+
+def with_promotion_shares(sales: pd.DataFrame, history: pd.DataFrame, stores: int) -> pd.DataFrame:
+    """``sales`` outer-joined with the history's display and mailer shares (0-1) per week."""
+    shares = pd.DataFrame(
+        {
+            "product_id": history["product_id"].to_numpy(np.int64),
+            "week_start": history["week_start"].astype("datetime64[s]"),
+            "display_share": history["display_stores"].to_numpy(np.float64) / stores,
+            "mailer_share": history["mailer_stores"].to_numpy(np.float64) / stores,
+        }
+    )
+    out = sales.merge(shares, on=["product_id", "week_start"], how="outer")
+    for column in ("units", "revenue", "discount", "buyers", "display_share", "mailer_share"):
+        out[column] = out[column].fillna(0.0).astype(np.float64)
+    out["display_share"] = out["display_share"].clip(0.0, 1.0)
+    out["mailer_share"] = out["mailer_share"].clip(0.0, 1.0)
+    return out[PANEL_COLUMNS].sort_values(["product_id", "week_start"], ignore_index=True)
+
+
+def products_frame(*, retailer: Retailer) -> pd.DataFrame:
+    """Every product: ``product_id`` int64, ``sku``, ``name``, ``category`` str, ``unit_cost``,
+    ``price`` float64."""
+    rows = Product.objects.for_retailer(retailer).values_list(
+        "id", "sku", "name", "category", "unit_cost", "price"
+    )
+    frame = pd.DataFrame.from_records(
+        list(rows.iterator(chunk_size=20_000)),
+        columns=["product_id", "sku", "name", "category", "unit_cost", "price"],
+    )
+    return frame.astype(
+        {"product_id": "int64", "sku": "str", "name": "str", "category": "str"}
+        | {"unit_cost": "float64", "price": "float64"}
+    )
+
+
+def candidate_products(
+    products: pd.DataFrame,
+    sales: pd.DataFrame,
+    *,
+    max_products: int,
+    rank_since: dt.date,
+    always: Iterable[int] = (),
+) -> pd.DataFrame:
+    """The ``max_products`` products with a positive price and the highest revenue in the sales
+    weeks from ``rank_since`` on, plus the ``always`` ones; sorted by product id."""
+    recent = sales[sales["week_start"] >= pd.Timestamp(rank_since)]
+    revenue = recent.groupby("product_id")["revenue"].sum()
+    priced = set(products.loc[products["price"] > 0, "product_id"].tolist())
+    revenue = revenue[revenue.index.isin(priced) & (revenue > 0)]
+    top = revenue.sort_values(ascending=False, kind="stable").head(max(0, max_products))
+    keep = set(top.index.tolist()) | {int(p) for p in always}
+    return products[products["product_id"].isin(keep)].sort_values("product_id", ignore_index=True)
+
+
+def inventory_frame(*, retailer: Retailer, week_start: dt.date) -> pd.DataFrame:
+    """Units on hand at ``week_start``: ``product_id`` int64, ``on_hand`` float64, ``date``
+    datetime64[s] (of the rows counted). Chain-level rows win over the sum of the stores."""
+    since = week_start - dt.timedelta(weeks=INVENTORY_MAX_AGE_WEEKS)
+    rows = InventoryLevel.objects.for_retailer(retailer).filter(
+        date__gte=since, date__lte=week_start
+    )
+    frame = pd.DataFrame.from_records(
+        list(rows.values_list("product_id", "store_id", "date", "on_hand").iterator(20_000)),
+        columns=["product_id", "store_id", "date", "on_hand"],
+    )
+    if frame.empty:
+        return pd.DataFrame(
+            {"product_id": pd.Series(dtype="int64"), "on_hand": pd.Series(dtype="float64")}
+            | {"date": pd.Series(dtype="datetime64[s]")}
+        )
+    frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[s]")
+    frame["store_id"] = frame["store_id"].fillna(-1).astype(np.int64)
+    latest = frame.sort_values("date").drop_duplicates(["product_id", "store_id"], keep="last")
+    chain = latest[latest["store_id"] == -1].set_index("product_id")
+    stores = latest[latest["store_id"] != -1]
+    summed = stores.groupby("product_id").agg(on_hand=("on_hand", "sum"), date=("date", "max"))
+    summed = summed[~summed.index.isin(chain.index)]
+    out = pd.concat([chain[["on_hand", "date"]], summed]).reset_index()
+    out = out.astype({"product_id": "int64", "on_hand": "float64"})
+    return out.sort_values("product_id", ignore_index=True)
+
+
+def competitor_prices_frame(
+    *, retailer: Retailer, week_start: dt.date, max_age_weeks: int
+) -> pd.DataFrame:
+    """Competitor prices of the ``max_age_weeks`` weeks before ``week_start``: ``product_id``
+    int64, ``competitor`` str, ``date`` datetime64[s], ``price`` float64."""
+    rows = CompetitorPrice.objects.for_retailer(retailer).filter(
+        date__gte=week_start - dt.timedelta(weeks=max_age_weeks + 1), date__lt=week_start
+    )
+    frame = pd.DataFrame.from_records(
+        list(rows.values_list("product_id", "competitor", "date", "price").iterator(20_000)),
+        columns=["product_id", "competitor", "date", "price"],
+    )
+    frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[s]")
+    return frame.astype({"product_id": "int64", "competitor": "str", "price": "float64"})
+
+
+def reach_frame(
+    *, retailer: Retailer, week_start: dt.date, segments: Sequence[str] | None = None
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Target customers who bought each product in the :data:`REACH_WEEKS` weeks before.
+
+    Returns ``(frame, info)``: ``product_id`` int64, ``reach`` int64; ``info`` names the scoring
+    run whose segments were used (``None`` without one) and the segments. With ``segments`` given
+    but no succeeded scoring run, nobody is in a target segment and the frame is empty.
+    """
+    run = (
+        ScoringRun.objects.for_retailer(retailer)
+        .filter(status=RunStatus.SUCCEEDED)
+        .order_by("-finished_at", "-pk")
+        .first()
+    )
+    info: dict[str, Any] = {"scoring_run": run.pk if run else None, "segments": segments}
+    empty = pd.DataFrame(
+        {"product_id": pd.Series(dtype="int64"), "reach": pd.Series(dtype="int64")}
+    )
+    if segments is not None and (run is None or not segments):
+        return empty, info
+    ts = connection.ops.quote_name("timestamp")
+    params: dict[str, Any] = {
+        "retailer": retailer.pk,
+        "start": _param(local_midnight(retailer, week_start - dt.timedelta(weeks=REACH_WEEKS))),
+        "cutoff": _param(local_midnight(retailer, week_start)),
+    }
+    join = ""
+    if segments is not None:
+        names = []
+        for n, segment in enumerate(segments):
+            params[f"seg{n}"] = segment
+            names.append(f"%(seg{n})s")
+        params["run"] = run.pk  # type: ignore[union-attr]
+        join = (
+            f" JOIN {table(CustomerScore)} s ON s.customer_id = t.customer_id "
+            f"AND s.run_id = %(run)s AND s.segment IN ({', '.join(names)})"
+        )
+    sql = (
+        "SELECT l.product_id, COUNT(DISTINCT t.customer_id) "  # noqa: S608
+        f"FROM {table(TransactionLine)} l JOIN {table(Transaction)} t ON t.id = l.transaction_id"
+        f"{join} WHERE t.retailer_id = %(retailer)s AND t.{ts} >= %(start)s "
+        f"AND t.{ts} < %(cutoff)s AND l.quantity > 0 GROUP BY 1"
+    )
+    frame = query_frame(sql, params, ["product_id", "reach"], {"product_id": "int64"})
+    return frame.astype({"product_id": "int64", "reach": "int64"}), info
+
+
+def recent_promotions_frame(*, retailer: Retailer, week_start: dt.date, weeks: int) -> pd.DataFrame:
+    """Products of approved proposals of the ``weeks`` weeks before ``week_start``:
+    ``product_id`` int64, ``week_start`` datetime64[s]."""
+    rows = PromotionItem.objects.for_retailer(retailer).filter(
+        proposal__state=ProposalState.APPROVED,
+        proposal__week_start__gte=week_start - dt.timedelta(weeks=max(0, weeks)),
+        proposal__week_start__lt=week_start,
+    )
+    frame = pd.DataFrame.from_records(
+        list(rows.values_list("product_id", "proposal__week_start")),
+        columns=["product_id", "week_start"],
+    )
+    frame["week_start"] = pd.to_datetime(frame["week_start"]).astype("datetime64[s]")
+    return frame.astype({"product_id": "int64"})
+
+
+def promotion_panel_read(*, retailer: Retailer, since: dt.date, before: dt.date) -> pd.DataFrame:
+    """The engine's weekly panel (:data:`PANEL_COLUMNS`) of every product, weeks in
+    [``since``'s week, ``before``)."""
+    sales = sales_panel_frame(retailer=retailer, since=since, before=before)
+    history = promotion_history_frame(retailer=retailer, since=since, before=before)
+    return with_promotion_shares(sales, history, store_count(retailer=retailer))
+
+
+def promotion_frames_read(
+    *,
+    retailer: Retailer,
+    week_start: dt.date,
+    history_weeks: int,
+    max_products: int,
+    rank_weeks: int = 13,
+    pinned: Iterable[int] = (),
+    segments: Sequence[str] | None = None,
+    recent_weeks: int = 4,
+    competitor_max_age_weeks: int = 8,
+    with_stock: bool = True,
+) -> PromotionFrames:
+    """Every input frame of a proposal (``with_stock``) or a backtest for ``week_start``.
+
+    The panel holds the ``history_weeks`` weeks before ``week_start``, restricted to the
+    candidates (:func:`candidate_products`, ranked over ``rank_weeks`` weeks). Without
+    ``with_stock`` the inventory, reach and recent-promotion frames are left empty.
+    """
+    since = week_start - dt.timedelta(weeks=history_weeks)
+    panel = promotion_panel_read(retailer=retailer, since=since, before=week_start)
+    products = candidate_products(
+        products_frame(retailer=retailer),
+        panel,
+        max_products=max_products,
+        rank_since=week_start - dt.timedelta(weeks=rank_weeks),
+        always=pinned,
+    )
+    ids = products["product_id"]
+    counts: dict[str, Any] = {"panel_rows_all": len(panel), "candidates": len(products)}
+    panel = panel[panel["product_id"].isin(ids)].reset_index(drop=True)
+    prices = competitor_prices_frame(
+        retailer=retailer, week_start=week_start, max_age_weeks=competitor_max_age_weeks
+    )
+    prices = prices[prices["product_id"].isin(ids)].reset_index(drop=True)
+    inventory = reach = recent = pd.DataFrame()
+    if with_stock:
+        inventory = inventory_frame(retailer=retailer, week_start=week_start)
+        inventory = inventory[inventory["product_id"].isin(ids)].reset_index(drop=True)
+        reach, info = reach_frame(retailer=retailer, week_start=week_start, segments=segments)
+        reach = reach[reach["product_id"].isin(ids)].reset_index(drop=True)
+        recent = recent_promotions_frame(
+            retailer=retailer, week_start=week_start, weeks=recent_weeks
+        )
+        counts.update(reach=info, inventory_rows=len(inventory), recent_rows=len(recent))
+    counts.update(panel_rows=len(panel), competitor_price_rows=len(prices))
+    return PromotionFrames(
+        panel=panel,
+        products=products,
+        inventory=inventory,
+        competitor_prices=prices,
+        reach=reach,
+        recent_promotions=recent,
+        counts=counts,
+    )

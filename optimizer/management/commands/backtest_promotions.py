@@ -1,0 +1,83 @@
+"""``manage.py backtest_promotions``: replay the last weeks and measure the lift model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from optimizer.management.commands.propose_promotions import iso_week
+from optimizer.models import PromotionRun
+from optimizer.services import PromotionError, promotion_run_create, promotion_run_execute
+from retailers.models import Retailer, RunStatus
+
+
+def _cell(value: float | None, spec: str = ".3f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+class Command(BaseCommand):
+    help = (
+        "Backtest the promotion-lift model of a retailer on its last weeks (rolling origin) "
+        "against the naive rule; prints and stores WAPE and bias (a PromotionRun of kind "
+        "backtest, shown on later proposals). Runs here, in this process."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--retailer", required=True, help="slug of the retailer")
+        parser.add_argument("--weeks", type=int, default=12, help="weeks replayed (12)")
+        parser.add_argument(
+            "--week",
+            type=iso_week,
+            default=None,
+            help="ISO week YYYY-Www: replay the weeks before it (default: the coming week)",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        retailer = Retailer.objects.filter(slug=options["retailer"]).first()
+        if retailer is None:
+            raise CommandError(f"no retailer with slug {options['retailer']!r}")
+        try:
+            run = promotion_run_create(
+                retailer=retailer,
+                week_start=options["week"],
+                kind=PromotionRun.Kind.BACKTEST,
+                options={"backtest_weeks": options["weeks"]},
+                trigger="command",
+                enqueue=False,
+            )
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from exc
+        except PromotionError as exc:
+            raise CommandError(str(exc)) from exc
+        assert run is not None  # noqa: S101 - only scheduled runs may be skipped
+        run = promotion_run_execute(run_id=run.pk)
+        if run is None or run.status != RunStatus.SUCCEEDED:
+            raise CommandError(f"backtest #{run.pk if run else '?'} failed: {run and run.error}")
+        self._report(run)
+
+    def _report(self, run: PromotionRun) -> None:
+        write, result = self.stdout.write, run.result
+        write(
+            f"Backtest of {run.retailer}: {result['n_weeks']} weeks before {run.week_start}, "
+            f"{result['n_product_weeks']:,} promoted product-weeks, "
+            f"{result['inputs']['candidates']:,} products"
+        )
+        write(f"  {'week':<12} {'promoted':>8} {'actual':>9} {'model WAPE':>10} {'naive WAPE':>10}")
+        for week in result["weeks"]:
+            write(
+                f"  {week['week_start']:<12} {week['n_promoted']:>8} {week['actual_units']:>9.0f} "
+                f"{_cell(week['model_wape']):>10} {_cell(week['naive_wape']):>10}"
+            )
+        write(f"  {'':<12} {'WAPE':>8} {'bias':>9}")
+        write(
+            f"  {'model':<12} {_cell(result['model_wape']):>8} "
+            f"{_cell(result['model_bias'], '+.3f'):>9}"
+        )
+        write(
+            f"  {'naive':<12} {_cell(result['naive_wape']):>8} "
+            f"{_cell(result['naive_bias'], '+.3f'):>9}"
+        )
+        write("Seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in run.timings.items()))
+        self.stdout.write(self.style.SUCCESS(f"Backtest #{run.pk} stored."))
