@@ -15,12 +15,18 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from optimizer.exceptions import ScoringError
-from optimizer.models import CustomerScore, ScoringModelVersion, ScoringRun
+from optimizer.models import (
+    AllocationRun,
+    CustomerScore,
+    PromotionRun,
+    ScoringModelVersion,
+    ScoringRun,
+)
 from optimizer.selectors import holdout_table, timings_table
 from optimizer.services import scoring_run_create, scoring_run_delete
 from optimizer.services.common import run_is_abandoned
 from retailers.admin import RelatedOnly
-from retailers.admin_mixins import RetailerScopedAdmin
+from retailers.admin_mixins import ReadOnlyScopedAdmin, RetailerScopedAdmin
 from retailers.models import Retailer, Role
 from retailers.tenancy import has_role, scope_for_user
 
@@ -226,19 +232,6 @@ class SegmentFilter(admin.SimpleListFilter):
         return queryset.filter(segment=self.value()) if self.value() else queryset
 
 
-class ReadOnlyScopedAdmin(RetailerScopedAdmin):
-    """Stored results: viewable by every role of their retailer, never added or edited here."""
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(CustomerScore)
 class CustomerScoreAdmin(ReadOnlyScopedAdmin):
     list_display = (
@@ -312,3 +305,36 @@ class ScoringModelVersionAdmin(ReadOnlyScopedAdmin):
     @admin.display(description="sha256")
     def short_sha(self, version: ScoringModelVersion) -> str:
         return version.sha256[:12]
+
+
+@admin.register(AllocationRun)
+class AllocationRunAdmin(ReadOnlyScopedAdmin):
+    """Allocation runs start from the staff pages or ``manage.py allocate``; here they are read."""
+
+    list_display = ("pk", "retailer", "week_start", "budget", "status", "progress", "created_at")
+    list_filter = (("retailer", RelatedOnly), "status")
+    list_select_related = ("retailer",)
+    date_hierarchy = "created_at"
+    readonly_fields = (
+        "retailer", "scoring_run", "week_start", "budget", "spend_limit", "constraints",
+        "control_share", "random_state", "time_limit_seconds", "replaces", "status", "progress",
+        "stage", "attempt", "result", "timings", "error", "created_by", "created_at",
+        "started_at", "heartbeat_at", "finished_at",
+    )  # fmt: skip
+    fields = readonly_fields
+
+
+@admin.register(PromotionRun)
+class PromotionRunAdmin(ReadOnlyScopedAdmin):
+    """Promotion proposal and backtest runs (started from the pages, the schedule or commands)."""
+
+    list_display = ("pk", "retailer", "kind", "week_start", "trigger", "status", "created_at")
+    list_filter = (("retailer", RelatedOnly), "kind", "status", "trigger")
+    list_select_related = ("retailer",)
+    date_hierarchy = "created_at"
+    readonly_fields = (
+        "retailer", "kind", "week_start", "options", "trigger", "status", "progress", "stage",
+        "attempt", "result", "timings", "error", "created_by", "created_at", "started_at",
+        "heartbeat_at", "finished_at",
+    )  # fmt: skip
+    fields = readonly_fields

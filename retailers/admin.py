@@ -185,6 +185,14 @@ class RetailerAdmin(admin.ModelAdmin):
     list_display = ("slug", "name", "currency", "time_zone", "is_demo", "created_at")
     list_filter = ("is_demo", "currency")
     search_fields = ("slug", "name")
+    fieldsets = (
+        (None, {"fields": ("slug", "name", "currency", "time_zone", "is_demo")}),
+        ("Campaigns", {"fields": ("gross_margin_rate", "four_eyes", "contact_limit",
+                                  "contact_window_weeks")}),
+        ("Points", {"fields": ("points_per_currency_unit", "point_value",
+                               "points_validity_days")}),
+        ("Weekly promotions", {"fields": ("promotion_weekday", "promotion_hour")}),
+    )  # fmt: skip
 
     def get_queryset(self, request: HttpRequest) -> models.QuerySet:
         return scope_for_user(super().get_queryset(request), request.user)

@@ -62,3 +62,17 @@ class RetailerScopedAdmin(admin.ModelAdmin):
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return request.user.is_staff and retailer_ids_for_user(request.user) != []
+
+
+class ReadOnlyScopedAdmin(RetailerScopedAdmin):
+    """Rows written only by services (results, runs, bonuses, audit): viewable by every role of
+    their retailer, never added, edited or deleted in the admin."""
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
