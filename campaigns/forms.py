@@ -66,7 +66,7 @@ class PromotionRunStartForm(forms.Form):
             raise forms.ValidationError(str(exc)) from exc
 
     def options(self) -> dict[str, Any]:
-        """The run options (see ``optimizer.services.promotions.DEFAULT_OPTIONS``)."""
+        """The run options (see ``optimizer.services.promotions.config``)."""
         data = self.cleaned_data
         return {
             "k": data["k"],

@@ -37,3 +37,19 @@ class AllocationRunAlreadyActive(AllocationError):
 
 class AllocationSettingsInvalid(AllocationError):
     """The budget, constraints or scoring run of an allocation request cannot be used."""
+
+
+class PromotionError(Exception):
+    """Base class of the promotion-run errors a person can act on."""
+
+
+class PromotionRunAlreadyActive(PromotionError):
+    """A run of this kind for this week is already queued or running."""
+
+    def __init__(self, message: str, *, run_id: int | None = None) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+
+
+class PromotionWeekDecided(PromotionError):
+    """The week already has an approved proposal: it is not proposed again."""

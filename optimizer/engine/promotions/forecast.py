@@ -129,14 +129,32 @@ def _join_notes(*notes: np.ndarray) -> list[str]:
     return ["; ".join(n for n in row if n) for row in zip(*notes, strict=True)]
 
 
+def typical_promotion(history: pd.DataFrame) -> tuple[float, float]:
+    """Median (display, mailer) shares over the promoted product-weeks of ``history``.
+
+    ``(0.0, 1.0)`` (a mailer to every member) when the history has no promoted week.
+    """
+    display = history.get("display_share", pd.Series(dtype=np.float64)).fillna(0.0)
+    mailer = history.get("mailer_share", pd.Series(dtype=np.float64)).fillna(0.0)
+    promoted = (display > 0) | (mailer > 0)
+    if not promoted.any():
+        return 0.0, 1.0
+    return float(display[promoted].median()), float(mailer[promoted].median())
+
+
+def _share(configured: float | None, typical: float) -> float:
+    return typical if configured is None else float(configured)
+
+
 def forecast_targets(frame: pd.DataFrame, model: LiftModel, config: ForecastConfig) -> pd.DataFrame:
     """Baseline / promoted units of the target rows of ``frame`` (economics not yet added)."""
     target = frame[frame["is_target"]].reset_index(drop=True)
     base_depth, promo_depth, depth_note = scenario_depths(target, config)
     zeros = np.zeros(len(target))
     baseline = predict_units(model, apply_scenario(target, zeros, zeros, base_depth), config)
-    display = np.full(len(target), config.promo_display_share)
-    mailer = np.full(len(target), config.promo_mailer_share)
+    typical_display, typical_mailer = typical_promotion(frame[~frame["is_target"]])
+    display = np.full(len(target), _share(config.promo_display_share, typical_display))
+    mailer = np.full(len(target), _share(config.promo_mailer_share, typical_mailer))
     promoted = predict_units(model, apply_scenario(target, display, mailer, promo_depth), config)
     target["baseline_units"] = baseline
     target["promoted_units"] = np.maximum(promoted, baseline)

@@ -54,12 +54,12 @@ class ForecastConfig:
     holiday_dates: tuple[tuple[date, str], ...] = ()
     #: A product-week counts as promoted when display or mailer share reaches this (0 = any).
     promoted_min_share: float = 0.0
-    #: The "promoted" scenario of the forecast: share of stores with display / mailer. A loyalty
-    #: promotion reaches every member through the mailer (app, e-mail, leaflet); in-store display
-    #: is an extra lever that stores may or may not add, so it is not assumed (set it to 1.0 when
-    #: the weekly promotion always comes with displays).
-    promo_display_share: float = 0.0
-    promo_mailer_share: float = 1.0
+    #: The "promoted" scenario of the forecast: share of stores with display / mailer. ``None``
+    #: (default): the retailer's typical promotion, the median shares over the promoted
+    #: product-weeks of the history (so the scenario is one the model has seen); set a number
+    #: to plan another kind of promotion (1.0 / 1.0: display and mailer in every store).
+    promo_display_share: float | None = None
+    promo_mailer_share: float | None = None
     #: Discount depth (share of the regular price) of a promotion when neither the products
     #: frame (``promo_depth``) nor the product's or category's past promoted weeks give one.
     default_promo_depth: float = 0.20

