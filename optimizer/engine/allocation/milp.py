@@ -1,0 +1,199 @@
+"""Exact allocation as one MILP in PuLP (small instances, and the repair step of the decomposition).
+
+Model (``x[i, b]`` binary for each candidate pair, ``v`` value, ``c`` expected cost)::
+
+    max  sum v[i,b] x[i,b]
+    s.t. sum_b x[i,b] <= 1                      each customer at most one bonus
+         sum c[i,b] x[i,b] <= budget            expected cost
+         sum_i x[i,b] <= cap[b]                 per-type caps (finite ones)
+         sum_{i in S, b} x[i,b] >= need[S]      segment coverage minima
+
+The LP relaxation (same model, ``0 <= x <= 1``) gives the upper bound, the shadow prices and, with
+the budget raised by 10%, the value of more budget. Solved by HiGHS (CBC fallback) with an explicit
+time limit; a time-limited run is reported ``time_limit`` even if the solver says "Optimal".
+
+Constraints: PuLP model building is Python-speed (~20k pairs/s), so ``allocate`` uses this only up
+to ``AllocationConfig.exact_max_pairs`` pairs; the benchmark also calls it on 600k pairs.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pulp
+
+from optimizer.engine.allocation.problem import Core
+from optimizer.engine.allocation.solver import (
+    Solution,
+    check_feasible,
+    joint_infeasible,
+    make_solver,
+    objective,
+    solver_facts,
+)
+from optimizer.engine.allocation.types import (
+    STATUS_FEASIBLE,
+    STATUS_OPTIMAL,
+    STATUS_TIME_LIMIT,
+    AllocationConfig,
+)
+
+
+class MilpNoIncumbent(Exception):
+    """The MILP solver stopped at its time limit without any feasible solution (not a proof of
+    infeasibility: ``allocate`` falls back to the decomposition and reports ``time_limit``)."""
+
+
+def build_model(
+    value: np.ndarray,
+    cost: np.ndarray,
+    seg: np.ndarray,
+    *,
+    budget: float,
+    caps: np.ndarray,
+    coverage: tuple[tuple[int, int], ...],
+) -> tuple[pulp.LpProblem, np.ndarray, np.ndarray, list[pulp.LpVariable]]:
+    """The MILP over the finite entries of ``value``; returns (problem, rows, cols, variables)."""
+    rows, cols = np.nonzero(np.isfinite(value))
+    prob = pulp.LpProblem("bonus_allocation", pulp.LpMaximize)
+    xs = [pulp.LpVariable(f"x_{i}_{j}", cat=pulp.LpBinary) for i, j in zip(rows, cols, strict=True)]
+    v = value[rows, cols].tolist()
+    c = cost[rows, cols].tolist()
+    prob += pulp.LpAffineExpression(list(zip(xs, v, strict=True)))
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if rows.size else rows
+    ends = np.r_[starts[1:], rows.size]
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        if b - a > 1:
+            prob += pulp.LpAffineExpression([(x, 1.0) for x in xs[a:b]]) <= 1
+    prob += (pulp.LpAffineExpression(list(zip(xs, c, strict=True))) <= budget, "budget")
+    for j in range(caps.shape[0]):
+        if np.isfinite(caps[j]):
+            members = np.flatnonzero(cols == j).tolist()
+            expr = pulp.LpAffineExpression([(xs[k], 1.0) for k in members])
+            prob += (expr <= float(caps[j]), f"cap_{j}")
+    for s, need in coverage:
+        members = np.flatnonzero(seg[rows] == s).tolist()
+        expr = pulp.LpAffineExpression([(xs[k], 1.0) for k in members])
+        prob += (expr >= float(need), f"coverage_{s}")
+    return prob, rows, cols, xs
+
+
+def _shadow(prob: pulp.LpProblem, core: Core) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name, con in prob.constraints.items():
+        pi = con.pi if con.pi is not None else 0.0
+        if name == "budget":
+            out["budget"] = abs(float(pi))
+        elif name.startswith("cap_"):
+            out[f"cap:{core.types[int(name[4:])]}"] = abs(float(pi))
+        elif name.startswith("coverage_"):
+            out[f"coverage:{core.segments[int(name[9:])]}"] = abs(float(pi))
+    return out
+
+
+def _relax(prob: pulp.LpProblem, time_limit: float) -> float | None:
+    """Solve the LP relaxation in place; its objective, or None if infeasible."""
+    prob.solve(make_solver(time_limit, mip=False))
+    if prob.status != pulp.LpStatusOptimal:
+        return None
+    return float(pulp.value(prob.objective) or 0.0)
+
+
+def solve_milp(core: Core, *, time_limit: float, config: AllocationConfig) -> Solution:
+    """Solve the core exactly (module docstring).
+
+    Raises:
+        InfeasibleAllocation: a constraint cannot hold (named in the message).
+    """
+    t0 = time.perf_counter()
+    check_feasible(core)
+    prob, rows, cols, xs = build_model(
+        core.value,
+        core.cost,
+        core.seg,
+        budget=core.budget,
+        caps=core.caps,
+        coverage=core.coverage,
+    )
+    build = time.perf_counter() - t0
+    lp = _relax(prob, time_limit)
+    if lp is None:
+        raise joint_infeasible(core, [s for s, _ in core.coverage])
+    shadow = _shadow(prob, core)
+    budget_con = prob.constraints["budget"]
+    budget_con.constant = -1.1 * core.budget
+    lp10 = _relax(prob, time_limit)
+    budget_con.constant = -core.budget
+    remaining = max(time_limit - (time.perf_counter() - t0), 0.5)
+    t_mip = time.perf_counter()
+    prob.solve(make_solver(remaining, mip=True, gap_rel=config.optimal_tolerance))
+    mip_seconds = time.perf_counter() - t_mip
+    facts = solver_facts(prob)
+    if prob.status == pulp.LpStatusInfeasible:
+        raise joint_infeasible(core, [s for s, _ in core.coverage])
+    values = np.array([x.varValue if x.varValue is not None else 0.0 for x in xs])
+    choice = np.full(core.value.shape[0], -1, dtype=np.int64)
+    picked = values > 0.5
+    choice[rows[picked]] = cols[picked]
+    no_solution = facts["solution"] not in ("Optimal Solution Found", "Solution Found")
+    if no_solution and not picked.any() and core.coverage:
+        raise MilpNoIncumbent(
+            f"HiGHS found no integer solution in {mip_seconds:.0f} s (time limit {time_limit} s)"
+        )
+    obj = objective(core, choice)
+    gap = (lp - obj) / max(abs(lp), 1e-9)
+    time_limited = bool(facts["time_limited"]) or mip_seconds >= 0.98 * remaining
+    proven = prob.status == pulp.LpStatusOptimal and (
+        facts["mip_gap"] is None or facts["mip_gap"] <= config.optimal_tolerance
+    )
+    if time_limited:
+        status = STATUS_TIME_LIMIT
+    elif proven or gap <= config.optimal_tolerance:
+        status = STATUS_OPTIMAL
+    elif gap <= config.gap_tolerance:
+        status = STATUS_FEASIBLE
+    else:
+        status = STATUS_TIME_LIMIT
+    details: dict[str, Any] = {
+        "pairs": len(xs),
+        "build_seconds": round(build, 3),
+        "mip_seconds": round(mip_seconds, 3),
+        "solver": type(prob.solver).__name__ if getattr(prob, "solver", None) else "",
+        **facts,
+    }
+    return Solution(
+        choice=choice,
+        lp_bound=lp,
+        lp_bound_plus10=lp10 if lp10 is not None else lp,
+        shadow=shadow,
+        status=status,
+        method="milp",
+        details=details,
+    )
+
+
+def solve_sub_milp(
+    value: np.ndarray,
+    cost: np.ndarray,
+    seg: np.ndarray,
+    *,
+    budget: float,
+    caps: np.ndarray,
+    coverage: tuple[tuple[int, int], ...],
+    time_limit: float,
+    gap_abs: float,
+) -> np.ndarray | None:
+    """Best choice vector of a residual problem (repair step), or None if none was found."""
+    prob, rows, cols, xs = build_model(
+        value, cost, seg, budget=budget, caps=caps, coverage=coverage
+    )
+    prob.solve(make_solver(time_limit, mip=True, gap_rel=1e-9, gap_abs=gap_abs))
+    if prob.status != pulp.LpStatusOptimal:
+        return None
+    values = np.array([x.varValue if x.varValue is not None else 0.0 for x in xs])
+    choice = np.full(value.shape[0], -1, dtype=np.int64)
+    picked = values > 0.5
+    choice[rows[picked]] = cols[picked]
+    return choice

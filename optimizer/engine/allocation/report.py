@@ -1,0 +1,129 @@
+"""Result assembly: objective, bound, gap, constraint reports and summaries by segment and type.
+
+Objective: turn a solver's choice on the core into the :class:`AllocationResult` the glue stores:
+which coupling constraints bind (slack and LP shadow price), the value of more budget, and counts
+and totals per segment and per bonus type.
+
+Constraints: a constraint is reported *binding* when its slack is numerically zero (``<= 1e-6 *
+max(1, limit)``), or when its LP shadow price is positive (> 1e-5) and the integer allocation
+leaves less than 1% of the limit unused (an integer allocation rarely spends the budget to the
+cent); the objective and gap are recomputed from the final choice, so they always describe the
+allocation returned.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+
+from optimizer.engine.allocation.problem import Core
+from optimizer.engine.allocation.solver import Solution, objective, usage
+from optimizer.engine.allocation.types import (
+    ALLOCATED,
+    STATUS_FEASIBLE,
+    STATUS_OPTIMAL,
+    AllocationResult,
+    ConstraintReport,
+)
+
+
+def _report(name: str, sense: str, limit: float, used: float, shadow: float) -> ConstraintReport:
+    slack = limit - used if sense == "<=" else used - limit
+    scale = max(1.0, abs(limit))
+    binding = abs(slack) <= 1e-6 * scale or (shadow > 1e-5 and slack <= 0.01 * scale)
+    return ConstraintReport(
+        name, sense, float(limit), float(used), float(slack), bool(binding), float(shadow)
+    )
+
+
+def summarise(
+    *,
+    decisions: pd.DataFrame,
+    core: Core,
+    choice: np.ndarray,
+    solution: Solution,
+    segments: tuple[str, ...],
+    types: tuple[str, ...],
+    seg: np.ndarray,
+    eligible: np.ndarray,
+    control: np.ndarray,
+    treatable: np.ndarray,
+    estimators: pd.DataFrame,
+    timings: dict[str, float],
+    started: float,
+    gap_tolerance: float,
+) -> AllocationResult:
+    """Build the :class:`AllocationResult` (see its attributes for every field)."""
+    obj = objective(core, choice) if choice.size else 0.0
+    use = usage(core, choice)
+    bound = max(solution.lp_bound, obj)
+    gap = max(0.0, (bound - obj) / max(abs(bound), 1e-9))
+    status = solution.status
+    if status == STATUS_OPTIMAL and gap > gap_tolerance:
+        status = STATUS_FEASIBLE
+    reports = [_report("budget", "<=", core.budget, use["cost"], solution.shadow.get("budget", 0))]
+    for j, t in enumerate(types):
+        if np.isfinite(core.caps[j]):
+            name = f"cap:{t}"
+            reports.append(
+                _report(name, "<=", core.caps[j], use["count"][j], solution.shadow.get(name, 0.0))
+            )
+    for s, need in core.coverage:
+        name = f"coverage:{segments[s]}"
+        reports.append(_report(name, ">=", need, use["covered"][s], solution.shadow.get(name, 0.0)))
+
+    allocated = (decisions["status"] == ALLOCATED).to_numpy()
+    n_seg = len(segments)
+    seg_alloc = np.bincount(seg[allocated], minlength=n_seg)
+    treat = np.bincount(seg[treatable], minlength=n_seg)
+    by_segment = pd.DataFrame(
+        {
+            "customers": np.bincount(seg, minlength=n_seg),
+            "eligible": np.bincount(seg[eligible], minlength=n_seg),
+            "control": np.bincount(seg[control], minlength=n_seg),
+            "allocated": seg_alloc,
+            "coverage": np.where(treat > 0, seg_alloc / np.maximum(treat, 1), 0.0),
+            "expected_value": np.bincount(
+                seg, decisions["expected_value"].to_numpy(), minlength=n_seg
+            ),
+            "expected_cost": np.bincount(
+                seg, decisions["expected_cost"].to_numpy(), minlength=n_seg
+            ),
+        },
+        index=pd.Index(list(segments), name="segment", dtype="str"),
+    )
+    chosen = decisions.loc[allocated, ["bonus_type", "expected_value", "expected_cost"]]
+    chosen = chosen.assign(redemptions=decisions.loc[allocated, "response_probability"])
+    grouped = chosen.groupby("bonus_type").sum(numeric_only=True)
+    counts = chosen["bonus_type"].value_counts()
+    idx = pd.Index(list(types), name="bonus_type", dtype="str")
+    by_type = pd.DataFrame(
+        {
+            "allocated": counts.reindex(idx, fill_value=0).astype(np.int64).to_numpy(),
+            "cap": core.caps,
+            "expected_value": grouped["expected_value"].reindex(idx, fill_value=0.0).to_numpy(),
+            "expected_cost": grouped["expected_cost"].reindex(idx, fill_value=0.0).to_numpy(),
+            "expected_redemptions": grouped["redemptions"].reindex(idx, fill_value=0.0).to_numpy(),
+        },
+        index=idx,
+    )
+    return AllocationResult(
+        decisions=decisions,
+        objective=round(obj, 6),
+        lp_bound=round(bound, 6),
+        gap=gap,
+        status=status,
+        method=solution.method,
+        constraints=tuple(reports),
+        budget_shadow_price=float(solution.shadow.get("budget", 0.0)),
+        value_of_10pct_more_budget=max(0.0, solution.lp_bound_plus10 - solution.lp_bound),
+        total_expected_cost=float(use["cost"]),
+        by_segment=by_segment,
+        by_bonus_type=by_type,
+        estimators=estimators,
+        solve_seconds=time.perf_counter() - started,
+        timings={k: round(v, 4) for k, v in timings.items()},
+        details=dict(solution.details),
+    )
