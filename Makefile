@@ -23,6 +23,7 @@ migrate: install
 demo: migrate
 	DJANGO_DEBUG=1 $(BIN)/python manage.py load_demo --if-missing
 	DJANGO_DEBUG=1 $(BIN)/python manage.py score --retailer demo --if-none
+	DJANGO_DEBUG=1 $(BIN)/python manage.py setup_schedules
 	DJANGO_DEBUG=1 HOST=$(HOST) PORT=$(PORT) scripts/serve.sh
 
 ## Web server and both django-q2 queues, on whatever data the database has.

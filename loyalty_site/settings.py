@@ -236,7 +236,19 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # One error body for every API error (loyalty_site/api_errors.py).
+    "EXCEPTION_HANDLER": "loyalty_site.api_errors.api_exception_handler",
+    # Per API token and scope (campaigns.api.throttles.TokenScopedThrottle).
+    "DEFAULT_THROTTLE_RATES": {
+        "pos_read": os.environ.get("API_RATE_READ", "6000/min"),
+        "pos_write": os.environ.get("API_RATE_WRITE", "3000/min"),
+    },
 }
+#: POS API requests with a larger body are refused with 413 (baskets are small).
+API_MAX_BODY_BYTES = int(os.environ.get("API_MAX_BODY_BYTES", str(256 * 1024)))
+#: Customer portal: secret links expire after this many days; page views per IP per minute.
+PORTAL_LINK_DAYS = int(os.environ.get("PORTAL_LINK_DAYS", "90"))
+PORTAL_RATE_PER_MINUTE = int(os.environ.get("PORTAL_RATE_PER_MINUTE", "30"))
 SPECTACULAR_SETTINGS = {
     "TITLE": "Loyalty platform API",
     "VERSION": "1.0.0",
@@ -245,6 +257,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Two models have a "state" field: name their enums explicitly.
+    "ENUM_NAME_OVERRIDES": {
+        "CampaignStateEnum": "campaigns.models.CampaignState",
+        "BonusStateEnum": "campaigns.models.BonusState",
+    },
 }
 
 LOGGING = {

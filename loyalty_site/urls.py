@@ -8,6 +8,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/", include("campaigns.api.urls")),
+    path("portal/", include("customers.portal_urls")),
     # Staff pages: sign-in (login, logout, password change and reset), dashboard, customers, runs.
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("retailers.urls")),

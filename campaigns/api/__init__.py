@@ -1,0 +1,1 @@
+"""The REST API for point-of-sale systems, under ``/api/v1/``."""

@@ -1,0 +1,39 @@
+"""Create (or update) the django-q2 schedules of the platform. Safe to run any number of times."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django_q.models import Schedule
+
+#: name -> (dotted task path, schedule type, extra fields). Schedules are DB rows, keyed by name.
+SCHEDULES: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "rewards: expire bonuses and points": (
+        "campaigns.tasks.rewards_expire_task",
+        Schedule.DAILY,
+        {"repeats": -1},
+    ),
+    "campaigns: close finished campaigns with their results": (
+        "campaigns.tasks.campaign_results_task",
+        Schedule.DAILY,
+        {"repeats": -1},
+    ),
+}
+
+
+class Command(BaseCommand):
+    help = "Create or update the periodic django-q2 schedules (daily rewards expiry, ...)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        created = 0
+        for name, (func, schedule_type, extra) in SCHEDULES.items():
+            _, was_created = Schedule.objects.update_or_create(
+                name=name, defaults={"func": func, "schedule_type": schedule_type, **extra}
+            )
+            created += was_created
+        self.stdout.write(f"{len(SCHEDULES)} schedules ({created} created, the rest updated)")
+        from optimizer.services.promotions import promotion_schedules_sync
+
+        weekly = promotion_schedules_sync()
+        self.stdout.write(f"weekly promotion schedules, one per retailer: {weekly}")

@@ -1,0 +1,160 @@
+"""Issuance: one bonus with an unguessable code for every treated member of an approved campaign.
+
+Safe to run twice or concurrently: bonuses are bulk-created with ``ignore_conflicts`` on the unique
+member, so a member who already has one gets nothing new, and the members still without a bonus
+after a batch (a rare code collision) are retried with fresh codes. Points bonuses also credit the
+ledger once (unique per bonus). The campaign is then marked issued.
+
+Cost per use (``Bonus.redemption_cost``, booked against the spend limit at redemption), unless the
+bonus type sets ``redemption_cost``:
+    percent discount  expected cost / redemption probability of the member (the allocation's
+                      estimate of the discount when used); without it face value % x the
+                      customer's average basket;
+    amount discount   face value;
+    free product      the product's unit cost;
+    points            points x the retailer's point value (credited at issuance);
+    points multiplier (factor - 1) x average basket x earning rate x point value, an estimate;
+                      the real extra points are computed from the basket at redemption;
+    other             expected cost / redemption probability, else 0.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Count, Sum
+
+from campaigns.exceptions import TransitionNotAllowed
+from campaigns.models import Bonus, BonusKind, Campaign, CampaignMember, CampaignState
+from campaigns.services.workflow import campaign_mark_issued
+from customers.models import TransactionLine
+from customers.services.points import points_bonus_credit
+from loyalty_site.money import ZERO, quantize
+
+#: Unambiguous alphabet (no 0/O, 1/I/L): 31 symbols, 10 of them give ~49.5 bits.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_LENGTH = 16  # 31^16: about 79 bits, unguessable even without the API throttle
+BATCH_SIZE = 1000
+MAX_CODE_ATTEMPTS = 5
+
+
+def bonus_code_generate() -> str:
+    """A fresh random code from :data:`CODE_ALPHABET` (``secrets``, not ``random``)."""
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def _avg_baskets(customer_ids: list[int]) -> dict[int, Decimal]:
+    rows = (
+        TransactionLine.objects.filter(transaction__customer_id__in=customer_ids)
+        .values("transaction__customer_id")
+        .annotate(total=Sum("amount"), baskets=Count("transaction_id", distinct=True))
+    )
+    return {
+        r["transaction__customer_id"]: quantize(Decimal(str(r["total"])) / r["baskets"])
+        for r in rows
+        if r["baskets"]
+    }
+
+
+def _per_use_cost(
+    member: CampaignMember, avg_basket: Decimal | None, campaign: Campaign
+) -> Decimal:
+    btype = member.bonus_type
+    if btype.redemption_cost is not None:
+        return quantize(btype.redemption_cost)
+    retailer = campaign.retailer
+    prob = Decimal(str(member.redemption_probability or 0))
+    from_allocation = quantize(Decimal(str(member.expected_cost)) / prob) if prob > 0 else None
+    if btype.kind == BonusKind.AMOUNT_DISCOUNT:
+        return quantize(btype.face_value)
+    if btype.kind == BonusKind.FREE_PRODUCT:
+        return quantize(btype.product.unit_cost if btype.product_id else from_allocation)
+    if btype.kind == BonusKind.POINTS:
+        return quantize(int(btype.face_value) * retailer.point_value)
+    if btype.kind == BonusKind.POINTS_MULTIPLIER:
+        extra = max(btype.face_value - 1, ZERO)
+        return quantize(
+            extra * (avg_basket or ZERO) * retailer.points_per_currency_unit * retailer.point_value
+        )
+    if btype.kind == BonusKind.PERCENT_DISCOUNT and from_allocation is None:
+        return quantize(btype.face_value / 100 * (avg_basket or ZERO))
+    return from_allocation or ZERO
+
+
+def _build(member: CampaignMember, campaign: Campaign, avg: dict[int, Decimal]) -> Bonus:
+    btype = member.bonus_type
+    valid_from = member.send_on or campaign.week_start
+    valid_to = member.expires_on or valid_from + dt.timedelta(days=btype.validity_days - 1)
+    return Bonus(
+        retailer_id=campaign.retailer_id,
+        campaign=campaign,
+        member=member,
+        customer_id=member.customer_id,
+        bonus_type=btype,
+        code=bonus_code_generate(),
+        value=btype.face_value,
+        points=int(btype.face_value) if btype.kind == BonusKind.POINTS else 0,
+        redemption_cost=_per_use_cost(member, avg.get(member.customer_id), campaign),
+        valid_from=valid_from,
+        valid_to=max(valid_to, valid_from),
+        max_uses=btype.max_uses,
+    )
+
+
+def _pending(campaign: Campaign):
+    return (
+        CampaignMember.objects.for_retailer(campaign.retailer_id)
+        .filter(campaign=campaign, is_control=False, bonus_type__isnull=False, bonus__isnull=True)
+        .select_related("bonus_type", "bonus_type__product")
+        .order_by("pk")
+    )
+
+
+def _issue_batch(campaign: Campaign, members: list[CampaignMember]) -> int:
+    """Create the bonuses of ``members`` (one transaction); returns how many were created."""
+    ids = [m.pk for m in members]
+    avg = _avg_baskets([m.customer_id for m in members])
+    with transaction.atomic():
+        before = Bonus.objects.filter(member_id__in=ids).count()
+        todo = members
+        for _ in range(MAX_CODE_ATTEMPTS):
+            Bonus.objects.bulk_create(
+                [_build(m, campaign, avg) for m in todo], ignore_conflicts=True
+            )
+            have = set(Bonus.objects.filter(member_id__in=ids).values_list("member_id", flat=True))
+            todo = [m for m in todo if m.pk not in have]
+            if not todo:
+                break
+        created = Bonus.objects.filter(member_id__in=ids).count() - before
+        for bonus in Bonus.objects.filter(member_id__in=ids, points__gt=0).order_by("pk"):
+            points_bonus_credit(bonus=bonus)
+    return created
+
+
+def campaign_bonuses_issue(*, campaign_id: int) -> int:
+    """Issue the bonuses of an approved campaign's treated members, then mark it issued.
+
+    Returns the number of bonuses created by this call (0 when they all existed already).
+    Control members and members without a bonus type get nothing.
+
+    Raises:
+        TransitionNotAllowed: the campaign is neither approved nor issued.
+    """
+    campaign = Campaign.objects.select_related("retailer").get(pk=campaign_id)
+    if campaign.state not in (CampaignState.APPROVED, CampaignState.ISSUED):
+        raise TransitionNotAllowed(
+            f"Campaign #{campaign.pk} is {campaign.state}: only approved campaigns are issued."
+        )
+    created = 0
+    last_pk = 0
+    while True:
+        batch = list(_pending(campaign).filter(pk__gt=last_pk)[:BATCH_SIZE])
+        if not batch:
+            break
+        created += _issue_batch(campaign, batch)
+        last_pk = batch[-1].pk
+    campaign_mark_issued(campaign_id=campaign.pk, issued=created)
+    return created

@@ -1,0 +1,71 @@
+"""The customer portal page: the customer's own bonuses (with QR codes) and points.
+
+Reached only through a secret link (see ``customers/services/portal.py``); a bad link is a 404.
+Page views are rate-limited per client address with a cache counter, and the answer is never
+cached or sent as a referrer (the token is in the URL).
+"""
+
+from __future__ import annotations
+
+import segno
+from django.conf import settings
+from django.core.cache import cache
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from campaigns.models import Bonus, BonusState
+from customers.services.points import points_history, points_summary, retailer_today
+from customers.services.portal import portal_access_resolve
+
+
+def _rate_limited(request: HttpRequest) -> bool:
+    key = f"portal-rate:{request.META.get('REMOTE_ADDR', '')}"
+    cache.add(key, 0, timeout=60)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=60)
+        count = 1
+    return count > settings.PORTAL_RATE_PER_MINUTE
+
+
+def qr_svg(code: str) -> str:
+    """The bonus code as an inline SVG QR code (segno; no image files, no CDN)."""
+    return segno.make(code, error="m", micro=False).svg_inline(scale=4, border=2, omitsize=True)
+
+
+@require_GET
+def portal_page(request: HttpRequest, token: str) -> HttpResponse:
+    if _rate_limited(request):
+        response = HttpResponse("Too many requests; try again in a minute.", status=429)
+        response["Retry-After"] = "60"
+        return response
+    access = portal_access_resolve(token=token)
+    if access is None:
+        raise Http404("Unknown or expired link.")
+    customer = access.customer
+    today = retailer_today(customer.retailer)
+    bonuses = Bonus.objects.for_retailer(customer.retailer_id).filter(customer=customer)
+    active = list(
+        bonuses.filter(state=BonusState.ISSUED, valid_to__gte=today)
+        .select_related("bonus_type")
+        .order_by("valid_to")
+    )
+    redeemed = list(
+        bonuses.filter(uses__gt=0).select_related("bonus_type").order_by("-state_changed_at")[:20]
+    )
+    context = {
+        "customer": customer,
+        "retailer": customer.retailer,
+        "active": [(bonus, qr_svg(bonus.code)) for bonus in active],
+        "redeemed": redeemed,
+        "summary": points_summary(customer=customer, as_of=today),
+        "history": points_history(customer=customer, limit=50),
+        "expires_at": access.expires_at,
+    }
+    response = render(request, "portal/page.html", context)
+    response["Cache-Control"] = "no-store, private"
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response

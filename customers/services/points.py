@@ -1,0 +1,413 @@
+"""The points ledger: earn, bonus credit, redeem, expire, adjust and claw back.
+
+Every write locks the customer row (``select_for_update``), reads the last entry of the customer's
+chain and appends the next ``seq`` with its ``balance_after``. The lock serialises writers of one
+customer; the unique ``(customer, seq)`` index and the ``balance_after >= 0`` check are the
+backstop if a writer ever forgot it. Which points are spent or expire first (the soonest-expiring,
+i.e. the oldest) is computed from the chain by :mod:`customers.points_fifo`.
+
+Idempotency: a transaction earns (or is clawed back) once and a bonus credits once; repeating the
+call returns the existing entry (unique constraints back this too).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from customers.models import Customer, PointsEntry, PointsKind, Transaction
+from customers.points_fifo import Lot, Movement, lots_from_chain, next_expiry, points_due_to_expire
+from retailers.models import Retailer
+
+
+class PointsError(Exception):
+    """Base class of the ledger errors a till or a person can act on."""
+
+    api_status = 409
+    api_code = "points_error"
+
+
+class InsufficientPoints(PointsError):
+    """The customer's balance is smaller than the points asked for."""
+
+    api_code = "insufficient_points"
+
+
+class InvalidPointsAmount(PointsError):
+    """Zero, negative where a positive amount is needed, or a missing reason."""
+
+    api_status = 400
+    api_code = "invalid_points"
+
+
+@dataclass(frozen=True)
+class PointsSummary:
+    """What the till and the portal show: balance and the next expiry."""
+
+    balance: int
+    next_expiry_on: dt.date | None
+    next_expiry_points: int
+
+
+def retailer_today(retailer: Retailer, now: dt.datetime | None = None) -> dt.date:
+    """Today's business date in the retailer's time zone."""
+    return (now or timezone.now()).astimezone(retailer.tz).date()
+
+
+def _expiry(retailer: Retailer, on: dt.date) -> dt.date:
+    return on + dt.timedelta(days=retailer.points_validity_days)
+
+
+def _lock(customer_id: int) -> Customer:
+    return Customer.objects.select_for_update().select_related("retailer").get(pk=customer_id)
+
+
+def _balance(customer_id: int) -> tuple[int, int]:
+    last = (
+        PointsEntry.objects.filter(customer_id=customer_id)
+        .order_by("-seq")
+        .values_list("seq", "balance_after")
+        .first()
+    )
+    return last or (0, 0)
+
+
+def _append(customer: Customer, *, kind: str, points: int, **fields: Any) -> PointsEntry:
+    """Append one movement to ``customer``'s chain; the caller holds the customer row lock."""
+    seq, balance = _balance(customer.pk)
+    if balance + points < 0:
+        raise InsufficientPoints(
+            f"Customer {customer.external_id} has {balance} points; {-points} were asked for."
+        )
+    return PointsEntry.objects.create(
+        retailer_id=customer.retailer_id,
+        customer=customer,
+        seq=seq + 1,
+        kind=kind,
+        points=points,
+        balance_after=balance + points,
+        **fields,
+    )
+
+
+def points_for_amount(*, retailer: Retailer, amount: Decimal) -> int:
+    """The earning rule: ``floor(amount x points_per_currency_unit)`` for a positive amount."""
+    if amount <= 0:
+        return 0
+    return math.floor(amount * retailer.points_per_currency_unit)
+
+
+def _basket_total(txn: Transaction) -> Decimal:
+    return sum((line.amount for line in txn.lines.all()), Decimal("0.00"))
+
+
+@transaction.atomic
+def points_earn(*, txn: Transaction) -> PointsEntry | None:
+    """Credit the points a basket earns (a return basket is clawed back instead).
+
+    Returns the entry (the existing one when called twice), or ``None`` when the basket earns
+    nothing (total under one currency unit).
+    """
+    customer = _lock(txn.customer_id)
+    total = _basket_total(txn)
+    if total < 0:
+        return _clawback(customer, txn, total)
+    existing = PointsEntry.objects.filter(transaction=txn, kind=PointsKind.EARNED).first()
+    if existing is not None:
+        return existing
+    points = points_for_amount(retailer=customer.retailer, amount=total)
+    if points == 0:
+        return None
+    earned_on = txn.timestamp.astimezone(customer.retailer.tz).date()
+    return _append(
+        customer,
+        kind=PointsKind.EARNED,
+        points=points,
+        transaction=txn,
+        expires_on=_expiry(customer.retailer, earned_on),
+    )
+
+
+def _clawback(customer: Customer, txn: Transaction, total: Decimal) -> PointsEntry | None:
+    existing = PointsEntry.objects.filter(transaction=txn, kind=PointsKind.CLAWBACK).first()
+    if existing is not None:
+        return existing
+    wanted = points_for_amount(retailer=customer.retailer, amount=-total)
+    # Points already spent cannot be taken back: claw back at most the balance.
+    points = min(wanted, _balance(customer.pk)[1])
+    if points == 0:
+        return None
+    return _append(
+        customer,
+        kind=PointsKind.CLAWBACK,
+        points=-points,
+        transaction=txn,
+        reason=f"Returned purchase {txn.external_id} ({wanted} points earned on it)",
+    )
+
+
+@transaction.atomic
+def points_clawback(*, txn: Transaction) -> PointsEntry | None:
+    """Take back the points of a returned purchase (a basket with a negative total). Idempotent."""
+    customer = _lock(txn.customer_id)
+    return _clawback(customer, txn, -abs(_basket_total(txn)))
+
+
+@transaction.atomic
+def points_bonus_credit(*, bonus: Any, points: int | None = None) -> PointsEntry | None:
+    """Credit a points bonus (kind ``bonus``) once; repeating returns the existing entry."""
+    amount = bonus.points if points is None else points
+    customer = _lock(bonus.customer_id)
+    existing = PointsEntry.objects.filter(bonus=bonus, kind=PointsKind.BONUS).first()
+    if existing is not None or amount <= 0:
+        return existing
+    return _append(
+        customer,
+        kind=PointsKind.BONUS,
+        points=amount,
+        bonus=bonus,
+        reason=f"Bonus {bonus.code}",
+        expires_on=_expiry(customer.retailer, retailer_today(customer.retailer)),
+    )
+
+
+@transaction.atomic
+def points_redeem(
+    *, customer: Customer, points: int, reason: str = "", actor: Any = None
+) -> PointsEntry:
+    """Spend ``points`` of ``customer`` (oldest first, see the module docstring).
+
+    Raises:
+        InvalidPointsAmount: ``points`` is not positive.
+        InsufficientPoints: the balance is smaller.
+    """
+    if points <= 0:
+        raise InvalidPointsAmount("Redeem a positive number of points.")
+    locked = _lock(customer.pk)
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    return _append(
+        locked, kind=PointsKind.REDEEMED, points=-points, reason=reason[:255], created_by=user
+    )
+
+
+@transaction.atomic
+def points_adjust(
+    *, customer: Customer, points: int, reason: str, actor: Any = None
+) -> PointsEntry:
+    """A manual correction by staff, positive or negative, with a mandatory reason.
+
+    Positive adjustments expire like earned points.
+
+    Raises:
+        InvalidPointsAmount: zero points or an empty reason.
+        InsufficientPoints: a negative adjustment larger than the balance.
+    """
+    if points == 0 or not reason.strip():
+        raise InvalidPointsAmount("An adjustment needs a non-zero amount and a reason.")
+    locked = _lock(customer.pk)
+    expires_on = _expiry(locked.retailer, retailer_today(locked.retailer)) if points > 0 else None
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    return _append(
+        locked,
+        kind=PointsKind.ADJUSTMENT,
+        points=points,
+        reason=reason[:255],
+        created_by=user,
+        expires_on=expires_on,
+    )
+
+
+def _lots(customer_id: int) -> list[Lot]:
+    rows = PointsEntry.objects.filter(customer_id=customer_id).values_list(
+        "seq", "points", "expires_on"
+    )
+    return lots_from_chain(Movement(seq, points, expires_on) for seq, points, expires_on in rows)
+
+
+@transaction.atomic
+def points_expire(*, customer: Customer, as_of: dt.date | None = None) -> PointsEntry | None:
+    """Expire ``customer``'s points whose date is ``as_of`` (default: today) or earlier."""
+    locked = _lock(customer.pk)
+    as_of = as_of or retailer_today(locked.retailer)
+    due = points_due_to_expire(_lots(locked.pk), as_of)
+    if due <= 0:
+        return None
+    return _append(
+        locked, kind=PointsKind.EXPIRED, points=-due, reason=f"Points expired by {as_of}"
+    )
+
+
+def points_expire_due(*, as_of: dt.date | None = None) -> int:
+    """Expire due points of every customer (the daily schedule). Returns the points expired.
+
+    Candidates are customers with a credit dated ``as_of`` or earlier and a positive balance;
+    each is handled in its own short transaction.
+    """
+    candidates = (
+        PointsEntry.objects.filter(points__gt=0, expires_on__isnull=False)
+        .filter(expires_on__lte=as_of or (timezone.now().date() + dt.timedelta(days=1)))
+        .values_list("customer_id", flat=True)
+        .distinct()
+    )
+    expired = 0
+    for customer in Customer.objects.filter(pk__in=list(candidates)).select_related("retailer"):
+        entry = points_expire(customer=customer, as_of=as_of)
+        expired += -entry.points if entry else 0
+    return expired
+
+
+def points_summary(*, customer: Customer, as_of: dt.date | None = None) -> PointsSummary:
+    """Balance and next expiry (date and points) of ``customer``."""
+    as_of = as_of or retailer_today(customer.retailer)
+    rows = list(
+        PointsEntry.objects.filter(customer_id=customer.pk)
+        .order_by("seq")
+        .values_list("seq", "points", "expires_on", "balance_after")
+    )
+    balance = rows[-1][3] if rows else 0
+    lots = lots_from_chain(Movement(seq, points, expires) for seq, points, expires, _ in rows)
+    upcoming = next_expiry(lots, as_of) if balance else None
+    return PointsSummary(
+        balance=balance,
+        next_expiry_on=upcoming[0] if upcoming else None,
+        next_expiry_points=upcoming[1] if upcoming else 0,
+    )
+
+
+def points_ledger_total(*, customer: Customer) -> int:
+    """Sum of every movement: always equals the balance of the last entry."""
+    return PointsEntry.objects.filter(customer=customer).aggregate(t=Sum("points"))["t"] or 0
+
+
+def points_history(*, customer: Customer, limit: int = 50) -> list[PointsEntry]:
+    """The latest movements, newest first."""
+    return list(
+        PointsEntry.objects.filter(customer=customer).filter(~Q(points=0)).order_by("-seq")[:limit]
+    )
+
+
+class TransactionConflict(PointsError):
+    """The transaction id is already used by a basket of another customer."""
+
+    api_code = "transaction_conflict"
+
+
+@dataclass(frozen=True)
+class RecordedTransaction:
+    """A basket recorded from the till, with its points movement."""
+
+    txn: Transaction
+    total: Decimal
+    points: int
+    balance: int
+    created: bool
+
+
+def _resolve_lines(retailer: Retailer, lines: list[dict[str, Any]]) -> dict[str, int]:
+    from django.core.exceptions import ValidationError
+
+    from retailers.models import Product
+
+    skus = {line["sku"] for line in lines}
+    found = dict(
+        Product.objects.for_retailer(retailer).filter(sku__in=skus).values_list("sku", "pk")
+    )
+    unknown = sorted(skus - found.keys())
+    if unknown:
+        raise ValidationError({"lines": [f"Unknown SKU(s): {', '.join(unknown[:10])}."]})
+    return found
+
+
+def _recorded(txn: Transaction, created: bool) -> RecordedTransaction:
+    entry = (
+        PointsEntry.objects.filter(
+            transaction=txn, kind__in=[PointsKind.EARNED, PointsKind.CLAWBACK]
+        )
+        .order_by("-seq")
+        .first()
+    )
+    return RecordedTransaction(
+        txn=txn,
+        total=_basket_total(txn),
+        points=entry.points if entry else 0,
+        balance=_balance(txn.customer_id)[1],
+        created=created,
+    )
+
+
+@transaction.atomic
+def transaction_record(
+    *,
+    retailer: Retailer,
+    external_id: str,
+    customer_external_id: str,
+    timestamp: dt.datetime,
+    lines: list[dict[str, Any]],
+    store_external_id: str = "",
+) -> RecordedTransaction:
+    """Record a basket from the till and earn (or claw back) its points; idempotent by id.
+
+    Sending the same transaction id again returns the stored basket (``created=False``) and
+    changes nothing.
+
+    Raises:
+        django.core.exceptions.ValidationError: unknown customer, store or SKU (by field).
+        TransactionConflict: the id belongs to another customer's basket.
+    """
+    from django.core.exceptions import ValidationError
+
+    from customers.models import TransactionLine
+    from retailers.models import Store
+
+    existing = Transaction.objects.for_retailer(retailer).filter(external_id=external_id).first()
+    customer = (
+        Customer.objects.for_retailer(retailer).filter(external_id=customer_external_id).first()
+    )
+    if customer is None:
+        raise ValidationError({"customer_id": ["Unknown customer at this retailer."]})
+    if existing is not None:
+        if existing.customer_id != customer.pk:
+            raise TransactionConflict(f"Transaction {external_id} belongs to another customer.")
+        return _recorded(existing, created=False)
+    store = None
+    if store_external_id:
+        store = Store.objects.for_retailer(retailer).filter(external_id=store_external_id).first()
+        if store is None:
+            raise ValidationError({"store_id": ["Unknown store at this retailer."]})
+    products = _resolve_lines(retailer, lines)
+    txn = Transaction(
+        retailer=retailer,
+        external_id=external_id,
+        customer=customer,
+        store=store,
+        timestamp=timestamp,
+    )
+    try:
+        with transaction.atomic():
+            txn.save()
+    except IntegrityError:
+        # A concurrent request recorded it first: answer like a repeat.
+        return _recorded(
+            Transaction.objects.for_retailer(retailer).get(external_id=external_id), created=False
+        )
+    TransactionLine.objects.bulk_create(
+        TransactionLine(
+            retailer=retailer,
+            transaction=txn,
+            line_no=i,
+            product_id=products[line["sku"]],
+            quantity=line["quantity"],
+            amount=line["amount"],
+            discount=line.get("discount") or Decimal("0.00"),
+        )
+        for i, line in enumerate(lines, start=1)
+    )
+    points_earn(txn=txn)
+    return _recorded(txn, created=True)

@@ -1,0 +1,101 @@
+"""Customer portal links: a secret URL per customer that staff create and revoke, and that expires.
+
+The token is ``secrets.token_urlsafe(32)`` (256 random bits) and only its SHA-256 is stored, so
+neither guessing nor a database leak yields a working link. Unknown, revoked and expired tokens
+are indistinguishable to the visitor (all 404).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from campaigns.services.audit import audit_record
+from customers.models import Customer, PortalAccess
+
+
+@dataclass(frozen=True)
+class NewPortalLink:
+    """A freshly created link with its token (never stored; show the URL once)."""
+
+    access: PortalAccess
+    token: str
+
+    @property
+    def path(self) -> str:
+        return f"/portal/{self.token}/"
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@transaction.atomic
+def portal_link_create(
+    *,
+    customer: Customer,
+    actor: Any = None,
+    days: int | None = None,
+    now: dt.datetime | None = None,
+) -> NewPortalLink:
+    """Create a secret portal link for ``customer`` valid ``days`` (default PORTAL_LINK_DAYS)."""
+    now = now or timezone.now()
+    token = secrets.token_urlsafe(32)
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    access = PortalAccess.objects.create(
+        retailer_id=customer.retailer_id,
+        customer=customer,
+        token_hash=_digest(token),
+        created_by=user,
+        expires_at=now + dt.timedelta(days=days or settings.PORTAL_LINK_DAYS),
+    )
+    audit_record(target=access, action="portal_link_create", actor=actor, to_state="active")
+    return NewPortalLink(access=access, token=token)
+
+
+@transaction.atomic
+def portal_link_revoke(*, access: PortalAccess, actor: Any = None) -> PortalAccess:
+    """Revoke a link (idempotent)."""
+    access = PortalAccess.objects.select_for_update().get(pk=access.pk)
+    if access.revoked_at is None:
+        access.revoked_at = timezone.now()
+        access.save(update_fields=["revoked_at"])
+        audit_record(
+            target=access,
+            action="portal_link_revoke",
+            actor=actor,
+            from_state="active",
+            to_state="revoked",
+        )
+    return access
+
+
+def portal_links_revoke_all(*, customer: Customer) -> int:
+    """Revoke every active link of ``customer``; returns how many."""
+    return PortalAccess.objects.filter(customer=customer, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+
+
+def portal_access_resolve(*, token: str, now: dt.datetime | None = None) -> PortalAccess | None:
+    """The active link of ``token`` with its customer, or ``None`` (unknown, revoked, expired)."""
+    if not token or len(token) > 128:
+        return None
+    now = now or timezone.now()
+    access = (
+        PortalAccess.objects.select_related("customer", "customer__retailer")
+        .filter(token_hash=_digest(token), revoked_at__isnull=True, expires_at__gt=now)
+        .first()
+    )
+    if access is not None and (
+        access.last_used_at is None or now - access.last_used_at > dt.timedelta(minutes=5)
+    ):
+        PortalAccess.objects.filter(pk=access.pk).update(last_used_at=now)
+    return access

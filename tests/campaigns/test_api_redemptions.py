@@ -1,0 +1,168 @@
+"""POST /api/v1/redemptions/ and /points/redeem/: idempotency keys, refusals, budget."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from campaigns.models import BonusState, IdempotencyRecord, Redemption
+from customers.services.points import points_adjust
+from tests.campaigns.rewards_factories import TODAY, BonusFactory, token_client
+from tests.customers.factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/redemptions/"
+
+
+@pytest.fixture
+def client(api_client, retailer):
+    return token_client(api_client, retailer)[0]
+
+
+@pytest.fixture
+def bonus(retailer):
+    return BonusFactory(member__campaign__retailer=retailer)
+
+
+def redeem(client, code, key, **extra):
+    return client.post(URL, {"code": code, **extra}, format="json", HTTP_IDEMPOTENCY_KEY=key)
+
+
+def test_redeem_succeeds_and_books_the_cost(client, bonus):
+    response = redeem(client, bonus.code, "k1", basket_amount="12.50")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert (body["code"], body["use_no"], body["uses_left"], body["cost"]) == (
+        bonus.code,
+        1,
+        0,
+        "1.00",
+    )
+    bonus.refresh_from_db()
+    assert (bonus.uses, bonus.state) == (1, BonusState.REDEEMED)
+    bonus.campaign.refresh_from_db()
+    assert bonus.campaign.spent == Decimal("1.00")
+
+
+def test_redeem_code_is_case_insensitive(client, bonus):
+    assert redeem(client, bonus.code.lower(), "k1").status_code == 201
+
+
+def test_missing_idempotency_key_is_400(client, bonus):
+    response = client.post(URL, {"code": bonus.code}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "idempotency_key_required"
+    assert Redemption.objects.count() == 0
+
+
+def test_same_key_same_body_replays_without_second_effect(client, bonus):
+    first = redeem(client, bonus.code, "k1")
+    second = redeem(client, bonus.code, "k1")
+    assert second.status_code == 201
+    assert second.json() == first.json()
+    assert second["Idempotent-Replayed"] == "true"
+    assert Redemption.objects.count() == 1
+
+
+def test_same_key_different_body_is_422(client, bonus):
+    redeem(client, bonus.code, "k1")
+    response = redeem(client, bonus.code, "k1", basket_amount="3.00")
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "idempotency_key_reused"
+
+
+def test_second_redemption_under_another_key_is_409(client, bonus):
+    assert redeem(client, bonus.code, "k1").status_code == 201
+    response = redeem(client, bonus.code, "k2")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "already_redeemed"
+    # The refusal is stored too: the same key replays it.
+    assert redeem(client, bonus.code, "k2").json() == response.json()
+    assert Redemption.objects.count() == 1
+
+
+def test_multi_use_bonus_allows_max_uses(client, retailer):
+    bonus = BonusFactory(member__campaign__retailer=retailer, max_uses=2)
+    codes = [redeem(client, bonus.code, f"k{i}").status_code for i in range(3)]
+    assert codes == [201, 201, 409]
+    assert list(Redemption.objects.order_by("use_no").values_list("use_no", flat=True)) == [1, 2]
+
+
+def test_expired_bonus_is_410(client, retailer):
+    bonus = BonusFactory(
+        member__campaign__retailer=retailer,
+        valid_from=TODAY - dt.timedelta(days=20),
+        valid_to=TODAY - dt.timedelta(days=2),
+    )
+    response = redeem(client, bonus.code, "k1")
+    assert response.status_code == 410
+    assert response.json()["error"]["code"] == "expired"
+
+
+def test_budget_exhausted_is_409_and_rolls_back_the_use(client, retailer):
+    bonus = BonusFactory(
+        member__campaign__retailer=retailer,
+        member__campaign__spend_limit=Decimal("0.50"),
+        redemption_cost=Decimal("1.00"),
+    )
+    response = redeem(client, bonus.code, "k1")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "budget_exhausted"
+    bonus.refresh_from_db()
+    assert (bonus.uses, bonus.state) == (0, BonusState.ISSUED)
+
+
+def test_unknown_code_is_404(client):
+    assert redeem(client, "NOPE234567", "k1").status_code == 404
+
+
+def test_validation_error_names_the_field(client):
+    response = client.post(URL, {"basket_amount": "abc"}, format="json", HTTP_IDEMPOTENCY_KEY="k1")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid"
+    assert set(error["fields"]) == {"code", "basket_amount"}
+    assert IdempotencyRecord.objects.count() == 0
+
+
+def test_points_redeem_spends_and_refuses_overdraft(client, retailer):
+    customer = CustomerFactory(retailer=retailer, external_id="C1")
+    points_adjust(customer=customer, points=100, reason="opening balance")
+    url = "/api/v1/points/redeem/"
+    ok = client.post(
+        url, {"customer_id": "C1", "points": 60}, format="json", HTTP_IDEMPOTENCY_KEY="p1"
+    )
+    assert ok.status_code == 201
+    assert ok.json()["balance"] == 40
+    replay = client.post(
+        url, {"customer_id": "C1", "points": 60}, format="json", HTTP_IDEMPOTENCY_KEY="p1"
+    )
+    assert replay.json() == ok.json()
+    short = client.post(
+        url, {"customer_id": "C1", "points": 60}, format="json", HTTP_IDEMPOTENCY_KEY="p2"
+    )
+    assert short.status_code == 409
+    assert short.json()["error"]["code"] == "insufficient_points"
+    bad = client.post(
+        url, {"customer_id": "C1", "points": 0}, format="json", HTTP_IDEMPOTENCY_KEY="p3"
+    )
+    assert bad.status_code == 400
+    assert "points" in bad.json()["error"]["fields"]
+
+
+def test_points_multiplier_credits_extra_points_and_books_their_value(client, retailer):
+    from campaigns.models import BonusKind
+    from customers.services.points import points_summary
+    from tests.campaigns.factories import BonusTypeFactory
+
+    btype = BonusTypeFactory(
+        retailer=retailer, kind=BonusKind.POINTS_MULTIPLIER, face_value=Decimal("3")
+    )
+    bonus = BonusFactory(
+        member__campaign__retailer=retailer, member__bonus_type=btype, value=Decimal("3")
+    )
+    response = redeem(client, bonus.code, "k1", basket_amount="25.40")
+    assert response.status_code == 201
+    assert response.json()["cost"] == "0.50"  # floor(25.40 x 1 x (3 - 1)) = 50 points x 0.01
+    assert points_summary(customer=bonus.customer).balance == 50
