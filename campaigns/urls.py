@@ -2,11 +2,28 @@
 
 from django.urls import path
 
-from campaigns.views import promotions
+from campaigns.views import campaigns, promotions
 
 app_name = "campaigns"
 
 urlpatterns = [
+    # Bonus campaigns (campaigns/views/campaigns.py).
+    path("campaigns/", campaigns.CampaignListView.as_view(), name="campaign-list"),
+    path("campaigns/<int:pk>/", campaigns.CampaignDetailView.as_view(), name="campaign-detail"),
+    path(
+        "campaigns/<int:pk>/approve/",
+        campaigns.CampaignApproveView.as_view(),
+        name="campaign-approve",
+    ),
+    path(
+        "campaigns/<int:pk>/reject/", campaigns.CampaignRejectView.as_view(), name="campaign-reject"
+    ),
+    path("campaigns/<int:pk>/rerun/", campaigns.CampaignRerunView.as_view(), name="campaign-rerun"),
+    path(
+        "campaigns/<int:pk>/results/",
+        campaigns.CampaignResultsView.as_view(),
+        name="campaign-results",
+    ),
     # Weekly promotions (campaigns/views/promotions.py).
     path("promotions/", promotions.PromotionProposalListView.as_view(), name="promotion-list"),
     path("promotions/new/", promotions.PromotionRunStartView.as_view(), name="promotion-start"),

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.paginator import Paginator
 from django.views.generic import DetailView, ListView
 
+from campaigns.selectors import customer_bonus_counts, customer_bonuses, customer_redemptions
 from customers.models import Customer
 from customers.selectors import (
     CustomerFilter,
@@ -14,6 +15,7 @@ from customers.selectors import (
     customer_score_series,
     customer_transactions,
 )
+from customers.services.points import points_history, points_summary
 from loyalty_site.charts import figure_data, score_history_figure
 from loyalty_site.money import quantize
 from optimizer.selectors import scoring_run_latest_succeeded
@@ -21,6 +23,8 @@ from retailers.models import Role
 from retailers.web import RetailerViewMixin
 
 TRANSACTIONS_PER_PAGE = 20
+#: Latest points movements shown on a customer's page.
+POINTS_HISTORY = 20
 
 
 class CustomerListView(RetailerViewMixin, ListView):
@@ -75,9 +79,26 @@ class CustomerDetailView(RetailerViewMixin, DetailView):
             history_chart=figure_data(score_history_figure(history)) if history else None,
             page_obj=page,
             transactions=page.object_list,
-            # Filled in by the campaigns app later: bonuses, redemptions and the points ledger.
-            bonuses=[],
-            redemptions=[],
-            points=None,
+            **self.rewards_context(customer),
         )
         return context
+
+    def rewards_context(self, customer: Customer) -> dict[str, Any]:
+        """``customers/_customer_rewards.html``: latest bonuses and redemptions, and the points
+        balance with its next expiry and latest movements (``None`` without any movement)."""
+        history = points_history(customer=customer, limit=POINTS_HISTORY)
+        points = None
+        if history:
+            summary = points_summary(customer=customer)
+            points = {
+                "balance": summary.balance,
+                "next_expiry_on": summary.next_expiry_on,
+                "next_expiry_points": summary.next_expiry_points,
+                "history": history,
+            }
+        return {
+            "bonuses": customer_bonuses(customer=customer),
+            "bonus_counts": customer_bonus_counts(customer=customer),
+            "redemptions": customer_redemptions(customer=customer),
+            "points": points,
+        }

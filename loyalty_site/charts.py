@@ -125,3 +125,96 @@ def score_history_figure(history: Sequence[Mapping[str, Any]]) -> go.Figure:
         line={"color": ACCENT},
     )
     return fig
+
+
+def campaign_breakdown_figure(
+    rows: Sequence[Mapping[str, Any]], *, key: str, title: str
+) -> go.Figure:
+    """Treated customers (bars, left axis) and expected cost and value (markers, right axis) per
+    segment or bonus type of a campaign proposal.
+
+    Args:
+        rows: a campaign's ``breakdown["by_segment"]`` or ``breakdown["by_bonus_type"]`` rows
+            (``allocated``, ``expected_cost``, ``expected_value`` and the ``key`` column).
+        key: ``"segment"`` or ``"bonus_type"``.
+    """
+    labels = [str(row.get(key, "")) for row in rows]
+    fig = _figure(
+        title,
+        yaxis={"title": {"text": "treated customers"}, "rangemode": "tozero"},
+        yaxis2={
+            "title": {"text": "expected money"},
+            "overlaying": "y",
+            "side": "right",
+            "rangemode": "tozero",
+        },
+        legend={"orientation": "h", "y": -0.25},
+        hovermode="x unified",
+    )
+    fig.add_bar(
+        x=labels,
+        y=[int(row.get("allocated") or 0) for row in rows],
+        name="treated customers",
+        marker_color=ACCENT,
+    )
+    for column, name, colour in (
+        ("expected_cost", "expected cost", WARN),
+        ("expected_value", "expected value", "#1f7a3f"),
+    ):
+        fig.add_scatter(
+            x=labels,
+            y=[round(float(row.get(column) or 0), 2) for row in rows],
+            name=name,
+            mode="markers",
+            marker={"color": colour, "size": 11, "symbol": "diamond"},
+            yaxis="y2",
+        )
+    return fig
+
+
+def campaign_results_figure(results: Mapping[str, Any]) -> go.Figure:
+    """Mean spend and gross margin per customer, treated vs control, from a campaign's
+    ``results`` (``spend`` and ``margin`` with ``treated_mean`` and ``control_mean``)."""
+    measures = [("spend", "spend"), ("margin", "gross margin")]
+    fig = _figure(
+        "Per customer in the window: treated vs control",
+        yaxis={"title": {"text": "mean per customer"}, "rangemode": "tozero"},
+        barmode="group",
+        legend={"orientation": "h", "y": -0.2},
+    )
+    for group, colour in (("treated", ACCENT), ("control", "#8a94a6")):
+        fig.add_bar(
+            x=[label for _, label in measures],
+            y=[float((results.get(key) or {}).get(f"{group}_mean") or 0) for key, _ in measures],
+            name=group,
+            marker_color=colour,
+        )
+    return fig
+
+
+def campaign_budget_figure(rows: Sequence[Mapping[str, Any]]) -> go.Figure:
+    """Budget, expected cost and real spend of recent campaigns (grouped bars, oldest first).
+
+    Args:
+        rows: ``[{label, budget, expected_cost, spent}]`` (see
+            ``campaigns.selectors.campaign_budget_rows``).
+    """
+    fig = _figure(
+        "Budget, expected cost and spend per campaign",
+        yaxis={"title": {"text": "money"}, "rangemode": "tozero"},
+        barmode="group",
+        legend={"orientation": "h", "y": -0.3},
+    )
+    labels = [str(row["label"]) for row in rows]
+    for column, name, colour in (
+        ("budget", "budget", "#8a94a6"),
+        ("expected_cost", "expected cost", ACCENT),
+        ("spent", "spent", WARN),
+    ):
+        fig.add_bar(
+            x=labels,
+            y=[float(row.get(column) or 0) for row in rows],
+            name=name,
+            marker_color=colour,
+        )
+    return fig

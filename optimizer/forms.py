@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
 from django import forms
 
 
@@ -22,3 +26,123 @@ class ScoringRunStartForm(forms.Form):
         initial=8,
         help_text="How far ahead visits, spend and churn are forecast (1-52 weeks).",
     )
+
+
+class AllocationRunStartForm(forms.Form):
+    """What an analyst chooses when asking for a week's bonus allocation.
+
+    Besides the fixed fields it has one cap field per active bonus type (``cap_<n>``) and one
+    coverage field per segment of the latest scores (``coverage_<n>``), in percent; read them
+    back with :meth:`constraints`.
+    """
+
+    budget = forms.DecimalField(
+        label="Budget",
+        min_value=Decimal("0.01"),
+        max_digits=12,
+        decimal_places=2,
+        help_text="Expected cost of the redeemed bonuses the allocation may plan for.",
+    )
+    week_start = forms.DateField(
+        required=False,
+        label="Week starting",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="First day of the campaign week. Empty: the first Monday on or after the "
+        "scores' date.",
+    )
+    contact_limit = forms.IntegerField(
+        label="Contact limit N", min_value=1, max_value=52, help_text="At most N bonuses..."
+    )
+    contact_window_weeks = forms.IntegerField(
+        label="Contact window M (weeks)", min_value=1, max_value=52, help_text="...in M weeks."
+    )
+    control_share = forms.DecimalField(
+        label="Control group (%)",
+        min_value=Decimal(0),
+        max_value=Decimal(50),
+        decimal_places=1,
+        initial=Decimal(10),
+        help_text="Share of eligible customers held out, per segment, to measure the effect.",
+    )
+    spend_limit = forms.DecimalField(
+        required=False,
+        label="Spend limit",
+        min_value=Decimal(0),
+        max_digits=12,
+        decimal_places=2,
+        help_text="Hard limit on the real cost of redemptions. Empty: the budget.",
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        bonus_types: Sequence[tuple[str, str]] = (),
+        segments: Sequence[str] = (),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.cap_fields: list[tuple[str, str]] = []
+        self.coverage_fields: list[tuple[str, str]] = []
+        for n, (code, name) in enumerate(bonus_types):
+            field = f"cap_{n}"
+            self.fields[field] = forms.IntegerField(
+                required=False,
+                min_value=0,
+                label=f"Cap: {name or code}",
+                help_text=f"Most bonuses of type {code}. Empty: no cap beyond the catalogue's.",
+            )
+            self.cap_fields.append((field, code))
+        for n, segment in enumerate(segments):
+            field = f"coverage_{n}"
+            self.fields[field] = forms.DecimalField(
+                required=False,
+                min_value=Decimal(0),
+                max_value=Decimal(100),
+                decimal_places=1,
+                label=f"Coverage: {segment} (%)",
+                help_text=f"At least this share of the treatable '{segment}' customers gets "
+                "a bonus. Empty: no minimum.",
+            )
+            self.coverage_fields.append((field, segment))
+
+    #: The fixed fields, in display order (caps and coverage follow in their own groups).
+    MAIN_FIELDS = (
+        "budget",
+        "week_start",
+        "spend_limit",
+        "control_share",
+        "contact_limit",
+        "contact_window_weeks",
+    )
+
+    def groups(self) -> list[tuple[str, list[forms.BoundField]]]:
+        """``[(legend, bound fields)]`` for the page: settings, caps, coverage minimums."""
+        groups = [
+            ("Budget and rules", [self[name] for name in self.MAIN_FIELDS]),
+            ("Caps per bonus type", [self[name] for name, _ in self.cap_fields]),
+            ("Coverage minimums per segment", [self[name] for name, _ in self.coverage_fields]),
+        ]
+        return [(legend, fields) for legend, fields in groups if fields]
+
+    def constraints(self) -> dict[str, Any]:
+        """The ``constraints`` argument of ``allocation_run_create`` (valid forms only)."""
+        data = self.cleaned_data
+        caps = {code: data[f] for f, code in self.cap_fields if data.get(f) is not None}
+        coverage = {
+            segment: float(data[f]) / 100
+            for f, segment in self.coverage_fields
+            if data.get(f) is not None and data[f] > 0
+        }
+        constraints: dict[str, Any] = {
+            "contact_limit": data["contact_limit"],
+            "contact_window_weeks": data["contact_window_weeks"],
+        }
+        if caps:
+            constraints["type_caps"] = caps
+        if coverage:
+            constraints["segment_coverage"] = coverage
+        return constraints
+
+    def control_share_value(self) -> Decimal:
+        """The control share as a fraction (0-0.5)."""
+        return (self.cleaned_data["control_share"] / 100).quantize(Decimal("0.001"))

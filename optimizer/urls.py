@@ -11,4 +11,16 @@ urlpatterns = [
     path("runs/new/", views.ScoringRunStartView.as_view(), name="run-start"),
     path("runs/<int:pk>/", views.ScoringRunDetailView.as_view(), name="run-detail"),
     path("runs/<int:pk>/status/", views.ScoringRunStatusView.as_view(), name="run-status"),
+    path("runs/allocations/", views.AllocationRunListView.as_view(), name="allocation-list"),
+    path("runs/allocations/new/", views.AllocationRunStartView.as_view(), name="allocation-start"),
+    path(
+        "runs/allocations/<int:pk>/",
+        views.AllocationRunDetailView.as_view(),
+        name="allocation-detail",
+    ),
+    path(
+        "runs/allocations/<int:pk>/status/",
+        views.AllocationRunStatusView.as_view(),
+        name="allocation-status",
+    ),
 ]

@@ -1,7 +1,9 @@
-"""Staff pages of the optimizer: scoring runs (list, start, detail with live progress)."""
+"""Staff pages of the optimizer: scoring and allocation runs (list, start, detail with live
+progress); the runs page also lists the promotion runs."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -12,17 +14,37 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.views.generic import DetailView, FormView, ListView
 
+from campaigns.models import BonusType, Campaign
 from loyalty_site.charts import figure_data, segment_sizes_figure
-from optimizer.exceptions import ScoringError, ScoringRunAlreadyActive
-from optimizer.forms import ScoringRunStartForm
-from optimizer.models import ScoringRun
-from optimizer.selectors import holdout_table, scoring_run_active, timings_table
+from optimizer.exceptions import (
+    AllocationRunAlreadyActive,
+    AllocationSettingsInvalid,
+    ScoringError,
+    ScoringRunAlreadyActive,
+)
+from optimizer.forms import AllocationRunStartForm, ScoringRunStartForm
+from optimizer.models import (
+    ACTIVE_STATUSES,
+    AllocationRun,
+    CustomerScore,
+    PromotionRun,
+    ScoringRun,
+)
+from optimizer.selectors import (
+    holdout_table,
+    scoring_run_active,
+    scoring_run_latest_succeeded,
+    timings_table,
+)
 from optimizer.services import scoring_run_create
+from optimizer.services.allocation import allocation_run_create
 from retailers.models import Role
-from retailers.web import RetailerViewMixin
+from retailers.web import RetailerViewMixin, url_or_none
 
 #: Milliseconds between two progress requests of a queued or running run's page.
 POLL_INTERVAL_MS = 3000
+#: Allocation and promotion runs shown on the runs page (the allocation list pages the rest).
+RECENT_RUNS = 10
 
 
 class ScoringRunListView(RetailerViewMixin, ListView):
@@ -38,7 +60,16 @@ class ScoringRunListView(RetailerViewMixin, ListView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["can_start_run"] = self.user_can(Role.ANALYST)
+        context.update(
+            can_start_run=self.user_can(Role.ANALYST),
+            allocation_runs=self.scoped(AllocationRun)
+            .select_related("created_by", "campaign")
+            .order_by("-created_at", "-pk")[:RECENT_RUNS],
+            promotion_runs=self.scoped(PromotionRun)
+            .select_related("created_by")
+            .order_by("-created_at", "-pk")[:RECENT_RUNS],
+            promotions_url=url_or_none("campaigns:promotion-list"),
+        )
         return context
 
 
@@ -111,5 +142,149 @@ class ScoringRunStatusView(ScoringRunDetailView):
         run = self.get_object()
         context = {"run": run, "poll_interval": POLL_INTERVAL_MS}
         response = render(request, "optimizer/_scoringrun_status.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+# --- Allocation runs ---------------------------------------------------------------------------
+def _segments_of(run: ScoringRun | None) -> list[str]:
+    """Segment names of a scoring run: its profile, else the distinct segments of its scores."""
+    if run is None:
+        return []
+    names = [str(row.get("segment")) for row in run.segment_profile or [] if row.get("segment")]
+    if names:
+        return names
+    scores = CustomerScore.objects.filter(run=run).order_by()
+    return sorted(scores.values_list("segment", flat=True).distinct())
+
+
+class AllocationRunListView(RetailerViewMixin, ListView):
+    """The current retailer's allocation runs, newest first, with the campaigns they proposed."""
+
+    template_name = "optimizer/allocationrun_list.html"
+    context_object_name = "runs"
+    paginate_by = 25
+    min_role = Role.VIEWER
+
+    def get_queryset(self) -> Any:
+        return (
+            self.scoped(AllocationRun)
+            .select_related("created_by", "campaign", "replaces")
+            .order_by("-created_at", "-pk")
+        )
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["can_start_run"] = self.user_can(Role.ANALYST)
+        return context
+
+
+class AllocationRunStartView(RetailerViewMixin, FormView):
+    """Ask for a week's bonus allocation (analysts and up): budget, week, caps per active bonus
+    type, coverage minimums per segment of the latest scores, contact rule, control group."""
+
+    template_name = "optimizer/allocationrun_form.html"
+    form_class = AllocationRunStartForm
+    min_role = Role.ANALYST
+
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.scoring_run: ScoringRun | None = None
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        kwargs = super().get_form_kwargs()
+        self.scoring_run = scoring_run_latest_succeeded(retailer=self.retailer)
+        types = self.scoped(BonusType).filter(is_active=True).order_by("code")
+        kwargs.update(
+            bonus_types=list(types.values_list("code", "name")),
+            segments=_segments_of(self.scoring_run),
+        )
+        return kwargs
+
+    def get_initial(self) -> dict[str, Any]:
+        last = self.scoped(AllocationRun).order_by("-created_at", "-pk").first()
+        return {
+            "budget": last.budget if last else None,
+            "contact_limit": self.retailer.contact_limit,
+            "contact_window_weeks": self.retailer.contact_window_weeks,
+            "control_share": Decimal(10),
+        }
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        active = self.scoped(AllocationRun).filter(status__in=ACTIVE_STATUSES).first()
+        context.update(active_run=active, scoring_run=self.scoring_run)
+        return context
+
+    def form_valid(self, form: AllocationRunStartForm) -> HttpResponse:
+        data = form.cleaned_data
+        try:
+            run = allocation_run_create(
+                retailer=self.retailer,
+                budget=data["budget"],
+                week_start=data["week_start"],
+                constraints=form.constraints(),
+                control_share=form.control_share_value(),
+                spend_limit=data["spend_limit"],
+                user=self.request.user,
+            )
+        except AllocationRunAlreadyActive as exc:
+            url = reverse("optimizer:allocation-detail", args=[exc.run_id]) if exc.run_id else ""
+            link = format_html(' <a href="{}">Follow run #{}</a>.', url, exc.run_id) if url else ""
+            form.add_error(None, format_html("Not started: {}.{}", str(exc), link))
+            return self.form_invalid(form)
+        except (AllocationSettingsInvalid, ValidationError) as exc:
+            for error in exc.messages if isinstance(exc, ValidationError) else [str(exc)]:
+                form.add_error(None, f"Not started: {error}")
+            return self.form_invalid(form)
+        messages.success(self.request, f"Allocation run #{run.pk} queued for {run.week_start}.")
+        return HttpResponseRedirect(reverse("optimizer:allocation-detail", args=[run.pk]))
+
+
+class AllocationRunDetailView(RetailerViewMixin, DetailView):
+    """An allocation run: status (polled while active), error, settings, solver, timings and a
+    link to the campaign it proposed."""
+
+    template_name = "optimizer/allocationrun_detail.html"
+    context_object_name = "run"
+    min_role = Role.VIEWER
+
+    def get_object(self, queryset: Any = None) -> AllocationRun:
+        return self.get_scoped_object(
+            AllocationRun.objects.select_related("created_by", "scoring_run", "replaces"),
+            pk=self.kwargs["pk"],
+        )
+
+    def status_context(self, run: AllocationRun) -> dict[str, Any]:
+        return {
+            "run": run,
+            "poll_interval": POLL_INTERVAL_MS,
+            "campaign": Campaign.objects.filter(allocation_run=run).first(),
+            "duration": (run.finished_at - run.started_at).total_seconds()
+            if run.started_at and run.finished_at
+            else None,
+        }
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        run = self.object
+        constraints = run.constraints or {}
+        context.update(
+            **self.status_context(run),
+            type_caps=sorted((constraints.get("type_caps") or {}).items()),
+            coverage=sorted((constraints.get("segment_coverage") or {}).items()),
+            excluded=len(constraints.get("excluded_customers") or []),
+            timing_rows=timings_table(run.timings),
+            solver_timing_rows=sorted((run.result.get("timings") or {}).items()),
+        )
+        return context
+
+
+class AllocationRunStatusView(AllocationRunDetailView):
+    """The status panel alone: what the detail page's poller fetches while the run is active."""
+
+    def get(self, request: Any, *args: Any, **kwargs: Any) -> HttpResponse:
+        context = self.status_context(self.get_object())
+        response = render(request, "optimizer/_allocationrun_status.html", context)
         response["Cache-Control"] = "no-store"
         return response

@@ -12,8 +12,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django.views.generic import TemplateView
 
+from campaigns.selectors import campaign_budget_period, campaign_budget_rows, campaigns_active
 from customers.selectors import customer_count, score_kpis
-from loyalty_site.charts import figure_data, segment_sizes_figure
+from loyalty_site.charts import campaign_budget_figure, figure_data, segment_sizes_figure
 from optimizer.selectors import holdout_table, scoring_run_latest, scoring_run_latest_succeeded
 from retailers.models import Role, RunStatus
 from retailers.web import RetailerViewMixin, retailer_switch
@@ -46,10 +47,16 @@ class DashboardView(RetailerViewMixin, TemplateView):
         return context
 
     def get_campaign_context(self) -> dict[str, Any]:
-        """Context of ``retailers/_dashboard_campaigns.html`` (budget used this period, active
-        and proposed campaigns). Empty until the campaigns app provides them: override or fill
-        in here, keeping the keys ``budget`` and ``campaigns``."""
-        return {"budget": None, "campaigns": []}
+        """Context of ``retailers/_dashboard_campaigns.html``: ``budget`` used this month (spent
+        against the budgets of the decided campaigns whose week starts in it), the active and
+        proposed ``campaigns`` and a chart of recent campaigns' budget, expected cost and spend."""
+        rows = campaign_budget_rows(retailer=self.retailer)
+        return {
+            "budget": campaign_budget_period(retailer=self.retailer),
+            "campaigns": campaigns_active(retailer=self.retailer),
+            "campaign_chart": figure_data(campaign_budget_figure(rows)) if rows else None,
+            "can_start_allocation": self.user_can(Role.ANALYST),
+        }
 
 
 def _safe_next(request: HttpRequest) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView
@@ -205,6 +205,8 @@ class PromotionItemDropView(RetailerViewMixin, View):
 
     def post(self, request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
         proposal = self.get_scoped_object(PromotionProposal, pk=pk)
+        if not proposal.items.filter(pk=item_pk).exists():
+            raise Http404("No such item in this proposal.")
         form = PromotionItemDropForm(request.POST)
         comment = form.cleaned_data["comment"] if form.is_valid() else ""
         try:

@@ -49,8 +49,8 @@ def test_dashboard_shows_kpis_segments_and_the_last_run(client, retailer, make_s
     html = page.content.decode()
     for text in ("Acme Foods", "300", "Churn AUC (higher is better)", "0.812", "0.746"):
         assert text in html, text
-    assert "No active or proposed campaigns" in html  # placeholder until campaigns exist
-    assert "No campaign budget yet" in html
+    assert "No active or proposed campaigns" in html  # none yet for this retailer
+    assert "No approved campaign this month yet" in html
     assert (reverse("optimizer:run-start") in html) is (role != Role.VIEWER)
     assert "vendor/plotly/plotly.min.js" in html
     assert not re.search(r'(src|href)="(https?:)?//', html)

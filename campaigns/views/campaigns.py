@@ -1,0 +1,344 @@
+"""Staff pages of bonus campaigns: list, proposal review, decision, edits by re-run, results.
+
+Viewers read; approvers also approve or reject (four eyes when the retailer asks for it),
+drop customers or change the budget (both re-run the allocation, which supersedes the
+proposal), and measure an issued campaign's results. Analysts start allocations on the runs
+pages. Another retailer's campaign is 404.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.html import format_html
+from django.views import View
+from django.views.generic import DetailView, ListView
+
+from campaigns.exceptions import CampaignError
+from campaigns.models import Campaign, CampaignState
+from campaigns.selectors import (
+    campaign_bonus_count,
+    campaign_changes,
+    campaign_counts_by_state,
+    campaign_list,
+    campaign_member_choices,
+    campaign_members,
+    campaign_previous,
+    campaign_replacement,
+    campaign_rerun_settings,
+)
+from campaigns.services import audit_entries_for, campaign_approve, campaign_reject
+from campaigns.services.results import campaign_results_measure
+from loyalty_site.charts import campaign_breakdown_figure, campaign_results_figure, figure_data
+from optimizer.exceptions import AllocationRunAlreadyActive, AllocationSettingsInvalid
+from optimizer.services.allocation import allocation_run_create
+from retailers.models import Role
+from retailers.web import RetailerViewMixin
+
+MEMBERS_PER_PAGE = 50
+#: States whose results can be measured (bonuses are out).
+MEASURABLE_STATES = (CampaignState.ISSUED, CampaignState.CLOSED)
+
+
+def _detail(pk: int) -> str:
+    return reverse("campaigns:campaign-detail", args=[pk])
+
+
+class CampaignDecisionForm(forms.Form):
+    comment = forms.CharField(required=False, max_length=2000, widget=forms.Textarea({"rows": 3}))
+
+
+class CampaignRerunForm(forms.Form):
+    """``action=drop`` with the ``customers`` to exclude, or ``action=budget`` with a budget."""
+
+    action = forms.ChoiceField(choices=[("drop", "drop"), ("budget", "budget")])
+    customers = forms.TypedMultipleChoiceField(coerce=int, required=False)
+    budget = forms.DecimalField(
+        required=False, min_value=Decimal("0.01"), max_digits=12, decimal_places=2
+    )
+
+    def __init__(self, *args: Any, campaign: Campaign, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.campaign = campaign
+        # Only the campaign's own treated customers can be dropped.
+        ids = self.data.getlist("customers") if hasattr(self.data, "getlist") else []
+        treated = campaign.members.filter(is_control=False, customer_id__in=_ints(ids))
+        self.fields["customers"].choices = [
+            (pk, pk) for pk in treated.values_list("customer_id", flat=True)
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("action") == "drop" and not data.get("customers"):
+            raise ValidationError("Tick at least one treated customer to drop.")
+        if data.get("action") == "budget" and data.get("budget") is None:
+            raise ValidationError("Enter the new budget.")
+        return data
+
+
+def _ints(values: list[str]) -> list[int]:
+    return [int(v) for v in values if str(v).isdigit()]
+
+
+def results_context(results: dict[str, Any] | None) -> dict[str, Any]:
+    """What ``campaigns/_campaign_results.html`` needs from a campaign's ``results``."""
+    if not results:
+        return {"results": None, "results_rows": [], "results_chart": None}
+    return {
+        "results": results,
+        "results_rows": [
+            ("Spend", results.get("spend") or {}),
+            ("Gross margin", results.get("margin") or {}),
+        ],
+        "results_chart": figure_data(campaign_results_figure(results)),
+    }
+
+
+class CampaignListView(RetailerViewMixin, ListView):
+    """The current retailer's campaigns, newest week first, filtered by state."""
+
+    template_name = "campaigns/campaign_list.html"
+    context_object_name = "campaigns"
+    paginate_by = 25
+    min_role = Role.VIEWER
+
+    def get_queryset(self) -> Any:
+        self.state = self.request.GET.get("state", "")
+        return campaign_list(campaigns=self.scoped(Campaign), state=self.state)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        counts = campaign_counts_by_state(campaigns=self.scoped(Campaign))
+        context.update(
+            state=self.state if self.state in CampaignState.values else "",
+            states=[(value, label, counts.get(value, 0)) for value, label in CampaignState.choices],
+            total=sum(counts.values()),
+            query=f"state={self.state}" if self.state in CampaignState.values else "",
+            can_start=self.user_can(Role.ANALYST),
+        )
+        return context
+
+
+class CampaignObjectMixin(RetailerViewMixin):
+    def get_campaign(self) -> Campaign:
+        return self.get_scoped_object(
+            Campaign.objects.select_related(
+                "retailer", "allocation_run", "created_by", "decided_by"
+            ),
+            pk=self.kwargs["pk"],
+        )
+
+
+class CampaignDetailView(CampaignObjectMixin, DetailView):
+    """A proposal for review: totals, charts, solver, binding constraints, members with reasons,
+    changes against the last decided campaign, audit log, decision and edit forms, results."""
+
+    template_name = "campaigns/campaign_detail.html"
+    context_object_name = "campaign"
+    min_role = Role.VIEWER
+
+    def get_object(self, queryset: Any = None) -> Campaign:
+        return self.get_campaign()
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        campaign = self.object
+        previous = campaign_previous(campaign=campaign)
+        context.update(
+            **self.review_context(campaign),
+            **self.members_context(campaign),
+            **self.permissions_context(campaign),
+            changes=campaign_changes(campaign=campaign, previous=previous) if previous else None,
+            audit=audit_entries_for(campaign),
+            bonuses_issued=campaign_bonus_count(campaign=campaign)
+            if campaign.state in (CampaignState.APPROVED, *MEASURABLE_STATES)
+            else None,
+            replaced_by=campaign_replacement(campaign=campaign)
+            if campaign.state == CampaignState.SUPERSEDED
+            else None,
+            **results_context(campaign.results if campaign.state == CampaignState.CLOSED else None),
+        )
+        return context
+
+    def review_context(self, campaign: Campaign) -> dict[str, Any]:
+        totals, solver = campaign.totals or {}, campaign.solver or {}
+        cost = Decimal(str(totals.get("expected_cost") or 0))
+        by_segment = (campaign.breakdown or {}).get("by_segment") or []
+        by_type = (campaign.breakdown or {}).get("by_bonus_type") or []
+        gap = solver.get("gap")
+        return {
+            "totals": totals,
+            "solver": solver,
+            "budget_used_pct": float(100 * cost / campaign.budget) if campaign.budget else None,
+            "gap_pct": None if gap is None else 100 * float(gap),
+            "solver_optimal": solver.get("status") == "optimal",
+            "time_limited": solver.get("status") == "time_limit",
+            "constraint_rows": solver.get("constraints") or [],
+            "by_segment": by_segment,
+            "by_type": by_type,
+            "segment_chart": figure_data(
+                campaign_breakdown_figure(by_segment, key="segment", title="By segment")
+            )
+            if by_segment
+            else None,
+            "type_chart": figure_data(
+                campaign_breakdown_figure(by_type, key="bonus_type", title="By bonus type")
+            )
+            if by_type
+            else None,
+        }
+
+    def members_context(self, campaign: Campaign) -> dict[str, Any]:
+        segment = self.request.GET.get("segment", "")
+        bonus_type = self.request.GET.get("bonus_type", "")
+        members = campaign_members(campaign=campaign, segment=segment, bonus_type=bonus_type)
+        page = Paginator(members, MEMBERS_PER_PAGE).get_page(self.request.GET.get("page"))
+        query = self.request.GET.copy()
+        query.pop("page", None)
+        return {
+            "members": page.object_list,
+            "page_obj": page,
+            "query": query.urlencode(),
+            "member_filter": {"segment": segment, "bonus_type": bonus_type},
+            "member_choices": campaign_member_choices(campaign=campaign),
+        }
+
+    def permissions_context(self, campaign: Campaign) -> dict[str, Any]:
+        is_approver = self.user_can(Role.APPROVER)
+        can_edit = is_approver and campaign.state == CampaignState.PROPOSED
+        blocked = campaign.retailer.four_eyes and campaign.created_by_id == self.request.user.pk
+        return {
+            "can_edit": can_edit and campaign.allocation_run_id is not None,
+            "can_decide": can_edit and not blocked,
+            "four_eyes_blocked": can_edit and blocked,
+            "can_measure": is_approver and campaign.state in MEASURABLE_STATES,
+            "decision_form": CampaignDecisionForm(),
+        }
+
+
+class CampaignDecisionView(CampaignObjectMixin, View):
+    """Base of approve and reject (approvers; POST only): service errors become messages."""
+
+    min_role = Role.APPROVER
+    http_method_names = ["post"]
+    comment_required = False
+    done = ""
+
+    def decide(self, campaign: Campaign, comment: str) -> None:
+        raise NotImplementedError
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        campaign = self.get_campaign()
+        form = CampaignDecisionForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, f"Not {self.done}: the comment is too long.")
+            return HttpResponseRedirect(_detail(campaign.pk))
+        comment = form.cleaned_data["comment"].strip()
+        if self.comment_required and not comment:
+            messages.error(request, "Say why in the comment: it goes to the audit log.")
+            return HttpResponseRedirect(_detail(campaign.pk))
+        try:
+            self.decide(campaign, comment)
+        except CampaignError as exc:
+            messages.error(request, f"Not {self.done}: {exc}")
+        else:
+            messages.success(request, f"Campaign {self.done}.")
+        return HttpResponseRedirect(_detail(campaign.pk))
+
+
+class CampaignApproveView(CampaignDecisionView):
+    done = "approved"
+
+    def decide(self, campaign: Campaign, comment: str) -> None:
+        campaign_approve(campaign_id=campaign.pk, actor=self.request.user, comment=comment)
+
+
+class CampaignRejectView(CampaignDecisionView):
+    comment_required = True
+    done = "rejected"
+
+    def decide(self, campaign: Campaign, comment: str) -> None:
+        campaign_reject(campaign_id=campaign.pk, actor=self.request.user, comment=comment)
+
+
+class CampaignRerunView(CampaignObjectMixin, View):
+    """Edit a proposal by re-running its allocation (approvers; POST only): without the ticked
+    customers (added to the earlier exclusions), or with a new budget. The new proposal
+    supersedes this one once it is solved."""
+
+    min_role = Role.APPROVER
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        campaign = self.get_campaign()
+        settings = campaign_rerun_settings(campaign=campaign)
+        form = CampaignRerunForm(request.POST, campaign=campaign)
+        if campaign.state != CampaignState.PROPOSED or settings is None:
+            messages.error(request, "Only a proposed campaign from an allocation run can change.")
+            return HttpResponseRedirect(_detail(campaign.pk))
+        if not form.is_valid():
+            errors = [error for errors in form.errors.values() for error in errors]
+            messages.error(request, "Not re-run: " + " ".join(errors))
+            return HttpResponseRedirect(_detail(campaign.pk))
+        if form.cleaned_data["action"] == "drop":
+            dropped = form.cleaned_data["customers"]
+            before = settings["constraints"].get("excluded_customers") or []
+            excluded = sorted({*map(int, before), *dropped})
+            settings["constraints"]["excluded_customers"] = excluded
+            what = f"without {len(dropped)} more customer(s)"
+        else:
+            settings["budget"] = form.cleaned_data["budget"]
+            what = f"with a budget of {settings['budget']}"
+        try:
+            run = allocation_run_create(**settings, replaces=campaign, user=request.user)
+        except AllocationRunAlreadyActive as exc:
+            url = reverse("optimizer:allocation-detail", args=[exc.run_id]) if exc.run_id else ""
+            link = format_html(' <a href="{}">Follow run #{}</a>.', url, exc.run_id) if url else ""
+            messages.error(request, format_html("Not re-run: {}.{}", str(exc), link))
+            return HttpResponseRedirect(_detail(campaign.pk))
+        except (AllocationSettingsInvalid, ValidationError) as exc:
+            messages.error(request, f"Not re-run: {exc}")
+            return HttpResponseRedirect(_detail(campaign.pk))
+        messages.success(request, f"Re-running the allocation {what} (run #{run.pk}).")
+        return HttpResponseRedirect(reverse("optimizer:allocation-detail", args=[run.pk]))
+
+
+class CampaignResultsView(CampaignObjectMixin, View):
+    """Treated vs control results: stored once closed; "measure now" (approvers, POST) measures
+    an issued or closed campaign as it stands, without closing it or storing anything."""
+
+    min_role = Role.VIEWER
+    template_name = "campaigns/campaign_results.html"
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        campaign = self.get_campaign()
+        results = campaign.results if campaign.state == CampaignState.CLOSED else None
+        return self.render(campaign, results, measured_now=False)
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        campaign = self.get_campaign()
+        self.require_role(Role.APPROVER)
+        if campaign.state not in MEASURABLE_STATES:
+            messages.error(request, "Results can be measured once the bonuses are issued.")
+            return HttpResponseRedirect(_detail(campaign.pk))
+        return self.render(campaign, campaign_results_measure(campaign=campaign), measured_now=True)
+
+    def render(
+        self, campaign: Campaign, results: dict[str, Any] | None, *, measured_now: bool
+    ) -> HttpResponse:
+        context = {
+            "campaign": campaign,
+            "retailer": self.retailer,
+            **results_context(results),
+            "measured_now": measured_now,
+            "can_measure": self.user_can(Role.APPROVER) and campaign.state in MEASURABLE_STATES,
+        }
+        return render(self.request, self.template_name, context)
