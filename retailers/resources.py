@@ -42,8 +42,8 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 #: A background import reports its progress every this many rows.
 PROGRESS_EVERY = 250
 
-_INTEGER = re.compile(r"[+-]?\d+")
-_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+_INTEGER = re.compile(r"[+-]?\d+", re.ASCII)
+_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)", re.ASCII)
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TRUE = {"1", "true", "yes", "y", "t"}
 _FALSE = {"0", "false", "no", "n", "f"}
