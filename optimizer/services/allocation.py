@@ -8,8 +8,8 @@ Re-delivering the task after a crash is safe: the campaign is unique per run, an
 attempt's transaction left nothing behind.
 
 A run that re-runs an existing proposal (``replaces``) supersedes it only when the new solution
-is trustworthy: a solve stopped by its time limit is stored as its own proposal, marked not
-optimal, and the last good proposal stays as it was.
+is trustworthy (optimal, or proven within the gap tolerance): a solve stopped by its time limit
+is stored as its own proposal, marked not optimal, and the last good proposal stays as it was.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ from loyalty_site.money import quantize
 from optimizer.engine.allocation import (
     ALLOCATED,
     CONTROL,
-    STATUS_TIME_LIMIT,
+    STATUS_FEASIBLE,
+    STATUS_OPTIMAL,
     AllocationConfig,
     AllocationConstraints,
     AllocationResult,
@@ -51,6 +52,9 @@ from retailers.models import Retailer, RunStatus
 logger = logging.getLogger(__name__)
 
 TASK = "optimizer.tasks.allocation_run_execute_task"
+#: Solver outcomes good enough to replace the proposal a re-run was asked to replace: a solve
+#: stopped by its time limit, or finished above the gap tolerance, never silently does.
+TRUSTED_STATUSES = (STATUS_OPTIMAL, STATUS_FEASIBLE)
 #: Constraint keys an allocation run accepts (see :func:`allocation_run_create`).
 CONSTRAINT_KEYS = {
     "type_caps",
@@ -439,13 +443,14 @@ def campaign_write(
         data={"allocation_run": run.pk, "solver_status": result.status},
     )
     if run.replaces_id is not None:
-        if result.status == STATUS_TIME_LIMIT:
+        if result.status not in TRUSTED_STATUSES:
             audit_record(
                 target=campaign,
                 action="not-superseding",
                 comment=(
-                    f"The solver stopped at its time limit: campaign #{run.replaces_id} stays "
-                    "the current proposal until an approver chooses."
+                    f"The solver ended {result.status} (not proven within the gap tolerance): "
+                    f"campaign #{run.replaces_id} stays the current proposal until an approver "
+                    "chooses."
                 ),
             )
         else:
