@@ -13,11 +13,11 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
 from campaigns.exceptions import ApprovalForbidden, TransitionNotAllowed
 from campaigns.models import PromotionItem, PromotionProposal, ProposalState
 from campaigns.services.audit import audit_record
+from campaigns.services.decisions import decision_record, decision_require
 from loyalty_site.money import quantize
 from retailers.models import Role
 from retailers.tenancy import has_role
@@ -53,30 +53,11 @@ def proposal_creator_id(proposal: PromotionProposal) -> int | None:
     return proposal.created_by_id
 
 
-def _require_approver(proposal: PromotionProposal, actor: Any) -> None:
-    if not has_role(actor, Role.APPROVER, proposal.retailer_id):
-        raise ApprovalForbidden("Only an approver of this retailer can decide on a proposal.")
-    creator = proposal_creator_id(proposal)
-    if proposal.retailer.four_eyes and actor is not None and creator == actor.pk:
-        raise ApprovalForbidden(
-            "Four-eyes approval is on: someone other than the person who started this "
-            "proposal must decide on it."
-        )
-
-
 def _require_proposed(proposal: PromotionProposal, verb: str) -> None:
     if proposal.state != ProposalState.PROPOSED:
         raise TransitionNotAllowed(
             f"This proposal is {proposal.get_state_display().lower()} and can no longer be {verb}."
         )
-
-
-def _decide(proposal: PromotionProposal, state: str, actor: Any, comment: str) -> None:
-    proposal.state = state
-    proposal.decided_by = actor if getattr(actor, "is_authenticated", False) else None
-    proposal.decided_at = timezone.now()
-    proposal.decision_comment = comment
-    proposal.save(update_fields=["state", "decided_by", "decided_at", "decision_comment"])
 
 
 @transaction.atomic
@@ -92,15 +73,13 @@ def promotion_proposal_approve(
     proposal = _locked(proposal_id)
     if proposal.state == ProposalState.APPROVED:
         return proposal
-    _require_approver(proposal, actor)
-    _require_proposed(proposal, "approved")
-    _decide(proposal, ProposalState.APPROVED, actor, comment)
-    audit_record(
-        target=proposal,
+    creator = proposal_creator_id(proposal)
+    decision_require(proposal, actor=actor, creator_id=creator, what="proposal", verb="approved")
+    decision_record(
+        proposal,
+        to_state=ProposalState.APPROVED,
         action="approve",
         actor=actor,
-        from_state=ProposalState.PROPOSED,
-        to_state=ProposalState.APPROVED,
         comment=comment,
         data={"totals": proposal.totals},
     )
@@ -118,16 +97,10 @@ def promotion_proposal_reject(*, proposal_id: int, actor: Any, comment: str) -> 
     proposal = _locked(proposal_id)
     if proposal.state == ProposalState.REJECTED:
         return proposal
-    _require_approver(proposal, actor)
-    _require_proposed(proposal, "rejected")
-    _decide(proposal, ProposalState.REJECTED, actor, comment)
-    audit_record(
-        target=proposal,
-        action="reject",
-        actor=actor,
-        from_state=ProposalState.PROPOSED,
-        to_state=ProposalState.REJECTED,
-        comment=comment,
+    creator = proposal_creator_id(proposal)
+    decision_require(proposal, actor=actor, creator_id=creator, what="proposal", verb="rejected")
+    decision_record(
+        proposal, to_state=ProposalState.REJECTED, action="reject", actor=actor, comment=comment
     )
     return proposal
 

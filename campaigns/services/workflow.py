@@ -14,12 +14,10 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from campaigns.exceptions import ApprovalForbidden, TransitionNotAllowed
 from campaigns.models import Campaign, CampaignState
 from campaigns.services.audit import audit_record
 from campaigns.services.checks import campaign_check
-from retailers.models import Role
-from retailers.tenancy import has_role
+from campaigns.services.decisions import decision_record, decision_require
 
 #: The task that issues an approved campaign's bonuses (idempotent; see campaigns.tasks).
 ISSUE_TASK = "campaigns.tasks.campaign_issue_task"
@@ -27,16 +25,6 @@ ISSUE_TASK = "campaigns.tasks.campaign_issue_task"
 
 def _locked(campaign_id: int) -> Campaign:
     return Campaign.objects.select_for_update().select_related("retailer").get(pk=campaign_id)
-
-
-def _require_approver(campaign: Campaign, actor: Any) -> None:
-    if not has_role(actor, Role.APPROVER, campaign.retailer_id):
-        raise ApprovalForbidden("Only an approver of this retailer can decide on a campaign.")
-    if campaign.retailer.four_eyes and actor is not None and campaign.created_by_id == actor.pk:
-        raise ApprovalForbidden(
-            "Four-eyes approval is on: someone other than the person who started this "
-            "allocation must decide on it."
-        )
 
 
 @transaction.atomic
@@ -54,24 +42,15 @@ def campaign_approve(*, campaign_id: int, actor: Any, comment: str = "") -> Camp
     campaign = _locked(campaign_id)
     if campaign.state in (CampaignState.APPROVED, CampaignState.ISSUED):
         return campaign
-    _require_approver(campaign, actor)
-    if campaign.state != CampaignState.PROPOSED:
-        raise TransitionNotAllowed(
-            f"This campaign is {campaign.get_state_display().lower()} and can no longer be "
-            "approved."
-        )
+    decision_require(
+        campaign, actor=actor, creator_id=campaign.created_by_id, what="campaign", verb="approved"
+    )
     check = campaign_check(campaign=campaign)
-    campaign.state = CampaignState.APPROVED
-    campaign.decided_by = actor
-    campaign.decided_at = timezone.now()
-    campaign.decision_comment = comment
-    campaign.save(update_fields=["state", "decided_by", "decided_at", "decision_comment"])
-    audit_record(
-        target=campaign,
+    decision_record(
+        campaign,
+        to_state=CampaignState.APPROVED,
         action="approve",
         actor=actor,
-        from_state=CampaignState.PROPOSED,
-        to_state=CampaignState.APPROVED,
         comment=comment,
         data={"check": check},
     )
@@ -90,24 +69,11 @@ def campaign_reject(*, campaign_id: int, actor: Any, comment: str) -> Campaign:
     campaign = _locked(campaign_id)
     if campaign.state == CampaignState.REJECTED:
         return campaign
-    _require_approver(campaign, actor)
-    if campaign.state != CampaignState.PROPOSED:
-        raise TransitionNotAllowed(
-            f"This campaign is {campaign.get_state_display().lower()} and can no longer be "
-            "rejected."
-        )
-    campaign.state = CampaignState.REJECTED
-    campaign.decided_by = actor
-    campaign.decided_at = timezone.now()
-    campaign.decision_comment = comment
-    campaign.save(update_fields=["state", "decided_by", "decided_at", "decision_comment"])
-    audit_record(
-        target=campaign,
-        action="reject",
-        actor=actor,
-        from_state=CampaignState.PROPOSED,
-        to_state=CampaignState.REJECTED,
-        comment=comment,
+    decision_require(
+        campaign, actor=actor, creator_id=campaign.created_by_id, what="campaign", verb="rejected"
+    )
+    decision_record(
+        campaign, to_state=CampaignState.REJECTED, action="reject", actor=actor, comment=comment
     )
     return campaign
 
