@@ -1,8 +1,8 @@
 """Vectorised checks of transaction lines (the validation pass) and the state they build.
 
 Every check works on whole chunk columns (pandas ``str`` columns are Arrow-backed, so the regular
-expressions and lengths run in C); Python only loops over the distinct values of a chunk (to give
-them integer codes) and over the at most ``MAX_LISTED_ERRORS`` errors it formats.
+expressions and lengths run in C, and so do the hash look-ups that give distinct values their
+integer codes); Python only loops over the at most ``MAX_LISTED_ERRORS`` errors it formats.
 
 The state kept between chunks is per *distinct value*, never per line: an integer code for each
 transaction, customer, store and SKU, and for each transaction the header seen on its first row
@@ -24,6 +24,8 @@ import zoneinfo
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from customers.services.transactions_csv import COLUMNS, MAX_LISTED_ERRORS, ErrorList, shorten
 
@@ -51,14 +53,41 @@ _NUMBERS = (("quantity", _QUANTITY, 9, 3), ("amount", _MONEY, 10, 2), ("discount
 
 
 class Interner:
-    """Integer codes 0, 1, 2... for the distinct strings of a column, in order of appearance."""
+    """Integer codes 0, 1, 2... for the distinct strings of a column, in order of appearance.
+
+    The strings are kept as Arrow arrays and matched with Arrow's hash kernels
+    (``dictionary_encode``, ``index_in``): no Python object per value. ``strings`` builds the
+    Python list on demand (for database look-ups and error messages).
+    """
 
     def __init__(self) -> None:
-        self.codes: dict[str, int] = {}
-        self.strings: list[str] = []
+        self._parts: list[pa.Array] = []
+        self._known: pa.Array = pa.array([], pa.large_string())
+        self._size = 0
+        self._strings: list[str] | None = None
 
     def __len__(self) -> int:
-        return len(self.strings)
+        return self._size
+
+    @property
+    def known(self) -> pa.Array:
+        """Every string so far, in code order."""
+        if self._parts:
+            self._known = pa.concat_arrays([self._known, *self._parts])
+            self._parts = []
+        return self._known
+
+    @property
+    def strings(self) -> list[str]:
+        """Every string so far, in code order, as a Python list."""
+        if self._strings is None or len(self._strings) != self._size:
+            self._strings = self.known.to_pylist()
+        return self._strings
+
+    def codes_of(self, values: list[str]) -> np.ndarray:
+        """The code of each of ``values`` (``INVALID`` for strings never seen)."""
+        found = pc.index_in(pa.array(values, pa.large_string()), value_set=self.known)
+        return found.fill_null(INVALID).to_numpy().astype(np.int64)
 
     def encode(self, column: pd.Series, valid: np.ndarray, *, add: bool = True) -> np.ndarray:
         """The code of every value of ``column`` (``INVALID`` where not ``valid``).
@@ -68,15 +97,22 @@ class Interner:
         out = np.full(len(column), INVALID, dtype=np.int64)
         if not valid.any():
             return out
-        codes, uniques = pd.factorize(column[valid])
-        distinct = uniques.tolist()  # one bulk conversion, then plain dict look-ups
-        found = [self.codes.get(value, INVALID) for value in distinct]
+        values = pa.array(column.array, pa.large_string())
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        if not valid.all():
+            values = values.filter(pa.array(valid))
+        encoded = pc.dictionary_encode(values)
+        distinct = encoded.dictionary
+        found = pc.index_in(distinct, value_set=self.known).fill_null(INVALID).to_numpy()
+        found = found.astype(np.int64)
         if add:
-            for i, value in enumerate(distinct):
-                if found[i] == INVALID:
-                    found[i] = self.codes[value] = len(self.strings)
-                    self.strings.append(value)
-        out[valid] = np.array(found, dtype=np.int64)[codes]
+            new = np.flatnonzero(found == INVALID)
+            if len(new):
+                found[new] = np.arange(self._size, self._size + len(new))
+                self._parts.append(distinct.take(pa.array(new)))
+                self._size += len(new)
+        out[valid] = found[encoded.indices.to_numpy()]
         return out
 
 

@@ -1,5 +1,12 @@
 """Reading transactions.csv in chunks, and collecting row errors with a bounded list.
 
+Files are read with pyarrow's streaming CSV reader (Arrow strings straight from the bytes, about
+four times faster than pandas' C parser, whose Python strings are then converted to Arrow). It
+reads a blank line as a row of empty cells, as pandas does; anything else it refuses (a row of
+spaces, a row with fewer or more fields than the header, a byte that is not UTF-8, an unbalanced
+quote) switches the source to the exact reader, ``pandas.read_csv``, whose rules and error
+messages are the contract below, and the pass starts again (:class:`ReadAgain`).
+
 Row numbers follow what a spreadsheet shows: the header is row 1 and every CSV *record* after it
 is one row, so a quoted field spanning several physical lines is still one row, and a blank line
 is a row too (rows whose cells are all empty are skipped, not reported). For a ``DataFrame`` the
@@ -12,12 +19,16 @@ from __future__ import annotations
 
 import codecs
 import csv
+import itertools
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from retailers.exceptions import ImportRejected, RowError
 
@@ -37,6 +48,13 @@ CHUNK_LINES = 100_000
 #: At most this many errors are listed (all of them are counted).
 MAX_LISTED_ERRORS = 1_000
 _SNIFF_BYTES = 64 * 1024
+#: Bytes pyarrow parses at a time. Its reader reads up to 32 blocks ahead of the consumer, so
+#: this bounds that memory (32 MB); blocks are joined into chunks of ``CHUNK_LINES`` lines.
+_ARROW_BLOCK_BYTES = 1 << 20
+
+
+class ReadAgain(Exception):
+    """The fast reader met something only the exact reader handles: start the pass again."""
 
 
 def file_error(message: str, *, row: int = 1, column: str = "") -> ImportRejected:
@@ -131,9 +149,63 @@ class CsvSource:
         except csv.Error as exc:
             raise file_error(f"the header is not valid CSV: {exc}") from None
         self.rename = check_header(header)
+        self.header = header
+        #: Read with pandas (see the module docstring); set when pyarrow refuses the file.
+        self.exact = False
 
     def chunks(self, columns: Sequence[str] = COLUMNS) -> Iterator[tuple[int, pd.DataFrame]]:
-        """Yield ``(row number of the first line, chunk)`` with stripped ``str`` columns."""
+        """Yield ``(row number of the first line, chunk)`` with stripped ``str`` columns.
+
+        Raises:
+            ReadAgain: pyarrow refused the file after some chunks were yielded; the source now
+                reads with pandas, and the caller starts its pass again.
+        """
+        if self.exact:
+            yield from self._exact_chunks(columns)
+            return
+        yielded = False
+        try:
+            for item in self._arrow_chunks(columns):
+                yielded = True
+                yield item
+        except pa.ArrowInvalid:
+            self.exact = True
+            if yielded:
+                raise ReadAgain from None
+            yield from self._exact_chunks(columns)
+
+    def _arrow_chunks(self, columns: Sequence[str]) -> Iterator[tuple[int, pd.DataFrame]]:
+        names = {norm: name for name, norm in self.rename.items()}
+        raw = [names[column] for column in columns]
+        reader = pacsv.open_csv(
+            self.path,
+            read_options=pacsv.ReadOptions(
+                block_size=_ARROW_BLOCK_BYTES, skip_rows=1, column_names=self.header
+            ),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(self.header, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+                include_columns=raw,
+            ),
+        )
+        row, batches, count = 2, [], 0
+        with reader:
+            for batch in itertools.chain(reader, [None]):  # None: the end
+                if batch is not None and batch.num_rows:
+                    batches.append(batch)
+                    count += batch.num_rows
+                if count and (count >= CHUNK_LINES or batch is None):
+                    table = pa.Table.from_batches(batches).combine_chunks()
+                    trimmed = {
+                        column: pc.utf8_trim_whitespace(table.column(name))
+                        for column, name in zip(columns, raw, strict=True)
+                    }
+                    yield row, pa.table(trimmed).to_pandas()
+                    row, batches, count = row + count, [], 0
+
+    def _exact_chunks(self, columns: Sequence[str]) -> Iterator[tuple[int, pd.DataFrame]]:
         wanted = set(columns)
         # usecols makes pandas ignore surplus fields: only the (validated) load pass uses it.
         usecols = None

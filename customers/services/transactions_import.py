@@ -12,12 +12,14 @@ the row among its transaction's rows in the file. Cells are trimmed of surroundi
 rows are skipped. Time zones and row numbers: see ``transactions_checks`` / ``transactions_csv``.
 
 Design: two streaming passes over the file, so memory grows with the number of *distinct*
-transactions, customers, stores and SKUs (about 150 bytes per distinct transaction, as a dict
-entry plus four int64s), never with the number of lines: a chunk of ``CHUNK_LINES`` lines is the
-only per-line data in memory (Arrow-backed ``str`` columns, int64 code arrays).
+transactions, customers, stores and SKUs (under 100 bytes per distinct transaction: its id as
+Arrow text plus four int64s), never with the number of lines: a chunk of about 100,000 lines is
+the only per-line data in memory (Arrow-backed ``str`` columns, int64 code arrays), plus at most
+``bulk.COPY_QUEUE_CHUNKS`` chunks of COPY text waiting for the server.
 
-1. Validation pass (no database): ``pandas.read_csv(dtype=str, chunksize=CHUNK_LINES)``; each
-   chunk is checked with vectorised string operations (``transactions_checks.Validator``), the
+1. Validation pass (no database): pyarrow's streaming CSV reader (``pandas.read_csv`` for
+   irregular files, see ``transactions_csv``) reads text columns chunk by chunk; each chunk is
+   checked with vectorised string operations (``transactions_checks.Validator``), the
    distinct keys get integer codes, and each transaction's header (first row, customer, store,
    UTC microseconds) is kept in int64 arrays indexed by its code.
 2. Inside ONE ``transaction.atomic()`` (``transactions_load.LoadPlan``): natural keys are resolved
@@ -27,14 +29,22 @@ only per-line data in memory (Arrow-backed ``str`` columns, int64 code arrays).
    (re-importing a file creates nothing); a different header is a row error. If anything is
    wrong, a second pass only locates the rows with unknown keys, and ``ImportRejected`` lists
    the errors (sorted, at most ``MAX_LISTED_ERRORS``, all counted). Otherwise the missing
-   customers (if asked), then the new transactions are written with ``insert_frame`` (COPY on
-   PostgreSQL), their ids read back in one query, and the load pass re-reads the file chunk by
-   chunk and COPYs the lines. Any failure rolls everything back. A unique-key conflict with an
-   import of the same transactions running at the same time is reported as row 0.
+   customers (if asked), then the new transactions are written with ``insert_frame``, and the
+   load pass re-reads the file chunk by chunk and streams the lines with ``insert_chunks``.
+   Any failure rolls everything back. A unique-key conflict with an import of the same
+   transactions running at the same time, or a referenced row deleted under the import, is
+   reported as row 0.
 
-On PostgreSQL most of the time is the server's: COPY maintains the indexes, and at commit it runs
-the deferred foreign-key checks, one per row and key (3 per line, 2-3 per transaction); see
-``bench/import_transactions.py``.
+On PostgreSQL the rows travel by ``COPY`` (``loyalty_site.bulk``): pyarrow writes the CSV text
+of a chunk while a writer thread sends the previous one, and transaction ids come from the
+sequence (no read-back). When the role is permitted, the per-row foreign key triggers are
+replaced by one set-wise check of the referenced rows (``bulk.references_checked_in_bulk``);
+without that permission the database's own deferred checks run at commit (slower, same
+guarantees). Either way the customers, stores and products are locked ``FOR KEY SHARE`` as they
+are resolved, so a concurrent delete waits for the import and then fails on the foreign key
+(see ``transactions_load``). The seconds of each stage are logged (logger
+``customers.services.transactions_import``, ``extra`` keys ``stages``, ``result`` and
+``set_wise``); see ``bench/import_transactions.py``.
 
 ``progress(lines_done, total)`` is called after each chunk: ``total`` is ``None`` during the
 validation pass and the number of lines during the load pass (``lines_done`` restarts at 0).
@@ -42,6 +52,7 @@ validation pass and the number of lines during the load pass (``lines_done`` res
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -51,12 +62,37 @@ import pandas as pd
 from django.db import IntegrityError, connections, transaction
 
 from customers.services.transactions_checks import Validator
-from customers.services.transactions_csv import CsvSource, FrameSource, file_error
+from customers.services.transactions_csv import CsvSource, FrameSource, ReadAgain, file_error
 from customers.services.transactions_load import LoadPlan, Progress
+from loyalty_site.bulk import DanglingReferences, references_checked_in_bulk
 from retailers.exceptions import ImportRejected, RowError
 
 if TYPE_CHECKING:
     from retailers.models import Retailer
+
+logger = logging.getLogger(__name__)
+_FOREIGN_KEY_VIOLATION = "23503"
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a driver error, also when Django wraps it."""
+    return getattr(exc, "sqlstate", None) or getattr(exc.__cause__, "sqlstate", None)
+
+
+class _Stages:
+    """Wall-clock seconds of each stage of an import, measured lap by lap."""
+
+    def __init__(self) -> None:
+        self.started = self._last = time.perf_counter()
+        self.seconds: dict[str, float] = {}
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = round(self.seconds.get(stage, 0.0) + now - self._last, 3)
+        self._last = now
+
+    def total(self) -> float:
+        return round(time.perf_counter() - self.started, 3)
 
 
 @dataclass(frozen=True)
@@ -90,7 +126,10 @@ def transactions_bulk_import(
         create_missing_customers: create unknown customers (``enrolled_on`` = local date of
             their earliest transaction in the file, no marketing consent) instead of
             rejecting their rows.
-        progress: called as ``progress(lines_done, total_or_None)`` after each chunk.
+        progress: called as ``progress(lines_done, total_or_None)`` after each chunk. On
+            PostgreSQL the load pass calls it while the lines' ``COPY`` holds the default
+            connection: it must not query through that connection (``JobProgress`` writes
+            through its own).
 
     Returns:
         The counts of what was written and skipped, and the seconds it took.
@@ -117,34 +156,62 @@ def transactions_import_frame(
     return _import(retailer, FrameSource(frame), create_missing_customers, progress)
 
 
+def _validate(
+    retailer: Retailer, source: CsvSource | FrameSource, progress: Progress | None
+) -> Validator:
+    """The validation pass: every chunk of the file through a ``Validator``."""
+    while True:
+        check = Validator(retailer.tz)
+        try:
+            for first_row, chunk in source.chunks():
+                check.validate(first_row, chunk)
+                if progress:
+                    progress(check.lines, None)
+        except ReadAgain:  # the source now reads with pandas (see transactions_csv)
+            continue
+        return check
+
+
 def _import(
     retailer: Retailer,
     source: CsvSource | FrameSource,
     create_missing_customers: bool,
     progress: Progress | None,
 ) -> TransactionImportResult:
-    started = time.perf_counter()
-    check = Validator(retailer.tz)
-    for first_row, chunk in source.chunks():
-        check.validate(first_row, chunk)
-        if progress:
-            progress(check.lines, None)
+    stages = _Stages()
+    check = _validate(retailer, source, progress)
     if not check.lines and not check.errors:
         raise file_error("the file has a header but no data rows")
+    stages.lap("read and validate")
     # COPY errors come from the driver unwrapped (psycopg's own IntegrityError), so catch both.
     driver_integrity_error = connections["default"].Database.IntegrityError
     try:
         with transaction.atomic():
-            plan = LoadPlan(retailer, check, create_missing_customers)
-            if plan.has_key_errors:
-                plan.locate_key_errors(source)
-            if check.errors:
-                raise check.errors.rejection()
-            counts = plan.load(source, progress)
+            with references_checked_in_bulk() as set_wise:
+                plan = LoadPlan(retailer, check, create_missing_customers, stages.lap)
+                if plan.has_key_errors:
+                    plan.locate_key_errors(source)
+                if check.errors:
+                    raise check.errors.rejection()
+                counts = plan.load(source, progress)
+            stages.lap("check references")
+        stages.lap("commit")
     except (IntegrityError, driver_integrity_error) as exc:
-        message = (
-            f"the database refused the rows ({str(exc).strip()}); another import of the same "
-            "transactions may have run at the same time: import the file again"
-        )
+        reason = str(exc).strip()
+        if isinstance(exc, DanglingReferences) or _sqlstate(exc) == _FOREIGN_KEY_VIOLATION:
+            cause = "a customer, store or product of the file was deleted during the import"
+        else:
+            cause = "another import of the same transactions may have run at the same time"
+        message = f"the database refused the rows ({reason}); {cause}: import the file again"
         raise ImportRejected([RowError(0, "", message)], total_errors=1) from exc
-    return TransactionImportResult(**counts, seconds=round(time.perf_counter() - started, 3))
+    result = TransactionImportResult(**counts, seconds=stages.total())
+    logger.info(
+        "imported %s lines for %s in %.1f s (foreign keys checked %s): %s",
+        result.lines_read,
+        retailer.slug,
+        result.seconds,
+        "set-wise" if set_wise else "per row",
+        ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in stages.seconds.items()),
+        extra={"stages": stages.seconds, "result": result.as_dict(), "set_wise": set_wise},
+    )
+    return result

@@ -211,7 +211,9 @@ def test_transactions_bulk_import_uses_a_constant_number_of_queries(catalogue, t
         result = transactions_bulk_import(retailer=catalogue, path=write(tmp_path, *lines))
 
     assert (result.transactions_created, result.lines_created) == (100, 300)
-    assert len(queries) < 15  # bulk statements, not one per row
+    # Bulk statements, not one per row (COPY is not captured; on PostgreSQL the set-wise
+    # reference check adds one locking query per referenced table).
+    assert len(queries) < 25
 
 
 @pytest.mark.usefixtures("postgres_only")
@@ -219,17 +221,20 @@ def test_transactions_bulk_import_copies_and_rolls_back_atomically_on_postgres(
     catalogue, tmp_path, monkeypatch
 ):
     path = write(tmp_path, *GOOD, "T3,NEW,S2,2024-06-01T12:00:00,A,1,1.00,0")
-    real_insert = module.insert_frame
+    real_insert, real_chunks = module.insert_frame, module.insert_chunks
     copied = []
 
-    def insert_then_fail(model, frame, **kwargs):
+    def insert_and_record(model, frame, **kwargs):
         count = real_insert(model, frame, **kwargs)
         copied.append((model.__name__, count))
-        if model is TransactionLine:
-            raise RuntimeError("connection lost after the lines were copied")
         return count
 
-    monkeypatch.setattr(module, "insert_frame", insert_then_fail)
+    def insert_then_fail(model, columns, chunks, **kwargs):
+        copied.append((model.__name__, real_chunks(model, columns, chunks, **kwargs)))
+        raise RuntimeError("connection lost after the lines were copied")
+
+    monkeypatch.setattr(module, "insert_frame", insert_and_record)
+    monkeypatch.setattr(module, "insert_chunks", insert_then_fail)
     with pytest.raises(RuntimeError):
         transactions_bulk_import(retailer=catalogue, path=path, create_missing_customers=True)
 
@@ -238,7 +243,7 @@ def test_transactions_bulk_import_copies_and_rolls_back_atomically_on_postgres(
     assert TransactionLine.objects.count() == 0
     assert not Customer.objects.filter(external_id="NEW").exists()
 
-    monkeypatch.setattr(module, "insert_frame", real_insert)
+    monkeypatch.setattr(module, "insert_chunks", real_chunks)
     result = transactions_bulk_import(retailer=catalogue, path=path, create_missing_customers=True)
     assert (result.transactions_created, result.lines_created, result.customers_created) == (
         3,

@@ -240,7 +240,8 @@ def test_transactions_bulk_import_turns_a_concurrent_import_into_a_rejection(
 
     def another_import_wins(model, frame, **kwargs):
         if model is Transaction:  # the same transaction lands between our check and our insert
-            TransactionFactory(retailer=catalogue, external_id=frame["external_id"].iloc[0])
+            first = frame.column("external_id")[0].as_py()  # a pyarrow Table
+            TransactionFactory(retailer=catalogue, external_id=first)
         return real_insert(model, frame, **kwargs)
 
     monkeypatch.setattr(module, "insert_frame", another_import_wins)

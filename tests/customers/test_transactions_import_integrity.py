@@ -1,0 +1,250 @@
+"""Referential integrity of the bulk loader on PostgreSQL: concurrent deletes, dangling rows, and
+the fallback to per-row foreign key triggers when they cannot be switched off."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+
+import pandas as pd
+import pytest
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import ProtectedError
+
+from customers.models import Transaction, TransactionLine
+from customers.services import transactions_bulk_import
+from customers.services import transactions_load as module
+from loyalty_site import bulk
+from retailers.exceptions import ImportRejected
+from retailers.models import Product
+from tests.customers.factories import CustomerFactory
+from tests.customers.test_transactions_import import GOOD, write
+from tests.retailers.factories import ProductFactory, RetailerFactory, StoreFactory
+
+SET_WISE, PER_ROW = "set-wise", "per-row"
+
+
+@pytest.fixture
+def on_postgres():
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks and foreign key triggers are a PostgreSQL matter")
+
+
+@pytest.fixture(params=[SET_WISE, PER_ROW])
+def checks(request, monkeypatch):
+    """Run the test with the triggers switched off (superuser) and with the per-row fallback."""
+    if request.param == PER_ROW:
+        monkeypatch.setattr(bulk, "_skip_row_triggers", lambda using: False)
+    return request.param
+
+
+def make_catalogue():
+    retailer = RetailerFactory(slug="acme")
+    StoreFactory(retailer=retailer, external_id="S1")
+    for sku in ("A", "B", "C"):
+        ProductFactory(retailer=retailer, sku=sku)
+    CustomerFactory(retailer=retailer, external_id="C1")
+    CustomerFactory(retailer=retailer, external_id="C2")
+    return retailer
+
+
+def dangling_lines() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM customers_transactionline l WHERE NOT EXISTS "
+            "(SELECT 1 FROM retailers_product p WHERE p.id = l.product_id) OR NOT EXISTS "
+            "(SELECT 1 FROM customers_transaction t WHERE t.id = l.transaction_id "
+            "AND t.retailer_id = l.retailer_id)"
+        )
+        return cursor.fetchone()[0]
+
+
+def wait_for_a_lock_wait(seconds: float = 4.0) -> bool:
+    """True once another session waits for a lock that ours holds (checked from ours)."""
+    deadline = time.monotonic() + seconds
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")  # else frozen for the transaction
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))"
+            )
+            if cursor.fetchone()[0]:
+                return True
+            time.sleep(0.05)
+    return False
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("on_postgres")
+def test_transactions_bulk_import_makes_a_concurrent_product_delete_wait_then_fail(
+    checks, tmp_path, monkeypatch
+):
+    retailer = make_catalogue()
+    product = Product.objects.get(retailer=retailer, sku="A")
+    outcome: dict[str, object] = {}
+
+    def delete_product() -> None:
+        try:
+            Product.objects.filter(pk=product.pk).delete()
+            outcome["deleted"] = True
+        except (IntegrityError, ProtectedError, DatabaseError) as exc:
+            outcome["error"] = exc
+        finally:
+            connection.close()
+
+    deleter = threading.Thread(target=delete_product)
+    real_chunks = module.insert_chunks
+
+    def lines_while_a_delete_waits(model, columns, chunks, **kwargs):
+        deleter.start()  # the product is resolved and locked by now
+        outcome["waited"] = wait_for_a_lock_wait()
+        return real_chunks(model, columns, chunks, **kwargs)
+
+    monkeypatch.setattr(module, "insert_chunks", lines_while_a_delete_waits)
+    result = transactions_bulk_import(retailer=retailer, path=write(tmp_path, *GOOD))
+    deleter.join(10)
+
+    assert outcome["waited"] is True, outcome  # the DELETE waited for the import's lock...
+    # ...then, the lines being committed, the foreign key refused it (Django's PROTECT check
+    # ran before the wait and saw no line yet).
+    assert isinstance(outcome.get("error"), IntegrityError | ProtectedError), outcome
+    assert "deleted" not in outcome
+    assert Product.objects.filter(pk=product.pk).exists()
+    assert result.lines_created == 4
+    assert TransactionLine.objects.filter(product=product).count() == 2
+    assert dangling_lines() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("on_postgres")
+def test_transactions_bulk_import_fails_cleanly_when_a_product_vanishes_inside_it(
+    checks, tmp_path, monkeypatch
+):
+    """A product deleted after it was resolved (here by the import's own session, which its
+    lock does not stop) is caught: set-wise at the end, or by the trigger at commit."""
+    retailer = make_catalogue()
+    product = Product.objects.get(retailer=retailer, sku="B")
+    real_write = module.LoadPlan._write_transactions
+
+    def write_then_delete(plan, codes):
+        real_write(plan, codes)
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM retailers_product WHERE id = %s", [product.pk])
+
+    monkeypatch.setattr(module.LoadPlan, "_write_transactions", write_then_delete)
+    with pytest.raises(ImportRejected) as rejected:
+        transactions_bulk_import(retailer=retailer, path=write(tmp_path, *GOOD))
+
+    error = rejected.value.errors[0]
+    assert error.row == 0
+    assert "was deleted during the import" in error.message
+    if checks == SET_WISE:
+        assert f"retailers.Product={product.pk}" in error.message
+    assert Transaction.objects.count() == TransactionLine.objects.count() == 0
+    assert Product.objects.filter(pk=product.pk).exists()  # rolled back with the rest
+
+
+@pytest.fixture
+def non_superuser(on_postgres, db):
+    """Switch this test's session to a role that may not set ``session_replication_role``.
+
+    Everything (the role, its grants, the ``SET ROLE``) happens inside the test's transaction
+    and is rolled back with it.
+    """
+    role = f"bulk_test_{uuid.uuid4().hex[:12]}"
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE ROLE {role} NOSUPERUSER NOLOGIN")
+        cursor.execute(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
+        cursor.execute(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}")
+        cursor.execute(f"SET ROLE {role}")
+    return role
+
+
+def test_references_checked_in_bulk_keeps_the_row_triggers_for_a_non_superuser(non_superuser):
+    retailer = make_catalogue()  # written as the role
+    product = Product.objects.get(retailer=retailer, sku="A")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user, current_setting('is_superuser')")
+        assert cursor.fetchone() == (non_superuser, "off")
+    dangling = pd.DataFrame(
+        {
+            "retailer_id": [retailer.pk],
+            "transaction_id": [987_654_321],  # no such transaction
+            "line_no": [1],
+            "product_id": [product.pk],
+            "quantity": ["1"],
+            "amount": ["1.00"],
+            "discount": ["0"],
+        }
+    )
+    with transaction.atomic():
+        with bulk.references_checked_in_bulk() as set_wise:
+            assert set_wise is False
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW session_replication_role")
+                assert cursor.fetchone()[0] == "origin"
+            bulk.insert_frame(TransactionLine, dangling)
+        # What COMMIT does: the deferred trigger refuses the row.
+        with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        transaction.set_rollback(True)
+
+
+class Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def import_log():
+    """The records of the loader's logger during the test (whatever the logging plugins)."""
+    logger = logging.getLogger("customers.services.transactions_import")
+    handler, level = Records(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    yield handler.records
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+def test_transactions_bulk_import_falls_back_to_row_triggers_for_a_non_superuser(
+    non_superuser, tmp_path, import_log
+):
+    retailer = make_catalogue()
+
+    result = transactions_bulk_import(retailer=retailer, path=write(tmp_path, *GOOD))
+
+    assert (result.transactions_created, result.lines_created) == (2, 4)
+    [record] = [r for r in import_log if hasattr(r, "set_wise")]
+    assert record.set_wise is False
+    assert "per row" in record.getMessage()
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the deferred checks pass
+    assert dangling_lines() == 0
+
+
+def test_transactions_bulk_import_checks_set_wise_for_a_role_granted_the_setting(
+    non_superuser, tmp_path, import_log
+):
+    """The production set-up: the app's role is no superuser but was granted the setting."""
+    if connection.pg_version < 150000:
+        pytest.skip("GRANT SET ON PARAMETER needs PostgreSQL 15")
+    with connection.cursor() as cursor:
+        cursor.execute("RESET ROLE")
+        cursor.execute(f"GRANT SET ON PARAMETER session_replication_role TO {non_superuser}")
+        cursor.execute(f"SET ROLE {non_superuser}")
+    retailer = make_catalogue()
+
+    result = transactions_bulk_import(retailer=retailer, path=write(tmp_path, *GOOD))
+
+    assert result.lines_created == 4
+    [record] = [r for r in import_log if hasattr(r, "set_wise")]
+    assert record.set_wise is True
+    assert dangling_lines() == 0
