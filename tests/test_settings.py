@@ -84,9 +84,7 @@ def test_settings_secure_defaults_when_debug_off(monkeypatch):
 def run_deploy_check(extra_env: dict[str, str]) -> subprocess.CompletedProcess:
     # A deployment's environment: none of the test run's DJANGO_* variables (the browser tests
     # set DJANGO_ALLOW_ASYNC_UNSAFE for the whole session, which check --deploy rightly flags).
-    env = {
-        k: v for k, v in os.environ.items() if k not in ENV_KEYS and not k.startswith("DJANGO_")
-    }
+    env = {k: v for k, v in os.environ.items() if k not in ENV_KEYS and not k.startswith("DJANGO_")}
     env.update({"DJANGO_SETTINGS_MODULE": "loyalty_site.settings", **extra_env})
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],

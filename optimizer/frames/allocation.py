@@ -164,9 +164,11 @@ def _uplift(retailer: Retailer) -> pd.DataFrame | None:
     Pooled over campaigns, weighted by treated customers (see campaigns.services.results).
     """
     rows = []
-    for results in Campaign.objects.for_retailer(retailer).filter(
-        state=CampaignState.CLOSED
-    ).values_list("results", flat=True):
+    for results in (
+        Campaign.objects.for_retailer(retailer)
+        .filter(state=CampaignState.CLOSED)
+        .values_list("results", flat=True)
+    ):
         rows.extend((results or {}).get("uplift", []))
     if not rows:
         return None
