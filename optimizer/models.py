@@ -188,7 +188,34 @@ class CustomerScore(RetailerOwned):
         return f"{self.customer_id} in run #{self.run_id}"
 
 
-class AllocationRun(RetailerOwned):
+class BackgroundRun(RetailerOwned):
+    """What every allocation and promotion run records: its lifecycle (queued -> running ->
+    succeeded | failed), progress, attempts, timings, error and who started it."""
+
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(100)])
+    stage = models.CharField(max_length=100, blank=True)
+    attempt = models.PositiveSmallIntegerField(default=0)
+    timings = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_active(self) -> bool:
+        """Queued or running."""
+        return self.status in ACTIVE_STATUSES
+
+
+class AllocationRun(BackgroundRun):
     """One run of the allocation engine: a scoring run, a budget and rules in, a campaign out."""
 
     scoring_run = models.ForeignKey(
@@ -223,22 +250,9 @@ class AllocationRun(RetailerOwned):
         related_name="+",
         help_text="The proposal this re-run supersedes when it succeeds.",
     )
-    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
-    progress = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(100)])
-    stage = models.CharField(max_length=100, blank=True)
-    attempt = models.PositiveSmallIntegerField(default=0)
     result = models.JSONField(
         default=dict, blank=True, help_text="Solver status, objective, bound, gap, binding."
     )
-    timings = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -254,13 +268,8 @@ class AllocationRun(RetailerOwned):
     def __str__(self) -> str:
         return f"Allocation run #{self.pk} for the week of {self.week_start} ({self.status})"
 
-    @property
-    def is_active(self) -> bool:
-        """Queued or running."""
-        return self.status in ACTIVE_STATUSES
 
-
-class PromotionRun(RetailerOwned):
+class PromotionRun(BackgroundRun):
     """One run of the promotion engine: a week's proposal, or a backtest of the lift model."""
 
     class Kind(models.TextChoices):
@@ -273,20 +282,7 @@ class PromotionRun(RetailerOwned):
     trigger = models.CharField(
         max_length=16, default="manual", help_text="manual, schedule or command."
     )
-    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
-    progress = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(100)])
-    stage = models.CharField(max_length=100, blank=True)
-    attempt = models.PositiveSmallIntegerField(default=0)
     result = models.JSONField(default=dict, blank=True, help_text="Solver or backtest figures.")
-    timings = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -301,8 +297,3 @@ class PromotionRun(RetailerOwned):
 
     def __str__(self) -> str:
         return f"Promotion {self.kind} #{self.pk} ({self.status})"
-
-    @property
-    def is_active(self) -> bool:
-        """Queued or running."""
-        return self.status in ACTIVE_STATUSES
