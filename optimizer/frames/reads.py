@@ -153,15 +153,25 @@ def _history_sqlite(
     baskets = baskets.astype({"customer_id": "int64", "amount": "float64", "discount": "float64"})
     baskets["date"] = local_dates(baskets["date"], retailer)
     baskets = baskets.sort_values(["customer_id", "date"], kind="stable").reset_index(drop=True)
+    # Category codes as on PostgreSQL (rank among the retailer's sorted non-empty categories),
+    # mapped in pandas: SQLite joins a CTE without an index, once per line (minutes on the demo).
+    codes = {
+        name: code
+        for code, name in enumerate(
+            Product.objects.for_retailer(retailer)
+            .exclude(category="")
+            .order_by("category")
+            .values_list("category", flat=True)
+            .distinct()
+        )
+    }
     sql = (
-        "WITH codes AS (SELECT category, ROW_NUMBER() OVER (ORDER BY category) - 1 AS code "  # noqa: S608
-        f"FROM (SELECT DISTINCT category FROM {products} "
-        "WHERE retailer_id = %(retailer)s AND category <> '') cats) "
-        f"SELECT DISTINCT t.customer_id, t.{ts}, codes.code FROM {tx} t "
+        f"SELECT DISTINCT t.customer_id, t.{ts}, p.category FROM {tx} t "  # noqa: S608
         f"JOIN {lines} l ON l.transaction_id = t.id JOIN {products} p ON p.id = l.product_id "
-        f"JOIN codes ON codes.category = p.category {scope}"
+        f"{scope} AND p.category <> ''"
     )
     categories = customers.keep(query_frame(sql, params, CATEGORY_COLUMNS, {}))
+    categories["category"] = categories["category"].map(codes)
     categories = categories.astype({"customer_id": "int64", "category": "int32"})
     categories["date"] = local_dates(categories["date"], retailer)
     categories = categories.drop_duplicates().sort_values(CATEGORY_COLUMNS, kind="stable")
