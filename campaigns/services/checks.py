@@ -17,18 +17,26 @@ from campaigns.models import BonusType, Campaign
 from loyalty_site.money import quantize
 
 
-def campaign_caps(campaign: Campaign) -> dict[str, int]:
-    """Per bonus type code, the most bonuses this campaign may issue (catalogue and run caps)."""
-    caps: dict[str, int] = {}
-    for code, cap in BonusType.objects.filter(
-        retailer_id=campaign.retailer_id, max_per_campaign__isnull=False
-    ).values_list("code", "max_per_campaign"):
-        caps[code] = cap
-    run = campaign.allocation_run
-    run_caps = (run.constraints.get("type_caps") or {}) if run is not None else {}
-    for code, cap in run_caps.items():
-        caps[code] = min(int(cap), caps.get(code, int(cap)))
+def type_caps(*, retailer_id: int, run_caps: dict[str, Any] | None) -> dict[str, int]:
+    """Per bonus type code, the most bonuses one campaign may issue: the catalogue's
+    ``max_per_campaign`` and the allocation run's own caps, whichever is lower."""
+    caps: dict[str, int] = dict(
+        BonusType.objects.filter(
+            retailer_id=retailer_id, max_per_campaign__isnull=False
+        ).values_list("code", "max_per_campaign")
+    )
+    for code, cap in (run_caps or {}).items():
+        caps[str(code)] = min(int(cap), caps.get(str(code), int(cap)))
     return caps
+
+
+def campaign_caps(campaign: Campaign) -> dict[str, int]:
+    """:func:`type_caps` of ``campaign`` (catalogue and its allocation run's caps)."""
+    run = campaign.allocation_run
+    return type_caps(
+        retailer_id=campaign.retailer_id,
+        run_caps=run.constraints.get("type_caps") if run is not None else None,
+    )
 
 
 def campaign_check(*, campaign: Campaign) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from django_q.tasks import async_task
 
 from campaigns.models import BonusType, Campaign, CampaignMember, CampaignState
 from campaigns.services import audit_record, campaign_supersede
+from campaigns.services.checks import type_caps
 from loyalty_site.bulk import insert_frame
 from loyalty_site.money import quantize
 from optimizer.engine.allocation import (
@@ -282,7 +283,7 @@ def _solve(run: AllocationRun, inputs: AllocationInputs) -> AllocationResult:
     limit = run.constraints.get("contact_limit")
     constraints = AllocationConstraints(
         budget=float(run.budget),
-        type_caps={str(k): int(v) for k, v in (run.constraints.get("type_caps") or {}).items()},
+        type_caps=type_caps(retailer_id=run.retailer_id, run_caps=run.constraints.get("type_caps")),
         segment_coverage={
             str(k): float(v) for k, v in (run.constraints.get("segment_coverage") or {}).items()
         },
@@ -292,14 +293,6 @@ def _solve(run: AllocationRun, inputs: AllocationInputs) -> AllocationResult:
         ),
         control_share=float(run.control_share),
     )
-    caps = dict(constraints.type_caps)
-    for code, cap in (
-        BonusType.objects.for_retailer(retailer)
-        .filter(is_active=True, max_per_campaign__isnull=False)
-        .values_list("code", "max_per_campaign")
-    ):
-        caps[code] = min(cap, caps.get(code, cap))
-    constraints = AllocationConstraints(**{**constraints.__dict__, "type_caps": caps})
     return allocate(
         inputs.customers,
         inputs.response,
