@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, generics, status
+from rest_framework import exceptions, generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,13 +21,13 @@ from rest_framework.views import APIView
 from campaigns.api import serializers as s
 from campaigns.api.authentication import ApiTokenAuthentication, HasApiToken
 from campaigns.api.idempotency import HEADER, idempotent
+from campaigns.api.queries import customer_snapshot
 from campaigns.api.throttles import TokenScopedThrottle
-from campaigns.models import Bonus, BonusState, Campaign
+from campaigns.models import Campaign
 from campaigns.services.redemption import bonus_redeem
 from customers.models import Customer
 from customers.services.points import (
     points_redeem,
-    points_summary,
     retailer_today,
     transaction_record,
 )
@@ -37,6 +37,8 @@ from retailers.models import Store
 IDEMPOTENCY_PARAM = OpenApiParameter(
     HEADER, str, OpenApiParameter.HEADER, required=True, description="Unique per intended effect."
 )
+#: Renders datetimes as every serializer does (ISO 8601 in the site's time zone).
+_DATETIME = serializers.DateTimeField()
 ERRORS = {code: s.ErrorSerializer for code in (400, 401, 404, 409, 413, 422, 429, 503)}
 
 
@@ -68,29 +70,14 @@ class CustomerDetailApi(PosApi):
     @extend_schema(responses={200: s.CustomerOutputSerializer, **ERRORS})
     def get(self, request: Request, external_id: str) -> Response:
         """A customer's active bonuses, points balance and next points expiry."""
-        customer = get_object_or_404(
-            Customer.objects.for_retailer(self.retailer).select_related("retailer"),
+        body = customer_snapshot(
+            retailer_id=self.retailer.pk,
             external_id=external_id,
+            today=retailer_today(self.retailer),
         )
-        today = retailer_today(self.retailer)
-        bonuses = (
-            Bonus.objects.for_retailer(self.retailer)
-            .filter(customer=customer, state=BonusState.ISSUED, valid_to__gte=today)
-            .select_related("bonus_type")
-            .order_by("valid_to", "pk")
-        )
-        summary = points_summary(customer=customer, as_of=today)
-        expiry = (
-            {"date": summary.next_expiry_on, "points": summary.next_expiry_points}
-            if summary.next_expiry_on
-            else None
-        )
-        data = {
-            "customer_id": customer.external_id,
-            "points": {"balance": summary.balance, "next_expiry": expiry},
-            "bonuses": bonuses,
-        }
-        return Response(s.CustomerOutputSerializer(data).data)
+        if body is None:
+            raise exceptions.NotFound("No customer with this id.")
+        return Response(body)
 
 
 class TransactionCreateApi(PosApi):
@@ -150,26 +137,25 @@ class RedemptionCreateApi(PosApi):
                 .filter(external_id=data["store_id"])
                 .first()
             )
-        redemption = bonus_redeem(
+        redeemed = bonus_redeem(
             retailer=self.retailer,
             code=data["code"],
             basket_amount=data.get("basket_amount"),
             store=store,
             api_token=self.request.auth,
         )
-        bonus = redemption.bonus
         body = {
-            "redemption_id": redemption.pk,
-            "code": bonus.code,
-            "customer_id": bonus.customer.external_id,
-            "kind": bonus.bonus_type.kind,
-            "value": bonus.value,
-            "use_no": redemption.use_no,
-            "uses_left": bonus.max_uses - redemption.use_no,
-            "cost": redemption.cost,
-            "redeemed_at": redemption.redeemed_at,
+            "redemption_id": redeemed.redemption_id,
+            "code": redeemed.code,
+            "customer_id": redeemed.customer_external_id,
+            "kind": redeemed.kind,
+            "value": str(redeemed.value),
+            "use_no": redeemed.use_no,
+            "uses_left": redeemed.max_uses - redeemed.use_no,
+            "cost": str(redeemed.cost),
+            "redeemed_at": _DATETIME.to_representation(redeemed.redeemed_at),
         }
-        return status.HTTP_201_CREATED, dict(s.RedemptionOutputSerializer(body).data)
+        return status.HTTP_201_CREATED, body
 
 
 class PointsRedeemApi(PosApi):

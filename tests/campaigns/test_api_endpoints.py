@@ -1,15 +1,17 @@
 """GET customers/{id}/, POST transactions/, POST scoring-runs/."""
 
 import datetime as dt
+from decimal import Decimal
 from unittest import mock
 
 import pytest
 
 from campaigns.models import BonusState
-from customers.models import Transaction
-from tests.campaigns.rewards_factories import BonusFactory, token_client
+from customers.models import PointsEntry, PointsKind, Transaction
+from customers.services.points import points_summary
+from tests.campaigns.rewards_factories import TODAY, BonusFactory, token_client
 from tests.customers.factories import CustomerFactory, TransactionFactory
-from tests.retailers.factories import ProductFactory, StoreFactory
+from tests.retailers.factories import ProductFactory, RetailerFactory, StoreFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -61,6 +63,83 @@ def test_customer_shows_active_bonuses_points_and_expiry(client, customer, retai
     body = response.json()
     assert [b["code"] for b in body["bonuses"]] == [active.code]
     assert body["points"] == {"balance": 0, "next_expiry": None}
+
+
+def _ledger(customer, *movements):
+    """Write a consistent chain of (points, expires_on, kind) movements for ``customer``."""
+    balance = 0
+    for seq, (points, expires_on, kind) in enumerate(movements, start=1):
+        balance += points
+        PointsEntry.objects.create(
+            retailer=customer.retailer,
+            customer=customer,
+            seq=seq,
+            kind=kind,
+            points=points,
+            balance_after=balance,
+            expires_on=expires_on,
+        )
+
+
+def test_customer_lookup_renders_every_field_and_the_fifo_expiry(client, customer, retailer):
+    soon, later = TODAY + dt.timedelta(days=10), TODAY + dt.timedelta(days=40)
+    _ledger(
+        customer,
+        (100, soon, PointsKind.EARNED),
+        (50, later, PointsKind.EARNED),
+        (-30, None, PointsKind.REDEEMED),  # spends the soonest-expiring lot first
+    )
+    last_day = BonusFactory(
+        member__campaign__retailer=retailer,
+        member__customer=customer,
+        value=Decimal("2.50"),
+        valid_to=TODAY,
+        max_uses=3,
+        uses=1,
+    )
+    next_week = BonusFactory(
+        member__campaign__retailer=retailer,
+        member__customer=customer,
+        valid_to=TODAY + dt.timedelta(days=7),
+    )
+    BonusFactory(  # expired yesterday: not shown
+        member__campaign__retailer=retailer,
+        member__customer=customer,
+        valid_from=TODAY - dt.timedelta(days=9),
+        valid_to=TODAY - dt.timedelta(days=1),
+    )
+    other = RetailerFactory()  # the same external id at another retailer stays apart
+    BonusFactory(member__campaign__retailer=other, member__customer__external_id="C1")
+
+    body = client.get("/api/v1/customers/C1/").json()
+
+    assert body["customer_id"] == "C1"
+    assert body["points"] == {
+        "balance": 120,
+        "next_expiry": {"date": soon.isoformat(), "points": 70},
+    }
+    summary = points_summary(customer=customer)  # the portal's (ORM) path agrees
+    assert (summary.balance, summary.next_expiry_on, summary.next_expiry_points) == (120, soon, 70)
+    assert [b["code"] for b in body["bonuses"]] == [last_day.code, next_week.code]
+    assert body["bonuses"][0] == {
+        "code": last_day.code,
+        "bonus_type": last_day.bonus_type.code,
+        "name": last_day.bonus_type.name,
+        "kind": "amount_discount",
+        "value": "2.50",
+        "points": 0,
+        "valid_from": last_day.valid_from.isoformat(),
+        "valid_to": TODAY.isoformat(),
+        "state": "issued",
+        "uses": 1,
+        "max_uses": 3,
+    }
+
+
+def test_unknown_customer_is_404_with_the_error_body(client):
+    response = client.get("/api/v1/customers/NOBODY/")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
 
 
 def test_transaction_earns_points_once(client, customer, catalogue):
