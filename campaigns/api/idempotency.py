@@ -1,11 +1,12 @@
 """``Idempotency-Key`` handling: one effect per key, the same answer replayed.
 
 Inside the request's transaction the :class:`~campaigns.models.IdempotencyRecord` is inserted
-*first*. Concurrent requests with the same key block on its unique index until the first one
-commits, then fail the insert, re-read the committed record and replay its stored answer. The
-effect and the stored answer commit together, so a crash leaves neither. Domain refusals
-(409, 404, 410...) are stored and replayed too; a lock timeout (503) rolls everything back,
-record included, so the client can retry with the same key.
+*first* (``INSERT ... ON CONFLICT DO NOTHING``). Concurrent requests with the same key block on
+its unique index until the first one commits, then find the committed record and replay its
+stored answer. The effect and the stored answer commit together, so a crash leaves neither.
+Domain refusals (409, 404, 410...) roll the effect back and are then stored and replayed too; a
+lock timeout (503) rolls everything back, record included, so the client can retry with the same
+key.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
+from django.utils import timezone
 from rest_framework import status
 from rest_framework.response import Response
 
@@ -68,6 +70,51 @@ def _replay(record: IdempotencyRecord, digest: str) -> Response:
     return response
 
 
+_INSERT = f"""
+INSERT INTO {IdempotencyRecord._meta.db_table}
+    (retailer_id, endpoint, "key", request_hash, status_code, response_body, created_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (retailer_id, endpoint, "key") DO NOTHING
+RETURNING id
+"""  # noqa: S608 - the table name comes from the model, values are parameters
+
+_ANSWER = f"""
+UPDATE {IdempotencyRecord._meta.db_table} SET status_code = %s, response_body = %s WHERE id = %s
+"""  # noqa: S608
+
+
+def _json(body: Any) -> Any:
+    return IdempotencyRecord._meta.get_field("response_body").get_db_prep_value(body, connection)
+
+
+def _claim(
+    retailer_id: int, endpoint: str, key: str, digest: str, answer: tuple[int, Any] | None = None
+) -> int | None:
+    """Insert the key's record (optionally with its answer); ``None`` if the key is taken.
+
+    A concurrent request with the same key blocks on the unique index until this transaction
+    ends: it then finds the committed record, or claims the key itself after a rollback.
+    """
+    code, body = answer if answer else (None, None)
+    params = [
+        retailer_id,
+        endpoint,
+        key,
+        digest,
+        code,
+        None if body is None else _json(body),
+        connection.ops.adapt_datetimefield_value(timezone.now()),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT, params)
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _stored(retailer: Any, endpoint: str, key: str) -> IdempotencyRecord:
+    return IdempotencyRecord.objects.for_retailer(retailer).get(endpoint=endpoint, key=key)
+
+
 def idempotent(
     request: Any,
     *,
@@ -77,31 +124,30 @@ def idempotent(
 ) -> Response:
     """Run ``effect`` once per (retailer, endpoint, key) and store its answer.
 
-    ``effect`` returns ``(status, body)`` or raises a domain error (stored as its error answer).
+    ``effect`` returns ``(status, body)`` or raises a domain error. A domain error rolls the
+    whole transaction back (the effect and the claimed key: no savepoint is needed on the
+    success path) and its error answer is then stored under the key in a transaction of its own.
     """
     key = request_key(request)
     retailer = request.auth.retailer
     digest = body_hash(data)
+    try:
+        with transaction.atomic():
+            record_id = _claim(retailer.pk, endpoint, key, digest)
+            if record_id is None:
+                return _replay(_stored(retailer, endpoint, key), digest)
+            code, body = effect()
+            with connection.cursor() as cursor:
+                cursor.execute(_ANSWER, [code, _json(body), record_id])
+        return Response(body, status=code or status.HTTP_200_OK)
+    except (IdempotencyKeyReused, IdempotencyInProgress):
+        raise
+    except Exception as exc:
+        answer = domain_error_answer(exc)
+        if answer is None:
+            raise
+        code, body = answer[0], error_body(answer[1], str(exc))
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                record = IdempotencyRecord.objects.create(
-                    retailer=retailer, endpoint=endpoint, key=key, request_hash=digest
-                )
-        except IntegrityError:
-            existing = IdempotencyRecord.objects.for_retailer(retailer).get(
-                endpoint=endpoint, key=key
-            )
-            return _replay(existing, digest)
-        try:
-            with transaction.atomic():
-                code, body = effect()
-        except Exception as exc:
-            answer = domain_error_answer(exc)
-            if answer is None:
-                raise
-            code, body = answer[0], error_body(answer[1], str(exc))
-        record.status_code = code
-        record.response_body = body
-        record.save(update_fields=["status_code", "response_body"])
-    return Response(body, status=code or status.HTTP_200_OK)
+        if _claim(retailer.pk, endpoint, key, digest, (code, body)) is None:
+            return _replay(_stored(retailer, endpoint, key), digest)
+    return Response(body, status=code)

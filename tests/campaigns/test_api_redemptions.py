@@ -5,7 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from campaigns.models import BonusState, IdempotencyRecord, Redemption
+from campaigns.models import Bonus, BonusState, Campaign, IdempotencyRecord, Redemption
+from campaigns.services import redemption as redemption_service
 from customers.services.points import points_adjust
 from tests.campaigns.rewards_factories import TODAY, BonusFactory, token_client
 from tests.customers.factories import CustomerFactory
@@ -111,6 +112,63 @@ def test_budget_exhausted_is_409_and_rolls_back_the_use(client, retailer):
     assert response.json()["error"]["code"] == "budget_exhausted"
     bonus.refresh_from_db()
     assert (bonus.uses, bonus.state) == (0, BonusState.ISSUED)
+
+
+def test_a_refusal_is_replayed_under_its_key_even_once_it_would_succeed(client, retailer):
+    bonus = BonusFactory(
+        member__campaign__retailer=retailer,
+        member__campaign__spend_limit=Decimal("0.50"),
+        redemption_cost=Decimal("1.00"),
+    )
+    refused = redeem(client, bonus.code, "k1")
+    assert refused.status_code == 409
+    Campaign.objects.filter(pk=bonus.campaign_id).update(spend_limit=Decimal("10.00"))
+    replay = redeem(client, bonus.code, "k1")
+    assert (replay.status_code, replay.json()) == (409, refused.json())
+    assert replay["Idempotent-Replayed"] == "true"
+    record = IdempotencyRecord.objects.get(key="k1")
+    assert (record.status_code, record.response_body) == (409, refused.json())
+    assert redeem(client, bonus.code, "k2").status_code == 201
+
+
+def test_bonus_cancelled_between_read_and_use_is_refused_as_cancelled(client, bonus, monkeypatch):
+    """The use is taken only from a bonus still issued: a cancel that lands after the read wins."""
+    real_find = redemption_service._find
+
+    def find_then_cancel(cursor, retailer, code):
+        found = real_find(cursor, retailer, code)
+        Bonus.objects.filter(pk=bonus.pk).update(state=BonusState.CANCELLED)
+        return found
+
+    monkeypatch.setattr(redemption_service, "_find", find_then_cancel)
+    response = redeem(client, bonus.code, "k1")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "cancelled"
+    # (The simulated cancel ran inside the refused request's transaction and was rolled back
+    # with it; a real one commits on its own.)
+    bonus.refresh_from_db()
+    assert bonus.uses == 0
+    assert Redemption.objects.count() == 0
+
+
+def test_redemption_row_records_till_store_basket_and_time(client, retailer, bonus):
+    from retailers.models import Store
+
+    store = Store.objects.create(retailer=retailer, external_id="S9", name="High Street")
+    response = redeem(client, bonus.code, "k1", basket_amount="12.34", store_id="S9")
+    assert response.status_code == 201
+    row = Redemption.objects.get()
+    assert row.pk == response.json()["redemption_id"]
+    assert (row.retailer_id, row.bonus_id, row.use_no) == (retailer.pk, bonus.pk, 1)
+    assert (row.store_id, row.basket_amount, row.cost) == (
+        store.pk,
+        Decimal("12.34"),
+        Decimal("1.00"),
+    )
+    assert row.api_token is not None
+    assert row.api_token.retailer_id == retailer.pk
+    assert row.redeemed_at.tzinfo is not None
+    assert response.json()["redeemed_at"].replace("Z", "+00:00") == row.redeemed_at.isoformat()
 
 
 def test_unknown_code_is_404(client):
