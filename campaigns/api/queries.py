@@ -12,11 +12,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db import connection
-
 from campaigns.models import Bonus, BonusState, BonusType
 from customers.models import Customer, PointsEntry
 from customers.points_fifo import Movement, lots_from_chain, next_expiry
+from loyalty_site.hot_sql import hot_cursor
 from loyalty_site.money import quantize
 
 _CUSTOMER_BONUSES = f"""
@@ -69,7 +68,7 @@ def customer_snapshot(*, retailer_id: int, external_id: str, today: dt.date) -> 
 
     Active bonuses are those still issued and valid on ``today`` or later, soonest expiry first.
     """
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(
             _CUSTOMER_BONUSES, [BonusState.ISSUED.value, today, retailer_id, external_id]
         )
