@@ -1,12 +1,16 @@
 """``Idempotency-Key`` handling: one effect per key, the same answer replayed.
 
-Inside the request's transaction the :class:`~campaigns.models.IdempotencyRecord` is inserted
-*first* (``INSERT ... ON CONFLICT DO NOTHING``). Concurrent requests with the same key block on
-its unique index until the first one commits, then find the committed record and replay its
-stored answer. The effect and the stored answer commit together, so a crash leaves neither.
-Domain refusals (409, 404, 410...) roll the effect back and are then stored and replayed too; a
-lock timeout (503) rolls everything back, record included, so the client can retry with the same
-key.
+The :class:`~campaigns.models.IdempotencyRecord` holding the answer is inserted in the effect's
+own transaction (``INSERT ... ON CONFLICT DO NOTHING``), so the effect and its stored answer
+commit together and a crash leaves neither. The unique key is the arbiter: a request whose key
+is already taken (a retry, or a concurrent twin that blocked on the key's index entry until the
+first one committed) rolls back whatever it did and replays the stored answer; no request ever
+commits a second effect under one key. Domain refusals (409, 404, 410...) roll the effect back
+and are then stored and replayed too; a lock timeout (503) rolls everything back, so the client
+can retry with the same key.
+
+A retry thus re-runs its effect before finding the key, and rolls it back: one statement fewer
+for every first request (the common case) in exchange for wasted work on retries (rare).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from rest_framework.response import Response
 
 from campaigns.models import IdempotencyRecord
 from loyalty_site.api_errors import domain_error_answer, error_body
+from loyalty_site.hot_sql import hot_cursor
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
@@ -36,11 +41,6 @@ class IdempotencyKeyMissing(Exception):
 class IdempotencyKeyReused(Exception):
     api_status = 422
     api_code = "idempotency_key_reused"
-
-
-class IdempotencyInProgress(Exception):
-    api_status = 409
-    api_code = "idempotency_in_progress"
 
 
 def request_key(request: Any) -> str:
@@ -63,8 +63,6 @@ def body_hash(data: Any) -> str:
 def _replay(record: IdempotencyRecord, digest: str) -> Response:
     if record.request_hash != digest:
         raise IdempotencyKeyReused(f"This {HEADER} was already used with a different request body.")
-    if record.status_code is None:
-        raise IdempotencyInProgress("A request with this key is still being processed.")
     response = Response(record.response_body, status=record.status_code)
     response["Idempotent-Replayed"] = "true"
     return response
@@ -78,41 +76,41 @@ ON CONFLICT (retailer_id, endpoint, "key") DO NOTHING
 RETURNING id
 """  # noqa: S608 - the table name comes from the model, values are parameters
 
-_ANSWER = f"""
-UPDATE {IdempotencyRecord._meta.db_table} SET status_code = %s, response_body = %s WHERE id = %s
-"""  # noqa: S608
-
 
 def _json(body: Any) -> Any:
     return IdempotencyRecord._meta.get_field("response_body").get_db_prep_value(body, connection)
 
 
-def _claim(
-    retailer_id: int, endpoint: str, key: str, digest: str, answer: tuple[int, Any] | None = None
-) -> int | None:
-    """Insert the key's record (optionally with its answer); ``None`` if the key is taken.
+def _claim(retailer_id: int, endpoint: str, key: str, digest: str, code: int, body: Any) -> bool:
+    """Store the key's answer; ``False`` if another request holds the key.
 
     A concurrent request with the same key blocks on the unique index until this transaction
-    ends: it then finds the committed record, or claims the key itself after a rollback.
+    ends: it then finds the committed record, or stores its own answer after a rollback.
     """
-    code, body = answer if answer else (None, None)
     params = [
         retailer_id,
         endpoint,
         key,
         digest,
         code,
-        None if body is None else _json(body),
+        _json(body),
         connection.ops.adapt_datetimefield_value(timezone.now()),
     ]
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(_INSERT, params)
-        row = cursor.fetchone()
-    return row[0] if row else None
+        return cursor.fetchone() is not None
 
 
 def _stored(retailer: Any, endpoint: str, key: str) -> IdempotencyRecord:
     return IdempotencyRecord.objects.for_retailer(retailer).get(endpoint=endpoint, key=key)
+
+
+class _KeyTaken(Exception):
+    """Another request committed this key first: roll back and replay its answer."""
+
+
+#: ``remember(status, body)``: store the answer under the request's key, in its transaction.
+Remember = Callable[[int, dict[str, Any]], None]
 
 
 def idempotent(
@@ -120,34 +118,45 @@ def idempotent(
     *,
     endpoint: str,
     data: Any,
-    effect: Callable[[], tuple[int, dict[str, Any]]],
+    effect: Callable[[Remember], tuple[int, dict[str, Any]]],
 ) -> Response:
-    """Run ``effect`` once per (retailer, endpoint, key) and store its answer.
+    """Run ``effect`` once per (retailer, endpoint, key) and store its answer with it.
 
-    ``effect`` returns ``(status, body)`` or raises a domain error. A domain error rolls the
-    whole transaction back (the effect and the claimed key: no savepoint is needed on the
-    success path) and its error answer is then stored under the key in a transaction of its own.
+    ``effect(remember)`` makes the change and returns ``(status, body)``, or raises a domain
+    error. Its answer is stored under the key in the same transaction, after it returns; or
+    earlier, when the effect calls ``remember(status, body)`` itself once its answer is known (a
+    redemption does, just before booking the campaign's budget, so that the campaign row, shared
+    by every redemption of the campaign, stays locked only for that statement and the commit).
+
+    A request whose key is already stored gets the stored answer: the unique key makes its own
+    transaction roll back, whatever it did. A domain error rolls the effect back and its error
+    answer is then stored under the key in a transaction of its own.
     """
     key = request_key(request)
     retailer = request.auth.retailer
     digest = body_hash(data)
+    remembered = False
+
+    def remember(code: int, body: dict[str, Any]) -> None:
+        nonlocal remembered
+        if not _claim(retailer.pk, endpoint, key, digest, code, body):
+            raise _KeyTaken
+        remembered = True
+
     try:
         with transaction.atomic():
-            record_id = _claim(retailer.pk, endpoint, key, digest)
-            if record_id is None:
-                return _replay(_stored(retailer, endpoint, key), digest)
-            code, body = effect()
-            with connection.cursor() as cursor:
-                cursor.execute(_ANSWER, [code, _json(body), record_id])
+            code, body = effect(remember)
+            if not remembered:
+                remember(code, body)
         return Response(body, status=code or status.HTTP_200_OK)
-    except (IdempotencyKeyReused, IdempotencyInProgress):
-        raise
+    except _KeyTaken:
+        pass
     except Exception as exc:
         answer = domain_error_answer(exc)
         if answer is None:
             raise
         code, body = answer[0], error_body(answer[1], str(exc))
-    with transaction.atomic():
-        if _claim(retailer.pk, endpoint, key, digest, (code, body)) is None:
-            return _replay(_stored(retailer, endpoint, key), digest)
-    return Response(body, status=code)
+        with transaction.atomic():
+            if _claim(retailer.pk, endpoint, key, digest, code, body):
+                return Response(body, status=code)
+    return _replay(_stored(retailer, endpoint, key), digest)

@@ -20,11 +20,11 @@ from rest_framework.views import APIView
 
 from campaigns.api import serializers as s
 from campaigns.api.authentication import ApiTokenAuthentication, HasApiToken
-from campaigns.api.idempotency import HEADER, idempotent
+from campaigns.api.idempotency import HEADER, Remember, idempotent
 from campaigns.api.queries import customer_snapshot
 from campaigns.api.throttles import TokenScopedThrottle
 from campaigns.models import Campaign
-from campaigns.services.redemption import bonus_redeem
+from campaigns.services.redemption import Redeemed, bonus_redeem
 from customers.models import Customer
 from customers.services.points import (
     points_redeem,
@@ -126,10 +126,13 @@ class RedemptionCreateApi(PosApi):
         """Redeem a bonus by its code (``Idempotency-Key`` required)."""
         data = _valid(s.RedemptionInputSerializer, request)
         return idempotent(
-            request, endpoint="redemptions", data=request.data, effect=lambda: self._redeem(data)
+            request,
+            endpoint="redemptions",
+            data=request.data,
+            effect=lambda remember: self._redeem(data, remember),
         )
 
-    def _redeem(self, data: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def _redeem(self, data: dict[str, Any], remember: Remember) -> tuple[int, dict[str, Any]]:
         store = None
         if data.get("store_id"):
             store = (
@@ -143,19 +146,23 @@ class RedemptionCreateApi(PosApi):
             basket_amount=data.get("basket_amount"),
             store=store,
             api_token=self.request.auth,
+            before_booking=lambda redeemed: remember(201, _redeemed_body(redeemed)),
         )
-        body = {
-            "redemption_id": redeemed.redemption_id,
-            "code": redeemed.code,
-            "customer_id": redeemed.customer_external_id,
-            "kind": redeemed.kind,
-            "value": str(redeemed.value),
-            "use_no": redeemed.use_no,
-            "uses_left": redeemed.max_uses - redeemed.use_no,
-            "cost": str(redeemed.cost),
-            "redeemed_at": _DATETIME.to_representation(redeemed.redeemed_at),
-        }
-        return status.HTTP_201_CREATED, body
+        return status.HTTP_201_CREATED, _redeemed_body(redeemed)
+
+
+def _redeemed_body(redeemed: Redeemed) -> dict[str, Any]:
+    return {
+        "redemption_id": redeemed.redemption_id,
+        "code": redeemed.code,
+        "customer_id": redeemed.customer_external_id,
+        "kind": redeemed.kind,
+        "value": str(redeemed.value),
+        "use_no": redeemed.use_no,
+        "uses_left": redeemed.max_uses - redeemed.use_no,
+        "cost": str(redeemed.cost),
+        "redeemed_at": _DATETIME.to_representation(redeemed.redeemed_at),
+    }
 
 
 class PointsRedeemApi(PosApi):
@@ -173,7 +180,7 @@ class PointsRedeemApi(PosApi):
             Customer.objects.for_retailer(self.retailer), external_id=data["customer_id"]
         )
 
-        def effect() -> tuple[int, dict[str, Any]]:
+        def effect(remember: Remember) -> tuple[int, dict[str, Any]]:
             entry = points_redeem(
                 customer=customer, points=data["points"], reason=data["reason"] or "till"
             )

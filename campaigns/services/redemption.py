@@ -6,7 +6,8 @@ One transaction does, in this order (the same lock order everywhere, so no deadl
        RETURNING uses`` (no row: already redeemed, or cancelled meanwhile) - the row lock
        serialises the redemptions of one bonus;
     2. the ``Redemption`` row (unique ``(bonus, use_no)``) and, for a points multiplier, the ledger
-       credit (customer row lock);
+       credit (customer row lock); then the caller's own writes (``before_booking``: the API's
+       stored answer);
     3. ``UPDATE campaign SET spent = spent + cost WHERE id = .. AND spent + cost <= spend_limit``
        (0 rows: budget exhausted) - the row lock serialises the spend of one campaign, so it comes
        last and is held only until the commit.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
@@ -33,6 +35,7 @@ from campaigns.exceptions import CampaignError
 from campaigns.models import Bonus, BonusKind, BonusState, BonusType, Campaign, Redemption
 from customers.models import Customer
 from customers.services.points import points_bonus_credit, retailer_today
+from loyalty_site.hot_sql import hot_cursor
 from loyalty_site.money import ZERO, quantize
 from retailers.models import Retailer
 
@@ -90,6 +93,26 @@ SET uses = uses + 1,
 WHERE id = %s AND state = %s AND uses < max_uses
 RETURNING uses
 """  # noqa: S608
+_TAKE_AND_RECORD = f"""
+WITH take AS (
+    UPDATE {_B} b
+    SET uses = b.uses + 1,
+        state = CASE WHEN b.uses + 1 >= b.max_uses THEN %s ELSE b.state END,
+        state_changed_at = %s
+    FROM {_T} t, {_C} c
+    WHERE b.retailer_id = %s AND b.code = %s
+      AND t.id = b.bonus_type_id AND c.id = b.customer_id AND t.kind <> %s
+      AND b.state = %s AND b.uses < b.max_uses AND b.valid_from <= %s AND b.valid_to >= %s
+    RETURNING b.id, b.campaign_id, b.code, b.value, b.redemption_cost, b.uses, b.max_uses,
+              t.kind, c.external_id
+), record AS (
+    INSERT INTO {Redemption._meta.db_table}
+        (retailer_id, bonus_id, use_no, cost, basket_amount, store_id, api_token_id, redeemed_at)
+    SELECT %s, id, uses, redemption_cost, %s, %s, %s, %s FROM take
+    RETURNING id
+)
+SELECT take.*, record.id FROM take, record
+"""  # noqa: S608
 _STATE = f"SELECT state, valid_to FROM {_B} WHERE id = %s"  # noqa: S608
 _RECORD = f"""
 INSERT INTO {Redemption._meta.db_table}
@@ -141,7 +164,7 @@ def _date(value: Any) -> dt.date:
 
 
 def _find(cursor: Any, retailer: Retailer, code: str) -> _Found | None:
-    cursor.execute(_FIND, [retailer.pk, code.strip().upper()])
+    cursor.execute(_FIND, [retailer.pk, code])
     row = cursor.fetchone()
     if row is None:
         return None
@@ -173,74 +196,102 @@ def _multiplier_points(bonus: _Found, retailer: Retailer, basket: Decimal | None
     return math.floor(basket * retailer.points_per_currency_unit * extra)
 
 
-@transaction.atomic(savepoint=False)
-def bonus_redeem(
-    *,
-    retailer: Retailer,
-    code: str,
-    basket_amount: Decimal | None = None,
-    store: Any = None,
-    api_token: Any = None,
-    now: dt.datetime | None = None,
-) -> Redeemed:
-    """Redeem the bonus ``code`` of ``retailer`` once.
+@dataclass(frozen=True)
+class _Use:
+    """One redemption request, as the statements need it."""
 
-    The till calls this on every redemption, so it runs five plain SQL statements (see the module
-    docstring) instead of ORM queries. Any refusal raises and the caller's transaction must roll
-    back (no savepoint is taken: a refusal after the use was taken must undo it).
+    retailer: Retailer
+    code: str
+    today: dt.date
+    now: dt.datetime
+    basket_amount: Decimal | None
+    store_id: int | None
+    api_token_id: int | None
 
-    Raises:
-        BonusNotFound: no such code at this retailer (another retailer's code included).
-        BonusExpired / BonusNotYetValid / BonusCancelled: outside its validity.
-        AlreadyRedeemed: every allowed use is taken.
-        BudgetExhausted: the campaign's spend limit cannot cover this use.
+    @property
+    def stamp(self) -> Any:
+        return connection.ops.adapt_datetimefield_value(self.now)
+
+
+def _take_at_once(cursor: Any, use: _Use) -> tuple[Redeemed, int] | None:
+    """PostgreSQL: take the use and record it in one statement, or ``None``.
+
+    Covers the common case, a bonus still issued and valid today whose cost is its fixed
+    ``redemption_cost`` (every kind but the points multiplier). ``None`` (no row) leaves it to
+    :func:`_take`, which handles the multiplier and tells the till why a refusal is one.
     """
-    now = now or timezone.now()
-    with connection.cursor() as cursor:
-        bonus = _find(cursor, retailer, code)
-        if bonus is None:
-            raise BonusNotFound("No bonus with this code.")
-        today = retailer_today(retailer, now)
-        _check_dates(bonus.code, bonus.state, bonus.valid_from, bonus.valid_to, today)
-        extra_points = _multiplier_points(bonus, retailer, basket_amount)
-        cost = (
-            quantize(extra_points * retailer.point_value) if extra_points else bonus.redemption_cost
-        )
-        stamp = connection.ops.adapt_datetimefield_value(now)
-        cursor.execute(_TAKE_USE, [BonusState.REDEEMED, stamp, bonus.id, BonusState.ISSUED])
-        taken = cursor.fetchone()
-        if taken is None:
-            # Lost to another use, or cancelled/expired since it was read: tell which.
-            cursor.execute(_STATE, [bonus.id])
-            state, valid_to = cursor.fetchone()
-            _check_dates(bonus.code, state, bonus.valid_from, _date(valid_to), today)
-            raise AlreadyRedeemed(f"Bonus {bonus.code} has already been redeemed.")
-        use_no = taken[0]
-        cursor.execute(
-            _RECORD,
-            [
-                retailer.pk,
-                bonus.id,
-                use_no,
-                cost,
-                basket_amount,
-                getattr(store, "pk", None),
-                getattr(api_token, "pk", None),
-                stamp,
-            ],
-        )
-        redemption_id = cursor.fetchone()[0]
-        if extra_points:
-            points_bonus_credit(bonus=Bonus.objects.get(pk=bonus.id), points=extra_points)
-        if _critical_section_hook is not None:
-            _critical_section_hook()
-        # Last, so the campaign row (shared by every redemption of the campaign) is locked for as
-        # short a time as possible: from here to the commit.
-        if cost > 0:
-            cursor.execute(_BOOK, [cost, bonus.campaign_id, retailer.pk, cost])
-            if cursor.rowcount == 0:
-                raise BudgetExhausted("The campaign's spend limit is reached.")
-    return Redeemed(
+    cursor.execute(
+        _TAKE_AND_RECORD,
+        [
+            BonusState.REDEEMED,
+            use.stamp,
+            use.retailer.pk,
+            use.code,
+            BonusKind.POINTS_MULTIPLIER,
+            BonusState.ISSUED,
+            use.today,
+            use.today,
+            use.retailer.pk,
+            use.basket_amount,
+            use.store_id,
+            use.api_token_id,
+            use.stamp,
+        ],
+    )
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    bonus_id, campaign_id, code, value, cost, use_no, max_uses, kind, external_id, rid = row
+    redeemed = Redeemed(
+        redemption_id=rid,
+        bonus_id=bonus_id,
+        code=code,
+        customer_external_id=external_id,
+        kind=kind,
+        value=quantize(value),
+        use_no=use_no,
+        max_uses=max_uses,
+        cost=quantize(cost),
+        redeemed_at=use.now,
+    )
+    return redeemed, campaign_id
+
+
+def _take(cursor: Any, use: _Use) -> tuple[Redeemed, int]:
+    """Any backend, any bonus: read, check, take the use, record it (steps 0-2)."""
+    retailer = use.retailer
+    bonus = _find(cursor, retailer, use.code)
+    if bonus is None:
+        raise BonusNotFound("No bonus with this code.")
+    _check_dates(bonus.code, bonus.state, bonus.valid_from, bonus.valid_to, use.today)
+    extra_points = _multiplier_points(bonus, retailer, use.basket_amount)
+    cost = quantize(extra_points * retailer.point_value) if extra_points else bonus.redemption_cost
+    cursor.execute(_TAKE_USE, [BonusState.REDEEMED, use.stamp, bonus.id, BonusState.ISSUED])
+    taken = cursor.fetchone()
+    if taken is None:
+        # Lost to another use, or cancelled/expired since it was read: tell which.
+        cursor.execute(_STATE, [bonus.id])
+        state, valid_to = cursor.fetchone()
+        _check_dates(bonus.code, state, bonus.valid_from, _date(valid_to), use.today)
+        raise AlreadyRedeemed(f"Bonus {bonus.code} has already been redeemed.")
+    use_no = taken[0]
+    cursor.execute(
+        _RECORD,
+        [
+            retailer.pk,
+            bonus.id,
+            use_no,
+            cost,
+            use.basket_amount,
+            use.store_id,
+            use.api_token_id,
+            use.stamp,
+        ],
+    )
+    redemption_id = cursor.fetchone()[0]
+    if extra_points:
+        points_bonus_credit(bonus=Bonus.objects.get(pk=bonus.id), points=extra_points)
+    redeemed = Redeemed(
         redemption_id=redemption_id,
         bonus_id=bonus.id,
         code=bonus.code,
@@ -250,8 +301,63 @@ def bonus_redeem(
         use_no=use_no,
         max_uses=bonus.max_uses,
         cost=cost,
-        redeemed_at=now,
+        redeemed_at=use.now,
     )
+    return redeemed, bonus.campaign_id
+
+
+@transaction.atomic(savepoint=False)
+def bonus_redeem(
+    *,
+    retailer: Retailer,
+    code: str,
+    basket_amount: Decimal | None = None,
+    store: Any = None,
+    api_token: Any = None,
+    now: dt.datetime | None = None,
+    before_booking: Callable[[Redeemed], None] | None = None,
+) -> Redeemed:
+    """Redeem the bonus ``code`` of ``retailer`` once.
+
+    The till calls this on every redemption, so it runs four plain SQL statements (see the module
+    docstring) instead of ORM queries. Any refusal raises and the caller's transaction must roll
+    back (no savepoint is taken: a refusal after the use was taken must undo it).
+
+    ``before_booking(redeemed)`` is called once the use is recorded and just before the budget is
+    booked: what the caller still has to write in this transaction (the API stores its answer to
+    the till) goes there, so that the campaign row stays locked only for the booking and the
+    commit.
+
+    Raises:
+        BonusNotFound: no such code at this retailer (another retailer's code included).
+        BonusExpired / BonusNotYetValid / BonusCancelled: outside its validity.
+        AlreadyRedeemed: every allowed use is taken.
+        BudgetExhausted: the campaign's spend limit cannot cover this use.
+    """
+    now = now or timezone.now()
+    use = _Use(
+        retailer=retailer,
+        code=code.strip().upper(),
+        today=retailer_today(retailer, now),
+        now=now,
+        basket_amount=basket_amount,
+        store_id=getattr(store, "pk", None),
+        api_token_id=getattr(api_token, "pk", None),
+    )
+    with hot_cursor() as cursor:
+        taken = _take_at_once(cursor, use) if connection.vendor == "postgresql" else None
+        redeemed, campaign_id = taken or _take(cursor, use)
+        if before_booking is not None:
+            before_booking(redeemed)
+        if _critical_section_hook is not None:
+            _critical_section_hook()
+        # Last, so the campaign row (shared by every redemption of the campaign) is locked for as
+        # short a time as possible: from here to the commit.
+        if redeemed.cost > 0:
+            cursor.execute(_BOOK, [redeemed.cost, campaign_id, retailer.pk, redeemed.cost])
+            if cursor.rowcount == 0:
+                raise BudgetExhausted("The campaign's spend limit is reached.")
+    return redeemed
 
 
 def bonuses_expire_due(*, now: dt.datetime | None = None) -> int:

@@ -7,7 +7,7 @@ import pytest
 
 from campaigns.models import Bonus, BonusState, Campaign, IdempotencyRecord, Redemption
 from campaigns.services import redemption as redemption_service
-from customers.services.points import points_adjust
+from customers.services.points import points_adjust, points_summary
 from tests.campaigns.rewards_factories import TODAY, BonusFactory, token_client
 from tests.customers.factories import CustomerFactory
 
@@ -64,6 +64,35 @@ def test_same_key_same_body_replays_without_second_effect(client, bonus):
     assert second.json() == first.json()
     assert second["Idempotent-Replayed"] == "true"
     assert Redemption.objects.count() == 1
+
+
+def test_a_retry_that_could_succeed_again_changes_nothing(client, retailer):
+    """The retry's own effect (a second use of a three-use bonus) is rolled back: key taken."""
+    bonus = BonusFactory(member__campaign__retailer=retailer, max_uses=3)
+    first = redeem(client, bonus.code, "k1")
+    retry = redeem(client, bonus.code, "k1")
+    assert (retry.status_code, retry.json()) == (201, first.json())
+    assert retry["Idempotent-Replayed"] == "true"
+    bonus.refresh_from_db()
+    assert bonus.uses == 1
+    assert Redemption.objects.count() == 1
+    assert Campaign.objects.get(pk=bonus.campaign_id).spent == Decimal("1.00")
+
+
+def test_points_redeem_retry_spends_once(client, retailer):
+    customer = CustomerFactory(retailer=retailer, external_id="C1")
+    points_adjust(customer=customer, points=200, reason="opening balance")
+    body = {"customer_id": "C1", "points": 60}
+    url = "/api/v1/points/redeem/"
+    first = client.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="p1")
+    retry = client.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="p1")
+    assert (first.status_code, retry.status_code) == (201, 201)
+    assert (
+        retry.json()
+        == first.json()
+        == {"customer_id": "C1", "points": 60, "balance": 140, "seq": 2}
+    )
+    assert points_summary(customer=customer).balance == 140
 
 
 def test_same_key_different_body_is_422(client, bonus):
@@ -141,6 +170,8 @@ def test_bonus_cancelled_between_read_and_use_is_refused_as_cancelled(client, bo
         return found
 
     monkeypatch.setattr(redemption_service, "_find", find_then_cancel)
+    # PostgreSQL's one-statement path has no such window: take the step-by-step path.
+    monkeypatch.setattr(redemption_service, "_take_at_once", lambda cursor, use: None)
     response = redeem(client, bonus.code, "k1")
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "cancelled"
@@ -224,3 +255,32 @@ def test_points_multiplier_credits_extra_points_and_books_their_value(client, re
     assert response.status_code == 201
     assert response.json()["cost"] == "0.50"  # floor(25.40 x 1 x (3 - 1)) = 50 points x 0.01
     assert points_summary(customer=bonus.customer).balance == 50
+
+
+@pytest.mark.postgres
+def test_postgres_takes_a_fixed_cost_use_in_one_statement(postgres_only, client, bonus):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert redeem(client, bonus.code, "k1").status_code == 201
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert sum("WITH take AS" in s for s in sql) == 1
+    assert not [s for s in sql if "JOIN campaigns_bonustype" in s]  # no separate read
+
+
+@pytest.mark.postgres
+def test_postgres_multiplier_takes_the_step_by_step_path(postgres_only, client, retailer):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from campaigns.models import BonusKind
+    from tests.campaigns.factories import BonusTypeFactory
+
+    btype = BonusTypeFactory(retailer=retailer, kind=BonusKind.POINTS_MULTIPLIER)
+    bonus = BonusFactory(member__campaign__retailer=retailer, member__bonus_type=btype)
+    with CaptureQueriesContext(connection) as queries:
+        response = redeem(client, bonus.code, "k1", basket_amount="10.00")
+    assert response.status_code == 201
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert [s for s in sql if "JOIN campaigns_bonustype" in s]  # the read of step 0
