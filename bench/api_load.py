@@ -8,19 +8,22 @@ What it does:
     2. creates the retailer ``bench-api`` with N customers, each with points and single-use
        bonuses of one issued campaign (enough bonuses for every redemption of the run), and an
        API token;
-    3. starts gunicorn (``--workers`` x ``--threads``) on loopback;
-    4. from a second process, drives each phase for ``--seconds`` with ``--concurrency`` client
-       threads, each holding one keep-alive ``http.client`` connection; every redemption uses a
-       fresh bonus code and a fresh ``Idempotency-Key``;
-    5. prints requests/s, p50/p95/p99 latency and error counts per phase.
+    3. starts gunicorn (``--workers`` x ``--threads``, default 4 x 1: two per core) on loopback;
+    4. from a second process, drives each phase at each arrival rate of ``--rates`` (open loop:
+       requests are sent when due, whether or not earlier ones were answered, as independent
+       tills send them) over ``--connections`` keep-alive ``http.client`` connections, after an
+       unmeasured warm-up; every redemption uses a fresh bonus code and ``Idempotency-Key``;
+    5. prints the achieved requests/s, p50/p95/p99 latency counted from when each request was
+       due, the CPU per request of gunicorn and of PostgreSQL, and the errors.
 
-Run: ``.venv/bin/python bench/api_load.py [--seconds 15] [--concurrency 16] [--customers 5000]``.
+Run: ``.venv/bin/python bench/api_load.py [--rates 300,400] [--seconds 20] [--connections 16]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import json
 import multiprocessing as mp
 import os
@@ -43,7 +46,7 @@ SERVER_ENV = {
     "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
     "API_RATE_READ": "1000000/min",
     "API_RATE_WRITE": "1000000/min",
-    "LOG_LEVEL": "WARNING",
+    "LOG_LEVEL": "ERROR",  # refusals are counted, not logged
 }
 
 
@@ -203,14 +206,39 @@ def start_server(port: int, workers: int, threads: int) -> subprocess.Popen:
     raise SystemExit("gunicorn did not start")
 
 
-def drive(port: int, phase: str, data: dict, seconds: float, concurrency: int, out) -> None:
-    """Load generator (runs in its own process): one phase, results sent through ``out``."""
+def _request(phase: str, data: dict, rng: random.Random, next_code) -> tuple | None:
+    if phase == "lookup":
+        return "GET", f"/api/v1/customers/{rng.choice(data['customers'])}/", None, {}
+    code = next_code()
+    if code is None:
+        return None
+    body = json.dumps({"code": code, "basket_amount": "25.00"})
+    return "POST", "/api/v1/redemptions/", body, {"Idempotency-Key": str(uuid.uuid4())}
+
+
+def drive(
+    port: int,
+    phase: str,
+    data: dict,
+    rate: float,
+    seconds: float,
+    warmup: float,
+    connections: int,
+    out,
+) -> None:
+    """Load generator (runs in its own process): one phase at a fixed arrival rate.
+
+    Open loop, as tills are: request ``k`` is due at ``start + k / rate`` whatever the server is
+    doing, spread round-robin over ``connections`` keep-alive connections. A request's latency runs
+    from the moment it was *due*, so a server that falls behind is charged for the queue it builds
+    (no coordinated omission). Requests due during the first ``warmup`` seconds are not counted.
+    """
     headers = {"Authorization": f"Token {data['key']}", "Content-Type": "application/json"}
     codes = iter(data["codes"])
     lock = threading.Lock()
-    latencies: list[list[float]] = [[] for _ in range(concurrency)]
-    errors: list[dict[str, int]] = [{} for _ in range(concurrency)]
-    stop = time.monotonic() + seconds
+    results: list[list[tuple[float, float, str]]] = [[] for _ in range(connections)]
+    total = int((warmup + seconds) * rate)
+    start = time.perf_counter() + 0.2
 
     def next_code() -> str | None:
         with lock:
@@ -219,53 +247,47 @@ def drive(port: int, phase: str, data: dict, seconds: float, concurrency: int, o
     def worker(n: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         rng = random.Random(n)
-        while time.monotonic() < stop:
-            if phase == "lookup":
-                method, path, body = (
-                    "GET",
-                    f"/api/v1/customers/{rng.choice(data['customers'])}/",
-                    None,
-                )
-                extra = {}
-            else:
-                code = next_code()
-                if code is None:
-                    break
-                method, path = "POST", "/api/v1/redemptions/"
-                body = json.dumps({"code": code, "basket_amount": "25.00"})
-                extra = {"Idempotency-Key": str(uuid.uuid4())}
-            began = time.perf_counter()
+        for k in range(n, total, connections):
+            due = start + k / rate
+            pause = due - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+            request = _request(phase, data, rng, next_code)
+            if request is None:
+                break
+            method, path, body, extra = request
             try:
                 conn.request(method, path, body=body, headers={**headers, **extra})
                 response = conn.getresponse()
                 response.read()
-                status = response.status
+                status = str(response.status)
             except (OSError, http.client.HTTPException) as exc:
                 status = type(exc).__name__
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-            latencies[n].append(time.perf_counter() - began)
-            ok = 200 if phase == "lookup" else 201
-            if status != ok:
-                errors[n][str(status)] = errors[n].get(str(status), 0) + 1
+            results[n].append((due - start, time.perf_counter() - due, status))
         conn.close()
 
-    began = time.monotonic()
-    pool = [threading.Thread(target=worker, args=(n,)) for n in range(concurrency)]
+    cpu_start = time.process_time()
+    pool = [threading.Thread(target=worker, args=(n,)) for n in range(connections)]
     for thread in pool:
         thread.start()
     for thread in pool:
         thread.join()
-    elapsed = time.monotonic() - began
-    merged: dict[str, int] = {}
-    for e in errors:
-        for k, v in e.items():
-            merged[k] = merged.get(k, 0) + v
+    ok = "200" if phase == "lookup" else "201"
+    measured = [r for rs in results for r in rs if r[0] >= warmup]
+    errors: dict[str, int] = {}
+    for _, _, status in measured:
+        if status != ok:
+            errors[status] = errors.get(status, 0) + 1
+    last_done = max((due + lat for due, lat, _ in measured), default=warmup)
     out.send(
         {
-            "latencies": sorted(x for lat in latencies for x in lat),
-            "errors": merged,
-            "elapsed": elapsed,
+            "latencies": sorted(lat for _, lat, _ in measured),
+            "errors": errors,
+            "elapsed": max(last_done - warmup, 1e-9),
+            "sent": sum(len(rs) for rs in results),
+            "client_cpu": time.process_time() - cpu_start,
         }
     )
 
@@ -277,11 +299,11 @@ def _cmdline(entry: Path) -> str:
         return ""
 
 
-def cpu_seconds(parent_pid: int, db_name: str) -> tuple[float, float]:
-    """CPU seconds (user + system) of gunicorn's workers and of the PostgreSQL backends of
-    ``db_name``."""
+def cpu_seconds(parent_pid: int, db_name: str) -> dict[tuple[str, int], float]:
+    """CPU seconds (user + system) per process of gunicorn's workers (``("web", pid)``) and of
+    the PostgreSQL backends of ``db_name`` (``("db", pid)``)."""
     tick = os.sysconf("SC_CLK_TCK")
-    web = db = 0.0
+    used: dict[tuple[str, int], float] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -291,11 +313,24 @@ def cpu_seconds(parent_pid: int, db_name: str) -> tuple[float, float]:
             fields = stat[stat.rindex(")") + 2 :].split()
         except (OSError, ValueError):
             continue
-        used = (int(fields[11]) + int(fields[12])) / tick
+        seconds = (int(fields[11]) + int(fields[12])) / tick
         if int(fields[1]) == parent_pid:
-            web += used
+            used["web", int(entry.name)] = seconds
         elif comm.startswith("postgres") and db_name in _cmdline(entry):
-            db += used
+            used["db", int(entry.name)] = seconds
+    return used
+
+
+def cpu_used(before: dict, after: dict) -> tuple[float, float]:
+    """(web, db) CPU seconds between two :func:`cpu_seconds` snapshots (new processes count
+    from zero; processes that ended in between are not counted)."""
+    web = db = 0.0
+    for (kind, pid), seconds in after.items():
+        delta = seconds - before.get((kind, pid), 0.0)
+        if kind == "web":
+            web += delta
+        else:
+            db += delta
     return web, db
 
 
@@ -303,19 +338,62 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(len(values) * p))] * 1000 if values else float("nan")
 
 
+def run_phase(port: int, server_pid: int, db_name: str, phase: str, data: dict, args) -> None:
+    """Drive one phase at each rate of ``--rates`` from a second process and print its line."""
+    ctx = mp.get_context("spawn")
+    codes = iter(data["codes"])
+    for rate in [r for r in args.rates for _ in range(args.repeat)]:
+        # Each run redeems bonuses no earlier run has touched.
+        needed = int(rate * (args.seconds + args.warmup)) + 10
+        run_data = {**data, "codes": list(itertools.islice(codes, needed))}
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(
+            target=drive,
+            args=(port, phase, run_data, rate, args.seconds, args.warmup, args.connections, child),
+        )
+        cpu_before = cpu_seconds(server_pid, db_name)
+        proc.start()
+        result = parent.recv()
+        proc.join()
+        web_cpu, db_cpu = cpu_used(cpu_before, cpu_seconds(server_pid, db_name))
+        lat = result["latencies"]
+        n = max(result["sent"], 1)
+        print(
+            f"{phase:<11}{rate:>8.0f}{len(lat):>9}{len(lat) / result['elapsed']:>9.0f}"
+            f"{pct(lat, 0.5):>9.1f}{pct(lat, 0.95):>9.1f}{pct(lat, 0.99):>9.1f}"
+            f"{web_cpu / n * 1000:>9.2f}{db_cpu / n * 1000:>9.2f}"
+            f"{result['client_cpu'] / n * 1000:>9.2f}  {result['errors'] or 0}",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=15)
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=20, help="measured seconds per rate")
+    parser.add_argument("--repeat", type=int, default=1, help="run every rate this many times")
+    parser.add_argument("--warmup", type=float, default=3, help="unmeasured seconds first")
+    parser.add_argument(
+        "--rates",
+        type=lambda text: [float(r) for r in text.split(",")],
+        default=[300.0],
+        help="arrival rates to drive, requests/s, comma-separated (default 300)",
+    )
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=64,
+        help="keep-alive connections (tills, or a proxy's upstream connections) to spread over",
+    )
     parser.add_argument("--customers", type=int, default=5000)
     parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--port", type=int, default=0, help="default: a free port")
     args = parser.parse_args()
     os.environ.setdefault("DATABASE_URL", DEFAULT_DB)
     os.environ.update(SERVER_ENV)
     recreate_database(os.environ["DATABASE_URL"])
-    bonuses = int(args.seconds * 1500)  # more than the server can redeem in the phase
+    # One fresh single-use bonus per redemption of every rate, warm-up included.
+    bonuses = int(sum(args.rates) * args.repeat * (args.seconds + args.warmup) * 1.1) + 100
     t0 = time.monotonic()
     data = prepare(args.customers, bonuses)
     print(
@@ -327,43 +405,25 @@ def main() -> None:
             probe.bind(("127.0.0.1", 0))
             args.port = probe.getsockname()[1]
     server = start_server(args.port, args.workers, args.threads)
+    db_name = os.environ["DATABASE_URL"].rsplit("/", 1)[1]
     try:
         print(
-            f"gunicorn {args.workers} workers x {args.threads} threads; client concurrency "
-            f"{args.concurrency}, {args.seconds:.0f} s per phase. Target >= 300 req/s, "
-            "p95 < 50 ms, 0 errors."
+            f"gunicorn {args.workers} workers x {args.threads} threads; load from a second "
+            f"process over {args.connections} keep-alive connections at a fixed arrival rate; "
+            f"{args.warmup:.0f} s warm-up + {args.seconds:.0f} s measured per rate. "
+            "Target >= 300 req/s, p95 < 50 ms, 0 errors."
         )
         print(
-            f"{'phase':<11}{'requests':>9}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}"
-            f"{'p99 ms':>9}  errors"
+            f"{'phase':<11}{'offered':>8}{'requests':>9}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}"
+            f"{'p99 ms':>9}{'web ms':>9}{'db ms':>9}{'load ms':>9}  errors"
         )
-        ctx = mp.get_context("spawn")
-        db_name = os.environ["DATABASE_URL"].rsplit("/", 1)[1]
         for phase in ("lookup", "redemption"):
-            parent, child = ctx.Pipe()
-            proc = ctx.Process(
-                target=drive, args=(args.port, phase, data, args.seconds, args.concurrency, child)
-            )
-            cpu_before = cpu_seconds(server.pid, db_name)
-            proc.start()
-            result = parent.recv()
-            proc.join()
-            cpu_after = cpu_seconds(server.pid, db_name)
-            web_cpu, db_cpu = (a - b for a, b in zip(cpu_after, cpu_before, strict=True))
-            cpu = web_cpu + db_cpu
-            lat = result["latencies"]
-            print(
-                f"{phase:<11}{len(lat):>9}{len(lat) / result['elapsed']:>9.0f}"
-                f"{pct(lat, 0.5):>9.1f}{pct(lat, 0.95):>9.1f}{pct(lat, 0.99):>9.1f}  "
-                f"{result['errors'] or 0}"
-            )
-            print(
-                f"{'':<11}server CPU {cpu / max(len(lat), 1) * 1000:.1f} ms/request (gunicorn "
-                f"{web_cpu / max(len(lat), 1) * 1000:.1f}, PostgreSQL "
-                f"{db_cpu / max(len(lat), 1) * 1000:.1f}) -> about "
-                f"{len(lat) / cpu if cpu else 0:.0f} req/s per fully free core"
-            )
-        print(f"load average after: {os.getloadavg()[0]:.2f} (2 cores shared with other work)")
+            run_phase(args.port, server.pid, db_name, phase, data, args)
+        print(
+            "latency counts from when a request was due; web/db/load ms: CPU per request of the "
+            "gunicorn workers, the PostgreSQL backends and the load generator. Load average after: "
+            f"{os.getloadavg()[0]:.2f} (2 cores shared with the load generator)"
+        )
     finally:
         server.terminate()
         server.wait(timeout=30)
