@@ -14,6 +14,7 @@ every case.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -64,3 +65,8 @@ def hot_cursor() -> Iterator[Any]:
         yield _PreparedCursor(raw)
     finally:
         raw.close()
+
+
+def as_date(value: Any) -> dt.date:
+    """A date column read by plain SQL: a ``date``, or its ISO text where the driver gives text."""
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))

@@ -15,7 +15,7 @@ from typing import Any
 from campaigns.models import Bonus, BonusState, BonusType
 from customers.models import Customer, PointsEntry
 from customers.points_fifo import Movement, lots_from_chain, next_expiry
-from loyalty_site.hot_sql import hot_cursor
+from loyalty_site.hot_sql import as_date, hot_cursor
 from loyalty_site.money import quantize
 
 _CUSTOMER_BONUSES = f"""
@@ -38,10 +38,6 @@ ORDER BY seq
 """  # noqa: S608
 
 
-def _date(value: Any) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
-
-
 def _money(value: Any) -> str:
     return str(quantize(value))  # SQLite hands decimals back as int or float
 
@@ -55,8 +51,8 @@ def _bonus(row: tuple) -> dict[str, Any]:
         "kind": kind,
         "value": _money(value),
         "points": points,
-        "valid_from": _date(valid_from).isoformat(),
-        "valid_to": _date(valid_to).isoformat(),
+        "valid_from": as_date(valid_from).isoformat(),
+        "valid_to": as_date(valid_to).isoformat(),
         "state": state,
         "uses": uses,
         "max_uses": max_uses,
@@ -83,7 +79,7 @@ def customer_snapshot(*, retailer_id: int, external_id: str, today: dt.date) -> 
     upcoming = None
     if balance:
         lots = lots_from_chain(
-            Movement(seq, points, _date(expires) if expires is not None else None)
+            Movement(seq, points, as_date(expires) if expires is not None else None)
             for seq, points, expires, _ in ledger
         )
         upcoming = next_expiry(lots, today)

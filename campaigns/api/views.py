@@ -6,6 +6,7 @@ retailer's customers, bonuses and campaigns, and anything else is a 404.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django.conf import settings
@@ -133,6 +134,7 @@ class RedemptionCreateApi(PosApi):
         )
 
     def _redeem(self, data: dict[str, Any], remember: Remember) -> tuple[int, dict[str, Any]]:
+        answer = functools.cache(_redeemed_body)  # built once: stored, then returned
         store = None
         if data.get("store_id"):
             store = (
@@ -146,9 +148,9 @@ class RedemptionCreateApi(PosApi):
             basket_amount=data.get("basket_amount"),
             store=store,
             api_token=self.request.auth,
-            before_booking=lambda redeemed: remember(201, _redeemed_body(redeemed)),
+            before_booking=lambda redeemed: remember(status.HTTP_201_CREATED, answer(redeemed)),
         )
-        return status.HTTP_201_CREATED, _redeemed_body(redeemed)
+        return status.HTTP_201_CREATED, answer(redeemed)
 
 
 def _redeemed_body(redeemed: Redeemed) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from campaigns.exceptions import CampaignError
 from campaigns.models import Bonus, BonusKind, BonusState, BonusType, Campaign, Redemption
 from customers.models import Customer
 from customers.services.points import points_bonus_credit, retailer_today
-from loyalty_site.hot_sql import hot_cursor
+from loyalty_site.hot_sql import as_date, hot_cursor
 from loyalty_site.money import ZERO, quantize
 from retailers.models import Retailer
 
@@ -159,10 +159,6 @@ class _Found:
     customer_external_id: str
 
 
-def _date(value: Any) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
-
-
 def _find(cursor: Any, retailer: Retailer, code: str) -> _Found | None:
     cursor.execute(_FIND, [retailer.pk, code])
     row = cursor.fetchone()
@@ -173,8 +169,8 @@ def _find(cursor: Any, retailer: Retailer, code: str) -> _Found | None:
         found,
         value=quantize(found.value),
         redemption_cost=quantize(found.redemption_cost),
-        valid_from=_date(found.valid_from),
-        valid_to=_date(found.valid_to),
+        valid_from=as_date(found.valid_from),
+        valid_to=as_date(found.valid_to),
     )
 
 
@@ -272,7 +268,7 @@ def _take(cursor: Any, use: _Use) -> tuple[Redeemed, int]:
         # Lost to another use, or cancelled/expired since it was read: tell which.
         cursor.execute(_STATE, [bonus.id])
         state, valid_to = cursor.fetchone()
-        _check_dates(bonus.code, state, bonus.valid_from, _date(valid_to), use.today)
+        _check_dates(bonus.code, state, bonus.valid_from, as_date(valid_to), use.today)
         raise AlreadyRedeemed(f"Bonus {bonus.code} has already been redeemed.")
     use_no = taken[0]
     cursor.execute(
