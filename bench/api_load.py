@@ -189,16 +189,14 @@ def start_server(port: int, workers: int, threads: int) -> subprocess.Popen:
     cmd = [
         str(ROOT / ".venv" / "bin" / "gunicorn"),
         "loyalty_site.wsgi:application",
+        "--config",
+        "python:loyalty_site.gunicorn_conf",  # the production settings
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
         str(workers),
         "--threads",
         str(threads),
-        "--worker-class",
-        "gthread",
-        "--keep-alive",
-        "30",
         "--log-level",
         "warning",
     ]

@@ -15,6 +15,8 @@ from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, generics, serializers, status
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -49,8 +51,10 @@ class PayloadTooLarge(exceptions.APIException):
 
 
 class PosApi(APIView):
-    """Base of the POS endpoints: token auth, token-scoped throttling, bounded bodies."""
+    """Base of the POS endpoints: JSON only, token auth, token-scoped throttling, bounded bodies."""
 
+    parser_classes = [JSONParser]
+    renderer_classes = [JSONRenderer]
     authentication_classes = [ApiTokenAuthentication]
     permission_classes = [HasApiToken]
     throttle_classes = [TokenScopedThrottle]
