@@ -22,7 +22,6 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
-from rest_framework import status
 from rest_framework.response import Response
 
 from campaigns.models import IdempotencyRecord
@@ -109,24 +108,19 @@ class _KeyTaken(Exception):
     """Another request committed this key first: roll back and replay its answer."""
 
 
-#: ``remember(status, body)``: store the answer under the request's key, in its transaction.
-Remember = Callable[[int, dict[str, Any]], None]
-
-
 def idempotent(
     request: Any,
     *,
     endpoint: str,
     data: Any,
-    effect: Callable[[Remember], tuple[int, dict[str, Any]]],
+    effect: Callable[[], tuple[int, dict[str, Any]]],
 ) -> Response:
     """Run ``effect`` once per (retailer, endpoint, key) and store its answer with it.
 
-    ``effect(remember)`` makes the change and returns ``(status, body)``, or raises a domain
-    error. Its answer is stored under the key in the same transaction, after it returns; or
-    earlier, when the effect calls ``remember(status, body)`` itself once its answer is known (a
-    redemption does, just before booking the campaign's budget, so that the campaign row, shared
-    by every redemption of the campaign, stays locked only for that statement and the commit).
+    ``effect()`` makes the change and returns ``(status, body)``, or raises a domain error. Its
+    answer is stored under the key by the last statement of the same transaction, so that rows
+    the effect locked (a redemption's campaign row, shared by every redemption of the campaign)
+    stay locked only for that statement and the commit.
 
     A request whose key is already stored gets the stored answer: the unique key makes its own
     transaction roll back, whatever it did. A domain error rolls the effect back and its error
@@ -135,20 +129,12 @@ def idempotent(
     key = request_key(request)
     retailer = request.auth.retailer
     digest = body_hash(data)
-    remembered = False
-
-    def remember(code: int, body: dict[str, Any]) -> None:
-        nonlocal remembered
-        if not _claim(retailer.pk, endpoint, key, digest, code, body):
-            raise _KeyTaken
-        remembered = True
-
     try:
         with transaction.atomic():
-            code, body = effect(remember)
-            if not remembered:
-                remember(code, body)
-        return Response(body, status=code or status.HTTP_200_OK)
+            code, body = effect()
+            if not _claim(retailer.pk, endpoint, key, digest, code, body):
+                raise _KeyTaken
+        return Response(body, status=code)
     except _KeyTaken:
         pass
     except Exception as exc:

@@ -6,7 +6,6 @@ retailer's customers, bonuses and campaigns, and anything else is a 404.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from django.conf import settings
@@ -23,7 +22,7 @@ from rest_framework.views import APIView
 
 from campaigns.api import serializers as s
 from campaigns.api.authentication import ApiTokenAuthentication, HasApiToken
-from campaigns.api.idempotency import HEADER, Remember, idempotent
+from campaigns.api.idempotency import HEADER, idempotent
 from campaigns.api.queries import customer_snapshot
 from campaigns.api.throttles import TokenScopedThrottle
 from campaigns.models import Campaign
@@ -134,11 +133,10 @@ class RedemptionCreateApi(PosApi):
             request,
             endpoint="redemptions",
             data=request.data,
-            effect=lambda remember: self._redeem(data, remember),
+            effect=lambda: self._redeem(data),
         )
 
-    def _redeem(self, data: dict[str, Any], remember: Remember) -> tuple[int, dict[str, Any]]:
-        answer = functools.cache(_redeemed_body)  # built once: stored, then returned
+    def _redeem(self, data: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         store = None
         if data.get("store_id"):
             store = (
@@ -152,9 +150,8 @@ class RedemptionCreateApi(PosApi):
             basket_amount=data.get("basket_amount"),
             store=store,
             api_token=self.request.auth,
-            before_booking=lambda redeemed: remember(status.HTTP_201_CREATED, answer(redeemed)),
         )
-        return status.HTTP_201_CREATED, answer(redeemed)
+        return status.HTTP_201_CREATED, _redeemed_body(redeemed)
 
 
 def _redeemed_body(redeemed: Redeemed) -> dict[str, Any]:
@@ -186,7 +183,7 @@ class PointsRedeemApi(PosApi):
             Customer.objects.for_retailer(self.retailer), external_id=data["customer_id"]
         )
 
-        def effect(remember: Remember) -> tuple[int, dict[str, Any]]:
+        def effect() -> tuple[int, dict[str, Any]]:
             entry = points_redeem(
                 customer=customer, points=data["points"], reason=data["reason"] or "till"
             )

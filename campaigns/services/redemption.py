@@ -6,24 +6,25 @@ One transaction does, in this order (the same lock order everywhere, so no deadl
        RETURNING uses`` (no row: already redeemed, or cancelled meanwhile) - the row lock
        serialises the redemptions of one bonus;
     2. the ``Redemption`` row (unique ``(bonus, use_no)``) and, for a points multiplier, the ledger
-       credit (customer row lock); then the caller's own writes (``before_booking``: the API's
-       stored answer);
+       credit (customer row lock);
     3. ``UPDATE campaign SET spent = spent + cost WHERE id = .. AND spent + cost <= spend_limit``
        (0 rows: budget exhausted) - the row lock serialises the spend of one campaign, so it comes
-       last and is held only until the commit.
+       last and is held only until the commit, after the caller's own last write (the API stores
+       its answer to the till).
 Any refusal raises, which rolls the whole transaction back. The check constraints
 ``uses <= max_uses`` and ``spent <= spend_limit`` are the backstop.
 
-Tills redeem at the rate of a national chain's checkouts, so steps 0-3 are plain SQL statements
+Tills redeem at the rate of a national chain's checkouts, so these are plain SQL statements
 (portable between PostgreSQL and SQLite, scoped by ``retailer_id``) rather than ORM queries,
-whose compilation cost more CPU than the database work itself.
+whose compilation cost more CPU than the database work itself. On PostgreSQL, steps 1-3 are a
+single statement for every bonus whose cost is its fixed ``redemption_cost`` (all kinds but the
+points multiplier); step 0 is then only needed to say why a redemption was refused.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
@@ -73,11 +74,13 @@ class BudgetExhausted(RedemptionError):
     api_code = "budget_exhausted"
 
 
-#: Test hook: called between the ``uses`` increment and the budget update (inside the locks), so
-#: the concurrency tests can widen the critical section and prove the locks, not luck, hold.
+#: Test hook: called once the use is taken and the budget booked, before the commit (inside the
+#: locks), so the concurrency tests can widen the critical section and prove the locks, not luck,
+#: hold.
 _critical_section_hook = None
 
 _B, _T, _C = Bonus._meta.db_table, BonusType._meta.db_table, Customer._meta.db_table
+_CA = Campaign._meta.db_table
 # Table names come from the models; every value is a parameter.
 _FIND = f"""
 SELECT b.id, b.campaign_id, b.customer_id, b.code, b.value, b.points, b.redemption_cost,
@@ -93,7 +96,7 @@ SET uses = uses + 1,
 WHERE id = %s AND state = %s AND uses < max_uses
 RETURNING uses
 """  # noqa: S608
-_TAKE_AND_RECORD = f"""
+_TAKE_RECORD_BOOK = f"""
 WITH take AS (
     UPDATE {_B} b
     SET uses = b.uses + 1,
@@ -110,8 +113,15 @@ WITH take AS (
         (retailer_id, bonus_id, use_no, cost, basket_amount, store_id, api_token_id, redeemed_at)
     SELECT %s, id, uses, redemption_cost, %s, %s, %s, %s FROM take
     RETURNING id
+), book AS (
+    UPDATE {_CA} ca SET spent = ca.spent + take.redemption_cost
+    FROM take
+    WHERE ca.id = take.campaign_id AND ca.retailer_id = %s AND take.redemption_cost > 0
+      AND ca.spent <= ca.spend_limit - take.redemption_cost
+    RETURNING ca.id
 )
-SELECT take.*, record.id FROM take, record
+SELECT take.*, record.id, take.redemption_cost <= 0 OR EXISTS (SELECT FROM book)
+FROM take, record
 """  # noqa: S608
 _STATE = f"SELECT state, valid_to FROM {_B} WHERE id = %s"  # noqa: S608
 _RECORD = f"""
@@ -121,7 +131,7 @@ VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
 RETURNING id
 """  # noqa: S608
 _BOOK = f"""
-UPDATE {Campaign._meta.db_table} SET spent = spent + %s
+UPDATE {_CA} SET spent = spent + %s
 WHERE id = %s AND retailer_id = %s AND spent <= spend_limit - %s
 """  # noqa: S608
 
@@ -209,15 +219,19 @@ class _Use:
         return connection.ops.adapt_datetimefield_value(self.now)
 
 
-def _take_at_once(cursor: Any, use: _Use) -> tuple[Redeemed, int] | None:
-    """PostgreSQL: take the use and record it in one statement, or ``None``.
+def _take_at_once(cursor: Any, use: _Use) -> Redeemed | None:
+    """PostgreSQL: take the use, record it and book its cost in one statement, or ``None``.
 
     Covers the common case, a bonus still issued and valid today whose cost is its fixed
     ``redemption_cost`` (every kind but the points multiplier). ``None`` (no row) leaves it to
     :func:`_take`, which handles the multiplier and tells the till why a refusal is one.
+
+    Raises:
+        BudgetExhausted: the campaign's spend limit cannot cover this use (the caller's
+            transaction must roll back the use taken).
     """
     cursor.execute(
-        _TAKE_AND_RECORD,
+        _TAKE_RECORD_BOOK,
         [
             BonusState.REDEEMED,
             use.stamp,
@@ -232,13 +246,16 @@ def _take_at_once(cursor: Any, use: _Use) -> tuple[Redeemed, int] | None:
             use.store_id,
             use.api_token_id,
             use.stamp,
+            use.retailer.pk,
         ],
     )
     row = cursor.fetchone()
     if row is None:
         return None
-    bonus_id, campaign_id, code, value, cost, use_no, max_uses, kind, external_id, rid = row
-    redeemed = Redeemed(
+    bonus_id, _, code, value, cost, use_no, max_uses, kind, external_id, rid, booked = row
+    if not booked:
+        raise BudgetExhausted("The campaign's spend limit is reached.")
+    return Redeemed(
         redemption_id=rid,
         bonus_id=bonus_id,
         code=code,
@@ -250,11 +267,10 @@ def _take_at_once(cursor: Any, use: _Use) -> tuple[Redeemed, int] | None:
         cost=quantize(cost),
         redeemed_at=use.now,
     )
-    return redeemed, campaign_id
 
 
 def _take(cursor: Any, use: _Use) -> tuple[Redeemed, int]:
-    """Any backend, any bonus: read, check, take the use, record it (steps 0-2)."""
+    """Any backend, any bonus: read, check, take the use, record it (steps 0-2), or raise."""
     retailer = use.retailer
     bonus = _find(cursor, retailer, use.code)
     if bonus is None:
@@ -311,18 +327,14 @@ def bonus_redeem(
     store: Any = None,
     api_token: Any = None,
     now: dt.datetime | None = None,
-    before_booking: Callable[[Redeemed], None] | None = None,
 ) -> Redeemed:
     """Redeem the bonus ``code`` of ``retailer`` once.
 
-    The till calls this on every redemption, so it runs four plain SQL statements (see the module
-    docstring) instead of ORM queries. Any refusal raises and the caller's transaction must roll
-    back (no savepoint is taken: a refusal after the use was taken must undo it).
-
-    ``before_booking(redeemed)`` is called once the use is recorded and just before the budget is
-    booked: what the caller still has to write in this transaction (the API stores its answer to
-    the till) goes there, so that the campaign row stays locked only for the booking and the
-    commit.
+    The till calls this on every redemption, so it runs plain SQL statements (see the module
+    docstring) instead of ORM queries: one on PostgreSQL in the common case. Any refusal raises
+    and the caller's transaction must roll back (no savepoint is taken: a refusal after the use
+    was taken must undo it). The campaign's row stays locked until the commit: the caller should
+    write what it still has to (the API stores its answer to the till) and commit promptly.
 
     Raises:
         BonusNotFound: no such code at this retailer (another retailer's code included).
@@ -341,18 +353,17 @@ def bonus_redeem(
         api_token_id=getattr(api_token, "pk", None),
     )
     with hot_cursor() as cursor:
-        taken = _take_at_once(cursor, use) if connection.vendor == "postgresql" else None
-        redeemed, campaign_id = taken or _take(cursor, use)
-        if before_booking is not None:
-            before_booking(redeemed)
+        redeemed = _take_at_once(cursor, use) if connection.vendor == "postgresql" else None
+        if redeemed is None:
+            redeemed, campaign_id = _take(cursor, use)
+            # Last, so the campaign row (shared by every redemption of the campaign) is locked
+            # for as short a time as possible: from here to the commit.
+            if redeemed.cost > 0:
+                cursor.execute(_BOOK, [redeemed.cost, campaign_id, retailer.pk, redeemed.cost])
+                if cursor.rowcount == 0:
+                    raise BudgetExhausted("The campaign's spend limit is reached.")
         if _critical_section_hook is not None:
             _critical_section_hook()
-        # Last, so the campaign row (shared by every redemption of the campaign) is locked for as
-        # short a time as possible: from here to the commit.
-        if redeemed.cost > 0:
-            cursor.execute(_BOOK, [redeemed.cost, campaign_id, retailer.pk, redeemed.cost])
-            if cursor.rowcount == 0:
-                raise BudgetExhausted("The campaign's spend limit is reached.")
     return redeemed
 
 

@@ -143,6 +143,25 @@ def test_budget_exhausted_is_409_and_rolls_back_the_use(client, retailer):
     assert (bonus.uses, bonus.state) == (0, BonusState.ISSUED)
 
 
+@pytest.mark.parametrize("step_by_step", [False, True])
+def test_a_free_bonus_still_redeems_once_the_campaign_budget_is_spent(
+    client, retailer, monkeypatch, step_by_step
+):
+    if step_by_step:
+        monkeypatch.setattr(redemption_service, "_take_at_once", lambda cursor, use: None)
+    bonus = BonusFactory(
+        member__campaign__retailer=retailer,
+        member__campaign__spend_limit=Decimal("5.00"),
+        member__campaign__spent=Decimal("5.00"),
+        redemption_cost=Decimal("0.00"),
+    )
+    response = redeem(client, bonus.code, "k1")
+    assert response.status_code == 201, response.json()
+    assert response.json()["cost"] == "0.00"
+    assert Campaign.objects.get(pk=bonus.campaign_id).spent == Decimal("5.00")
+    assert Redemption.objects.get(bonus=bonus).cost == Decimal("0.00")
+
+
 def test_a_refusal_is_replayed_under_its_key_even_once_it_would_succeed(client, retailer):
     bonus = BonusFactory(
         member__campaign__retailer=retailer,
@@ -258,7 +277,9 @@ def test_points_multiplier_credits_extra_points_and_books_their_value(client, re
 
 
 @pytest.mark.postgres
-def test_postgres_takes_a_fixed_cost_use_in_one_statement(postgres_only, client, bonus):
+def test_postgres_takes_records_and_books_a_fixed_cost_use_in_one_statement(
+    postgres_only, client, bonus
+):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -267,6 +288,9 @@ def test_postgres_takes_a_fixed_cost_use_in_one_statement(postgres_only, client,
     sql = [q["sql"] for q in queries.captured_queries]
     assert sum("WITH take AS" in s for s in sql) == 1
     assert not [s for s in sql if "JOIN campaigns_bonustype" in s]  # no separate read
+    # Then only the stored answer: the budget was booked by the same statement.
+    assert not [s for s in sql if s.lstrip().startswith("UPDATE campaigns_campaign")]
+    assert Campaign.objects.get(pk=bonus.campaign_id).spent == Decimal("1.00")
 
 
 @pytest.mark.postgres

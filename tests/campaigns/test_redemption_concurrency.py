@@ -2,10 +2,10 @@
 
 Each race starts N threads, each with its own database connection, released together by a
 ``threading.Barrier``; every race runs several times, and once with an artificial delay inside the
-critical section (between the ``uses`` increment and the budget update, or inside the points
-ledger's locked read), so a missing lock cannot pass by luck. The 1,000-redemption budget race uses
-100 threads in 10 barrier-synchronised waves (1,000 simultaneous connections would exceed the
-server's ``max_connections``).
+critical section (after the use is taken and the budget booked, before the commit, or inside the
+points ledger's locked read), so a missing lock cannot pass by luck. The 1,000-redemption budget
+race uses 100 threads in 10 barrier-synchronised waves (1,000 simultaneous connections would
+exceed the server's ``max_connections``).
 """
 
 from __future__ import annotations
