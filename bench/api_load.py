@@ -22,6 +22,7 @@ Run: ``.venv/bin/python bench/api_load.py [--rates 300,400] [--seconds 20] [--co
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import itertools
 import json
@@ -344,6 +345,30 @@ def cpu_used(before: dict, after: dict) -> tuple[float, float]:
     return web, db
 
 
+def connections_per_worker(parent_pid: int, port: int) -> list[int]:
+    """How many established client connections each gunicorn worker holds on ``port``."""
+    local = f":{port:04X}"
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for row in Path(table).read_text().splitlines()[1:]:
+                cols = row.split()
+                if cols[1].endswith(local) and cols[3] == "01":  # ESTABLISHED, server side
+                    inodes.add(cols[9])
+    counts = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) != parent_pid:
+                continue
+            links = [os.readlink(fd) for fd in (entry / "fd").iterdir()]
+        except (OSError, ValueError, IndexError):
+            continue
+        counts.append(sum(link[8:-1] in inodes for link in links if link.startswith("socket:[")))
+    return sorted(counts, reverse=True)
+
+
 def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(len(values) * p))] * 1000 if values else float("nan")
 
@@ -364,6 +389,9 @@ def run_phase(port: int, server_pid: int, db_name: str, phase: str, data: dict, 
         vacuum(os.environ["DATABASE_URL"])
         cpu_before = cpu_seconds(server_pid, db_name)
         proc.start()
+        # Halfway through, how the keep-alive connections are spread over the workers.
+        parent.poll(args.warmup + args.seconds / 2)
+        spread = connections_per_worker(server_pid, port)
         result = parent.recv()
         proc.join()
         web_cpu, db_cpu = cpu_used(cpu_before, cpu_seconds(server_pid, db_name))
@@ -373,7 +401,8 @@ def run_phase(port: int, server_pid: int, db_name: str, phase: str, data: dict, 
             f"{phase:<11}{rate:>8.0f}{len(lat):>9}{len(lat) / result['elapsed']:>9.0f}"
             f"{pct(lat, 0.5):>9.1f}{pct(lat, 0.95):>9.1f}{pct(lat, 0.99):>9.1f}"
             f"{web_cpu / n * 1000:>9.2f}{db_cpu / n * 1000:>9.2f}"
-            f"{result['client_cpu'] / n * 1000:>9.2f}  {result['errors'] or 0}",
+            f"{result['client_cpu'] / n * 1000:>9.2f}  {'/'.join(map(str, spread)):<14}"
+            f"{result['errors'] or 0}",
             flush=True,
         )
 
@@ -426,13 +455,14 @@ def main() -> None:
         )
         print(
             f"{'phase':<11}{'offered':>8}{'requests':>9}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}"
-            f"{'p99 ms':>9}{'web ms':>9}{'db ms':>9}{'load ms':>9}  errors"
+            f"{'p99 ms':>9}{'web ms':>9}{'db ms':>9}{'load ms':>9}  {'conns/worker':<14}errors"
         )
         for phase in ("lookup", "redemption"):
             run_phase(args.port, server.pid, db_name, phase, data, args)
         print(
             "latency counts from when a request was due; web/db/load ms: CPU per request of the "
-            "gunicorn workers, the PostgreSQL backends and the load generator. Load average after: "
+            "gunicorn workers, the PostgreSQL backends and the load generator; conns/worker: the "
+            "keep-alive connections each worker held halfway through. Load average after: "
             f"{os.getloadavg()[0]:.2f} (2 cores shared with the load generator)"
         )
     finally:
