@@ -278,9 +278,12 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+#: ``LOG_LEVEL`` filters at the handler too: Django's own loggers (``django.request`` logs every
+#: 4xx as a warning) propagate to it past the root logger's level.
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "handlers": {"console": {"class": "logging.StreamHandler", "level": LOG_LEVEL}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }

@@ -108,3 +108,23 @@ def test_check_deploy_flags_the_default_secret_key():
     result = run_deploy_check(env)
     assert result.returncode != 0
     assert "security.W009" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(("level", "shown"), [("INFO", True), ("ERROR", False)])
+def test_log_level_also_filters_djangos_request_warnings(level, shown):
+    env = {k: v for k, v in os.environ.items() if k not in ENV_KEYS and not k.startswith("DJANGO_")}
+    env.update({"DJANGO_SETTINGS_MODULE": "loyalty_site.settings", "LOG_LEVEL": level})
+    code = (
+        "import django, logging; django.setup(); "
+        "logging.getLogger('django.request').warning('Conflict: /api/v1/redemptions/')"
+    )
+    result = subprocess.run(  # noqa: S603 - fixed command
+        [sys.executable, "-c", code],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert ("Conflict: /api/v1/redemptions/" in result.stderr) is shown
