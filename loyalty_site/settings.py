@@ -13,6 +13,8 @@ Environment variables
     DATABASE_URL            e.g. postgres://postgres@127.0.0.1:5432/loyalty selects PostgreSQL.
     DB_LOCK_TIMEOUT_MS      PostgreSQL lock_timeout for every connection (default 5000).
     REDIS_URL               switches the django-q2 broker from the ORM to Redis (see README).
+    CACHE_URL               redis://... : one cache shared by the web processes (rate limits,
+                            resolved API tokens); default: a local-memory cache per process.
     Q_WORKERS               worker processes per django-q2 cluster (default 2).
     ARTIFACTS_DIR           where trained models are saved (default BASE_DIR/var/artifacts).
     MEDIA_ROOT              uploaded import files (default BASE_DIR/var/media).
@@ -235,6 +237,19 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+#: The rate-limit counters (API tokens, portal pages) and the resolved API tokens live in the
+#: cache. Per process by default: each web process then counts on its own and learns of a
+#: revoked token only when its cached copy expires (10 s). A shared Redis cache makes both exact,
+#: at the price of three cache round trips per API request.
+CACHE_URL = os.environ.get("CACHE_URL", "")
+if CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "loyalty",
+        }
+    }
 #: Queue name for long-running tasks (scoring, solving, bulk imports).
 LONG_TASK_CLUSTER = "long"
 

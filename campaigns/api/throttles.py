@@ -3,8 +3,8 @@
 A fixed-window counter (``cache.add`` + ``cache.incr``): O(1) per request whatever the rate,
 unlike DRF's sliding log, which stores one timestamp per request and re-pickles the whole list on
 every call. A client may burst up to twice the rate across a window boundary; that is acceptable
-for protecting the service. The default cache is per process: with several web processes, point
-``CACHES`` at Redis for one shared counter.
+for protecting the service. The default cache is per process: with several web processes, set
+``CACHE_URL`` (a shared Redis) for one shared counter.
 """
 
 from __future__ import annotations

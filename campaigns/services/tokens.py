@@ -24,8 +24,8 @@ from retailers.models import Retailer
 #: ``last_used_at`` is refreshed at most this often, so a busy till does not write on every call.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 #: A resolved token is kept this long in the Django cache (one query less per API call). Revoking
-#: deletes the entry, so with a shared cache (Redis) revocation is immediate; with the default
-#: per-process cache other web processes notice it within this delay.
+#: deletes the entry, so with a shared cache (``CACHE_URL``) revocation is immediate; with the
+#: default per-process cache other web processes notice it within this delay.
 CACHE_SECONDS = 10
 
 
