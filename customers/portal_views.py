@@ -7,9 +7,10 @@ cached or sent as a referrer (the token is in the URL).
 
 from __future__ import annotations
 
+import math
+
 import segno
 from django.conf import settings
-from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -17,17 +18,7 @@ from django.views.decorators.http import require_GET
 from campaigns.models import Bonus, BonusState
 from customers.services.points import points_history, points_summary, retailer_today
 from customers.services.portal import portal_access_resolve
-
-
-def _rate_limited(request: HttpRequest) -> bool:
-    key = f"portal-rate:{request.META.get('REMOTE_ADDR', '')}"
-    cache.add(key, 0, timeout=60)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=60)
-        count = 1
-    return count > settings.PORTAL_RATE_PER_MINUTE
+from loyalty_site.rate_limit import hit
 
 
 def qr_svg(code: str) -> str:
@@ -37,9 +28,10 @@ def qr_svg(code: str) -> str:
 
 @require_GET
 def portal_page(request: HttpRequest, token: str) -> HttpResponse:
-    if _rate_limited(request):
+    counted = hit(f"portal:{request.META.get('REMOTE_ADDR', '')}", 60)
+    if counted.count > settings.PORTAL_RATE_PER_MINUTE:
         response = HttpResponse("Too many requests; try again in a minute.", status=429)
-        response["Retry-After"] = "60"
+        response["Retry-After"] = str(math.ceil(counted.seconds_left))
         return response
     access = portal_access_resolve(token=token)
     if access is None:

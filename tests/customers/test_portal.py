@@ -2,6 +2,7 @@
 
 import datetime as dt
 import re
+from types import SimpleNamespace
 
 import pytest
 from django.core.cache import cache
@@ -15,6 +16,7 @@ from customers.services.portal import (
     portal_link_create,
     portal_link_revoke,
 )
+from loyalty_site import rate_limit
 from tests.campaigns.rewards_factories import BonusFactory
 from tests.customers.factories import CustomerFactory
 
@@ -91,11 +93,14 @@ def test_expired_link_is_404(client, customer):
     assert client.get(link.path).status_code == 404
 
 
-def test_portal_is_rate_limited(client, customer, settings):
+def test_portal_is_rate_limited(client, customer, settings, monkeypatch):
+    # 20 s into a minute, whatever the real time: the four views fall in one window.
+    monkeypatch.setattr(rate_limit, "time", SimpleNamespace(time=lambda: 60_000_000 + 20.0))
     settings.PORTAL_RATE_PER_MINUTE = 3
     link = portal_link_create(customer=customer)
-    codes = [client.get(link.path).status_code for _ in range(4)]
-    assert codes == [200, 200, 200, 429]
+    responses = [client.get(link.path) for _ in range(4)]
+    assert [r.status_code for r in responses] == [200, 200, 200, 429]
+    assert responses[-1]["Retry-After"] == "40"  # when this minute's window ends
 
 
 def test_admin_creates_a_link_once_and_revokes_it(client, customer, staff_user):
