@@ -1,7 +1,8 @@
 """``CACHE_URL``: web processes share one rate-limit counter and see a revoked token at once.
 
 Each "web process" is a real separate Python process with ``CACHE_URL`` pointing at Redis. Runs
-when ``REDIS_URL`` is set (CI sets it), on a database index of its own.
+when ``REDIS_URL`` is set (CI sets it), on a database index of its own; the token test also needs
+PostgreSQL (the processes share the test database).
 """
 
 from __future__ import annotations
@@ -39,19 +40,24 @@ def cache_url() -> str:
     return f"{base}/14"  # not the broker's database
 
 
-def web_process(script: str, *args: str) -> object:
+def process_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     env.update(
         {
             "DJANGO_SETTINGS_MODULE": "loyalty_site.settings",
             "CACHE_URL": cache_url(),
             "API_RATE_WRITE": "5/day",  # one window for the whole test
+            **extra,
         }
     )
+    return env
+
+
+def web_process(script: str, *args: str, **env: str) -> object:
     result = subprocess.run(  # noqa: S603 - fixed command
         [sys.executable, "-c", script, *args],
         cwd=BASE_DIR,
-        env=env,
+        env=process_env(**env),
         capture_output=True,
         text=True,
         timeout=120,
@@ -70,6 +76,67 @@ def test_two_web_processes_share_one_rate_limit_counter():
 
 def test_without_a_cache_url_each_process_counts_alone():
     token = str(uuid.uuid4().int % 10**9)
-    env_script = "import os; os.environ.pop('CACHE_URL')\n" + THROTTLE
-    assert web_process(env_script, token) == [True, True, True]
-    assert web_process(env_script, token) == [True, True, True]
+    assert web_process(THROTTLE, token, CACHE_URL="") == [True, True, True]
+    assert web_process(THROTTLE, token, CACHE_URL="") == [True, True, True]
+
+
+# A long-lived web process: authenticates each key it reads, answers true/false.
+AUTHENTICATE = """
+import json, sys, django
+django.setup()
+from campaigns.services.tokens import api_token_authenticate
+for line in sys.stdin:
+    print(json.dumps(api_token_authenticate(line.strip()) is not None), flush=True)
+"""
+REVOKE = """
+import json, sys, django
+django.setup()
+from campaigns.models import ApiToken
+from campaigns.services.tokens import api_token_revoke
+api_token_revoke(token=ApiToken.objects.get(prefix=sys.argv[1]))
+print(json.dumps(True))
+"""
+
+
+def database_url() -> str:
+    from django.db import connection
+
+    db = connection.settings_dict
+    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("shared", "after_revoke"), [(True, False), (False, True)])
+def test_a_token_revoked_in_one_process_is_refused_by_another(
+    postgres_only, retailer, shared, after_revoke
+):
+    """Shared cache: refused at once. Per-process cache: still accepted from the other process's
+    cached copy (for up to ``CACHE_SECONDS``), as documented."""
+    from campaigns.services.tokens import api_token_create
+
+    key = api_token_create(retailer=retailer, name="till").key
+    env = process_env(DATABASE_URL=database_url(), CACHE_URL=cache_url() if shared else "")
+    other = subprocess.Popen(  # noqa: S603 - fixed command
+        [sys.executable, "-c", AUTHENTICATE],
+        cwd=BASE_DIR,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+
+        def authenticate() -> bool:
+            other.stdin.write(key + "\n")
+            other.stdin.flush()
+            return json.loads(other.stdout.readline())
+
+        assert authenticate() is True
+        web_process(
+            REVOKE, key.split(".")[0], DATABASE_URL=env["DATABASE_URL"], CACHE_URL=env["CACHE_URL"]
+        )
+        assert authenticate() is after_revoke
+    finally:
+        other.stdin.close()
+        other.wait(timeout=30)
