@@ -81,13 +81,14 @@ def test_settings_secure_defaults_when_debug_off(monkeypatch):
     assert dev["SESSION_COOKIE_SECURE"] is False
 
 
-def run_deploy_check(extra_env: dict[str, str]) -> subprocess.CompletedProcess:
-    # A deployment's environment: none of the test run's DJANGO_* variables (the browser tests
-    # set DJANGO_ALLOW_ASYNC_UNSAFE for the whole session, which check --deploy rightly flags).
+def run_python(args: list[str], extra_env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run Python in a deployment's environment: none of the test run's DJANGO_* variables (the
+    browser tests set DJANGO_ALLOW_ASYNC_UNSAFE for the whole session, which check --deploy
+    rightly flags)."""
     env = {k: v for k, v in os.environ.items() if k not in ENV_KEYS and not k.startswith("DJANGO_")}
     env.update({"DJANGO_SETTINGS_MODULE": "loyalty_site.settings", **extra_env})
-    return subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+    return subprocess.run(  # noqa: S603 - fixed command
+        [sys.executable, *args],
         cwd=BASE_DIR,
         env=env,
         capture_output=True,
@@ -95,6 +96,10 @@ def run_deploy_check(extra_env: dict[str, str]) -> subprocess.CompletedProcess:
         timeout=120,
         check=False,
     )
+
+
+def run_deploy_check(extra_env: dict[str, str]) -> subprocess.CompletedProcess:
+    return run_python(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], extra_env)
 
 
 def test_check_deploy_is_clean_with_production_settings():
@@ -112,19 +117,10 @@ def test_check_deploy_flags_the_default_secret_key():
 
 @pytest.mark.parametrize(("level", "shown"), [("INFO", True), ("ERROR", False)])
 def test_log_level_also_filters_djangos_request_warnings(level, shown):
-    env = {k: v for k, v in os.environ.items() if k not in ENV_KEYS and not k.startswith("DJANGO_")}
-    env.update({"DJANGO_SETTINGS_MODULE": "loyalty_site.settings", "LOG_LEVEL": level})
     code = (
         "import django, logging; django.setup(); "
         "logging.getLogger('django.request').warning('Conflict: /api/v1/redemptions/')"
     )
-    result = subprocess.run(  # noqa: S603 - fixed command
-        [sys.executable, "-c", code],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    result = run_python(["-c", code], {"LOG_LEVEL": level})
+    assert result.returncode == 0, result.stderr
     assert ("Conflict: /api/v1/redemptions/" in result.stderr) is shown
