@@ -26,7 +26,7 @@ from campaigns.api.idempotency import HEADER, idempotent
 from campaigns.api.queries import customer_snapshot
 from campaigns.api.throttles import TokenScopedThrottle
 from campaigns.models import Campaign
-from campaigns.services.redemption import Redeemed, bonus_redeem
+from campaigns.services.redemption import bonus_redeem
 from customers.models import Customer
 from customers.services.points import (
     points_redeem,
@@ -130,10 +130,7 @@ class RedemptionCreateApi(PosApi):
         """Redeem a bonus by its code (``Idempotency-Key`` required)."""
         data = _valid(s.RedemptionInputSerializer, request)
         return idempotent(
-            request,
-            endpoint="redemptions",
-            data=request.data,
-            effect=lambda: self._redeem(data),
+            request, endpoint="redemptions", data=request.data, effect=lambda: self._redeem(data)
         )
 
     def _redeem(self, data: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -151,21 +148,18 @@ class RedemptionCreateApi(PosApi):
             store=store,
             api_token=self.request.auth,
         )
-        return status.HTTP_201_CREATED, _redeemed_body(redeemed)
-
-
-def _redeemed_body(redeemed: Redeemed) -> dict[str, Any]:
-    return {
-        "redemption_id": redeemed.redemption_id,
-        "code": redeemed.code,
-        "customer_id": redeemed.customer_external_id,
-        "kind": redeemed.kind,
-        "value": str(redeemed.value),
-        "use_no": redeemed.use_no,
-        "uses_left": redeemed.max_uses - redeemed.use_no,
-        "cost": str(redeemed.cost),
-        "redeemed_at": _DATETIME.to_representation(redeemed.redeemed_at),
-    }
+        body = {
+            "redemption_id": redeemed.redemption_id,
+            "code": redeemed.code,
+            "customer_id": redeemed.customer_external_id,
+            "kind": redeemed.kind,
+            "value": str(redeemed.value),
+            "use_no": redeemed.use_no,
+            "uses_left": redeemed.max_uses - redeemed.use_no,
+            "cost": str(redeemed.cost),
+            "redeemed_at": _DATETIME.to_representation(redeemed.redeemed_at),
+        }
+        return status.HTTP_201_CREATED, body
 
 
 class PointsRedeemApi(PosApi):

@@ -83,7 +83,7 @@ _B, _T, _C = Bonus._meta.db_table, BonusType._meta.db_table, Customer._meta.db_t
 _CA = Campaign._meta.db_table
 # Table names come from the models; every value is a parameter.
 _FIND = f"""
-SELECT b.id, b.campaign_id, b.customer_id, b.code, b.value, b.points, b.redemption_cost,
+SELECT b.id, b.campaign_id, b.code, b.value, b.redemption_cost,
        b.valid_from, b.valid_to, b.state, b.max_uses, t.kind, c.external_id
 FROM {_B} b JOIN {_T} t ON t.id = b.bonus_type_id JOIN {_C} c ON c.id = b.customer_id
 WHERE b.retailer_id = %s AND b.code = %s
@@ -156,10 +156,8 @@ class Redeemed:
 class _Found:
     id: int
     campaign_id: int
-    customer_id: int
     code: str
     value: Decimal
-    points: int
     redemption_cost: Decimal
     valid_from: dt.date
     valid_to: dt.date
@@ -269,8 +267,9 @@ def _take_at_once(cursor: Any, use: _Use) -> Redeemed | None:
     )
 
 
-def _take(cursor: Any, use: _Use) -> tuple[Redeemed, int]:
-    """Any backend, any bonus: read, check, take the use, record it (steps 0-2), or raise."""
+def _take(cursor: Any, use: _Use) -> Redeemed:
+    """Any backend, any bonus: read, check, take the use, record it, book its cost (steps 0-3),
+    or raise."""
     retailer = use.retailer
     bonus = _find(cursor, retailer, use.code)
     if bonus is None:
@@ -303,7 +302,13 @@ def _take(cursor: Any, use: _Use) -> tuple[Redeemed, int]:
     redemption_id = cursor.fetchone()[0]
     if extra_points:
         points_bonus_credit(bonus=Bonus.objects.get(pk=bonus.id), points=extra_points)
-    redeemed = Redeemed(
+    # Last, so the campaign row (shared by every redemption of the campaign) is locked for as
+    # short a time as possible: from here to the commit.
+    if cost > 0:
+        cursor.execute(_BOOK, [cost, bonus.campaign_id, retailer.pk, cost])
+        if cursor.rowcount == 0:
+            raise BudgetExhausted("The campaign's spend limit is reached.")
+    return Redeemed(
         redemption_id=redemption_id,
         bonus_id=bonus.id,
         code=bonus.code,
@@ -315,7 +320,6 @@ def _take(cursor: Any, use: _Use) -> tuple[Redeemed, int]:
         cost=cost,
         redeemed_at=use.now,
     )
-    return redeemed, bonus.campaign_id
 
 
 @transaction.atomic(savepoint=False)
@@ -354,14 +358,7 @@ def bonus_redeem(
     )
     with hot_cursor() as cursor:
         redeemed = _take_at_once(cursor, use) if connection.vendor == "postgresql" else None
-        if redeemed is None:
-            redeemed, campaign_id = _take(cursor, use)
-            # Last, so the campaign row (shared by every redemption of the campaign) is locked
-            # for as short a time as possible: from here to the commit.
-            if redeemed.cost > 0:
-                cursor.execute(_BOOK, [redeemed.cost, campaign_id, retailer.pk, redeemed.cost])
-                if cursor.rowcount == 0:
-                    raise BudgetExhausted("The campaign's spend limit is reached.")
+        redeemed = redeemed or _take(cursor, use)
         if _critical_section_hook is not None:
             _critical_section_hook()
     return redeemed
