@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install demo run worker migrate test test-engine lint format migrations-check check clean
+.PHONY: install demo run worker migrate test test-any-day test-engine lint format migrations-check check clean
 
 install: $(VENV)/.installed
 
@@ -36,6 +36,10 @@ worker: install
 ## Quick start 2/2: the whole test suite (SQLite unless DATABASE_URL is set).
 test: install
 	$(BIN)/pytest -q
+
+## The date-sensitive tests on every weekday at 23:30 (and once at 00:30) in the retailers' zone.
+test-any-day: install
+	scripts/test_any_day.sh
 
 test-engine: install
 	$(BIN)/pytest -q tests/optimizer/engine

@@ -1,12 +1,31 @@
-"""Shared fixtures: retailers, staff users per role, API client."""
+"""Shared fixtures: retailers, staff users per role, API client; the session clock."""
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+
 import pytest
+import time_machine
 from django.db import connection
 
 from retailers.models import Role
 from tests.retailers.factories import MembershipFactory, RetailerFactory, UserFactory
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """``TEST_NOW=<ISO datetime with zone>`` runs the whole session as if it started then (the clock
+    keeps ticking from there). ``scripts/test_any_day.sh`` uses it to run the suite on every weekday
+    at 23:30 in the test retailers' zone: a test that passes only on some days fails there."""
+    when = os.environ.get("TEST_NOW")
+    if not when:
+        return
+    start = dt.datetime.fromisoformat(when)
+    if start.tzinfo is None:
+        raise pytest.UsageError(f"TEST_NOW={when!r} needs a zone, e.g. 2026-12-07T23:30+02:00")
+    traveller = time_machine.travel(start, tick=True)
+    traveller.start()
+    config.add_cleanup(traveller.stop)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import factory
 
@@ -12,9 +13,11 @@ from campaigns.services.issuance import bonus_code_generate
 from campaigns.services.tokens import api_token_create
 from tests.campaigns.factories import BonusTypeFactory
 from tests.customers.factories import CustomerFactory
-from tests.retailers.factories import RetailerFactory
+from tests.retailers.factories import TIME_ZONE, RetailerFactory
 
-TODAY = dt.datetime.now(dt.UTC).date()
+#: The retailers' business date when the tests were collected (their zone, not UTC: between
+#: midnight and 02:00 in Helsinki the two dates differ).
+TODAY = dt.datetime.now(ZoneInfo(TIME_ZONE)).date()
 
 
 class CampaignFactory(factory.django.DjangoModelFactory):

@@ -13,6 +13,7 @@ import urllib.request
 import uuid
 
 import pytest
+from django.utils import timezone
 
 from campaigns.models import Bonus, BonusState, Campaign, CampaignState
 from campaigns.services.tokens import api_token_create
@@ -41,8 +42,11 @@ def submit(page, label: str) -> None:
 
 
 def test_staff_flow_from_csv_import_to_a_redeemed_bonus_on_the_portal(
-    live_server, browser, retailer, make_staff, scoring_settings, shot, tmp_path
+    live_server, browser, retailer, make_staff, scoring_settings, shot, tmp_path, time_machine
 ):
+    # The clock is pinned (the live server's thread shares it): the week after the synthetic
+    # history, whatever day the suite runs on.
+    time_machine.move_to(dt.datetime.combine(AS_OF, dt.time(10), tzinfo=retailer.tz), tick=True)
     base = live_server.url
     synthetic_tenant(retailer, customers=60)
     retailer.four_eyes = True
@@ -88,8 +92,8 @@ def test_staff_flow_from_csv_import_to_a_redeemed_bonus_on_the_portal(
     # 4. Allocation from the staff page.
     page.goto(f"{base}/runs/allocations/new/")
     page.fill("input[name=budget]", "40")
-    # This week, so that the bonuses are valid today (the synthetic history ends in 2025).
-    today = dt.date.today()  # noqa: DTZ011 - the server's date, as the bonus check uses
+    # The (pinned) current week, right after the synthetic history.
+    today = timezone.localdate(timezone=retailer.tz)
     page.fill("input[name=week_start]", (today - dt.timedelta(days=today.weekday())).isoformat())
     shot(page, "allocation-form")
     submit(page, "Start allocation")
@@ -113,7 +117,9 @@ def test_staff_flow_from_csv_import_to_a_redeemed_bonus_on_the_portal(
     bonus = Bonus.objects.filter(campaign=campaign).order_by("pk").first()
     assert bonus is not None
 
-    # 6. A till redeems the bonus through the API.
+    # 6. A till redeems the bonus through the API, at noon on its first valid day.
+    first_day = dt.datetime.combine(bonus.valid_from, dt.time(12), tzinfo=retailer.tz)
+    time_machine.move_to(max(first_day, timezone.now()), tick=True)
     key = api_token_create(retailer=retailer, name="e2e till").key
     request = urllib.request.Request(  # noqa: S310 - the live server's own URL
         f"{base}/api/v1/redemptions/",

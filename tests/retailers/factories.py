@@ -9,6 +9,9 @@ from django.contrib.auth import get_user_model
 
 from retailers.models import Membership, Product, Retailer, Role, Store
 
+#: Every factory-made retailer's zone: "today" in the tests is today here, not in UTC.
+TIME_ZONE = "Europe/Helsinki"
+
 
 class RetailerFactory(factory.django.DjangoModelFactory):
     class Meta:
@@ -18,7 +21,7 @@ class RetailerFactory(factory.django.DjangoModelFactory):
     slug = factory.Sequence(lambda n: f"retailer-{n}")
     name = factory.LazyAttribute(lambda o: o.slug.replace("-", " ").title())
     currency = "EUR"
-    time_zone = "Europe/Helsinki"
+    time_zone = TIME_ZONE
 
 
 class UserFactory(factory.django.DjangoModelFactory):
