@@ -16,7 +16,7 @@ from import_export.formats import base_formats
 from import_export.forms import ExportForm
 
 from retailers.admin_mixins import RetailerScopedAdmin
-from retailers.exceptions import ImportRejected
+from retailers.exceptions import NOTHING_NEW, ImportRejected
 from retailers.forms import RetailerConfirmImportForm, RetailerImportForm
 from retailers.models import (
     CompetitorPrice,
@@ -35,7 +35,7 @@ from retailers.resources import (
     ProductResource,
     StoreResource,
 )
-from retailers.services import import_job_create, inspect_csv, read_csv
+from retailers.services import header_check, import_job_create, inspect_csv, read_csv
 from retailers.tenancy import retailer_ids_for_user, scope_for_user
 
 RelatedOnly = admin.RelatedOnlyFieldListFilter
@@ -118,14 +118,31 @@ class ContractImportExportAdmin(ImportExportMixin, RetailerScopedAdmin):
                     return queued
         return super().import_action(request, **kwargs)
 
+    def _nothing_new(self, request: HttpRequest, name: str, headers: list[str]) -> HttpResponse:
+        """A header-only file imports nothing: say so and go back to the list (no preview).
+
+        Its header is still checked: wrong columns are listed and the upload form shown again.
+        """
+        try:
+            header_check(kind=self.import_kind, headers=headers)
+        except ImportRejected as exc:
+            for error in exc.errors:
+                messages.error(request, str(error))
+            return HttpResponseRedirect(request.get_full_path())
+        messages.info(request, f"{name}: {NOTHING_NEW} (0 rows imported).")
+        opts = self.model._meta
+        return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
+
     def _queue_big_file(self, request: HttpRequest, form: Any) -> HttpResponse | None:
         """A redirect to the new ImportJob when the file is too big for the request, else None."""
         upload = form.cleaned_data["import_file"]
         try:
-            rows = inspect_csv(upload.chunks()).data_rows
+            info = inspect_csv(upload.chunks())
         except ImportRejected:
             return None  # the synchronous path shows the problem on the form
-        if rows <= settings.IMPORT_SYNC_MAX_ROWS:
+        if info.data_rows == 0:
+            return self._nothing_new(request, upload.name, info.headers)
+        if info.data_rows <= settings.IMPORT_SYNC_MAX_ROWS:
             return None
         try:
             job = import_job_create(
@@ -138,7 +155,9 @@ class ContractImportExportAdmin(ImportExportMixin, RetailerScopedAdmin):
             for error in exc.errors:
                 messages.error(request, str(error))
             return HttpResponseRedirect(request.get_full_path())
-        messages.success(request, f"{rows} rows: importing in the background as job #{job.pk}.")
+        messages.success(
+            request, f"{info.data_rows} rows: importing in the background as job #{job.pk}."
+        )
         return HttpResponseRedirect(reverse("admin:retailers_importjob_change", args=[job.pk]))
 
     def process_result(self, result: Any, request: HttpRequest) -> HttpResponse:

@@ -22,6 +22,10 @@ class RowError:
         return f"{where}: {self.message}"
 
 
+#: What an import of a header-only file says: it is a valid file with nothing new, not an error.
+NOTHING_NEW = "the file has a header and no data rows: nothing new to import"
+
+
 class ImportRejected(Exception):
     """A file was refused as a whole: nothing was written. ``errors`` lists every bad row."""
 

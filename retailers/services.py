@@ -22,6 +22,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from loyalty_site.queues import attempt_is_dead
+from retailers.contract_import import contract_rows_import
 from retailers.exceptions import ImportRejected, RowError
 from retailers.models import ImportJob, ImportKind, Retailer, RunStatus
 from retailers.resources import PROGRESS_EVERY, resource_class_for
@@ -147,8 +148,9 @@ def read_csv(chunks: Iterable[bytes]) -> tablib.Dataset:
     that errors still name the right row.
 
     Raises:
-        ImportRejected: the file is empty, not UTF-8 text, not CSV, has no data rows, or rows of a
-            different width than the header (every such row is listed).
+        ImportRejected: the file is empty (not even a header), not UTF-8 text, not CSV, or has
+            rows of a different width than the header (every such row is listed). A header with
+            no data rows is a valid, empty dataset (a nightly export with nothing new).
     """
     records = _records(chunks)
     headers = _header(records)
@@ -169,8 +171,6 @@ def read_csv(chunks: Iterable[bytes]) -> tablib.Dataset:
         numbers.append(number)
     if errors:
         raise ImportRejected(errors)
-    if not numbers:
-        raise _reject(2, "the file has a header but no data rows")
     dataset.row_numbers = numbers
     return dataset
 
@@ -195,25 +195,31 @@ def _summary(result: Any) -> dict[str, int]:
     }
 
 
-@transaction.atomic
 def import_dataset_run(
     *, retailer: Retailer, kind: str, dataset: tablib.Dataset, progress: Progress | None = None
 ) -> dict[str, int]:
     """Import a dataset (from :func:`read_csv`) of ``kind`` into ``retailer``, all or nothing.
 
-    Returns the counts of rows: ``{"rows", "new", "updated", "skipped"}``.
+    Returns the counts of rows: ``{"rows", "new", "updated", "skipped"}``. Transactions go
+    through their import-export resource row by row (files of any size take the bulk loader,
+    :func:`import_file_run`); every other kind through the set-wise ``contract_rows_import``.
 
     Raises:
         ImportRejected: any row is invalid (nothing was written).
     """
+    if kind != ImportKind.TRANSACTIONS:
+        return contract_rows_import(
+            retailer=retailer, kind=kind, dataset=dataset, progress=progress
+        )
     resource = resource_class_for(kind)(retailer=retailer, progress=progress)
-    result = resource.import_data(
-        dataset,
-        dry_run=False,
-        raise_errors=False,
-        use_transactions=True,
-        rollback_on_validation_errors=True,
-    )
+    with transaction.atomic():
+        result = resource.import_data(
+            dataset,
+            dry_run=False,
+            raise_errors=False,
+            use_transactions=True,
+            rollback_on_validation_errors=True,
+        )
     errors = result.row_error_list()
     if errors:
         raise ImportRejected(errors)

@@ -62,7 +62,7 @@ import pandas as pd
 from django.db import IntegrityError, connections, transaction
 
 from customers.services.transactions_checks import Validator
-from customers.services.transactions_csv import CsvSource, FrameSource, ReadAgain, file_error
+from customers.services.transactions_csv import CsvSource, FrameSource, ReadAgain
 from customers.services.transactions_load import LoadPlan, Progress
 from loyalty_site.bulk import DanglingReferences, references_checked_in_bulk
 from retailers.exceptions import ImportRejected, RowError
@@ -181,7 +181,8 @@ def _import(
     stages = _Stages()
     check = _validate(retailer, source, progress)
     if not check.lines and not check.errors:
-        raise file_error("the file has a header but no data rows")
+        # A header and nothing else: a nightly export with nothing new imports nothing.
+        return TransactionImportResult(0, 0, 0, 0, 0, seconds=stages.total())
     stages.lap("read and validate")
     # COPY errors come from the driver unwrapped (psycopg's own IntegrityError), so catch both.
     driver_integrity_error = connections["default"].Database.IntegrityError

@@ -86,3 +86,13 @@ def test_import_transactions_refuses_unknown_retailers_and_files(
     missing = tmp_path / "missing.csv"
     with pytest.raises(CommandError, match=message or "is not a file"):
         run(str(missing if message is None else write(tmp_path, *GOOD)), *args)
+
+
+def test_import_transactions_of_a_header_only_file_imports_nothing_and_succeeds(
+    catalogue, tmp_path
+):
+    out, _ = run(str(write(tmp_path)), "--retailer", "acme")
+    assert out == (
+        "acme: the file has a header and no data rows: nothing new to import (0 lines imported)\n"
+    )
+    assert TransactionLine.objects.count() == 0

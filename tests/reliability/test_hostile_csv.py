@@ -136,7 +136,6 @@ REJECTED = [
         (2, ""),
     ),
     ("products-empty", ImportKind.PRODUCTS, b"", (1, "")),
-    ("products-header-only", ImportKind.PRODUCTS, f"{PRODUCTS_HEADER}\n".encode(), (2, "")),
     ("products-png", ImportKind.PRODUCTS, png_bytes(), (1, "")),
     (
         "inventory-impossible-date",
@@ -200,6 +199,22 @@ def test_hostile_file_is_rejected_naming_row_and_column_and_changes_nothing(
     assert any(e.column == column or (not e.column and column in e.message) for e in errors), listed
     assert all(len(e.message) < 500 for e in errors), "messages must stay readable (no 1 MB echo)"
     assert state(retailer) == before  # nothing imported, nothing lost
+
+
+@pytest.mark.django_db
+def test_header_only_file_is_a_no_op_on_both_paths(stored, retailer, tmp_path):
+    before = state(retailer)
+    products = write_csv(tmp_path, raw=f"{PRODUCTS_HEADER}\r\n".encode())
+    assert import_file_run(retailer=retailer, kind=ImportKind.PRODUCTS, path=products) == {
+        "rows": 0,
+        "new": 0,
+        "updated": 0,
+        "skipped": 0,
+    }
+    tx = write_csv(tmp_path, raw=f"{TX_HEADER}\n".encode())
+    result = import_file_run(retailer=retailer, kind=ImportKind.TRANSACTIONS, path=tx)
+    assert (result["lines_read"], result["lines_created"]) == (0, 0)
+    assert state(retailer) == before
 
 
 @pytest.mark.django_db

@@ -186,3 +186,20 @@ def test_admin_import_job_pages_are_read_only(staff_client, retailer):
     assert 'http-equiv="refresh"' in html
     assert 'name="_save"' not in html
     assert staff_client.get(reverse("admin:retailers_importjob_add")).status_code == 403
+
+
+def test_admin_import_of_a_header_only_file_says_there_is_nothing_new(staff_client, retailer):
+    answer = upload(
+        staff_client, IMPORT_URL, retailer, b"sku,name,category,brand,unit_cost,price\n"
+    )
+    assert answer.status_code == 302
+    assert answer.url == reverse("admin:retailers_product_changelist")
+    assert [str(m) for m in get_messages(answer.wsgi_request)] == [
+        "file.csv: the file has a header and no data rows: nothing new to import (0 rows imported)."
+    ]
+    # Its header is still checked: wrong columns are listed, back on the upload form.
+    wrong = upload(staff_client, IMPORT_URL, retailer, b"sku,name,colour\n")
+    assert wrong.url == IMPORT_URL
+    assert "row 1, column 'unit_cost': required column is missing" in [
+        str(m) for m in get_messages(wrong.wsgi_request)
+    ]

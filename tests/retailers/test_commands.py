@@ -141,3 +141,46 @@ def test_import_csv_prints_the_bulk_loaders_rejections(retailer, tmp_path):
         call_command("import_csv", "transactions", str(path), "--retailer", "acme", stderr=err)
     assert err.getvalue().startswith("row 1")
     assert "store_id" in err.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("kind", "header"),
+    [
+        ("stores", "store_id,name,region"),
+        ("products", "sku,name,category,brand,unit_cost,price"),
+        ("customers", "customer_id,enrolled_on"),
+        ("inventory", "sku,store_id,date,on_hand"),
+        ("competitor_prices", "sku,competitor,date,price"),
+        ("offers", "offer_id,customer_id,bonus_type,sent_on,valid_until,redeemed_on"),
+        (
+            "transactions",
+            "transaction_id,customer_id,store_id,timestamp,sku,quantity,amount,discount",
+        ),
+    ],
+)
+def test_import_csv_of_a_header_only_file_imports_nothing_and_succeeds(
+    retailer, tmp_path, kind, header
+):
+    path = tmp_path / f"{kind}.csv"
+    path.write_text(header + "\r\n")
+    out, err = run("import_csv", kind, str(path), "--retailer", "acme")
+    assert out == (
+        f"{kind}.csv ({kind}): the file has a header and no data rows: "
+        "nothing new to import (0 rows imported).\n"
+    )
+    assert err == ""
+
+
+def test_import_csv_still_refuses_a_header_only_file_with_wrong_columns_or_no_header(
+    retailer, tmp_path
+):
+    path = tmp_path / "products.csv"
+    path.write_text("sku,name,colour\n")
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="rejected"):
+        call_command("import_csv", "products", str(path), "--retailer", "acme", stderr=err)
+    assert "row 1, column unit_cost: required column is missing" in err.getvalue()
+    path.write_text("")
+    with pytest.raises(CommandError, match="rejected"):
+        call_command("import_csv", "products", str(path), "--retailer", "acme", stderr=err)
+    assert "the file is empty" in err.getvalue()

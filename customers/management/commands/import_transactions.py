@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from customers.services import transactions_bulk_import
-from retailers.exceptions import ImportRejected
+from retailers.exceptions import NOTHING_NEW, ImportRejected
 from retailers.models import Retailer
 
 
@@ -85,6 +85,9 @@ class Command(BaseCommand):
                 f"{path.name} rejected: {exc.total_errors:,} error(s), nothing was imported"
             ) from exc
         bars.close()
+        if not result.lines_read:
+            self.stdout.write(f"{retailer.slug}: {NOTHING_NEW} (0 lines imported)")
+            return
         self.stdout.write(
             f"{retailer.slug}: {result.lines_created:,} lines in "
             f"{result.transactions_created:,} new transactions, "

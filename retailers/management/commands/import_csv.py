@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from retailers.exceptions import ImportRejected, RowError
+from retailers.exceptions import NOTHING_NEW, ImportRejected, RowError
 from retailers.models import ImportKind, Retailer
 from retailers.services import import_file_run
 
@@ -58,5 +58,8 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{path.name} rejected: {exc.total_errors} error(s), nothing imported"
             ) from None
+        if not summary.get("rows", summary.get("lines_read")):
+            self.stdout.write(f"{path.name} ({kind}): {NOTHING_NEW} (0 rows imported).")
+            return
         counts = ", ".join(f"{key} {value}" for key, value in summary.items())
         self.stdout.write(f"Imported {path.name} ({kind}) into {retailer.slug}: {counts}.")
