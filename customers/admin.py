@@ -88,8 +88,9 @@ class PointsAdjustmentForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["reason"].required = True
-        self.fields["points"].help_text = "Positive to credit, negative to debit."
+        if "reason" in self.fields:  # the change page (entries are never edited) has no fields
+            self.fields["reason"].required = True
+            self.fields["points"].help_text = "Positive to credit, negative to debit."
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
