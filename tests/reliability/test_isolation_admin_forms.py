@@ -21,10 +21,15 @@ from django.db import models
 from django.test import Client
 from django.urls import NoReverseMatch, reverse
 
-from tests.reliability.tenants import Tenant
-from tests.reliability.test_isolation import snapshot, tenants  # noqa: F401 - the fixture
+from tests.reliability.tenants import Tenant, build_tenant
+from tests.reliability.test_isolation import MARKER_A, MARKER_B, snapshot
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def tenants(db) -> tuple[Tenant, Tenant]:
+    return build_tenant(MARKER_A), build_tenant(MARKER_B)
 
 
 class _FormFields(HTMLParser):
@@ -137,7 +142,8 @@ def test_admin_forms_never_show_or_save_retailer_b_ids_given_in_the_query_or_the
         add, change = admin_url(model, "add"), mine and admin_url(model, "change", mine.pk)
         pages = {url: form_data(client.get(url)) for url in (add, change) if url}
         if change:  # the add form starts from A's own values where it has the same fields
-            pages[add] = {**pages[add], **{k: v for k, v in pages[change].items() if k in pages[add]}}
+            own = {k: v for k, v in pages[change].items() if k in pages[add]}
+            pages[add] = {**pages[add], **own}
         for field in relation_fields(model):
             value = foreign_value(field, b)
             if value is None:

@@ -40,7 +40,7 @@ def mixed(client, retailer, other_retailer, make_staff):
 
 
 def product_data(retailer, sku="NEW-1") -> dict:
-    return {"retailer": retailer.pk, "sku": sku, "name": "Tea", "unit_cost": "1.00", "price": "2.00"}
+    return {"retailer": retailer.pk, "sku": sku, "name": "Tea", "unit_cost": "1", "price": "2"}
 
 
 def errors_of(response) -> str:
