@@ -175,7 +175,10 @@ class PortalAccessAdmin(RetailerScopedAdmin):
         self.message_user(request, f"{queryset.count()} link(s) revoked.")
 
 
-@admin.action(description="Export all data held about the selected customers (JSON)")
+@admin.action(
+    description="Export all data held about the selected customers (JSON)",
+    permissions=["view"],  # reads only: any role at the customers' retailer may run it
+)
 def export_personal_data(
     modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: models.QuerySet
 ) -> HttpResponse:

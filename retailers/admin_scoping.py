@@ -25,7 +25,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import get_fields_from_path
+from django.contrib.admin.utils import NotRelationField, get_fields_from_path
 from django.contrib.admin.widgets import ForeignKeyRawIdWidget
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
@@ -178,10 +178,11 @@ def scoped_list_filter(model: type[models.Model], entry: Any) -> Any:
     if isinstance(entry, str):
         try:
             field = get_fields_from_path(model, entry)[-1]
-        except (FieldDoesNotExist, admin.utils.NotRelationField):
+        except (FieldDoesNotExist, NotRelationField):
             return entry
         return (entry, ScopedRelatedFieldListFilter) if field.is_relation else entry
-    if isinstance(entry, tuple) and issubclass(entry[1], admin.RelatedFieldListFilter):
+    filter_class = entry[1] if isinstance(entry, tuple) else None
+    if isinstance(filter_class, type) and issubclass(filter_class, admin.RelatedFieldListFilter):
         return (entry[0], _scoped_filter_class(entry[1]))
     return entry
 

@@ -23,6 +23,7 @@ from django.urls import NoReverseMatch, reverse
 
 from tests.reliability.tenants import Tenant, build_tenant
 from tests.reliability.test_isolation import MARKER_A, MARKER_B, snapshot
+from tests.retailers.test_resources import grant_import_permissions
 
 pytestmark = pytest.mark.django_db
 
@@ -127,6 +128,9 @@ def leak(response: Any, b: Tenant, *, posted: bool) -> str | None:
 
 
 def staff(a: Tenant) -> Client:
+    """A's admin-role staff, also holding Django's view/add/change permissions of the data apps
+    (the membership and retailer admins ask for those), so that those forms are walked too."""
+    grant_import_permissions(a.staff)
     client = Client()
     client.force_login(a.staff)
     return client

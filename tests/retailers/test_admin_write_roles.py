@@ -169,3 +169,22 @@ def test_bulk_edit_of_a_view_only_retailers_row_is_refused(
     theirs.refresh_from_db()
     assert theirs.name == "Original"
     assert response.status_code in (200, 403)
+
+
+def test_membership_form_shows_and_takes_only_users_of_the_admins_retailers_or_of_none(
+    client, retailer, other_retailer, make_staff, django_user_model
+):
+    manager = make_staff(retailer, Role.ADMIN)
+    grant_import_permissions(manager)
+    theirs = make_staff(other_retailer, Role.VIEWER, username="globex-only-person")
+    newcomer = django_user_model.objects.create_user("fresh-account", is_staff=True)
+    client.force_login(manager)
+    url = reverse("admin:retailers_membership_add")
+    assert b"globex-only-person" not in client.get(url, {"user": theirs.pk}).content
+    assert b"fresh-account" in client.get(url, {"user": newcomer.pk}).content
+    data = {"retailer": retailer.pk, "role": Role.VIEWER}
+    refused = client.post(url, {**data, "user": theirs.pk})
+    assert "user" in refused.context["adminform"].form.errors
+    assert b"globex-only-person" not in refused.content
+    assert client.post(url, {**data, "user": newcomer.pk}).status_code == 302
+    assert newcomer.memberships.get().retailer == retailer
