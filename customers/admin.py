@@ -88,8 +88,9 @@ class PointsAdjustmentForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["reason"].required = True
-        self.fields["points"].help_text = "Positive to credit, negative to debit."
+        if "reason" in self.fields:  # the change page (entries are never edited) has no fields
+            self.fields["reason"].required = True
+            self.fields["points"].help_text = "Positive to credit, negative to debit."
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -174,7 +175,10 @@ class PortalAccessAdmin(RetailerScopedAdmin):
         self.message_user(request, f"{queryset.count()} link(s) revoked.")
 
 
-@admin.action(description="Export all data held about the selected customers (JSON)")
+@admin.action(
+    description="Export all data held about the selected customers (JSON)",
+    permissions=["view"],  # reads only: any role at the customers' retailer may run it
+)
 def export_personal_data(
     modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: models.QuerySet
 ) -> HttpResponse:

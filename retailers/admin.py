@@ -15,7 +15,7 @@ from import_export.admin import ImportExportMixin
 from import_export.formats import base_formats
 from import_export.forms import ExportForm
 
-from retailers.admin_mixins import RetailerScopedAdmin
+from retailers.admin_mixins import RetailerScopedAdmin, TenancyFormsMixin
 from retailers.exceptions import NOTHING_NEW, ImportRejected
 from retailers.forms import RetailerConfirmImportForm, RetailerImportForm
 from retailers.models import (
@@ -70,7 +70,9 @@ class ContractImportExportAdmin(ImportExportMixin, RetailerScopedAdmin):
     export_formats: ClassVar[list] = [ContractCSV]
 
     def _retailers(self, request: HttpRequest) -> models.QuerySet[Retailer]:
-        return scope_for_user(Retailer.objects.all(), request.user)
+        """Retailers the user may import into: an import adds and changes rows."""
+        role = max(self.role_required["add"], self.role_required["change"], key=Role.rank)
+        return scope_for_user(Retailer.objects.all(), request.user, role=role)
 
     def has_import_permission(self, request: HttpRequest) -> bool:
         return self.has_add_permission(request) and self.has_change_permission(request)
@@ -230,8 +232,14 @@ class RetailerAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
-    """Memberships of the user's retailers; only a retailer's admins (or superusers) edit them."""
+class MembershipAdmin(TenancyFormsMixin, admin.ModelAdmin):
+    """Memberships of the user's retailers; only a retailer's admins (or superusers) edit them.
+
+    The user picked must belong to one of those retailers already or to none yet: a user of other
+    retailers only is theirs (a superuser adds such a user).
+    """
+
+    role_required = {**TenancyFormsMixin.role_required, "add": Role.ADMIN, "change": Role.ADMIN}
 
     list_display = ("user", "retailer", "role", "created_at")
     list_filter = ("role", ("retailer", RelatedOnly))

@@ -2,25 +2,34 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, ClassVar
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import HttpRequest
 
+from retailers.admin_scoping import (
+    guarded_action,
+    refused_retailers,
+    role_error,
+    scoped_form_class,
+    scoped_list_filter,
+)
 from retailers.models import Role
 from retailers.tenancy import has_role, retailer_ids_for_user, scope_for_user
 
 
-class RetailerScopedAdmin(admin.ModelAdmin):
-    """Scope lists, change pages, exports and foreign-key choices to the user's retailers, and let
-    the membership role (not global Django permissions) decide what a staff user may do.
+class TenancyFormsMixin:
+    """What the admin shows in and takes from forms, filters and actions, per retailer.
 
-    Non-superusers see only rows of retailers they belong to; every foreign-key dropdown (the
-    retailer itself and e.g. a transaction's customer) offers only rows of those retailers, and
-    ``RetailerOwned.clean`` refuses a link across retailers. Roles: viewers view, analysts also
-    add, change and import, admins also delete; on a row, the role held at that row's retailer
-    counts.
+    Reads: every choice field, raw-id label, autocomplete, inline and relation filter shows only
+    rows of the user's retailers; an id of another retailer (in the query string or posted) is
+    an unknown choice whose label is never rendered. Writes: a form offers and accepts only rows
+    of retailers where the user holds ``role_required`` for that form ("add" or "change"), and
+    the row saved by a form, an import, a bulk edit or an action must be, and have been, at such
+    a retailer. Superusers see and write everything.
     """
 
     role_required: ClassVar[dict[str, str]] = {
@@ -30,16 +39,82 @@ class RetailerScopedAdmin(admin.ModelAdmin):
         "delete": Role.ADMIN,
     }
 
+    def write_role(self, obj: Any = None) -> str:
+        return self.role_required["change" if obj is not None else "add"]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kw: Any):
+        form = super().get_form(request, obj, change=change, **kw)  # type: ignore[misc]
+        return scoped_form_class(form, user=request.user, role=self.write_role(obj))
+
+    def get_changelist_form(self, request: HttpRequest, **kwargs: Any) -> Any:
+        form = super().get_changelist_form(request, **kwargs)  # type: ignore[misc]
+        return scoped_form_class(form, user=request.user, role=self.role_required["change"])
+
+    def get_inlines(self, request: HttpRequest, obj: Any) -> list[type]:
+        inlines = super().get_inlines(request, obj)  # type: ignore[misc]
+        return [_scoped_inline(inline, self.role_required["change"]) for inline in inlines]
+
+    def get_list_filter(self, request: HttpRequest) -> tuple:
+        entries = super().get_list_filter(request)  # type: ignore[misc]
+        return tuple(scoped_list_filter(self.model, entry) for entry in entries)  # type: ignore[attr-defined]
+
+    def get_actions(self, request: HttpRequest) -> dict[str, tuple]:
+        actions = super().get_actions(request)  # type: ignore[misc]
+        return {
+            name: (guarded_action(func, self.action_role(func)), name, description)
+            for name, (func, name, description) in actions.items()
+        }
+
+    def action_role(self, func: Any) -> str:
+        """The role an action needs at each selected row's retailer: that of its
+        ``allowed_permissions`` ("change" for an action that declares none: it writes)."""
+        perms = getattr(func, "allowed_permissions", None) or ("change",)
+        roles = [self.role_required.get(perm, self.role_required["change"]) for perm in perms]
+        return max(roles, key=Role.rank)
+
+    def save_form(self, request: HttpRequest, form: Any, change: bool) -> Any:
+        """The last check before any ``save_model``: the row is at a retailer the user may write."""
+        obj = super().save_form(request, form, change)  # type: ignore[misc]
+        role = self.write_role(obj if change else None)
+        where = refused_retailers(request.user, role, [getattr(obj, "retailer_id", None)])
+        if where is not None:
+            raise PermissionDenied(role_error(role, where, "save this row"))
+        return obj
+
+
+class _ScopedInlineMixin:
+    """An inline whose rows and form choices are scoped like its parent admin's."""
+
+    tenancy_role: ClassVar[str]
+
+    def get_queryset(self, request: HttpRequest) -> models.QuerySet:
+        return scope_for_user(super().get_queryset(request), request.user)  # type: ignore[misc]
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        formset = super().get_formset(request, obj, **kwargs)  # type: ignore[misc]
+        formset.form = scoped_form_class(formset.form, user=request.user, role=self.tenancy_role)
+        return formset
+
+
+@functools.cache
+def _scoped_inline(inline: type, role: str) -> type:
+    attrs = {"tenancy_role": role, "__module__": inline.__module__}
+    return type(inline.__name__, (_ScopedInlineMixin, inline), attrs)
+
+
+class RetailerScopedAdmin(TenancyFormsMixin, admin.ModelAdmin):
+    """Scope lists, change pages, exports and foreign-key choices to the user's retailers, and let
+    the membership role (not global Django permissions) decide what a staff user may do.
+
+    Non-superusers see only rows of retailers they belong to (:class:`TenancyFormsMixin` covers
+    the forms, widgets, filters and actions). Roles: viewers view, analysts also add, change and
+    import, admins also delete; on a row, the role held at that row's retailer counts, and a row
+    is written only at a retailer where the user holds the role (``has_add_permission`` without
+    a row only says whether the user may add anywhere).
+    """
+
     def get_queryset(self, request: HttpRequest) -> models.QuerySet:
         return super().get_queryset(request).for_user(request.user)
-
-    def formfield_for_foreignkey(
-        self, db_field: models.ForeignKey, request: HttpRequest, **kwargs: Any
-    ) -> Any:
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if field is not None and hasattr(field, "queryset"):
-            field.queryset = scope_for_user(field.queryset, request.user)
-        return field
 
     def _allowed(self, request: HttpRequest, action: str, obj: Any = None) -> bool:
         user = request.user

@@ -53,6 +53,25 @@ def retailer_roles(user: Any) -> dict[int, str]:
     return cached
 
 
+def retailer_ids_with_role(user: Any, minimum: str | None = None) -> list[int] | None:
+    """Ids of the retailers where ``user`` holds ``minimum`` or a stronger role (any membership
+    when ``minimum`` is ``None``); ``None`` means "all" (active superusers).
+
+    This, not :func:`has_role` without a retailer, decides what a user may *write*: a row is
+    written only at a retailer in this list.
+    """
+    from retailers.models import Role
+
+    if user is None or not user.is_authenticated or not user.is_active:
+        return []
+    if user.is_superuser:
+        return None
+    roles = retailer_roles(user)
+    if minimum is None:
+        return list(roles)
+    return [pk for pk, role in roles.items() if Role.rank(role) >= Role.rank(minimum)]
+
+
 def has_role(user: Any, minimum: str, retailer: Retailer | int | None = None) -> bool:
     """True when ``user`` holds ``minimum`` or a stronger role.
 
@@ -81,9 +100,10 @@ class RetailerScopedQuerySet(models.QuerySet):
         """Rows of one retailer (a ``Retailer`` or its id)."""
         return self.filter(retailer=retailer)
 
-    def for_user(self, user: Any) -> Self:
-        """Rows of every retailer ``user`` belongs to (all rows for superusers)."""
-        ids = retailer_ids_for_user(user)
+    def for_user(self, user: Any, *, role: str | None = None) -> Self:
+        """Rows of every retailer ``user`` belongs to (all rows for superusers); with ``role``,
+        only of the retailers where the user holds that role or a stronger one."""
+        ids = retailer_ids_for_user(user) if role is None else retailer_ids_with_role(user, role)
         if ids is None:
             return self.all()
         return self.filter(retailer_id__in=ids)
@@ -123,16 +143,33 @@ class RetailerOwned(models.Model):
             raise ValidationError(errors)
 
 
-def scope_for_user(queryset: models.QuerySet, user: Any) -> models.QuerySet:
-    """Restrict a queryset of retailer-owned rows, or of retailers, to ``user``'s retailers.
+def scope_for_user(
+    queryset: models.QuerySet, user: Any, *, role: str | None = None
+) -> models.QuerySet:
+    """Restrict a queryset of retailer-owned rows, of retailers or of users to what ``user`` may
+    see: rows of the user's retailers (with ``role``: of those where the user holds it).
 
+    Users are people of those retailers, plus accounts that belong to no retailer yet (so that a
+    retailer's admin can add them); a user of other retailers only is somebody else's data.
     Querysets of other models are returned unchanged.
     """
-    if isinstance(queryset, RetailerScopedQuerySet):
-        return queryset.for_user(user)
-    from retailers.models import Retailer
+    from django.contrib.auth import get_user_model
 
+    from retailers.models import Membership, Retailer
+
+    if isinstance(queryset, RetailerScopedQuerySet):
+        return queryset.for_user(user, role=role)
+    ids = retailer_ids_for_user(user) if role is None else retailer_ids_with_role(user, role)
+    if ids is None:
+        return queryset
+    if issubclass(queryset.model, RetailerOwned):
+        return queryset.filter(retailer_id__in=ids)
     if queryset.model is Retailer:
-        ids = retailer_ids_for_user(user)
-        return queryset if ids is None else queryset.filter(pk__in=ids)
+        return queryset.filter(pk__in=ids)
+    if queryset.model is get_user_model():
+        colleagues = Membership.objects.filter(retailer_id__in=ids).values("user_id")
+        unassigned = ~models.Q(pk__in=Membership.objects.values("user_id"))
+        return queryset.filter(
+            models.Q(pk__in=colleagues) | (unassigned & models.Q(is_superuser=False))
+        )
     return queryset
