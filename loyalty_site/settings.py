@@ -13,8 +13,10 @@ Environment variables
     DATABASE_URL            e.g. postgres://postgres@127.0.0.1:5432/loyalty selects PostgreSQL.
     DB_LOCK_TIMEOUT_MS      PostgreSQL lock_timeout for every connection (default 5000).
     REDIS_URL               switches the django-q2 broker from the ORM to Redis (see README).
-    CACHE_URL               redis://... : one cache shared by the web processes (rate limits,
-                            resolved API tokens); default: a local-memory cache per process.
+    CACHE_URL               redis://... : one cache shared by the web processes (resolved API
+                            tokens, and the rate limits); default: a local-memory cache per process.
+    RATE_LIMIT_STORE        "database" (default without CACHE_URL) or "cache" (default with it):
+                            where rate-limit counters live; both are shared by all web processes.
     Q_WORKERS               worker processes per django-q2 cluster (default 2).
     ARTIFACTS_DIR           where trained models are saved (default BASE_DIR/var/artifacts).
     MEDIA_ROOT              uploaded import files (default BASE_DIR/var/media).
@@ -27,6 +29,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -237,10 +240,9 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
-#: The rate-limit counters (API tokens, portal pages) and the resolved API tokens live in the
-#: cache. Per process by default: each web process then counts on its own and learns of a
-#: revoked token only when its cached copy expires (10 s). A shared Redis cache makes both exact,
-#: at the price of three cache round trips per API request.
+#: The resolved API tokens live in the cache. Per process by default: each web process then
+#: learns of a revoked token only when its cached copy expires (10 s). A shared Redis cache makes
+#: it exact, at the price of cache round trips per API request.
 CACHE_URL = os.environ.get("CACHE_URL", "")
 if CACHE_URL:
     CACHES = {
@@ -250,6 +252,14 @@ if CACHE_URL:
             "KEY_PREFIX": "loyalty",
         }
     }
+#: Where the rate-limit counters (API tokens, portal pages) live: "database" (one table shared
+#: by every web process, the default) or "cache" (the default with CACHE_URL: Redis). Never per
+#: process unless RATE_LIMIT_STORE=cache without CACHE_URL (development only).
+RATE_LIMIT_STORE = os.environ.get("RATE_LIMIT_STORE", "cache" if CACHE_URL else "database")
+if RATE_LIMIT_STORE not in ("database", "cache"):
+    raise ImproperlyConfigured(
+        f"RATE_LIMIT_STORE must be 'database' or 'cache', not {RATE_LIMIT_STORE!r}"
+    )
 #: Queue name for long-running tasks (scoring, solving, bulk imports).
 LONG_TASK_CLUSTER = "long"
 
