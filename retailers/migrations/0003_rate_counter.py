@@ -3,6 +3,19 @@
 from django.db import migrations, models
 
 
+def _set_logged(logged: bool):
+    """On PostgreSQL the counters need no WAL: an UNLOGGED table's upsert commits without waiting
+    for a WAL flush (several times faster per hit), and after a crash the table starts empty,
+    which only resets the current minute's counts."""
+
+    def run(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            mode = "LOGGED" if logged else "UNLOGGED"
+            schema_editor.execute(f"ALTER TABLE loyalty_rate_counter SET {mode}")
+
+    return run
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -21,4 +34,5 @@ class Migration(migrations.Migration):
                 'db_table': 'loyalty_rate_counter',
             },
         ),
+        migrations.RunPython(_set_logged(False), _set_logged(True)),
     ]
