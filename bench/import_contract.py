@@ -173,9 +173,8 @@ def main() -> None:
                 f" {rates[1]:>8,.0f} {changed:>9.1f} {rates[2]:>8,.0f}"
             )
         rate = baseline(args.baseline_rows, folder)
-    print(
-        f"baseline: import-export's import_data, {args.baseline_rows:,} products: {rate:,.0f} rows/s"
-    )
+    print(f"baseline: import-export's import_data, {args.baseline_rows:,} products:", end=" ")
+    print(f"{rate:,.0f} rows/s")
     verdict = "meets" if worst >= TARGET_ROWS_PER_S else "MISSES"
     print(f"slowest: {worst:,.0f} rows/s (command start-up included): {verdict} the target")
     if not args.keep:

@@ -1,8 +1,9 @@
 """The customer portal page: the customer's own bonuses (with QR codes) and points.
 
 Reached only through a secret link (see ``customers/services/portal.py``); a bad link is a 404.
-Page views are rate-limited per client address with a cache counter, and the answer is never
-cached or sent as a referrer (the token is in the URL).
+Page views are rate-limited per client address (a counter shared by the web processes), and the
+answer is never cached or sent as a referrer (the token is in the URL). Dates are shown in the
+retailer's time zone.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import segno
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from campaigns.models import Bonus, BonusState
@@ -56,7 +58,8 @@ def portal_page(request: HttpRequest, token: str) -> HttpResponse:
         "history": points_history(customer=customer, limit=50),
         "expires_at": access.expires_at,
     }
-    response = render(request, "portal/page.html", context)
+    with timezone.override(customer.retailer.tz):  # the customer's dates as the shop sees them
+        response = render(request, "portal/page.html", context)
     response["Cache-Control"] = "no-store, private"
     response["Referrer-Policy"] = "no-referrer"
     response["X-Robots-Tag"] = "noindex, nofollow"

@@ -13,8 +13,10 @@ Environment variables
     DATABASE_URL            e.g. postgres://postgres@127.0.0.1:5432/loyalty selects PostgreSQL.
     DB_LOCK_TIMEOUT_MS      PostgreSQL lock_timeout for every connection (default 5000).
     REDIS_URL               switches the django-q2 broker from the ORM to Redis (see README).
-    CACHE_URL               redis://... : one cache shared by the web processes (rate limits,
-                            resolved API tokens); default: a local-memory cache per process.
+    CACHE_URL               redis://... : one cache shared by the web processes (resolved API
+                            tokens, and the rate limits); default: a local-memory cache per process.
+    RATE_LIMIT_STORE        "database" (default without CACHE_URL) or "cache" (default with it):
+                            where rate-limit counters live; both are shared by all web processes.
     Q_WORKERS               worker processes per django-q2 cluster (default 2).
     ARTIFACTS_DIR           where trained models are saved (default BASE_DIR/var/artifacts).
     MEDIA_ROOT              uploaded import files (default BASE_DIR/var/media).
@@ -27,6 +29,8 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -66,6 +70,7 @@ INSTALLED_APPS = [
     "import_export",
     "django_q",
     "axes",
+    "csp",
     "retailers",
     "customers",
     "campaigns",
@@ -74,11 +79,14 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Pages show times in their retailer's zone; reset after every request.
+    "retailers.web.RetailerTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes requires: turns a locked-out sign-in into the lockout page.
@@ -99,6 +107,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "retailers.context_processors.staff",
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -206,6 +215,31 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+#: Content-Security-Policy on every response (django-csp): scripts and styles only from this
+#: site, or inline with the response's nonce (``{{ CSP_NONCE }}``: the admin's own templates,
+#: Swagger UI's initialiser); no inline ``style`` attributes or event handlers, no eval, no
+#: other origin. Images may be ``data:`` URIs (Swagger UI's icons). The portal's QR codes are
+#: inline SVG. plotly.js (served from this site) adds two <style> elements, allowed by hash: an
+#: empty one that it fills through the CSSOM, and maplibre's CSS (plotly.js 4.1.1: after an
+#: upgrade tests/e2e/test_csp.py names the new hash).
+PLOTLY_STYLE_HASHES = [
+    "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",  # "" (empty)
+    "'sha256-ji27qzEtxXZW+7dun6UwjHXJ18e6WAin1VvNtkzIE/o='",  # .maplibregl-map{...}
+]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE, *PLOTLY_STYLE_HASHES],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 # --- Email ----------------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get(
@@ -237,10 +271,9 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
-#: The rate-limit counters (API tokens, portal pages) and the resolved API tokens live in the
-#: cache. Per process by default: each web process then counts on its own and learns of a
-#: revoked token only when its cached copy expires (10 s). A shared Redis cache makes both exact,
-#: at the price of three cache round trips per API request.
+#: The resolved API tokens live in the cache. Per process by default: each web process then
+#: learns of a revoked token only when its cached copy expires (10 s). A shared Redis cache makes
+#: it exact, at the price of cache round trips per API request.
 CACHE_URL = os.environ.get("CACHE_URL", "")
 if CACHE_URL:
     CACHES = {
@@ -250,6 +283,14 @@ if CACHE_URL:
             "KEY_PREFIX": "loyalty",
         }
     }
+#: Where the rate-limit counters (API tokens, portal pages) live: "database" (one table shared
+#: by every web process, the default) or "cache" (the default with CACHE_URL: Redis). Never per
+#: process unless RATE_LIMIT_STORE=cache without CACHE_URL (development only).
+RATE_LIMIT_STORE = os.environ.get("RATE_LIMIT_STORE", "cache" if CACHE_URL else "database")
+if RATE_LIMIT_STORE not in ("database", "cache"):
+    raise ImproperlyConfigured(
+        f"RATE_LIMIT_STORE must be 'database' or 'cache', not {RATE_LIMIT_STORE!r}"
+    )
 #: Queue name for long-running tasks (scoring, solving, bulk imports).
 LONG_TASK_CLUSTER = "long"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection
@@ -185,11 +186,17 @@ def timings_table(timings: dict[str, Any]) -> list[tuple[str, float]]:
     return known + [(k, float(v)) for k, v in timings.items() if k not in TIMING_ORDER]
 
 
-def customer_scores_csv_rows(*, run: ScoringRun) -> Iterator[list[str]]:
+def _fixed(value: Any, places: int) -> Decimal | None:
+    """``value`` as a Decimal with ``places`` decimals (``None`` stays ``None``)."""
+    return None if value is None else Decimal(f"{value:.{places}f}")
+
+
+def customer_scores_csv_rows(*, run: ScoringRun) -> Iterator[list[str | Decimal | None]]:
     """The export CSV of ``run``: the header, then one row per customer (customer id order).
 
     Columns: ``customer_external_id, churn_probability, expected_visits, expected_spend, clv,
-    segment`` and ``response_<code>`` per bonus type of the run (empty where not scored).
+    segment`` and ``response_<code>`` per bonus type of the run (empty where not scored). Figures
+    are ``Decimal`` s with their decimals fixed, ids and names text (for ``loyalty_site.safe_csv``).
     """
     codes = list(run.bonus_types)
     yield [
@@ -207,10 +214,10 @@ def customer_scores_csv_rows(*, run: ScoringRun) -> Iterator[list[str]]:
         answers = responses or {}
         yield [
             external_id,
-            f"{churn:.4f}",
-            f"{visits:.2f}",
-            f"{spend:.2f}",
-            f"{clv:.2f}",
+            _fixed(churn, 4),
+            _fixed(visits, 2),
+            _fixed(spend, 2),
+            _fixed(clv, 2),
             segment,
-            *("" if answers.get(c) is None else f"{float(answers[c]):.4f}" for c in codes),
+            *(_fixed(answers.get(c), 4) for c in codes),
         ]

@@ -15,6 +15,7 @@ from import_export.admin import ImportExportMixin
 from import_export.formats import base_formats
 from import_export.forms import ExportForm
 
+from loyalty_site import safe_csv
 from retailers.admin_mixins import RetailerScopedAdmin, TenancyFormsMixin
 from retailers.exceptions import NOTHING_NEW, ImportRejected
 from retailers.forms import RetailerConfirmImportForm, RetailerImportForm
@@ -42,7 +43,8 @@ RelatedOnly = admin.RelatedOnlyFieldListFilter
 
 
 class ContractCSV(base_formats.CSV):
-    """The contract's CSV: read as bytes so that encoding problems are reported with their row."""
+    """The contract's CSV: read as bytes so that encoding problems are reported with their row,
+    written by the platform's one safe CSV writer (formulas neutralised)."""
 
     def is_binary(self) -> bool:
         return True
@@ -52,6 +54,9 @@ class ContractCSV(base_formats.CSV):
 
     def create_dataset(self, in_stream: bytes | str, **kwargs: Any) -> Any:
         return read_csv([in_stream if isinstance(in_stream, bytes) else in_stream.encode()])
+
+    def export_data(self, dataset: Any, **kwargs: Any) -> str:
+        return safe_csv.dataset_text(dataset.headers, dataset)
 
 
 class ContractImportExportAdmin(ImportExportMixin, RetailerScopedAdmin):

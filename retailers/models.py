@@ -325,3 +325,19 @@ class ImportJob(RetailerOwned):
         if not self.total_rows:
             return 100 if self.status == RunStatus.SUCCEEDED else 0
         return min(100, round(100 * self.processed_rows / self.total_rows))
+
+
+class RateCounter(models.Model):
+    """A fixed-window hit counter of :mod:`loyalty_site.rate_limit`'s database store (the
+    default), shared by every web process. That module writes the table with raw SQL (one atomic
+    upsert per hit): it sits below the apps and imports none of them."""
+
+    name = models.CharField(max_length=255, primary_key=True)
+    hits = models.IntegerField()
+    window_end = models.FloatField(db_index=True, help_text="Epoch seconds.")
+
+    class Meta:
+        db_table = "loyalty_rate_counter"
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.hits}"

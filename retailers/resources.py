@@ -5,7 +5,8 @@ Every contract resource derives from :class:`BaseResource`, which
 * forces rows into one retailer and looks existing rows and foreign keys up only inside it;
 * reads cells strictly (ISO dates, Decimal money, no silent coercion) with the ``*Cell`` widgets;
 * reports problems as :class:`retailers.exceptions.RowError` with spreadsheet row numbers;
-* neutralises spreadsheet formulas in exported text cells (OWASP CSV injection).
+* neutralises spreadsheet formulas in exported text cells (OWASP CSV injection) with
+  :mod:`loyalty_site.safe_csv`, and exports numbers as numbers, which that writer keeps as they are.
 
 Resources only map columns: the checks live in the models (``clean_model_instances``) and in the
 small ``row_checks`` helpers.
@@ -27,6 +28,7 @@ from import_export.fields import Field
 from import_export.instance_loaders import ModelInstanceLoader
 from import_export.results import Result
 
+from loyalty_site.safe_csv import neutralise_formula
 from retailers.exceptions import RowError
 from retailers.models import (
     CompetitorPrice,
@@ -37,8 +39,6 @@ from retailers.models import (
     Store,
 )
 
-#: First characters that make a spreadsheet treat a text cell as a formula (OWASP).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 #: A background import reports its progress every this many rows.
 PROGRESS_EVERY = 250
 
@@ -57,11 +57,6 @@ def spreadsheet_row(row_numbers: Sequence[int] | None, number: int) -> int:
     if row_numbers is not None and 0 < number <= len(row_numbers):
         return row_numbers[number - 1]
     return number + 1
-
-
-def neutralise_formula(text: str) -> str:
-    """Prefix ``text`` with an apostrophe when a spreadsheet would run it as a formula."""
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
 class Cell(widgets.Widget):
@@ -106,14 +101,22 @@ class TextCell(Cell):
     is_text = True
 
 
-class IntegerCell(Cell):
+class NumberCell(Cell):
+    """A number cell: exported as the number itself, so that the safe CSV writer keeps a
+    negative amount as it is (text starting with ``-`` would be neutralised)."""
+
+    def render(self, value: Any, obj: Any = None, **kwargs: Any) -> Any:
+        return "" if value is None else value
+
+
+class IntegerCell(NumberCell):
     def parse(self, text: str) -> int:
         if not _INTEGER.fullmatch(text):
             raise ValueError(f"expected a whole number, got {text!r}")
         return int(text)
 
 
-class DecimalCell(Cell):
+class DecimalCell(NumberCell):
     """A plain decimal number ("12.50", "-1"): no exponent, thousands separator or float."""
 
     def parse(self, text: str) -> Decimal:

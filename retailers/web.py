@@ -20,6 +20,7 @@ Build every staff page on :class:`RetailerViewMixin` (class-based views) or
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, ClassVar
@@ -31,6 +32,7 @@ from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 
 from retailers.models import Retailer, Role
 from retailers.tenancy import has_role, retailer_roles
@@ -126,6 +128,42 @@ def no_retailer_response(request: HttpRequest) -> HttpResponse:
     return render(request, "staff/no_retailer.html", status=403)
 
 
+def admin_time_zone(request: HttpRequest) -> zoneinfo.ZoneInfo | None:
+    """The zone the admin shows times in: that of the user's one retailer; ``None`` (UTC) for
+    superusers and users of several retailers, whose lists mix retailers of several zones."""
+    user = request.user
+    if not user.is_authenticated or user.is_superuser:
+        return None
+    retailers = request_retailers(request)
+    return retailers[0].tz if len(retailers) == 1 else None
+
+
+class RetailerTimeZoneMiddleware:
+    """Times in the retailer's zone, and only for the request that asked for it.
+
+    Staff pages activate the zone of the retailer they act for (:class:`RetailerViewMixin`,
+    :func:`retailer_required`); admin pages that of :func:`admin_time_zone`. Templates then show
+    every datetime in that zone, and the layouts name it. The zone is deactivated after each
+    request, so that a worker thread never carries it into the next one (API answers stay UTC).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.admin_prefix = ""  # resolved on the first request, once the URLconf is loaded
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        timezone.deactivate()
+        self.admin_prefix = self.admin_prefix or reverse("admin:index")
+        if request.path.startswith(self.admin_prefix):
+            zone = admin_time_zone(request)
+            if zone is not None:
+                timezone.activate(zone)
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
+
+
 class RetailerViewMixin(AccessMixin):
     """Staff page of the current retailer: sign-in required, ``min_role`` there required (403).
 
@@ -147,6 +185,7 @@ class RetailerViewMixin(AccessMixin):
 
     def _act_for(self, retailer: Retailer) -> None:
         self.retailer = self.request.retailer = retailer  # type: ignore[attr-defined]
+        timezone.activate(retailer.tz)  # until the request ends (RetailerTimeZoneMiddleware)
         self.require_role(self.min_role)
 
     def user_can(self, minimum: str) -> bool:
@@ -197,6 +236,7 @@ def retailer_required(
             if not has_role(request.user, min_role, retailer):
                 raise PermissionDenied(f"This page needs the {min_role} role at {retailer}.")
             request.retailer = retailer  # type: ignore[attr-defined]
+            timezone.activate(retailer.tz)  # until the request ends (RetailerTimeZoneMiddleware)
             return view(request, *args, **kwargs)
 
         return wrapped

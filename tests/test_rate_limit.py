@@ -1,22 +1,40 @@
-"""Fixed-window hit counters (``loyalty_site.rate_limit``) on the configured cache."""
+"""Fixed-window hit counters (``loyalty_site.rate_limit``) in both stores, and the default store:
+a counter shared by every web process (the database) unless ``CACHE_URL`` names Redis."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import threading
+import uuid
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 
 from loyalty_site import rate_limit
 from loyalty_site.rate_limit import hit
+from retailers.models import RateCounter
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(params=["database", "cache"])
+def store(request, settings, db):
+    settings.RATE_LIMIT_STORE = request.param
+    cache.clear()
+    return request.param
 
 
 @pytest.fixture
-def clock(monkeypatch):
+def clock(monkeypatch, store):
     """A settable clock for the module, starting 15 s into a one-minute window."""
     now = SimpleNamespace(value=1_000_000 * 60 + 15.0)
     monkeypatch.setattr(rate_limit, "time", SimpleNamespace(time=lambda: now.value))
-    cache.clear()
     return now
 
 
@@ -37,8 +55,91 @@ def test_each_name_has_its_own_counter(clock):
     assert hit("till-2", 60).count == 1
 
 
-def test_an_evicted_counter_starts_again(clock):
+def test_an_evicted_counter_starts_again(clock, store):
+    if store != "cache":
+        pytest.skip("only a cache evicts")
     hit("till-1", 60)
     cache.clear()
     assert hit("till-1", 60).count == 1
     assert hit("till-1", 60).count == 2
+
+
+def test_the_database_store_forgets_windows_that_have_ended(clock, store):
+    if store != "database":
+        pytest.skip("the database store's own cleanup")
+    hit("till-1", 60)
+    hit("till-2", 60)
+    clock.value += 60.0
+    hit("till-1", 60)  # the first hit of a new window purges the old ones
+    assert list(RateCounter.objects.values_list("name", "hits")) == [
+        (f"rate:till-1:{1_000_001}", 1)
+    ]
+
+
+def test_the_default_store_is_the_database_without_cache_url_and_the_cache_with_it(monkeypatch):
+    from tests.test_settings import load_settings
+
+    monkeypatch.delenv("CACHE_URL", raising=False)
+    monkeypatch.delenv("RATE_LIMIT_STORE", raising=False)
+    assert load_settings(monkeypatch)["RATE_LIMIT_STORE"] == "database"
+    assert load_settings(monkeypatch, DJANGO_DEBUG="1")["RATE_LIMIT_STORE"] == "database"
+    shared = load_settings(monkeypatch, CACHE_URL="redis://127.0.0.1:6379/3")
+    assert shared["RATE_LIMIT_STORE"] == "cache"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_hits_are_each_counted_once(postgres_only, settings):
+    settings.RATE_LIMIT_STORE = "database"
+    counts: list[int] = []
+    start = threading.Barrier(8)
+
+    def worker() -> None:
+        start.wait()
+        try:
+            counts.extend(hit("portal:10.0.0.1", 3600).count for _ in range(25))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(counts) == list(range(1, 201))
+
+
+# Three portal-style hits, as a separate web process would count them (default settings).
+HITS = """
+import json, sys, django
+django.setup()
+from loyalty_site.rate_limit import hit
+print(json.dumps([hit(sys.argv[1], 86400).count for _ in range(3)]))
+"""
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_web_processes_without_cache_url_share_one_counter(postgres_only):
+    db = connection.settings_dict
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CACHE_URL"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="loyalty_site.settings",
+        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+    )
+    name = f"portal:{uuid.uuid4()}"
+
+    def web_process() -> list[int]:
+        result = subprocess.run(  # noqa: S603 - fixed command
+            [sys.executable, "-c", HITS, name],
+            cwd=BASE_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    assert web_process() == [1, 2, 3]
+    assert web_process() == [4, 5, 6]  # one count across processes, not one per worker

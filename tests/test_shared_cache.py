@@ -1,4 +1,5 @@
-"""``CACHE_URL``: web processes share one rate-limit counter and see a revoked token at once.
+"""``CACHE_URL``: web processes share one rate-limit counter in Redis and see a revoked token
+at once.
 
 Each "web process" is a real separate Python process with ``CACHE_URL`` pointing at Redis. Runs
 when ``REDIS_URL`` is set (CI sets it), on a database index of its own; the token test also needs
@@ -74,10 +75,13 @@ def test_two_web_processes_share_one_rate_limit_counter():
     assert second == [True, True, False]  # the 6th request across both processes
 
 
-def test_without_a_cache_url_each_process_counts_alone():
+def test_the_cache_store_without_a_cache_url_counts_per_process():
+    """The development-only combination (the default without CACHE_URL is the database store,
+    shared: tests/test_rate_limit.py)."""
     token = str(uuid.uuid4().int % 10**9)
-    assert web_process(THROTTLE, token, CACHE_URL="") == [True, True, True]
-    assert web_process(THROTTLE, token, CACHE_URL="") == [True, True, True]
+    alone = {"CACHE_URL": "", "RATE_LIMIT_STORE": "cache"}
+    assert web_process(THROTTLE, token, **alone) == [True, True, True]
+    assert web_process(THROTTLE, token, **alone) == [True, True, True]
 
 
 # A long-lived web process: authenticates each key it reads, answers true/false.

@@ -20,6 +20,7 @@ from django.db import connection, transaction
 
 from campaigns.models import BonusType, PastOffer
 from customers.models import Customer, Transaction, TransactionLine
+from loyalty_site import safe_csv
 from retailers.demo import synthetic
 from retailers.demo.dbtuning import analyze, bulk_session, foreign_keys_checked_in_bulk
 from retailers.demo.writing import (
@@ -169,7 +170,9 @@ def _write_chunks(
 
     def finish(chunk: synthetic.SyntheticChunk, written: dict[str, int]) -> None:
         if truth_out is not None:
-            chunk.truth.to_csv(truth_out, mode="a", header=totals["customers"] == 0, index=False)
+            safe_csv.write_frame(
+                chunk.truth, truth_out, mode="a", header=totals["customers"] == 0, index=False
+            )
         for key, value in written.items():
             totals[key] += value
         progress(totals["customers"], totals["lines"], time.perf_counter() - start)

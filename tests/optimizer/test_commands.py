@@ -166,3 +166,44 @@ def test_export_scores_to_standard_output(tenant_with_history):
         "response_pct-10",
         f"{customer.external_id},0.1000,2.00,12.50,80.00,champions,0.0500",
     ]
+
+
+FORMULA_IDS = ['=HYPERLINK("http://x")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tC1", "\rC2"]
+
+
+def test_export_scores_neutralises_ids_and_segments_that_start_a_formula(retailer, tmp_path):
+    run = ScoringRunFactory(retailer=retailer, bonus_types=["pct-10"])
+    for number, external_id in enumerate(FORMULA_IDS):
+        customer = Customer.objects.create(
+            retailer=retailer, external_id=external_id, enrolled_on="2024-01-01"
+        )
+        CustomerScore.objects.create(
+            retailer=retailer,
+            run=run,
+            customer=customer,
+            churn_probability=Decimal("0.1"),
+            p_alive=Decimal("0.9"),
+            expected_visits=Decimal("2"),
+            expected_spend=Decimal("12.5"),
+            clv=Decimal("-3"),
+            responses={"pct-10": -0.05},
+            segment="=1+1" if number == 0 else "champions",
+            recency_days=3,
+            frequency=9,
+            frequency_52w=9,
+            monetary_52w=Decimal("100"),
+            avg_basket=Decimal("11.11"),
+            tenure_days=300,
+            discount_share=Decimal("0.1"),
+            redemption_rate=Decimal("0.5"),
+        )
+    target = tmp_path / "scores.csv"
+    run_command("export_scores", "--retailer=acme", "-o", str(target))
+    with open(target, newline="", encoding="utf-8") as stream:
+        rows = list(csv.reader(stream))[1:]
+    assert [row[0] for row in rows] == ["'" + external_id for external_id in FORMULA_IDS]
+    assert rows[0][5] == "'=1+1"
+    # Figures are numbers, written as they are even when negative.
+    assert {(*row[1:5], row[6]) for row in rows} == {
+        ("0.1000", "2.00", "12.50", "-3.00", "-0.0500")
+    }

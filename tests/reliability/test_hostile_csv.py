@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from customers.models import Transaction, TransactionLine
+from loyalty_site.safe_csv import neutralise_formula
 from retailers.exceptions import ImportRejected
 from retailers.models import ImportKind, InventoryLevel, Product, Role
 from retailers.resources import (
@@ -31,7 +32,6 @@ from retailers.resources import (
     IntegerCell,
     ProductResource,
     TimestampCell,
-    neutralise_formula,
 )
 from retailers.services import import_file_run
 from tests.customers.factories import CustomerFactory

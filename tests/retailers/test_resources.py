@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Permission
 
+from loyalty_site.safe_csv import neutralise_formula
 from retailers.exceptions import ImportRejected
 from retailers.models import InventoryLevel, Product, Store
 from retailers.resources import (
@@ -22,7 +23,6 @@ from retailers.resources import (
     IntegerCell,
     ProductResource,
     TimestampCell,
-    neutralise_formula,
 )
 from retailers.services import import_dataset_run, read_csv
 from tests.retailers.factories import ProductFactory, RetailerFactory, StoreFactory

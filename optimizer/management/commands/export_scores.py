@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 from contextlib import nullcontext
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from loyalty_site import safe_csv
 from optimizer.models import ScoringRun
 from optimizer.selectors import customer_scores_csv_rows, scoring_run_latest_succeeded
 from retailers.models import Retailer, RunStatus
@@ -40,7 +40,7 @@ class Command(BaseCommand):
         )
         rows = 0
         with target as stream:
-            writer = csv.writer(stream, lineterminator="\n")
+            writer = safe_csv.writer(stream)
             for rows, row in enumerate(customer_scores_csv_rows(run=run)):  # noqa: B007
                 writer.writerow(row)
         if output != "-":
