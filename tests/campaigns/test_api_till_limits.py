@@ -209,3 +209,25 @@ def test_the_limits_are_edited_in_the_retailer_admin(admin_client, retailer):
         "till_max_future_minutes",
     ):
         assert f'name="{name}"' in page.content.decode()
+
+
+def _change_form(admin_client, retailer, **changes):
+    url = f"/admin/retailers/retailer/{retailer.pk}/change/"
+    form = admin_client.get(url).context["adminform"].form
+    data = {name: form[name].value() for name in form.fields}
+    data = {
+        name: "" if value is None else value for name, value in data.items() if value is not False
+    }
+    return admin_client.post(url, {**data, **changes})
+
+
+def test_the_admin_saves_limits_and_refuses_nonsense(admin_client, retailer):
+    response = _change_form(admin_client, retailer, till_max_points_per_basket="0")
+    assert response.status_code == 200
+    assert "till_max_points_per_basket" in response.context["adminform"].form.errors
+    response = _change_form(
+        admin_client, retailer, till_max_line_amount="50.00", till_max_age_days="7"
+    )
+    assert response.status_code == 302
+    retailer.refresh_from_db()
+    assert (retailer.till_max_line_amount, retailer.till_max_age_days) == (Decimal("50.00"), 7)
