@@ -144,10 +144,12 @@ def almost_valid_body(draw):
     body["lines"] = draw(st.lists(line, min_size=1, max_size=3))
     for _ in range(draw(st.integers(0, 3))):
         name = draw(st.sampled_from([*INPUT_FIELDS, *(f"lines.{n}" for n in _LINE_FIELDS)]))
-        if name.startswith("lines."):
-            target = draw(st.sampled_from(body["lines"]))
+        current = body["lines"] if isinstance(body["lines"], list) else []
+        lines = [item for item in current if isinstance(item, dict)]
+        if name.startswith("lines.") and lines:  # (``lines`` itself may be hostile by now)
+            target = draw(st.sampled_from(lines))
             target[name.removeprefix("lines.")] = draw(hostile_value)
-        else:
+        elif not name.startswith("lines."):
             body[name] = draw(hostile_value)
     return body
 
