@@ -10,7 +10,14 @@ from django.contrib import admin, messages
 from django.db import models
 from django.http import HttpRequest, HttpResponse
 
-from customers.models import Customer, PointsEntry, PortalAccess, Transaction, TransactionLine
+from customers.models import (
+    MAX_POINTS_BALANCE,
+    Customer,
+    PointsEntry,
+    PortalAccess,
+    Transaction,
+    TransactionLine,
+)
 from customers.resources import CustomerResource, TransactionLineResource
 from customers.services.points import points_adjust, points_summary
 from customers.services.portal import portal_link_create, portal_link_revoke
@@ -97,10 +104,12 @@ class PointsAdjustmentForm(forms.ModelForm):
         customer, points = data.get("customer"), data.get("points")
         if points == 0:
             self.add_error("points", "Enter a non-zero number of points.")
-        elif customer is not None and points is not None and points < 0:
+        elif customer is not None and points is not None:
             balance = points_summary(customer=customer).balance
             if balance + points < 0:
                 self.add_error("points", f"The customer has only {balance} points.")
+            elif balance + points > MAX_POINTS_BALANCE:
+                self.add_error("points", f"A balance is at most {MAX_POINTS_BALANCE} points.")
         return data
 
 

@@ -118,6 +118,10 @@ class TransactionLine(RetailerOwned):
         return f"{self.transaction_id}#{self.line_no}"
 
 
+#: Largest points balance (and movement) of a customer: half of PostgreSQL's ``integer``.
+MAX_POINTS_BALANCE = 1_000_000_000
+
+
 class PointsKind(models.TextChoices):
     """Why points moved."""
 
@@ -166,6 +170,14 @@ class PointsEntry(RetailerOwned):
             models.UniqueConstraint(fields=["customer", "seq"], name="points_entry_chain"),
             models.CheckConstraint(
                 condition=Q(balance_after__gte=0), name="points_balance_never_negative"
+            ),
+            # Both columns are 32-bit integers on PostgreSQL: bounded well inside them, a
+            # balance cannot overflow (the ledger refuses the movement first, see _append).
+            models.CheckConstraint(
+                condition=Q(balance_after__lte=MAX_POINTS_BALANCE)
+                & Q(points__gte=-MAX_POINTS_BALANCE)
+                & Q(points__lte=MAX_POINTS_BALANCE),
+                name="points_bounded",
             ),
             models.UniqueConstraint(
                 fields=["transaction", "kind"],

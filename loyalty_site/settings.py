@@ -80,6 +80,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Before anything reads the path or the query string: a %00 is a 400, never a 500.
+    "loyalty_site.middleware.RefuseNulBytesMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -306,6 +308,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # JSON only, and no deeper than any real request (loyalty_site/api_parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["loyalty_site.api_parsers.BoundedJSONParser"],
     # One error body for every API error (loyalty_site/api_errors.py).
     "EXCEPTION_HANDLER": "loyalty_site.api_errors.api_exception_handler",
     # Per API token and scope (campaigns.api.throttles.TokenScopedThrottle).

@@ -218,6 +218,9 @@ class RetailerAdmin(admin.ModelAdmin):
         ("Points", {"fields": ("points_per_currency_unit", "point_value",
                                "points_validity_days")}),
         ("Weekly promotions", {"fields": ("promotion_weekday", "promotion_hour")}),
+        ("Till limits", {"fields": ("till_max_line_amount", "till_max_basket_total",
+                                    "till_max_points_per_basket", "till_max_age_days",
+                                    "till_max_future_minutes")}),
     )  # fmt: skip
 
     def get_queryset(self, request: HttpRequest) -> models.QuerySet:

@@ -23,6 +23,9 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError(f"{value!r} is not a known time zone.") from exc
 
 
+#: Upper bound of a retailer's points-per-basket limit (a balance is bounded by ten times it).
+MAX_POINTS_PER_BASKET = 100_000_000
+
 currency_validator = RegexValidator(r"^[A-Z]{3}$", "Use a three-letter ISO 4217 code, e.g. EUR.")
 slug_validator = RegexValidator(
     r"^[a-z0-9][a-z0-9-]*$", "Use lowercase letters, digits and dashes."
@@ -84,6 +87,43 @@ class Retailer(models.Model):
     )
     promotion_hour = models.PositiveSmallIntegerField(
         default=6, validators=[MaxValueValidator(23)], help_text="Hour of that day."
+    )
+    # Bounds of what a till may record (customers.services.till_limits): a basket outside them
+    # is refused with a 400 naming the field, so a typo or a broken till cannot credit a
+    # fortune in points or date a purchase decades away.
+    till_max_line_amount = models.DecimalField(
+        "maximum line amount",
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("10000.00"),
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text="Largest amount of one basket line (returns: in absolute value).",
+    )
+    till_max_basket_total = models.DecimalField(
+        "maximum basket total",
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("25000.00"),
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text="Largest total of one basket (returns: in absolute value).",
+    )
+    till_max_points_per_basket = models.PositiveIntegerField(
+        "maximum points per basket",
+        default=25_000,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_POINTS_PER_BASKET)],
+        help_text="Most points one basket may earn (or claw back).",
+    )
+    till_max_age_days = models.PositiveSmallIntegerField(
+        "oldest purchase accepted (days)",
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(3660)],
+        help_text="A till may send a purchase at most this many days after it happened.",
+    )
+    till_max_future_minutes = models.PositiveSmallIntegerField(
+        "latest purchase accepted (minutes ahead)",
+        default=10,
+        validators=[MaxValueValidator(1440)],
+        help_text="How far ahead of the server's clock a till's clock may run.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -45,10 +45,10 @@ class IdempotencyKeyReused(Exception):
 def request_key(request: Any) -> str:
     """The request's ``Idempotency-Key``; raises :class:`IdempotencyKeyMissing` if absent."""
     key = request.headers.get(HEADER, "").strip()
-    if not key or len(key) > MAX_KEY_LENGTH:
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise IdempotencyKeyMissing(
-            f"Send an {HEADER} header (1-{MAX_KEY_LENGTH} characters, e.g. a UUID) so that a "
-            "retried request is not applied twice."
+            f"Send an {HEADER} header (1-{MAX_KEY_LENGTH} printable characters, e.g. a UUID) so "
+            "that a retried request is not applied twice."
         )
     return key
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from campaigns.models import Bonus, Campaign
+from loyalty_site.api_fields import AwareDateTimeField, BoundedDateField, MoneyField, QuantityField
 
 MAX_LINES = 500
 
@@ -51,15 +52,27 @@ class CustomerOutputSerializer(serializers.Serializer):
 
 class TransactionLineInputSerializer(serializers.Serializer):
     sku = serializers.CharField(max_length=64)
-    quantity = serializers.DecimalField(max_digits=12, decimal_places=3)
-    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
-    discount = serializers.DecimalField(
-        max_digits=12, decimal_places=2, required=False, default=Decimal("0.00")
+    quantity = QuantityField()
+    amount = MoneyField(help_text="Paid for the line, after the discount; negative for a return.")
+    discount = MoneyField(
+        required=False,
+        default=Decimal("0.00"),
+        help_text="Granted on the line: same sign as the line, at most the amount.",
     )
 
     def validate(self, attrs: dict) -> dict:
-        if (attrs["quantity"] < 0 < attrs["amount"]) or (attrs["amount"] < 0 < attrs["quantity"]):
+        quantity, amount, discount = attrs["quantity"], attrs["amount"], attrs["discount"]
+        if (quantity < 0 < amount) or (amount < 0 < quantity):
             raise serializers.ValidationError("quantity and amount must have the same sign.")
+        line_sign = -1 if amount < 0 or quantity < 0 else 1
+        if discount * line_sign < 0:
+            raise serializers.ValidationError(
+                {"discount": ["A discount has the sign of its line (0 or more on a sale)."]}
+            )
+        if abs(discount) > abs(amount):
+            raise serializers.ValidationError(
+                {"discount": ["The discount cannot be larger than the line's amount."]}
+            )
         return attrs
 
 
@@ -67,7 +80,7 @@ class TransactionInputSerializer(serializers.Serializer):
     transaction_id = serializers.CharField(max_length=64)
     customer_id = serializers.CharField(max_length=64)
     store_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    timestamp = serializers.DateTimeField()
+    timestamp = AwareDateTimeField()
     lines = TransactionLineInputSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
 
 
@@ -82,9 +95,7 @@ class TransactionOutputSerializer(serializers.Serializer):
 
 class RedemptionInputSerializer(serializers.Serializer):
     code = serializers.CharField(max_length=32)
-    basket_amount = serializers.DecimalField(
-        max_digits=12, decimal_places=2, required=False, allow_null=True, min_value=Decimal("0")
-    )
+    basket_amount = MoneyField(required=False, allow_null=True, min_value=Decimal("0"))
     store_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
 
 
@@ -136,7 +147,7 @@ class CampaignDetailOutputSerializer(CampaignListOutputSerializer):
 
 
 class ScoringRunInputSerializer(serializers.Serializer):
-    as_of = serializers.DateField(required=False, help_text="Default: day after the last purchase.")
+    as_of = BoundedDateField(required=False, help_text="Default: day after the last purchase.")
     horizon_weeks = serializers.IntegerField(min_value=1, max_value=52, default=8)
 
 

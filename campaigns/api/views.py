@@ -14,7 +14,6 @@ from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, generics, serializers, status
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -33,6 +32,7 @@ from customers.services.points import (
     retailer_today,
     transaction_record,
 )
+from loyalty_site.api_parsers import BoundedJSONParser
 from optimizer.services import scoring_run_create
 from retailers.models import Store
 
@@ -52,7 +52,7 @@ class PayloadTooLarge(exceptions.APIException):
 class PosApi(APIView):
     """Base of the POS endpoints: JSON only, token auth, token-scoped throttling, bounded bodies."""
 
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
     renderer_classes = [JSONRenderer]
     authentication_classes = [ApiTokenAuthentication]
     permission_classes = [HasApiToken]

@@ -22,7 +22,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from customers.models import Customer, PointsEntry, PointsKind, Transaction
+from customers.models import (
+    MAX_POINTS_BALANCE,
+    Customer,
+    PointsEntry,
+    PointsKind,
+    Transaction,
+)
 from customers.points_fifo import Lot, Movement, lots_from_chain, next_expiry, points_due_to_expire
 from retailers.models import Retailer
 
@@ -38,6 +44,12 @@ class InsufficientPoints(PointsError):
     """The customer's balance is smaller than the points asked for."""
 
     api_code = "insufficient_points"
+
+
+class PointsBalanceLimit(PointsError):
+    """The movement would take the balance past ``MAX_POINTS_BALANCE``."""
+
+    api_code = "points_balance_limit"
 
 
 class InvalidPointsAmount(PointsError):
@@ -85,6 +97,11 @@ def _append(customer: Customer, *, kind: str, points: int, **fields: Any) -> Poi
     if balance + points < 0:
         raise InsufficientPoints(
             f"Customer {customer.external_id} has {balance} points; {-points} were asked for."
+        )
+    if balance + points > MAX_POINTS_BALANCE:
+        raise PointsBalanceLimit(
+            f"Customer {customer.external_id} has {balance} points; {points} more would pass "
+            f"the largest balance, {MAX_POINTS_BALANCE}."
         )
     return PointsEntry.objects.create(
         retailer_id=customer.retailer_id,
@@ -358,12 +375,14 @@ def transaction_record(
     changes nothing.
 
     Raises:
-        django.core.exceptions.ValidationError: unknown customer, store or SKU (by field).
+        django.core.exceptions.ValidationError: unknown customer, store or SKU, or a basket
+            outside the retailer's till limits (by field; see ``till_limits``).
         TransactionConflict: the id belongs to another customer's basket.
     """
     from django.core.exceptions import ValidationError
 
     from customers.models import TransactionLine
+    from customers.services.till_limits import transaction_limits_check
     from retailers.models import Store
 
     existing = Transaction.objects.for_retailer(retailer).filter(external_id=external_id).first()
@@ -376,6 +395,7 @@ def transaction_record(
         if existing.customer_id != customer.pk:
             raise TransactionConflict(f"Transaction {external_id} belongs to another customer.")
         return _recorded(existing, created=False)
+    transaction_limits_check(retailer=retailer, timestamp=timestamp, lines=lines)
     store = None
     if store_external_id:
         store = Store.objects.for_retailer(retailer).filter(external_id=store_external_id).first()

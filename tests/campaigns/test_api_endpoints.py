@@ -5,6 +5,7 @@ from decimal import Decimal
 from unittest import mock
 
 import pytest
+from django.utils import timezone
 
 from campaigns.models import BonusState
 from customers.models import PointsEntry, PointsKind, Transaction
@@ -31,7 +32,8 @@ def basket(**extra):
         "transaction_id": "T1",
         "customer_id": "C1",
         "store_id": "S1",
-        "timestamp": "2025-06-01T10:00:00Z",
+        # Within the retailer's accepted window (the last 30 days by default) whatever the date.
+        "timestamp": (timezone.now() - dt.timedelta(hours=1)).isoformat(),
         "lines": [
             {"sku": "A", "quantity": "2", "amount": "7.50"},
             {"sku": "B", "quantity": "1", "amount": "3.00", "discount": "0.50"},
