@@ -56,3 +56,25 @@ def week_label(start: dt.date) -> str:
 def weeks_between(earlier: dt.date, later: dt.date) -> int:
     """Whole weeks from ``earlier`` to ``later`` (rounded down; negative when later is before)."""
     return (later - earlier).days // 7
+
+
+def week_start_error(day: dt.date, week_start_day: int = 0) -> str | None:
+    """Why ``day`` cannot start a campaign week, or ``None`` when it can."""
+    if day.weekday() == week_start_day:
+        return None
+    return (
+        f"{day} is a {WEEKDAY_NAMES[day.weekday()]}: campaign weeks start on a "
+        f"{WEEKDAY_NAMES[week_start_day]} (the retailer's week-start day)."
+    )
+
+
+def scores_age_note(as_of: dt.date, week_start: dt.date, max_weeks: int) -> str | None:
+    """A warning when a campaign week starts more than ``max_weeks`` weeks after the scores'
+    as-of date (visit and churn forecasts age: the customers have moved on), else ``None``."""
+    weeks = weeks_between(as_of, week_start)
+    if weeks <= max_weeks:
+        return None
+    return (
+        f"The scores are {weeks} weeks old for this week: they are as of {as_of}, and "
+        f"the week starts on {week_start}. Score the customers again first."
+    )

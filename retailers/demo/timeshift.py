@@ -52,9 +52,7 @@ def shift_timestamps(
     return back.dt.tz_convert(SOURCE_TIME_ZONE).dt.tz_localize(None)
 
 
-def shift_raw_tables(
-    raw: RawTables, weeks: int, time_zone: str = RETAILER_TIME_ZONE
-) -> RawTables:
+def shift_raw_tables(raw: RawTables, weeks: int, time_zone: str = RETAILER_TIME_ZONE) -> RawTables:
     """``raw`` with every date moved by ``weeks`` weeks: basket timestamps (on the local wall
     clock), campaign start and end dates and coupon redemption dates. The ``week`` numbers stay:
     the promotions' week 1 is derived from the (moved) baskets."""

@@ -102,6 +102,10 @@ def local_dates(retailer: Retailer) -> list[dt.date]:
     return sorted(ts.astimezone(NEW_YORK).date() for ts in stamps)
 
 
+def dated(model, retailer: Retailer) -> set[dt.date]:
+    return set(model.objects.filter(retailer=retailer).values_list("date", flat=True))
+
+
 # New York times: a Sunday late evening (its own week is not complete), the Monday just after
 # local midnight (UTC is already Monday 05:30), a Wednesday, and a Saturday across the new year.
 DAYS = [
@@ -138,8 +142,8 @@ def test_load_demo_ends_the_data_in_the_latest_complete_week_before_today(synthe
     assert offer.redeemed_on == dt.date(2017, 6, 14) + dt.timedelta(weeks=weeks)
     enrolled = Customer.objects.filter(retailer=retailer).values_list("enrolled_on", flat=True)
     assert min(enrolled) == days[0]
-    stock_days = set(InventoryLevel.objects.filter(retailer=retailer).values_list("date", flat=True))
-    price_days = set(CompetitorPrice.objects.filter(retailer=retailer).values_list("date", flat=True))
+    stock_days = dated(InventoryLevel, retailer)
+    price_days = dated(CompetitorPrice, retailer)
     assert max(stock_days | price_days) <= days[-1]
     assert max(stock_days) > days[-1] - dt.timedelta(weeks=1)
 

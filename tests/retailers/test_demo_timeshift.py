@@ -70,9 +70,7 @@ def tiny_raw() -> RawTables:
             {
                 "household_id": [1, 1],
                 "week": [1, 53],
-                "transaction_timestamp": pd.to_datetime(
-                    ["2016-12-26 15:00", "2017-12-31 22:00"]
-                ),
+                "transaction_timestamp": pd.to_datetime(["2016-12-26 15:00", "2017-12-31 22:00"]),
             }
         ),
         demographics=pd.DataFrame({"household_id": [1]}),
