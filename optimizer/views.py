@@ -221,7 +221,7 @@ class AllocationRunStartView(RetailerViewMixin, FormView):
         return self.weeks[0].isoformat() if self.weeks else None
 
     def scores_note(self, form: AllocationRunStartForm) -> str | None:
-        """ "The scores are N weeks old" for the week chosen (or offered first), if they are."""
+        """The warning that the scores are N weeks old for the week chosen (or shown first)."""
         if self.scoring_run is None:
             return None
         chosen = form["week_start"].value()

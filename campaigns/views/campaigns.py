@@ -140,7 +140,7 @@ class CampaignObjectMixin(RetailerViewMixin):
 
 
 def _scores_note(campaign: Campaign) -> str | None:
-    """ "The scores are N weeks old" on a proposal whose week is too far after its scores."""
+    """The warning that the scores are N weeks old, on a proposal whose week is far after them."""
     run = campaign.allocation_run
     if campaign.state != CampaignState.PROPOSED or run is None or run.scoring_run is None:
         return None
