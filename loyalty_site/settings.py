@@ -323,6 +323,10 @@ API_MAX_BODY_BYTES = int(os.environ.get("API_MAX_BODY_BYTES", str(256 * 1024)))
 #: Customer portal: secret links expire after this many days; page views per IP per minute.
 PORTAL_LINK_DAYS = int(os.environ.get("PORTAL_LINK_DAYS", "90"))
 PORTAL_RATE_PER_MINUTE = int(os.environ.get("PORTAL_RATE_PER_MINUTE", "30"))
+#: An allocation for a week more than this many weeks after its scores' as-of date is warned
+#: about on the form and the proposal; the allocation form offers this many weeks ahead.
+SCORES_MAX_AGE_WEEKS = int(os.environ.get("SCORES_MAX_AGE_WEEKS", "4"))
+ALLOCATION_WEEKS_OFFERED = int(os.environ.get("ALLOCATION_WEEKS_OFFERED", "8"))
 SPECTACULAR_SETTINGS = {
     "TITLE": "Loyalty platform API",
     "VERSION": "1.0.0",

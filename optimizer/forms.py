@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 from django import forms
+
+from retailers.weeks import scores_age_note, week_label, weeks_between
 
 
 class ScoringRunStartForm(forms.Form):
@@ -28,6 +31,14 @@ class ScoringRunStartForm(forms.Form):
     )
 
 
+def _week_choice_label(start: dt.date, as_of: dt.date | None, max_age_weeks: int) -> str:
+    """'Week 50, 7-13 Dec 2026', and how old the scores are for it when too old."""
+    label = week_label(start)
+    if as_of is not None and scores_age_note(as_of, start, max_age_weeks):
+        label += f" (scores {weeks_between(as_of, start)} weeks old)"
+    return label
+
+
 class AllocationRunStartForm(forms.Form):
     """What an analyst chooses when asking for a week's bonus allocation.
 
@@ -43,12 +54,11 @@ class AllocationRunStartForm(forms.Form):
         decimal_places=2,
         help_text="Expected cost of the redeemed bonuses the allocation may plan for.",
     )
-    week_start = forms.DateField(
-        required=False,
-        label="Week starting",
-        widget=forms.DateInput(attrs={"type": "date"}),
-        help_text="First day of the campaign week. Empty: the first Monday on or after the "
-        "scores' date.",
+    week_start = forms.TypedChoiceField(
+        label="Campaign week",
+        coerce=dt.date.fromisoformat,
+        help_text="The current week and the weeks after it; weeks start on the retailer's "
+        "week-start day, in its time zone.",
     )
     contact_limit = forms.IntegerField(
         label="Contact limit N", min_value=1, max_value=52, help_text="At most N bonuses..."
@@ -78,9 +88,16 @@ class AllocationRunStartForm(forms.Form):
         *args: Any,
         bonus_types: Sequence[tuple[str, str]] = (),
         segments: Sequence[str] = (),
+        weeks: Sequence[dt.date] = (),
+        scores_as_of: dt.date | None = None,
+        max_age_weeks: int = 4,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["week_start"].choices = [
+            (start.isoformat(), _week_choice_label(start, scores_as_of, max_age_weeks))
+            for start in weeks
+        ]
         self.cap_fields: list[tuple[str, str]] = []
         self.coverage_fields: list[tuple[str, str]] = []
         for n, (code, name) in enumerate(bonus_types):

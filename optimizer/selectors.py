@@ -11,13 +11,23 @@ from django.db import connection
 from django.db.models import Max, QuerySet
 
 from customers.models import Customer, Transaction
+from customers.services.points import retailer_today
 from optimizer.models import ACTIVE_STATUSES, CustomerScore, ScoringRun
 from retailers.models import Retailer, RunStatus
+from retailers.weeks import upcoming_week_starts
 
 
 def scoring_run_active(*, retailer: Retailer) -> ScoringRun | None:
     """The retailer's queued or running scoring run, if any."""
     return ScoringRun.objects.for_retailer(retailer).filter(status__in=ACTIVE_STATUSES).first()
+
+
+def allocation_weeks(
+    *, retailer: Retailer, count: int, now: dt.datetime | None = None
+) -> list[dt.date]:
+    """The campaign weeks an allocation may be asked for: the retailer's current week (today in
+    its time zone) and the ``count - 1`` after it, each starting on its ``week_start_day``."""
+    return upcoming_week_starts(retailer_today(retailer, now), retailer.week_start_day, count)
 
 
 def scoring_run_latest_succeeded(

@@ -3,9 +3,11 @@ progress); the runs page also lists the promotion runs."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse, HttpResponseRedirect
@@ -31,15 +33,17 @@ from optimizer.models import (
     ScoringRun,
 )
 from optimizer.selectors import (
+    allocation_weeks,
     holdout_table,
     scoring_run_active,
     scoring_run_latest_succeeded,
     timings_table,
 )
 from optimizer.services import scoring_run_create
-from optimizer.services.allocation import allocation_run_create
+from optimizer.services.allocation import allocation_run_create, default_week_start
 from retailers.models import Role
 from retailers.web import RetailerViewMixin, url_or_none
+from retailers.weeks import scores_age_note
 
 #: Milliseconds between two progress requests of a queued or running run's page.
 POLL_INTERVAL_MS = 3000
@@ -192,18 +196,45 @@ class AllocationRunStartView(RetailerViewMixin, FormView):
         return super().dispatch(request, *args, **kwargs)
 
     def get_form_kwargs(self) -> dict[str, Any]:
-        kwargs = super().get_form_kwargs()
+        # Before super(): the initial week depends on the scores and the weeks offered.
         self.scoring_run = scoring_run_latest_succeeded(retailer=self.retailer)
+        self.weeks = allocation_weeks(
+            retailer=self.retailer, count=settings.ALLOCATION_WEEKS_OFFERED
+        )
+        kwargs = super().get_form_kwargs()
         types = self.scoped(BonusType).filter(is_active=True).order_by("code")
         kwargs.update(
             bonus_types=list(types.values_list("code", "name")),
             segments=_segments_of(self.scoring_run),
+            weeks=self.weeks,
+            scores_as_of=self.scoring_run.as_of if self.scoring_run else None,
+            max_age_weeks=settings.SCORES_MAX_AGE_WEEKS,
         )
         return kwargs
+
+    def _initial_week(self) -> Any:
+        """The week after the scores when it is still to come, else the current week."""
+        if self.scoring_run is not None:
+            week = default_week_start(self.scoring_run.as_of, self.retailer.week_start_day)
+            if week in self.weeks:
+                return week.isoformat()
+        return self.weeks[0].isoformat() if self.weeks else None
+
+    def scores_note(self, form: AllocationRunStartForm) -> str | None:
+        """The warning that the scores are N weeks old for the week chosen (or shown first)."""
+        if self.scoring_run is None:
+            return None
+        chosen = form["week_start"].value()
+        try:
+            week = dt.date.fromisoformat(str(chosen))
+        except ValueError:
+            return None
+        return scores_age_note(self.scoring_run.as_of, week, settings.SCORES_MAX_AGE_WEEKS)
 
     def get_initial(self) -> dict[str, Any]:
         last = self.scoped(AllocationRun).order_by("-created_at", "-pk").first()
         return {
+            "week_start": self._initial_week(),
             "budget": last.budget if last else None,
             "contact_limit": self.retailer.contact_limit,
             "contact_window_weeks": self.retailer.contact_window_weeks,
@@ -213,7 +244,11 @@ class AllocationRunStartView(RetailerViewMixin, FormView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         active = self.scoped(AllocationRun).filter(status__in=ACTIVE_STATUSES).first()
-        context.update(active_run=active, scoring_run=self.scoring_run)
+        context.update(
+            active_run=active,
+            scoring_run=self.scoring_run,
+            scores_note=self.scores_note(context["form"]),
+        )
         return context
 
     def form_valid(self, form: AllocationRunStartForm) -> HttpResponse:
@@ -238,6 +273,9 @@ class AllocationRunStartView(RetailerViewMixin, FormView):
                 form.add_error(None, f"Not started: {error}")
             return self.form_invalid(form)
         messages.success(self.request, f"Allocation run #{run.pk} queued for {run.week_start}.")
+        note = scores_age_note(run.scoring_run.as_of, run.week_start, settings.SCORES_MAX_AGE_WEEKS)
+        if note:
+            messages.warning(self.request, note)
         return HttpResponseRedirect(reverse("optimizer:allocation-detail", args=[run.pk]))
 
 

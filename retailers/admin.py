@@ -214,7 +214,7 @@ class RetailerAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("slug", "name", "currency", "time_zone", "is_demo")}),
         ("Campaigns", {"fields": ("gross_margin_rate", "four_eyes", "contact_limit",
-                                  "contact_window_weeks")}),
+                                  "contact_window_weeks", "week_start_day")}),
         ("Points", {"fields": ("points_per_currency_unit", "point_value",
                                "points_validity_days")}),
         ("Weekly promotions", {"fields": ("promotion_weekday", "promotion_hour")}),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import zoneinfo
 from decimal import Decimal
 
@@ -30,6 +31,18 @@ currency_validator = RegexValidator(r"^[A-Z]{3}$", "Use a three-letter ISO 4217 
 slug_validator = RegexValidator(
     r"^[a-z0-9][a-z0-9-]*$", "Use lowercase letters, digits and dashes."
 )
+
+
+class Weekday(models.IntegerChoices):
+    """Days of the week as ``date.weekday()`` numbers them."""
+
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
 
 
 class Retailer(models.Model):
@@ -80,6 +93,11 @@ class Retailer(models.Model):
     contact_window_weeks = models.PositiveSmallIntegerField(
         default=4, validators=[MinValueValidator(1)], help_text="...in this many weeks."
     )
+    week_start_day = models.PositiveSmallIntegerField(
+        choices=Weekday.choices,
+        default=Weekday.MONDAY,
+        help_text="Day a campaign week starts on, in the retailer's time zone.",
+    )
     promotion_weekday = models.PositiveSmallIntegerField(
         default=3,
         validators=[MaxValueValidator(6)],
@@ -125,6 +143,15 @@ class Retailer(models.Model):
         validators=[MaxValueValidator(1440)],
         help_text="How far ahead of the server's clock a till's clock may run.",
     )
+    # Set by load_demo: the demo's dates are moved into the present by whole weeks.
+    demo_shift_weeks = models.IntegerField(
+        null=True,
+        blank=True,
+        help_text="load_demo moved every date of the demo data by this many weeks.",
+    )
+    demo_source_end = models.DateField(
+        null=True, blank=True, help_text="Last day of the demo's original data, before the shift."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -137,6 +164,13 @@ class Retailer(models.Model):
     def tz(self) -> zoneinfo.ZoneInfo:
         """The retailer's time zone; business dates and weeks are computed in it."""
         return zoneinfo.ZoneInfo(self.time_zone)
+
+    @property
+    def demo_end(self) -> dt.date | None:
+        """Last day of the demo data as loaded (its original last day, shifted)."""
+        if self.demo_source_end is None or self.demo_shift_weeks is None:
+            return None
+        return self.demo_source_end + dt.timedelta(weeks=self.demo_shift_weeks)
 
 
 class Role(models.TextChoices):

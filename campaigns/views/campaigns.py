@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -42,6 +43,7 @@ from optimizer.exceptions import AllocationRunAlreadyActive, AllocationSettingsI
 from optimizer.services.allocation import allocation_run_create
 from retailers.models import Role
 from retailers.web import RetailerViewMixin
+from retailers.weeks import scores_age_note
 
 MEMBERS_PER_PAGE = 50
 #: States whose results can be measured (bonuses are out).
@@ -131,10 +133,20 @@ class CampaignObjectMixin(RetailerViewMixin):
     def get_campaign(self) -> Campaign:
         return self.get_scoped_object(
             Campaign.objects.select_related(
-                "retailer", "allocation_run", "created_by", "decided_by"
+                "retailer", "allocation_run__scoring_run", "created_by", "decided_by"
             ),
             pk=self.kwargs["pk"],
         )
+
+
+def _scores_note(campaign: Campaign) -> str | None:
+    """The warning that the scores are N weeks old, on a proposal whose week is far after them."""
+    run = campaign.allocation_run
+    if campaign.state != CampaignState.PROPOSED or run is None or run.scoring_run is None:
+        return None
+    return scores_age_note(
+        run.scoring_run.as_of, campaign.week_start, settings.SCORES_MAX_AGE_WEEKS
+    )
 
 
 class CampaignDetailView(CampaignObjectMixin, DetailView):
@@ -161,6 +173,7 @@ class CampaignDetailView(CampaignObjectMixin, DetailView):
             bonuses_issued=campaign_bonus_count(campaign=campaign)
             if campaign.state in (CampaignState.APPROVED, *MEASURABLE_STATES)
             else None,
+            scores_note=_scores_note(campaign),
             replaced_by=campaign_replacement(campaign=campaign)
             if campaign.state == CampaignState.SUPERSEDED
             else None,

@@ -49,6 +49,7 @@ from optimizer.models import AllocationRun, ScoringRun
 from optimizer.selectors import scoring_run_latest_succeeded
 from optimizer.services.common import StageTimer, json_ready, run_is_abandoned
 from retailers.models import Retailer, RunStatus
+from retailers.weeks import week_start_error, week_start_on_or_after
 
 logger = logging.getLogger(__name__)
 
@@ -67,9 +68,10 @@ CONSTRAINT_KEYS = {
 }
 
 
-def default_week_start(as_of: dt.date) -> dt.date:
-    """The first Monday on or after ``as_of``: the campaign week after the scores' date."""
-    return as_of + dt.timedelta(days=(7 - as_of.weekday()) % 7)
+def default_week_start(as_of: dt.date, week_start_day: int = 0) -> dt.date:
+    """The first week start (Monday unless the retailer says otherwise) on or after ``as_of``:
+    the campaign week after the scores' date."""
+    return week_start_on_or_after(as_of, week_start_day)
 
 
 def _validate(retailer: Retailer, budget: Decimal, constraints: dict[str, Any]) -> None:
@@ -124,8 +126,8 @@ def allocation_run_create(
         retailer: the tenant.
         budget: expected-cost budget of the campaign (money).
         scoring_run: the scores to allocate on; default the retailer's latest succeeded run.
-        week_start: first day of the campaign week; default the first Monday on or after the
-            scoring run's as-of date.
+        week_start: first day of the campaign week, on the retailer's ``week_start_day``;
+            default the first such day on or after the scoring run's as-of date.
         constraints: ``type_caps`` {code: max count}, ``segment_coverage`` {segment: min share},
             ``contact_limit`` N and ``contact_window_weeks`` M (default: the retailer's),
             ``bonus_types`` [codes] to offer (default all active), ``excluded_customers``
@@ -140,11 +142,14 @@ def allocation_run_create(
 
     Raises:
         AllocationRunAlreadyActive: one is queued or running for the retailer.
-        AllocationSettingsInvalid: no usable scores, a bad budget or constraint.
+        AllocationSettingsInvalid: no usable scores, a bad budget, week start or constraint.
     """
     constraints = dict(constraints or {})
     budget = quantize(budget)
     _validate(retailer, budget, constraints)
+    error = week_start and week_start_error(week_start, retailer.week_start_day)
+    if error:
+        raise AllocationSettingsInvalid(f"Week start: {error}")
     if scoring_run is None:
         scoring_run = scoring_run_latest_succeeded(retailer=retailer)
     if scoring_run is None or scoring_run.status != RunStatus.SUCCEEDED:
@@ -166,7 +171,7 @@ def allocation_run_create(
     run = AllocationRun(
         retailer=retailer,
         scoring_run=scoring_run,
-        week_start=week_start or default_week_start(scoring_run.as_of),
+        week_start=week_start or default_week_start(scoring_run.as_of, retailer.week_start_day),
         budget=budget,
         spend_limit=quantize(spend_limit) if spend_limit is not None else None,
         constraints=constraints,

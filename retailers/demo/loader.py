@@ -8,16 +8,19 @@ docs/demo-data.md.
 
 from __future__ import annotations
 
+import datetime as dt
+import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.utils import timezone
 
 from campaigns.models import BonusType, PastOffer
 from customers.models import Customer, Transaction, TransactionLine
 from retailers.demo import completejourney as cj
 from retailers.demo import completejourney_files as files
-from retailers.demo import derived
+from retailers.demo import derived, timeshift
 from retailers.demo.dbtuning import analyze, bulk_session
 from retailers.demo.writing import (
     DEMO_PASSWORD,
@@ -72,6 +75,10 @@ class DemoLoadResult:
     timings: dict[str, float] = field(default_factory=dict)
     usernames: list[str] = field(default_factory=list)
     skipped: bool = False
+    #: Weeks every date was moved by, and the original data's last day (``None`` when skipped).
+    shift_weeks: int = 0
+    source_end: dt.date | None = None
+    end: dt.date | None = None
 
 
 def demo_is_loaded(slug: str = DEMO_SLUG) -> bool:
@@ -89,6 +96,8 @@ def demo_load(
     promotions: bool = True,
     password: str = DEMO_PASSWORD,
     if_missing: bool = False,
+    shift_dates: bool = True,
+    today: dt.date | None = None,
     report: Callable[[str], None] | None = None,
 ) -> DemoLoadResult:
     """Create (or replace) the Complete Journey demo retailer ``slug``.
@@ -100,6 +109,10 @@ def demo_load(
             ``PromotionHistory`` (the slowest phase).
         password: of the four demo staff users (``demo-viewer`` ... ``demo-admin``).
         if_missing: do nothing when the demo retailer is already fully loaded.
+        shift_dates: move every date by whole weeks so that the data's last day falls in the
+            latest complete week before ``today`` (``retailers.demo.timeshift``); ``False``
+            keeps the original 2017 calendar.
+        today: the retailer's local date the shift aims at (default: now in its time zone).
         report: called with one line per finished phase.
 
     Raises:
@@ -108,23 +121,36 @@ def demo_load(
     if if_missing and demo_is_loaded(slug):
         return DemoLoadResult(slug=slug, skipped=True)
     retailer_check_replaceable(slug)
+    if shift_dates and today is None:
+        today = timezone.now().astimezone(zoneinfo.ZoneInfo(cj.RETAILER_TIME_ZONE)).date()
     with bulk_session():
         return _load(
             slug=slug,
             households=households,
             promotions=promotions,
             password=password,
+            today=today if shift_dates else None,
             timer=PhaseTimer(report or (lambda line: None)),
         )
 
 
 def _load(
-    *, slug: str, households: int | None, promotions: bool, password: str, timer: PhaseTimer
+    *,
+    slug: str,
+    households: int | None,
+    promotions: bool,
+    password: str,
+    today: dt.date | None,
+    timer: PhaseTimer,
 ) -> DemoLoadResult:
-    """The phases of :func:`demo_load`."""
+    """The phases of :func:`demo_load`; ``today`` ``None`` keeps the original dates."""
     with timer.phase("read source"):
         raw = files.read_tables(households)
     with timer.phase("transform"):
+        source_end = timeshift.source_last_day(raw)
+        # The demo retailer keeps the default week start (Monday), the data's own weeks.
+        weeks = timeshift.shift_weeks_for(source_end, today) if today else 0
+        raw = timeshift.shift_raw_tables(raw, weeks)
         transactions, lines, counts = cj.build_transactions(raw.transactions)
         week_one = cj.week_one_monday(raw.transactions)
         stores = cj.build_stores(transactions)
@@ -145,6 +171,8 @@ def _load(
         retailer = retailer_replace(
             slug=slug, name=DEMO_NAME, currency=DEMO_CURRENCY, time_zone=cj.RETAILER_TIME_ZONE
         )
+        retailer.demo_shift_weeks, retailer.demo_source_end = weeks, source_end
+        retailer.save(update_fields=["demo_shift_weeks", "demo_source_end"])
     with timer.writing("stores, products"):
         store_ids = write_stores(retailer, stores)
         product_ids = write_products(retailer, products)
@@ -191,5 +219,11 @@ def _load(
     with timer.phase("statistics (ANALYZE)"):
         analyze(LOADED_MODELS)
     return DemoLoadResult(
-        slug=slug, counts=counts, timings=dict(timer.timings), usernames=usernames
+        slug=slug,
+        counts=counts,
+        timings=dict(timer.timings),
+        usernames=usernames,
+        shift_weeks=weeks,
+        source_end=source_end,
+        end=source_end + dt.timedelta(weeks=weeks),
     )

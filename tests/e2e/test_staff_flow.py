@@ -94,7 +94,8 @@ def test_staff_flow_from_csv_import_to_a_redeemed_bonus_on_the_portal(
     page.fill("input[name=budget]", "40")
     # The (pinned) current week, right after the synthetic history.
     today = timezone.localdate(timezone=retailer.tz)
-    page.fill("input[name=week_start]", (today - dt.timedelta(days=today.weekday())).isoformat())
+    this_week = (today - dt.timedelta(days=today.weekday())).isoformat()
+    page.select_option("select[name=week_start]", this_week)  # the form offers weeks
     shot(page, "allocation-form")
     submit(page, "Start allocation")
     shot(page, "allocation-run")

@@ -4,17 +4,21 @@ with live progress and errors, per role and across retailers."""
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.models import CampaignState
 from optimizer.models import AllocationRun, PromotionRun
 from retailers.models import Role, RunStatus
+from retailers.weeks import week_start_on_or_before
 from tests.optimizer.allocation_fixtures import AS_OF, scored_tenant
 from tests.optimizer.factories import ScoringRunFactory
+from tests.retailers.factories import TIME_ZONE
 
 pytestmark = pytest.mark.django_db
 ROLES = [Role.VIEWER, Role.ANALYST, Role.APPROVER, Role.ADMIN]
@@ -35,10 +39,16 @@ def queued_tasks(monkeypatch):
     return calls
 
 
+def this_week() -> str:
+    """The week the form offers first: the current one, in the test retailers' zone."""
+    today = timezone.localdate(timezone=zoneinfo.ZoneInfo(TIME_ZONE))
+    return week_start_on_or_before(today).isoformat()
+
+
 def form_data(**overrides):
     data = {
         "budget": "20.00",
-        "week_start": "",
+        "week_start": this_week(),
         "contact_limit": "2",
         "contact_window_weeks": "4",
         "control_share": "20",
@@ -117,6 +127,7 @@ def test_start_form_offers_caps_per_active_type_and_coverage_per_segment(
     assert f"scoring run #{scored.pk}" in html
 
 
+@time_machine.travel(dt.datetime(2025, 6, 5, 23, 30, tzinfo=zoneinfo.ZoneInfo(TIME_ZONE)))
 def test_analyst_starts_an_allocation_and_follows_it_to_the_campaign(
     client, retailer, make_staff, scored, django_capture_on_commit_callbacks
 ):

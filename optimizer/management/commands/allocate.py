@@ -6,12 +6,14 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from optimizer.exceptions import AllocationError
 from optimizer.services.allocation import allocation_run_create, allocation_run_execute
 from retailers.models import Retailer, RunStatus
+from retailers.weeks import scores_age_note, week_start_error
 
 
 def _pairs(values: list[str], cast: type, what: str) -> dict[str, Any]:
@@ -38,7 +40,10 @@ class Command(BaseCommand):
         parser.add_argument("--retailer", required=True, help="slug of the retailer")
         parser.add_argument("--budget", required=True, help="expected-cost budget, e.g. 500.00")
         parser.add_argument(
-            "--week-start", type=date.fromisoformat, help="first day of the campaign week"
+            "--week-start",
+            type=date.fromisoformat,
+            help="first day of the campaign week (YYYY-MM-DD, on the retailer's week-start day; "
+            "default: the first one on or after the scores' date)",
         )
         parser.add_argument(
             "--cap", action="append", default=[], help="per-type cap CODE=N (repeatable)"
@@ -66,6 +71,10 @@ class Command(BaseCommand):
             spend_limit = Decimal(options["spend_limit"]) if options["spend_limit"] else None
         except InvalidOperation as exc:
             raise CommandError("--budget and --spend-limit must be amounts like 500.00") from exc
+        week_start = options["week_start"]
+        error = week_start and week_start_error(week_start, retailer.week_start_day)
+        if error:
+            raise CommandError(f"--week-start {error}")
         constraints: dict[str, Any] = {
             "type_caps": _pairs(options["cap"], int, "--cap"),
             "segment_coverage": _pairs(options["coverage"], float, "--coverage"),
@@ -79,7 +88,7 @@ class Command(BaseCommand):
             run = allocation_run_create(
                 retailer=retailer,
                 budget=budget,
-                week_start=options["week_start"],
+                week_start=week_start,
                 constraints=constraints,
                 control_share=options["control_share"],
                 spend_limit=spend_limit,
@@ -89,6 +98,9 @@ class Command(BaseCommand):
             )
         except (AllocationError, ValidationError) as exc:
             raise CommandError(str(exc)) from exc
+        note = scores_age_note(run.scoring_run.as_of, run.week_start, settings.SCORES_MAX_AGE_WEEKS)
+        if note:
+            self.stderr.write(self.style.WARNING(f"Warning: {note}"))
         if not sync:
             self.stdout.write(
                 f"Queued allocation run #{run.pk} of {retailer} for the week of "

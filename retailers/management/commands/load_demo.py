@@ -52,6 +52,12 @@ class Command(BaseCommand):
             help="do nothing when the demo retailer is already fully loaded",
         )
 
+        parser.add_argument(
+            "--keep-dates",
+            action="store_true",
+            help="keep the original 2017 calendar instead of moving the data into the present",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         if options["households"] is not None and options["households"] < 1:
             raise CommandError("--households must be at least 1")
@@ -63,6 +69,7 @@ class Command(BaseCommand):
                 promotions=not options["skip_promotions"],
                 password=options["password"],
                 if_missing=options["if_missing"],
+                shift_dates=not options["keep_dates"],
                 report=self.stdout.write,
             )
         except DemoRetailerConflict as exc:
@@ -84,6 +91,10 @@ class Command(BaseCommand):
             "and {lines_dropped_sign_mismatch:,} with opposite signs; fixed "
             "{lines_fixed_coupon_over_price:,} whose coupon exceeded the price; "
             "{baskets_dropped_empty:,} baskets left empty were dropped.".format(**counts)
+        )
+        self.stdout.write(
+            f"Dates moved by {result.shift_weeks} weeks: the original data ends on "
+            f"{result.source_end}, the demo's on {result.end}."
         )
         shown = options["password"] if options["password"] == DEMO_PASSWORD else "(as given)"
         self.stdout.write(
