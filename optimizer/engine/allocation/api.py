@@ -37,8 +37,8 @@ from optimizer.engine.allocation.problem import (
 )
 from optimizer.engine.allocation.reasons import build_reasons
 from optimizer.engine.allocation.report import summarise
-from optimizer.engine.allocation.solver import Solution
-from optimizer.engine.allocation.timing import next_visit_offset, schedule
+from optimizer.engine.allocation.solver import Solution, usage
+from optimizer.engine.allocation.timing import next_visit_offset, pair_schedule
 from optimizer.engine.allocation.types import (
     ALLOCATED,
     CONTROL,
@@ -52,6 +52,7 @@ from optimizer.engine.allocation.types import (
     InfeasibleAllocation,
 )
 from optimizer.engine.allocation.value import apply_uplift, model_margin
+from optimizer.engine.allocation.window import redeem_probability
 
 METHODS = ("auto", "milp", "dual")
 
@@ -141,6 +142,28 @@ def allocate(
     timings["inputs"] = time.perf_counter() - t0
 
     t = time.perf_counter()
+    next_visit = next_visit_offset(
+        cust["days_since_last_visit"],
+        cust["usual_gap_days"],
+        cust["expected_visits"],
+        horizon_weeks,
+    )
+    send, expires = pair_schedule(
+        next_visit=next_visit,
+        churn=cust["churn_probability"],
+        validity_days=table["validity_days"].to_numpy(dtype=np.int64),
+        urgent_churn=config.urgent_churn,
+        urgent_validity_days=config.urgent_validity_days,
+        lead_days=config.lead_days,
+    )
+    window = expires - send[:, None] + 1
+    if config.window_adjustment:
+        resp = redeem_probability(
+            resp,
+            table["reference_visit_probability"].to_numpy(dtype=np.float64),
+            window,
+            (next_visit - send)[:, None],
+        )
     margin = model_margin(
         churn=cust["churn_probability"],
         visits=cust["expected_visits"],
@@ -159,7 +182,11 @@ def allocate(
         prior_strength=config.uplift_prior_strength,
     )
     unit_cost = table["cost_when_redeemed"].to_numpy(dtype=np.float64)
-    cost = np.where(pair_ok, np.nan_to_num(resp) * unit_cost, 0.0)
+    # A points bonus is credited when issued: its cost is certain, not conditional on a visit.
+    charge = np.where(
+        table["charged_on_issue"].to_numpy(dtype=bool)[None, :], 1.0, np.nan_to_num(resp)
+    )
+    cost = np.where(pair_ok, charge * unit_cost, 0.0)
     value = np.where(pair_ok, margin - cost, np.nan)
     del margin
     core = build_core(
@@ -219,25 +246,11 @@ def allocate(
     est_table = estimators["estimator"].to_numpy(dtype=object).reshape(len(segments), len(types))
     estimator = np.full(seg.shape[0], "", dtype=object)
     estimator[rows] = est_table[seg[rows], choice[rows]]
-    next_visit = next_visit_offset(
-        cust["days_since_last_visit"],
-        cust["usual_gap_days"],
-        cust["expected_visits"],
-        horizon_weeks,
-    )
-    send, expires = schedule(
-        next_visit=next_visit[rows],
-        churn=cust["churn_probability"][rows],
-        validity_days=table["validity_days"].to_numpy(dtype=np.int64)[choice[rows]],
-        urgent_churn=config.urgent_churn,
-        urgent_validity_days=config.urgent_validity_days,
-        lead_days=config.lead_days,
-    )
     start = np.datetime64(week_start, "D")
     send_on = np.full(seg.shape[0], np.datetime64("NaT"), dtype="datetime64[s]")
     expires_on = send_on.copy()
-    send_on[rows] = start + send
-    expires_on[rows] = start + expires
+    send_on[rows] = start + send[rows]
+    expires_on[rows] = start + expires[rows, choice[rows]]
     segment_names = np.array(segments, dtype=object)[seg] if segments else np.zeros(0, object)
     status_codes = np.full(seg.shape[0], 3, dtype=np.int8)
     status_codes[~eligible] = 2
@@ -262,6 +275,7 @@ def allocate(
         }
     )
     if with_reasons:
+        use = usage(core, choice_core)
         decisions["reason"] = pd.array(
             build_reasons(
                 status=status,
@@ -278,6 +292,12 @@ def allocate(
                 contact_limit=constraints.contact_limit,
                 window_weeks=constraints.contact_window_weeks,
                 forced=allocated & (chosen_value <= 0),
+                cost=cost,
+                types=types,
+                budget_left=core.budget - use["cost"],
+                cap_left=core.caps - use["count"],
+                redeem=resp,
+                window=window,
             ),
             dtype="str",
         )
