@@ -185,6 +185,7 @@ def test_reason_names_the_budget_when_the_best_bonus_costs_too_much():
     lean = d[d["bonus_type"] == "lean"]
     assert len(lean) == 1
     assert "lean chosen over rich" in lean["reason"].iloc[0]
-    assert "budget: rich would cost 0.85 more expected and only 0.01 of the budget is left" in (
-        lean["reason"].iloc[0]
+    assert (
+        "budget: rich would cost 0.85 more expected and only 0.01 of the budget is left"
+        in (lean["reason"].iloc[0])
     )
