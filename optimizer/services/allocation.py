@@ -318,7 +318,8 @@ def _members_frame(
     type_ids = keep["bonus_type"].astype("object").map(inputs.bonus_type_ids)
 
     def day(column: str) -> pd.Series:
-        return pd.to_datetime(keep[column]).dt.date.where(treated, None)
+        # astype(object): with no one treated, .dt.date of an all-NaT column stays datetime64
+        return pd.to_datetime(keep[column]).dt.date.astype(object).where(treated, None)
 
     return pd.DataFrame(
         {
