@@ -92,6 +92,7 @@ def test_points_count_at_face_value_against_the_budget(retailer):
     total = sum((m.expected_cost for m in treated), Decimal(0))
     assert total <= Decimal("20.00")
     assert Decimal(str(run.campaign.totals["expected_cost"])) == total
+    assert run.campaign.solver["redeem_probability"]["rule"].startswith("P(redeem) = min(1")
 
 
 def test_visit_reference_of_the_scoring_run_reaches_the_engine(retailer):
