@@ -189,3 +189,17 @@ def test_reason_names_the_budget_when_the_best_bonus_costs_too_much():
         "budget: rich would cost 0.85 more expected and only 0.01 of the budget is left"
         in (lean["reason"].iloc[0])
     )
+
+
+def test_not_selected_reason_names_the_budget_that_left_no_room():
+    customers = pd.concat(
+        [_customers(customer_id=i, days_since_last_visit=11.0) for i in (1, 2, 3)],
+        ignore_index=True,
+    )
+    response = pd.DataFrame({"customer_id": [1, 2, 3], "response_c": 0.5})
+    types = _types([{"bonus_type": "c", "cost_when_redeemed": 1.0, "validity_days": 7}])
+    d = _run(customers, response, types, budget=0.6).decisions
+    assert (d["status"] == "allocated").sum() == 1
+    lost = d[d["status"] == "not_selected"]["reason"]
+    assert len(lost) == 2
+    assert lost.str.contains(r"lost to better uses of the budget \(0\.10 left\)").all()
