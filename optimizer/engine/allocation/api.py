@@ -6,9 +6,10 @@ limits and eligibility; hold out a control group; time each bonus (``timing.py``
 decision (``reasons.py``); report the bound, gap, binding constraints and shadow prices.
 
 Flow: validate frames -> eligibility and contact capacity -> control group (``control.py``) ->
-expected value and cost -> core (``problem.py``) -> exact MILP (``milp.py``) for small cores or
-Dantzig-Wolfe decomposition (``dual.py``) for large ones -> drop non-positive pairs that no
-coverage minimum needs -> timing, reasons and summaries.
+send day and validity window per pair (``timing.py``) -> P(redeem) for that window and the next
+visit (``window.py``) -> expected value and cost -> core (``problem.py``) -> exact MILP
+(``milp.py``) for small cores or Dantzig-Wolfe decomposition (``dual.py``) for large ones -> drop
+non-positive pairs that no coverage minimum needs -> dates, reasons and summaries.
 
 Constraints: pure and deterministic given ``random_state``; ``week_start`` and ``time_limit`` are
 explicit; no clock is read except ``time.perf_counter`` for reported durations.
@@ -88,7 +89,9 @@ def allocate(
             money; points valued by the caller), ``validity_days`` (int >= 1); optional ``label``
             (str, for reasons), ``allowed_segments`` (``None``/NaN/"" for all, a list, or a
             "|"-separated str), ``min_clv`` (float, default 0), ``requires_consent`` (bool,
-            default False).
+            default False), ``reference_visit_probability`` (float in (0, 1], the scoring run's
+            ``v_b``, default 1; see ``window.py``), ``charged_on_issue`` (bool, default False:
+            the cost is paid when issued, e.g. points, so it does not wait for a redemption).
         constraints: budget, caps, coverage, contact limit, control share.
         week_start: first day of the campaign week (send dates and expiries lie in the 7 days).
         horizon_weeks: the horizon of ``expected_visits`` / ``expected_spend``.
