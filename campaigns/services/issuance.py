@@ -12,7 +12,10 @@ bonus type sets ``redemption_cost``:
                       customer's average basket;
     amount discount   face value;
     free product      the product's unit cost;
-    points            points x the retailer's point value (credited at issuance);
+    points            0 per use: the points are credited at issuance, and their face value
+                      (points x the retailer's point value) is booked against the spend limit
+                      then, in the same transaction as the ledger credit; a credit the spend
+                      limit cannot cover is not made and its bonus is cancelled;
     points multiplier (factor - 1) x average basket x earning rate x point value, an estimate;
                       the real extra points are computed from the basket at redemption;
     other             expected cost / redemption probability, else 0.
@@ -25,12 +28,20 @@ import secrets
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, F, Sum
+from django.utils import timezone
 
 from campaigns.exceptions import TransitionNotAllowed
-from campaigns.models import Bonus, BonusKind, Campaign, CampaignMember, CampaignState
+from campaigns.models import (
+    Bonus,
+    BonusKind,
+    BonusState,
+    Campaign,
+    CampaignMember,
+    CampaignState,
+)
 from campaigns.services.workflow import campaign_mark_issued
-from customers.models import TransactionLine
+from customers.models import PointsEntry, PointsKind, TransactionLine
 from customers.services.points import points_bonus_credit
 from loyalty_site.money import ZERO, quantize
 
@@ -63,6 +74,8 @@ def _per_use_cost(
     member: CampaignMember, avg_basket: Decimal | None, campaign: Campaign
 ) -> Decimal:
     btype = member.bonus_type
+    if btype.kind == BonusKind.POINTS:
+        return ZERO  # booked once, at issuance (points_credit_within_limit)
     if btype.redemption_cost is not None:
         return quantize(btype.redemption_cost)
     retailer = campaign.retailer
@@ -72,8 +85,6 @@ def _per_use_cost(
         return quantize(btype.face_value)
     if btype.kind == BonusKind.FREE_PRODUCT:
         return quantize(btype.product.unit_cost if btype.product_id else from_allocation)
-    if btype.kind == BonusKind.POINTS:
-        return quantize(int(btype.face_value) * retailer.point_value)
     if btype.kind == BonusKind.POINTS_MULTIPLIER:
         extra = max(btype.face_value - 1, ZERO)
         return quantize(
@@ -129,9 +140,45 @@ def _issue_batch(campaign: Campaign, members: list[CampaignMember]) -> int:
             if not todo:
                 break
         created = Bonus.objects.filter(member_id__in=ids).count() - before
-        for bonus in Bonus.objects.filter(member_id__in=ids, points__gt=0).order_by("pk"):
-            points_bonus_credit(bonus=bonus)
+        for bonus in Bonus.objects.filter(
+            member_id__in=ids, points__gt=0, state=BonusState.ISSUED
+        ).order_by("pk"):
+            points_credit_within_limit(bonus=bonus, campaign=campaign)
     return created
+
+
+class _OverSpendLimit(Exception):
+    pass
+
+
+def points_credit_within_limit(*, bonus: Bonus, campaign: Campaign) -> bool:
+    """Credit a points bonus once, booking its face value against the campaign's spend limit.
+
+    The credit and the booking share one savepoint: when the spend limit cannot cover the points
+    (``spent + cost > spend_limit``), neither happens and the bonus is cancelled, as a coupon is
+    refused at the till once the limit is reached. Lock order as at redemption: bonus, customer
+    (ledger), campaign. Returns whether the points are (now or already) credited.
+    """
+    locked = Bonus.objects.select_for_update().get(pk=bonus.pk)
+    if PointsEntry.objects.filter(bonus=locked, kind=PointsKind.BONUS).exists():
+        return True
+    if locked.state != BonusState.ISSUED:
+        return False
+    cost = quantize(locked.points * campaign.retailer.point_value)
+    try:
+        with transaction.atomic():
+            points_bonus_credit(bonus=locked)
+            booked = Campaign.objects.filter(
+                pk=campaign.pk, spent__lte=F("spend_limit") - cost
+            ).update(spent=F("spent") + cost)
+            if not booked:
+                raise _OverSpendLimit
+    except _OverSpendLimit:
+        locked.state = BonusState.CANCELLED
+        locked.state_changed_at = timezone.now()
+        locked.save(update_fields=["state", "state_changed_at"])
+        return False
+    return True
 
 
 def campaign_bonuses_issue(*, campaign_id: int) -> int:

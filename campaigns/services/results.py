@@ -16,9 +16,9 @@ import pandas as pd
 from django.db.models import DecimalField, ExpressionWrapper, F, Max, Sum
 from django.utils import timezone
 
-from campaigns.models import Bonus, Campaign, CampaignState, Redemption
+from campaigns.models import Bonus, BonusKind, Campaign, CampaignState, Redemption
 from campaigns.services.workflow import campaign_close
-from customers.models import TransactionLine
+from customers.models import PointsEntry, PointsKind, TransactionLine
 from optimizer.engine.results import campaign_results
 
 
@@ -63,6 +63,19 @@ def campaign_outcomes(campaign: Campaign) -> pd.DataFrame:
         .values("bonus__customer_id")
         .annotate(cost=Sum("cost"))
     }
+    # Points bonuses cost their face value when credited (at issuance), redeemed or not.
+    point_value = campaign.retailer.point_value
+    credited = {}
+    for row in (
+        PointsEntry.objects.filter(
+            bonus__campaign=campaign,
+            kind=PointsKind.BONUS,
+            bonus__bonus_type__kind=BonusKind.POINTS,
+        )
+        .values("customer_id")
+        .annotate(points=Sum("points"))
+    ):
+        credited[row["customer_id"]] = Decimal(row["points"]) * point_value
 
     def money(value: Any) -> float:
         return float(value or Decimal(0))
@@ -73,7 +86,7 @@ def campaign_outcomes(campaign: Campaign) -> pd.DataFrame:
         for c in members["customer_id"]
     ]
     members["redeemed"] = members["customer_id"].isin(used.keys())
-    members["cost"] = [money(used.get(c)) for c in members["customer_id"]]
+    members["cost"] = [money(used.get(c)) + money(credited.get(c)) for c in members["customer_id"]]
     return members
 
 

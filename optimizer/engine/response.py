@@ -18,6 +18,11 @@ is enough history, from a documented prior where there is not.
   ``(redeemed_i + s * overall) / (resolved_i + s)`` divided by ``overall`` (``s =
   customer_prior_strength``); ``response = clip(type_rate * lift, 0, 1)``. Once a type has enough
   offers, a later run learns it and the prior is no longer used for it.
+* Window: each offer row also carries its validity (``valid_until - sent_on + 1`` days) and the
+  customer's predicted days from ``sent_on`` to the next visit. ``visit_reference`` (``v_b``, the
+  type's mean chance of a visit within its offers' windows) lets the allocation turn ``p`` into
+  ``P(redeem)`` for *its* window (``allocation.window``); the holdout reports the same adjustment
+  on each holdout offer's own window (``window_adjusted``) beside the unadjusted metrics.
 * Validation: trained on offers known at ``as_of - horizon``, evaluated on offers sent after that
   and known at ``as_of``; the final model is refitted on everything known at ``as_of``.
 
@@ -32,11 +37,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from optimizer.engine.allocation.window import visit_within
 from optimizer.engine.estimators import TYPE_COLUMN, response_pipeline
 from optimizer.engine.features import features_at
 from optimizer.engine.history import subset_history
 from optimizer.engine.metrics import classification_metrics
 from optimizer.engine.types import History, ResponseModel, ScoringConfig
+
+#: Offer-row columns beside the features (not model inputs): validity days, days to next visit.
+WINDOW_COLUMN = "offer_window_days"
+VISIT_COLUMN = "offer_days_to_visit"
 
 
 def _outcomes(history: History, cutoff: int) -> tuple[np.ndarray, np.ndarray]:
@@ -47,6 +57,41 @@ def _outcomes(history: History, cutoff: int) -> tuple[np.ndarray, np.ndarray]:
     return known, redeemed
 
 
+def _days_to_visit(feats: pd.DataFrame, lag: np.ndarray) -> np.ndarray:
+    """Predicted days from the send day (``lag`` days after the snapshot) to the next visit.
+
+    The same rule as the allocation's timing (``gap - days_since_last_visit``, >= 0), with the
+    gap ``364 / frequency_52w`` (two visits or more in a year) else the mean gap seen so far.
+    """
+    freq = feats["frequency_52w"].to_numpy(dtype=np.float64)
+    gap = np.where(freq >= 2, 364.0 / np.maximum(freq, 1.0), feats["mean_gap_days"].to_numpy())
+    since = feats["recency_days"].to_numpy(dtype=np.float64) + lag
+    return np.asarray(np.clip(gap - since, 0.0, None))
+
+
+def visit_reference(frame: pd.DataFrame | None, bonus_types: tuple[str, ...]) -> dict[str, float]:
+    """``v_b``: mean chance of a visit within the offer's window over a type's offers (1.0 if none).
+
+    The response model's ``p`` is a redemption rate *at these windows and timings*; dividing by
+    ``v_b`` gives the response to a bonus the customer can use (``allocation.window``).
+    """
+    out = dict.fromkeys(bonus_types, 1.0)
+    if frame is None or not len(frame):
+        return out
+    chance = visit_within(frame[WINDOW_COLUMN].to_numpy(), frame[VISIT_COLUMN].to_numpy())
+    means = pd.Series(chance).groupby(frame[TYPE_COLUMN].to_numpy()).mean()
+    for code, v in means.items():
+        out[str(code)] = float(min(max(v, 1e-3), 1.0))
+    return out
+
+
+def window_adjusted(frame: pd.DataFrame, p: np.ndarray, reference: dict[str, float]) -> np.ndarray:
+    """``min(1, p / v_b) x V(window, days to visit)`` for offer rows (see allocation.window)."""
+    ref = frame[TYPE_COLUMN].map(reference).fillna(1.0).to_numpy(dtype=np.float64)
+    chance = visit_within(frame[WINDOW_COLUMN].to_numpy(), frame[VISIT_COLUMN].to_numpy())
+    return np.asarray(np.minimum(p / ref, 1.0) * chance)
+
+
 def _offer_rows(
     history: History,
     rows: np.ndarray,
@@ -55,8 +100,10 @@ def _offer_rows(
     step: int,
     columns: tuple[str, ...],
 ) -> pd.DataFrame:
-    """Feature rows of the offers ``rows`` at their snapshot day, with type and label."""
+    """Feature rows of the offers ``rows`` at their snapshot day, with type, label, the offer's
+    validity window (days) and the predicted days from its send day to the next visit."""
     sent = history.offer_sent[rows].astype(np.int64)
+    window = history.offer_valid[rows].astype(np.int64) - sent + 1
     snapshot = anchor - step * np.ceil((anchor - sent) / step).astype(np.int64)
     cust = history.offer_customer[rows]
     positions, local = np.unique(cust, return_inverse=True)
@@ -64,9 +111,10 @@ def _offer_rows(
     parts = []
     for day in np.unique(snapshot):
         take = np.flatnonzero(snapshot == day)
-        feats = features_at(sub, int(day))
-        part = feats.iloc[local[take]].reset_index(drop=True)
-        part = part.reindex(columns=list(columns), fill_value=0)
+        feats = features_at(sub, int(day)).iloc[local[take]].reset_index(drop=True)
+        part = feats.reindex(columns=list(columns), fill_value=0)
+        part[WINDOW_COLUMN] = window[take]
+        part[VISIT_COLUMN] = _days_to_visit(feats, (sent[take] - day).astype(np.float64))
         part[TYPE_COLUMN] = np.asarray(history.bonus_types, dtype=object)[
             history.offer_type[rows[take]]
         ]
@@ -208,6 +256,15 @@ def _holdout_metrics(
         if m.any():
             mixed[m] = pipe.predict_proba(test[m])[:, 1]
         result["model"] = classification_metrics(test["label"].to_numpy(), mixed)
+    else:
+        mixed = prior
+    # The allocation's P(redeem) on the same offers: each offer's own window and timing.
+    reference = visit_reference(train, history.bonus_types)
+    result["window_adjusted"] = classification_metrics(
+        test["label"].to_numpy(), window_adjusted(test, mixed, reference)
+    )
+    result["window_adjusted"]["before"] = "model" if pipe is not None else "prior"
+    result["visit_reference"] = reference
     return result
 
 
@@ -247,6 +304,7 @@ def fit_response(
     metrics["overall_rate"] = overall
     metrics["resolved_offers"] = {c: int(resolved_t[j]) for j, c in enumerate(history.bonus_types)}
     metrics["learned_types"] = list(learned)
+    metrics["visit_reference"] = visit_reference(frame, history.bonus_types)
     model = ResponseModel(
         bonus_types=history.bonus_types,
         learned_types=learned,

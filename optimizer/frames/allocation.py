@@ -13,7 +13,6 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 from django.db import connection
-from django.db.models import Count
 
 from campaigns.models import BonusKind, BonusType, Campaign, CampaignMember, CampaignState
 from customers.models import Customer
@@ -66,23 +65,38 @@ def _customers(run: AllocationRun) -> pd.DataFrame:
 
 
 def _recent_bonuses(run: AllocationRun, customer_ids: pd.Series) -> np.ndarray:
-    """Bonuses each customer received (or will receive) in campaigns of the contact window."""
+    """Per customer, the most bonuses of other campaigns in any window of M weeks that also
+    holds this campaign's week: earlier *and later-dated* campaigns count.
+
+    "At most N in M weeks" must hold for every M-week window, so a bonus this week is allowed
+    only while each window of ``7 M`` days containing ``week_start`` has fewer than N others.
+    Campaigns are placed at their ``week_start``. The maximum over windows is reached at a
+    window that starts on one of the campaigns (or at ``week_start`` itself), so only those
+    starts are tried.
+    """
     weeks = int(run.constraints.get("contact_window_weeks") or run.retailer.contact_window_weeks)
-    since = run.week_start - dt.timedelta(weeks=weeks)
-    until = run.week_start + dt.timedelta(days=6)
-    counts = dict(
+    span = 7 * weeks
+    rows = list(
         CampaignMember.objects.filter(
             retailer_id=run.retailer_id,
             is_control=False,
             campaign__state__in=CONTACTED_STATES,
-            campaign__week_start__gt=since,
-            campaign__week_start__lte=until,
+            campaign__week_start__gt=run.week_start - dt.timedelta(days=span),
+            campaign__week_start__lt=run.week_start + dt.timedelta(days=span),
         )
-        .values_list("customer_id")
-        .order_by()
-        .annotate(n=Count("id"))
-        .values_list("customer_id", "n")
+        .exclude(campaign__allocation_run=run)
+        .values_list("customer_id", "campaign__week_start")
     )
+    if not rows:
+        return np.zeros(len(customer_ids), dtype=np.int64)
+    owner = np.array([r[0] for r in rows], dtype=np.int64)
+    offset = np.array([(r[1] - run.week_start).days for r in rows], dtype=np.int64)
+    codes, uniques = pd.factorize(owner)
+    best = np.zeros(len(uniques), dtype=np.int64)
+    for start in np.union1d(offset[offset <= 0], [0]):
+        inside = (offset >= start) & (offset <= start + span - 1)
+        best = np.maximum(best, np.bincount(codes[inside], minlength=len(uniques)))
+    counts = dict(zip(uniques.tolist(), best.tolist(), strict=True))
     return customer_ids.map(counts).fillna(0).astype("int64").to_numpy()
 
 
@@ -137,6 +151,7 @@ def _bonus_types(run: AllocationRun, mean_basket: float) -> tuple[pd.DataFrame, 
     types = BonusType.objects.for_retailer(run.retailer).filter(is_active=True)
     if wanted:
         types = types.filter(code__in=wanted)
+    reference = (run.scoring_run.metrics or {}).get("response", {}).get("visit_reference") or {}
     rows, ids = [], {}
     for t in types.select_related("product").order_by("code"):
         ids[t.code] = t.pk
@@ -149,11 +164,14 @@ def _bonus_types(run: AllocationRun, mean_basket: float) -> tuple[pd.DataFrame, 
                 "allowed_segments": list(t.eligible_segments or []) or None,
                 "min_clv": float(t.min_clv),
                 "requires_consent": bool(t.requires_consent),
+                # Points are credited at issuance: their cost does not wait for a redemption.
+                "charged_on_issue": t.kind == BonusKind.POINTS,
+                "reference_visit_probability": float(reference.get(t.code, 1.0)),
             }
         )
     columns = [
         "bonus_type", "label", "cost_when_redeemed", "validity_days", "allowed_segments",
-        "min_clv", "requires_consent",
+        "min_clv", "requires_consent", "charged_on_issue", "reference_visit_probability",
     ]  # fmt: skip
     return pd.DataFrame(rows, columns=columns), ids
 

@@ -323,7 +323,8 @@ def _members_frame(
     type_ids = keep["bonus_type"].astype("object").map(inputs.bonus_type_ids)
 
     def day(column: str) -> pd.Series:
-        return pd.to_datetime(keep[column]).dt.date.where(treated, None)
+        # astype(object): with no one treated, .dt.date of an all-NaT column stays datetime64
+        return pd.to_datetime(keep[column]).dt.date.astype(object).where(treated, None)
 
     return pd.DataFrame(
         {
@@ -364,9 +365,25 @@ def _summary(result: AllocationResult, members: pd.DataFrame, margin_rate: float
     )
 
 
-def _solver_report(result: AllocationResult) -> dict[str, Any]:
+def _redeem_report(run: AllocationRun) -> dict[str, Any]:
+    """How P(redeem) was formed, and how it validated on the offer history (scoring holdout)."""
+    metrics = run.scoring_run.metrics or {}
+    holdout = (metrics.get("holdout") or {}).get("response") or {}
+    after = holdout.get("window_adjusted") or {}
+    before = holdout.get(after.get("before", "model")) or {}
+    keys = ("n", "auc", "brier", "mean_prediction", "base_rate")
+    return {
+        "rule": "P(redeem) = min(1, p / v_b) x (1 - exp(-window_days / max(days_to_visit, 1)))",
+        "visit_reference": (metrics.get("response") or {}).get("visit_reference") or {},
+        "holdout_before": {k: before.get(k) for k in keys},
+        "holdout_after": {k: after.get(k) for k in keys},
+    }
+
+
+def _solver_report(result: AllocationResult, run: AllocationRun) -> dict[str, Any]:
     return json_ready(
         {
+            "redeem_probability": _redeem_report(run),
             "status": result.status,
             "method": result.method,
             "objective": round(result.objective, 2),
@@ -424,7 +441,7 @@ def campaign_write(
         spend_limit=run.spend_limit if run.spend_limit is not None else run.budget,
         control_share=run.control_share,
         estimator="; ".join(estimators)[:255] or "model",
-        solver=_solver_report(result),
+        solver=_solver_report(result, run),
         breakdown=_breakdown(result),
         created_by=run.created_by,
     )

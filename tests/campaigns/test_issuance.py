@@ -73,9 +73,35 @@ def test_issue_points_bonus_credits_the_ledger_once(retailer):
     campaign_bonuses_issue(campaign_id=campaign.pk)
     bonus = Bonus.objects.get(member=member)
     assert bonus.points == 250
-    assert bonus.redemption_cost == Decimal("2.50")  # 250 x 0.01
+    assert bonus.redemption_cost == Decimal("0.00")  # booked at issuance, not again at the till
     entries = PointsEntry.objects.filter(customer=member.customer)
     assert list(entries.values_list("kind", "points", "balance_after")) == [("bonus", 250, 250)]
+    campaign.refresh_from_db()
+    assert campaign.spent == Decimal("2.50")  # 250 x 0.01, booked once
+
+
+def test_issue_points_cannot_credit_more_than_the_spend_limit(retailer):
+    retailer.point_value = Decimal("0.01")
+    retailer.save(update_fields=["point_value"])
+    campaign = CampaignFactory(
+        retailer=retailer,
+        state=CampaignState.APPROVED,
+        budget=Decimal("500.00"),
+        spend_limit=Decimal("500.00"),
+    )
+    points = BonusTypeFactory(
+        retailer=retailer, kind=BonusKind.POINTS, face_value=Decimal("12500")
+    )  # 125.00 each: four fit in 500.00, the fifth and sixth do not
+    members = CampaignMemberFactory.create_batch(6, campaign=campaign, bonus_type=points)
+    campaign_bonuses_issue(campaign_id=campaign.pk)
+    campaign_bonuses_issue(campaign_id=campaign.pk)
+    campaign.refresh_from_db()
+    credited = PointsEntry.objects.filter(customer__in=[m.customer for m in members])
+    worth = sum(e.points for e in credited) * retailer.point_value
+    assert worth == Decimal("500.00")
+    assert campaign.spent == Decimal("500.00") <= campaign.spend_limit
+    states = sorted(Bonus.objects.filter(campaign=campaign).values_list("state", flat=True))
+    assert states == ["cancelled", "cancelled", "issued", "issued", "issued", "issued"]
 
 
 def test_issue_costs_by_kind(retailer):

@@ -7,13 +7,19 @@ from decimal import Decimal
 
 import pytest
 
-from campaigns.models import AuditEntry, CampaignState, Redemption
+from campaigns.models import AuditEntry, BonusKind, CampaignState, Redemption
 from campaigns.services.results import (
     campaign_outcomes,
     campaign_results_close_due,
     campaign_window,
 )
-from tests.campaigns.factories import BonusFactory, CampaignFactory, CampaignMemberFactory
+from customers.services.points import points_bonus_credit
+from tests.campaigns.factories import (
+    BonusFactory,
+    BonusTypeFactory,
+    CampaignFactory,
+    CampaignMemberFactory,
+)
 from tests.customers.factories import TransactionFactory, TransactionLineFactory
 from tests.retailers.factories import ProductFactory
 
@@ -79,3 +85,18 @@ def test_close_due_measures_and_closes_once(campaign):
     assert campaign.results["bonus_cost"] == pytest.approx(1.5)
     assert campaign_results_close_due(today=dt.date(2024, 3, 14)) == 0
     assert AuditEntry.objects.filter(object_id=campaign.pk, action="close").count() == 1
+
+
+def test_outcomes_count_credited_points_at_face_value_redeemed_or_not(campaign):
+    retailer = campaign.retailer
+    points = BonusTypeFactory(retailer=retailer, kind=BonusKind.POINTS, face_value=Decimal("400"))
+    member = CampaignMemberFactory(
+        retailer=retailer, campaign=campaign, bonus_type=points, expires_on=dt.date(2024, 3, 10)
+    )
+    bonus = BonusFactory(
+        retailer=retailer, member=member, bonus_type=points, points=400, redemption_cost=0
+    )
+    points_bonus_credit(bonus=bonus)
+    row = campaign_outcomes(campaign).set_index("customer_id").loc[member.customer_id]
+    assert row["cost"] == pytest.approx(400 * float(retailer.point_value))
+    assert not row["redeemed"]

@@ -6,9 +6,10 @@ limits and eligibility; hold out a control group; time each bonus (``timing.py``
 decision (``reasons.py``); report the bound, gap, binding constraints and shadow prices.
 
 Flow: validate frames -> eligibility and contact capacity -> control group (``control.py``) ->
-expected value and cost -> core (``problem.py``) -> exact MILP (``milp.py``) for small cores or
-Dantzig-Wolfe decomposition (``dual.py``) for large ones -> drop non-positive pairs that no
-coverage minimum needs -> timing, reasons and summaries.
+send day and validity window per pair (``timing.py``) -> P(redeem) for that window and the next
+visit (``window.py``) -> expected value and cost -> core (``problem.py``) -> exact MILP
+(``milp.py``) for small cores or Dantzig-Wolfe decomposition (``dual.py``) for large ones -> drop
+non-positive pairs that no coverage minimum needs -> dates, reasons and summaries.
 
 Constraints: pure and deterministic given ``random_state``; ``week_start`` and ``time_limit`` are
 explicit; no clock is read except ``time.perf_counter`` for reported durations.
@@ -37,8 +38,8 @@ from optimizer.engine.allocation.problem import (
 )
 from optimizer.engine.allocation.reasons import build_reasons
 from optimizer.engine.allocation.report import summarise
-from optimizer.engine.allocation.solver import Solution
-from optimizer.engine.allocation.timing import next_visit_offset, schedule
+from optimizer.engine.allocation.solver import Solution, usage
+from optimizer.engine.allocation.timing import next_visit_offset, pair_schedule
 from optimizer.engine.allocation.types import (
     ALLOCATED,
     CONTROL,
@@ -52,6 +53,7 @@ from optimizer.engine.allocation.types import (
     InfeasibleAllocation,
 )
 from optimizer.engine.allocation.value import apply_uplift, model_margin
+from optimizer.engine.allocation.window import redeem_probability
 
 METHODS = ("auto", "milp", "dual")
 
@@ -87,7 +89,9 @@ def allocate(
             money; points valued by the caller), ``validity_days`` (int >= 1); optional ``label``
             (str, for reasons), ``allowed_segments`` (``None``/NaN/"" for all, a list, or a
             "|"-separated str), ``min_clv`` (float, default 0), ``requires_consent`` (bool,
-            default False).
+            default False), ``reference_visit_probability`` (float in (0, 1], the scoring run's
+            ``v_b``, default 1; see ``window.py``), ``charged_on_issue`` (bool, default False:
+            the cost is paid when issued, e.g. points, so it does not wait for a redemption).
         constraints: budget, caps, coverage, contact limit, control share.
         week_start: first day of the campaign week (send dates and expiries lie in the 7 days).
         horizon_weeks: the horizon of ``expected_visits`` / ``expected_spend``.
@@ -141,6 +145,28 @@ def allocate(
     timings["inputs"] = time.perf_counter() - t0
 
     t = time.perf_counter()
+    next_visit = next_visit_offset(
+        cust["days_since_last_visit"],
+        cust["usual_gap_days"],
+        cust["expected_visits"],
+        horizon_weeks,
+    )
+    send, expires = pair_schedule(
+        next_visit=next_visit,
+        churn=cust["churn_probability"],
+        validity_days=table["validity_days"].to_numpy(dtype=np.int64),
+        urgent_churn=config.urgent_churn,
+        urgent_validity_days=config.urgent_validity_days,
+        lead_days=config.lead_days,
+    )
+    window = expires - send[:, None] + 1
+    if config.window_adjustment:
+        resp = redeem_probability(
+            resp,
+            table["reference_visit_probability"].to_numpy(dtype=np.float64),
+            window,
+            (next_visit - send)[:, None],
+        )
     margin = model_margin(
         churn=cust["churn_probability"],
         visits=cust["expected_visits"],
@@ -159,7 +185,11 @@ def allocate(
         prior_strength=config.uplift_prior_strength,
     )
     unit_cost = table["cost_when_redeemed"].to_numpy(dtype=np.float64)
-    cost = np.where(pair_ok, np.nan_to_num(resp) * unit_cost, 0.0)
+    # A points bonus is credited when issued: its cost is certain, not conditional on a visit.
+    charge = np.where(
+        table["charged_on_issue"].to_numpy(dtype=bool)[None, :], 1.0, np.nan_to_num(resp)
+    )
+    cost = np.where(pair_ok, charge * unit_cost, 0.0)
     value = np.where(pair_ok, margin - cost, np.nan)
     del margin
     core = build_core(
@@ -219,25 +249,11 @@ def allocate(
     est_table = estimators["estimator"].to_numpy(dtype=object).reshape(len(segments), len(types))
     estimator = np.full(seg.shape[0], "", dtype=object)
     estimator[rows] = est_table[seg[rows], choice[rows]]
-    next_visit = next_visit_offset(
-        cust["days_since_last_visit"],
-        cust["usual_gap_days"],
-        cust["expected_visits"],
-        horizon_weeks,
-    )
-    send, expires = schedule(
-        next_visit=next_visit[rows],
-        churn=cust["churn_probability"][rows],
-        validity_days=table["validity_days"].to_numpy(dtype=np.int64)[choice[rows]],
-        urgent_churn=config.urgent_churn,
-        urgent_validity_days=config.urgent_validity_days,
-        lead_days=config.lead_days,
-    )
     start = np.datetime64(week_start, "D")
     send_on = np.full(seg.shape[0], np.datetime64("NaT"), dtype="datetime64[s]")
     expires_on = send_on.copy()
-    send_on[rows] = start + send
-    expires_on[rows] = start + expires
+    send_on[rows] = start + send[rows]
+    expires_on[rows] = start + expires[rows, choice[rows]]
     segment_names = np.array(segments, dtype=object)[seg] if segments else np.zeros(0, object)
     status_codes = np.full(seg.shape[0], 3, dtype=np.int8)
     status_codes[~eligible] = 2
@@ -262,6 +278,7 @@ def allocate(
         }
     )
     if with_reasons:
+        use = usage(core, choice_core)
         decisions["reason"] = pd.array(
             build_reasons(
                 status=status,
@@ -278,6 +295,12 @@ def allocate(
                 contact_limit=constraints.contact_limit,
                 window_weeks=constraints.contact_window_weeks,
                 forced=allocated & (chosen_value <= 0),
+                cost=cost,
+                types=types,
+                budget_left=core.budget - use["cost"],
+                cap_left=core.caps - use["count"],
+                redeem=resp,
+                window=window,
             ),
             dtype="str",
         )

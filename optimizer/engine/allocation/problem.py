@@ -109,7 +109,12 @@ def type_table(bonus_types: pd.DataFrame) -> pd.DataFrame:
         raise EngineInputError("bonus_types.bonus_type must be unique")
     if "label" not in table.columns:
         table["label"] = table["bonus_type"]
-    for col, default in (("min_clv", 0.0), ("requires_consent", False)):
+    for col, default in (
+        ("min_clv", 0.0),
+        ("requires_consent", False),
+        ("reference_visit_probability", 1.0),
+        ("charged_on_issue", False),
+    ):
         if col not in table.columns:
             table[col] = default
     if "allowed_segments" not in table.columns:
@@ -118,6 +123,13 @@ def type_table(bonus_types: pd.DataFrame) -> pd.DataFrame:
         raise EngineInputError("bonus_types.cost_when_redeemed must be >= 0")
     if (table["validity_days"].astype(int) < 1).any():
         raise EngineInputError("bonus_types.validity_days must be >= 1")
+    table["reference_visit_probability"] = (
+        table["reference_visit_probability"].astype(float).fillna(1.0)
+    )
+    ref = table["reference_visit_probability"]
+    if ((ref <= 0) | (ref > 1)).any():
+        raise EngineInputError("bonus_types.reference_visit_probability must be in (0, 1]")
+    table["charged_on_issue"] = table["charged_on_issue"].fillna(False).astype(bool)
     return table.sort_values("bonus_type").reset_index(drop=True)
 
 

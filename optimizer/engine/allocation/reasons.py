@@ -29,6 +29,12 @@ def build_reasons(
     contact_limit: int | None,
     window_weeks: int,
     forced: np.ndarray,
+    cost: np.ndarray,
+    types: tuple[str, ...],
+    budget_left: float,
+    cap_left: np.ndarray,
+    redeem: np.ndarray,
+    window: np.ndarray,
 ) -> list[str]:
     """One reason per customer.
 
@@ -41,6 +47,10 @@ def build_reasons(
         estimator: str per customer (estimator of the chosen pair, "" otherwise).
         recent: bonuses received in the window; contact_limit, window_weeks: the frequency cap.
         forced: bool per customer: allocated only to meet a coverage minimum (value <= 0).
+        cost: float (n, K) expected cost; types: codes (cap names are ``cap:<code>``).
+        budget_left: budget the allocation leaves unspent; cap_left: (K,) room under each cap
+            (inf when uncapped): a better option that does not fit is what moved a customer.
+        redeem: float (n, K) redemption probability; window: int (n, K) days valid.
     """
     filled = np.where(np.isfinite(value), value, -np.inf)
     order = np.argsort(-filled, axis=1)
@@ -57,13 +67,16 @@ def build_reasons(
         if st == "allocated":
             j = choice[i]
             runner = order[i, 0] if order[i, 0] != j else order[i, 1] if value.shape[1] > 1 else j
+            odds = f"P(redeem) {redeem[i, j]:.2f} over {window[i, j]} days"
             if runner != j and np.isfinite(filled[i, runner]):
                 what = (
                     f"{labels[j]} chosen over {labels[runner]}: {value[i, j]:+.2f} expected "
-                    f"(vs {value[i, runner]:+.2f})"
+                    f"(vs {value[i, runner]:+.2f}; {odds})"
                 )
+                if filled[i, runner] > value[i, j]:
+                    what += "; " + _why_not_best(i, j, runner, cost, labels, budget_left, cap_left)
             else:
-                what = f"{labels[j]} (only eligible bonus): {value[i, j]:+.2f} expected"
+                what = f"{labels[j]} (only eligible bonus): {value[i, j]:+.2f} expected ({odds})"
             if forced[i]:
                 what += f"; sent to meet the {segment[i]!r} coverage minimum"
             if estimator[i] and estimator[i] != "model":
@@ -89,8 +102,39 @@ def build_reasons(
                     f"{value[i, best]:+.2f})"
                 )
             else:
+                fits = filled[i] > 0
+                limits = [f"the cap of {labels[k]}" for k in np.flatnonzero(fits & (cap_left < 1))]
+                if (cost[i][fits] > budget_left).all():
+                    limits.insert(0, f"the budget ({budget_left:.2f} left)")
+                named = " and ".join(limits) if limits else "the budget and caps"
                 out.append(
                     f"{who}; not selected: best option {labels[best]} {value[i, best]:+.2f} "
-                    f"expected lost to better uses of the budget and caps"
+                    f"expected lost to better uses of {named}"
                 )
     return out
+
+
+def _why_not_best(
+    i: int,
+    j: int,
+    best: int,
+    cost: np.ndarray,
+    labels: tuple[str, ...],
+    budget_left: float,
+    cap_left: np.ndarray,
+) -> str:
+    """Name the constraint that kept customer ``i`` off ``best`` although it is worth more.
+
+    With one bonus per customer, only a full cap on ``best`` or a budget that cannot pay the
+    extra cost of ``best`` can move a customer off the highest-value type; coverage minima and
+    contact limits decide *whether* a customer gets a bonus, never *which*.
+    """
+    if cap_left[best] < 1:
+        return f"{labels[best]} is at its cap"
+    extra = cost[i, best] - cost[i, j]
+    if extra > budget_left:
+        return (
+            f"budget: {labels[best]} would cost {extra:.2f} more expected and only "
+            f"{budget_left:.2f} of the budget is left"
+        )
+    return "the solver's gap tolerance (a near tie)"

@@ -54,3 +54,31 @@ def schedule(
     validity = np.where(urgent, np.minimum(validity_days, urgent_validity_days), validity_days)
     expires = np.minimum(send + validity - 1, WEEK_LAST_OFFSET)
     return send.astype(np.int64), expires.astype(np.int64)
+
+
+def pair_schedule(
+    *,
+    next_visit: np.ndarray,
+    churn: np.ndarray,
+    validity_days: np.ndarray,
+    urgent_churn: float,
+    urgent_validity_days: int,
+    lead_days: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(send offset (n,), expiry offset (n, K)) for every (customer, type) pair.
+
+    The send day depends on the customer only; the expiry on the type's validity too, cut at the
+    week's end (and for at-risk customers at ``urgent_validity_days``). The window that really
+    results, ``expires - send + 1`` days, is what the redemption probability is computed on, so a
+    cut validity shows in the value (``window.py``).
+    """
+    n, k = next_visit.shape[0], validity_days.shape[0]
+    send, expires = schedule(
+        next_visit=np.repeat(next_visit, k),
+        churn=np.repeat(churn, k),
+        validity_days=np.tile(validity_days, n),
+        urgent_churn=urgent_churn,
+        urgent_validity_days=urgent_validity_days,
+        lead_days=lead_days,
+    )
+    return send.reshape(n, k)[:, 0] if k else np.zeros(n, np.int64), expires.reshape(n, k)

@@ -107,6 +107,9 @@ class AllocationConfig:
         urgent_churn: churn probability from which a customer is "at risk" (urgent timing).
         urgent_validity_days: validity of an at-risk customer's bonus (short, time-limited).
         lead_days: a regular customer's bonus arrives this many days before the predicted visit.
+        window_adjustment: turn the response model's probability into ``P(redeem)`` for the
+            bonus's real validity window and the customer's next visit (``window.py``); False
+            takes the response probability as it is (the behaviour before the adjustment).
     """
 
     gross_margin_rate: float = 0.30
@@ -119,6 +122,7 @@ class AllocationConfig:
     urgent_churn: float = 0.5
     urgent_validity_days: int = 3
     lead_days: int = 2
+    window_adjustment: bool = True
 
     def __post_init__(self) -> None:
         if not 0.0 < self.gross_margin_rate <= 1.0:
