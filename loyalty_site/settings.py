@@ -16,6 +16,9 @@ Environment variables
     CACHE_URL               redis://... : one cache shared by the web processes (rate limits,
                             resolved API tokens); default: a local-memory cache per process.
     Q_WORKERS               worker processes per django-q2 cluster (default 2).
+    Q_STOP_GRACE_SECONDS    after SIGTERM, workers still busy are killed after this (default 20).
+    RUN_ABANDONED_AFTER_SECONDS  a run with no worker heartbeat for this long is abandoned
+                            (default 300).
     ARTIFACTS_DIR           where trained models are saved (default BASE_DIR/var/artifacts).
     MEDIA_ROOT              uploaded import files (default BASE_DIR/var/media).
     DJANGO_EMAIL_BACKEND    default: the console backend (prints mail).
@@ -64,12 +67,13 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "import_export",
-    "django_q",
     "axes",
     "retailers",
     "customers",
     "campaigns",
     "optimizer",
+    # After retailers, whose ``qcluster`` command (stops cleanly on SIGTERM) replaces this one's.
+    "django_q",
 ]
 
 MIDDLEWARE = [
@@ -252,6 +256,12 @@ if CACHE_URL:
     }
 #: Queue name for long-running tasks (scoring, solving, bulk imports).
 LONG_TASK_CLUSTER = "long"
+#: A running run whose worker has not beaten for this many seconds is abandoned: it no longer
+#: blocks new runs and can be restarted from its page (workers beat every fifth of it).
+RUN_ABANDONED_AFTER_SECONDS = int(os.environ.get("RUN_ABANDONED_AFTER_SECONDS", "300"))
+#: After SIGTERM, `qcluster` interrupts its running tasks and kills the workers still alive after
+#: this many seconds: keep the supervisor's stop timeout above it.
+Q_STOP_GRACE_SECONDS = int(os.environ.get("Q_STOP_GRACE_SECONDS", "20"))
 
 # --- django-import-export -------------------------------------------------------------------
 IMPORT_EXPORT_USE_TRANSACTIONS = True

@@ -316,7 +316,7 @@ class ImportJobAdmin(RetailerScopedAdmin):
         "original_name",
         "retailer",
         "status",
-        "progress",
+        "progress_bar",
         "total_rows",
         "created_by",
         "created_at",
@@ -330,7 +330,9 @@ class ImportJobAdmin(RetailerScopedAdmin):
         "original_name",
         "retailer",
         "status",
-        "progress",
+        "progress_bar",
+        "stage",
+        "error",
         "total_rows",
         "processed_rows",
         "summary_display",
@@ -338,6 +340,7 @@ class ImportJobAdmin(RetailerScopedAdmin):
         "created_by",
         "created_at",
         "started_at",
+        "heartbeat_at",
         "finished_at",
     )
     readonly_fields = fields
@@ -349,7 +352,7 @@ class ImportJobAdmin(RetailerScopedAdmin):
         return False
 
     @admin.display(description="progress")
-    def progress(self, job: ImportJob) -> str:
+    def progress_bar(self, job: ImportJob) -> str:
         percent = job.progress_percent
         return format_html('<progress value="{}" max="100"></progress> {}%', percent, percent)
 
