@@ -376,8 +376,12 @@ def run_execute(
 # --- Restart -----------------------------------------------------------------------------------
 
 
-def run_requeue(*, kind: RunKind, run_id: int, conflict: Callable[[Any], Exception]) -> Any:
-    """Queue an abandoned run again, as it is (same settings, next attempt); returns it.
+def run_requeue(
+    *, kind: RunKind, run_id: int, conflict: Callable[[Any], Exception]
+) -> tuple[Any, str]:
+    """Queue an abandoned run again, as it is (same settings, next attempt).
+
+    Returns the run and why it had been abandoned.
 
     A running run that stopped beating is failed as abandoned first. Call inside the caller's
     transaction (which records who restarted it).
@@ -394,6 +398,7 @@ def run_requeue(*, kind: RunKind, run_id: int, conflict: Callable[[Any], Excepti
             f"run #{run.pk} is {run.status}: only a run whose worker died or was stopped can be "
             "restarted"
         )
+    reason = run.error
     run.status, run.stage, run.progress, run.error = RunStatus.QUEUED, "queued", 0, ""
     run.finished_at = None
     try:
@@ -402,4 +407,4 @@ def run_requeue(*, kind: RunKind, run_id: int, conflict: Callable[[Any], Excepti
     except IntegrityError as exc:
         raise conflict(None) from exc
     kind.enqueue(run.pk)
-    return run
+    return run, reason
