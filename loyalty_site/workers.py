@@ -25,6 +25,8 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -56,14 +58,22 @@ def _sentinel_gone() -> bool:
     return os.getppid() != _state.parent
 
 
+def _leave_when_orphaned() -> None:
+    """Exit an idle worker whose sentinel died: no stop message will come to it."""
+    while True:
+        time.sleep(0.2)
+        if _sentinel_gone() and not _state.busy:
+            os._exit(0)
+
+
 def _on_sigterm(signum: int, frame: Any) -> None:
     if _state.stopping:
         return  # the first signal is being handled (a group SIGTERM and a forwarded one)
     _state.stopping = True
+    # A SIGTERM to the whole group kills the sentinel (default handler) a moment later.
+    threading.Thread(target=_leave_when_orphaned, name="orphan-watch", daemon=True).start()
     if _state.busy:
         raise WorkerStopping
-    if _sentinel_gone():
-        raise SystemExit(0)  # no stop message will come: the sentinel died with the signal
 
 
 def on_worker_spawn(**kwargs: Any) -> None:
@@ -142,6 +152,22 @@ def worker_pids(sentinel_pid: int) -> list[int]:
         if parent == sentinel_pid and _catches_sigterm(pid):
             pids.append(pid)
     return pids
+
+
+def wait_gone(pids: list[int], seconds: float) -> None:
+    """Wait until none of ``pids`` exists any more, for ``seconds`` at most."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        alive = []
+        for pid in pids:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                continue
+            alive.append(pid)
+        if not alive:
+            return
+        time.sleep(0.1)
 
 
 def signal_workers(pids: list[int], signum: int) -> None:

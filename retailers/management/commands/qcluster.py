@@ -17,9 +17,13 @@ from django.conf import settings
 from django_q.cluster import Cluster
 from django_q.management.commands.qcluster import Command as DjangoQCommand
 
-from loyalty_site.workers import signal_workers, stop_grace, worker_pids
+from loyalty_site.workers import signal_workers, stop_grace, wait_gone, worker_pids
 
 logger = logging.getLogger(__name__)
+
+
+#: Seconds to see whether the signal reached the sentinel too (a SIGTERM to the process group).
+SENTINEL_CHECK = 0.5
 
 
 class GracefulCluster(Cluster):
@@ -27,15 +31,23 @@ class GracefulCluster(Cluster):
     still alive after ``Q_STOP_GRACE_SECONDS``, then stops as django-q2 does."""
 
     def sig_handler(self, signum: int, frame: Any) -> None:
-        if self.stop_event is not None and self.sentinel is not None:
-            self.stop_event.set()  # first, so that the sentinel respawns no stopped worker
-            pids = worker_pids(self.sentinel.pid)
-            logger.info("stopping: interrupting the tasks of worker(s) %s", pids)
-            signal_workers(pids, signal.SIGTERM)
-            killer = threading.Timer(stop_grace(), signal_workers, (pids, signal.SIGKILL))
-            killer.daemon = True
-            killer.start()
-        super().sig_handler(signum, frame)
+        sentinel = self.sentinel
+        if self.stop_event is None or sentinel is None:
+            return super().sig_handler(signum, frame)
+        pids = worker_pids(sentinel.pid)
+        logger.info("stopping: interrupting the tasks of worker(s) %s", pids)
+        signal_workers(pids, signal.SIGTERM)
+        killer = threading.Timer(stop_grace(), signal_workers, (pids, signal.SIGKILL))
+        killer.daemon = True
+        killer.start()
+        sentinel.join(timeout=SENTINEL_CHECK)
+        if not sentinel.is_alive():
+            # The signal went to the whole group and killed the sentinel (it keeps the default
+            # handler). Setting its stop event now would wait for ever for the dead sentinel
+            # to wake up; the workers, orphaned, leave by themselves once their task is done.
+            wait_gone(pids, stop_grace())
+            return None
+        return super().sig_handler(signum, frame)
 
 
 class Command(DjangoQCommand):
