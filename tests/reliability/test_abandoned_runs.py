@@ -191,3 +191,24 @@ def test_the_restarted_run_runs_as_its_next_attempt(retailer, member, monkeypatc
     assert seen == [2]
     assert (run.status, run.attempt, run.heartbeat_at) == (RunStatus.RUNNING, 2, NOW)
     assert SCORING.model is ScoringRun
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_long_step_keeps_its_run_alive_with_periodic_beats(retailer, monkeypatch):
+    """The beats of a long step come from a thread: its run is not abandoned meanwhile."""
+    import time
+
+    from retailers.lifecycle import beating
+
+    run = running(retailer, silent_for=dt.timedelta(minutes=10))
+    beats = []
+    monkeypatch.setattr("retailers.lifecycle.beat_every", lambda: 0.05)
+    with beating(run):
+        for _ in range(200):  # the step: waits for the first beat (10 s at most)
+            run.refresh_from_db()
+            if run.heartbeat_at == NOW:
+                break
+            time.sleep(0.05)
+        beats.append(run.heartbeat_at)
+    assert beats == [NOW]
+    assert not run.is_abandoned()
