@@ -224,6 +224,11 @@ def state_claim(
     return row, ""
 
 
+#: What a new attempt sets on the run row (besides the kind's ``reset`` fields).
+ATTEMPT_FIELDS = ("status", "started_at", "heartbeat_at", "finished_at", "attempt")
+ATTEMPT_FIELDS += ("progress", "stage", "error", "timings")
+
+
 def run_claim(kind: RunKind, run_id: int) -> tuple[Any, bool]:
     """Lock the run and start a new attempt if it is queued or abandoned.
 
@@ -242,20 +247,7 @@ def run_claim(kind: RunKind, run_id: int) -> tuple[Any, bool]:
         run.timings = {}
         for name in kind.reset:
             setattr(run, name, run._meta.get_field(name).get_default())
-        run.save(
-            update_fields=[
-                "status",
-                "started_at",
-                "heartbeat_at",
-                "finished_at",
-                "attempt",
-                "progress",
-                "stage",
-                "error",
-                "timings",
-                *kind.reset,
-            ]
-        )
+        run.save(update_fields=[*ATTEMPT_FIELDS, *kind.reset])
     return run, True
 
 

@@ -25,7 +25,7 @@ from optimizer.models import CustomerScore, ScoringChunk, ScoringRun
 from optimizer.services.artifacts import scoring_artifact_load
 from optimizer.services.common import FIT_PROGRESS, Progress, StageTimer
 from optimizer.services.runs import SCORING
-from retailers.lifecycle import run_step, state_claim
+from retailers.lifecycle import run_finish, run_step, state_claim
 from retailers.models import RunStatus
 
 logger = logging.getLogger(__name__)
@@ -203,10 +203,4 @@ def _finalise(run: ScoringRun) -> None:
     timings["finalise"] = round((now - started).total_seconds(), 3)
     timings["total"] = round((now - run.started_at).total_seconds(), 3)
     run.timings = timings
-    run.status = RunStatus.SUCCEEDED
-    run.progress = 100
-    run.stage = "finished"
-    run.finished_at = now
-    run.save(
-        update_fields=["segment_profile", "timings", "status", "progress", "stage", "finished_at"]
-    )
+    run_finish(run, fields=("segment_profile", "timings"))
