@@ -18,6 +18,9 @@ Environment variables
     RATE_LIMIT_STORE        "database" (default without CACHE_URL) or "cache" (default with it):
                             where rate-limit counters live; both are shared by all web processes.
     Q_WORKERS               worker processes per django-q2 cluster (default 2).
+    Q_STOP_GRACE_SECONDS    after SIGTERM, workers still busy are killed after this (default 20).
+    RUN_ABANDONED_AFTER_SECONDS  a run with no worker heartbeat for this long is abandoned
+                            (default 300).
     ARTIFACTS_DIR           where trained models are saved (default BASE_DIR/var/artifacts).
     MEDIA_ROOT              uploaded import files (default BASE_DIR/var/media).
     DJANGO_EMAIL_BACKEND    default: the console backend (prints mail).
@@ -68,13 +71,14 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "import_export",
-    "django_q",
     "axes",
     "csp",
     "retailers",
     "customers",
     "campaigns",
     "optimizer",
+    # After retailers, whose ``qcluster`` command (stops cleanly on SIGTERM) replaces this one's.
+    "django_q",
 ]
 
 MIDDLEWARE = [
@@ -295,6 +299,12 @@ if RATE_LIMIT_STORE not in ("database", "cache"):
     )
 #: Queue name for long-running tasks (scoring, solving, bulk imports).
 LONG_TASK_CLUSTER = "long"
+#: A running run whose worker has not beaten for this many seconds is abandoned: it no longer
+#: blocks new runs and can be restarted from its page (workers beat every fifth of it).
+RUN_ABANDONED_AFTER_SECONDS = int(os.environ.get("RUN_ABANDONED_AFTER_SECONDS", "300"))
+#: After SIGTERM, `qcluster` interrupts its running tasks and kills the workers still alive after
+#: this many seconds: keep the supervisor's stop timeout above it.
+Q_STOP_GRACE_SECONDS = int(os.environ.get("Q_STOP_GRACE_SECONDS", "20"))
 
 # --- django-import-export -------------------------------------------------------------------
 IMPORT_EXPORT_USE_TRANSACTIONS = True

@@ -24,7 +24,6 @@ from optimizer.models import (
 )
 from optimizer.selectors import holdout_table, timings_table
 from optimizer.services import scoring_run_create, scoring_run_delete
-from optimizer.services.common import run_is_abandoned
 from retailers.admin import RelatedOnly
 from retailers.admin_mixins import ReadOnlyScopedAdmin, RetailerScopedAdmin
 from retailers.models import Retailer, Role
@@ -111,7 +110,7 @@ class ScoringRunAdmin(RetailerScopedAdmin):
         return False  # a run is a record: the page is read-only for everyone
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if obj is not None and obj.is_active and not run_is_abandoned(obj):
+        if obj is not None and obj.is_active and not obj.is_abandoned():
             return False  # a worker is on it
         return super().has_delete_permission(request, obj)
 

@@ -9,17 +9,14 @@ joblib artifact recorded by :class:`ScoringModelVersion`; every scored customer 
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
 from loyalty_site.money import MONEY_FIELD
-from retailers.models import RunStatus
+from retailers.runs import ACTIVE_STATUSES, BackgroundRun, RunState
 from retailers.tenancy import RetailerOwned
 
-#: Statuses of a run that is not finished; at most one such run per retailer.
-ACTIVE_STATUSES: tuple[str, ...] = (RunStatus.QUEUED, RunStatus.RUNNING)
 #: Probabilities and shares are stored with four decimals (0.0000 - 1.0000).
 PROBABILITY_FIELD: dict[str, object] = {
     "max_digits": 5,
@@ -28,20 +25,12 @@ PROBABILITY_FIELD: dict[str, object] = {
 }
 
 
-class ScoringRun(RetailerOwned):
+class ScoringRun(BackgroundRun):
     """One run of the scoring engine for a retailer, with its progress, metrics and timings."""
 
     as_of = models.DateField(help_text="Scoring date: only data before this day is used.")
     horizon_weeks = models.PositiveSmallIntegerField(
         default=8, validators=[MinValueValidator(1), MaxValueValidator(52)]
-    )
-    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
-    progress = models.PositiveSmallIntegerField(
-        default=0, validators=[MaxValueValidator(100)], help_text="Percent done."
-    )
-    stage = models.CharField(max_length=100, blank=True)
-    attempt = models.PositiveSmallIntegerField(
-        default=0, help_text="Incremented each time a worker (re)starts the run."
     )
     chunks_total = models.PositiveIntegerField(default=0)
     chunks_done = models.PositiveIntegerField(default=0)
@@ -52,23 +41,12 @@ class ScoringRun(RetailerOwned):
     metrics = models.JSONField(
         default=dict, blank=True, help_text="Holdout metrics (models, BG/NBD, rules) and notes."
     )
-    timings = models.JSONField(default=dict, blank=True, help_text="Seconds per stage.")
     segment_profile = models.JSONField(
         default=list, blank=True, help_text="[{segment, size, share, KPI means}]"
     )
     segment_state = models.JSONField(
         null=True, blank=True, help_text="Centroids and names: keeps names stable next run."
     )
-    error = models.TextField(blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(
-        null=True, blank=True, help_text="Last sign of life of a worker on this run."
-    )
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -85,20 +63,8 @@ class ScoringRun(RetailerOwned):
     def __str__(self) -> str:
         return f"Scoring run #{self.pk} as of {self.as_of} ({self.status})"
 
-    @property
-    def is_active(self) -> bool:
-        """Queued or running."""
-        return self.status in ACTIVE_STATUSES
 
-    @property
-    def duration_seconds(self) -> float | None:
-        """Seconds from start to finish (``None`` until both are known)."""
-        if self.started_at is None or self.finished_at is None:
-            return None
-        return (self.finished_at - self.started_at).total_seconds()
-
-
-class ScoringChunk(RetailerOwned):
+class ScoringChunk(RetailerOwned, RunState):
     """A range of customer ids of a run, scored by one task (big tenants have many)."""
 
     run = models.ForeignKey(ScoringRun, on_delete=models.CASCADE, related_name="chunks")
@@ -106,10 +72,6 @@ class ScoringChunk(RetailerOwned):
     first_customer_id = models.BigIntegerField()
     last_customer_id = models.BigIntegerField()
     customers = models.PositiveIntegerField(help_text="Customers in the range.")
-    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
-    timings = models.JSONField(default=dict, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["run", "index"]
@@ -186,33 +148,6 @@ class CustomerScore(RetailerOwned):
 
     def __str__(self) -> str:
         return f"{self.customer_id} in run #{self.run_id}"
-
-
-class BackgroundRun(RetailerOwned):
-    """What every allocation and promotion run records: its lifecycle (queued -> running ->
-    succeeded | failed), progress, attempts, timings, error and who started it."""
-
-    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
-    progress = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(100)])
-    stage = models.CharField(max_length=100, blank=True)
-    attempt = models.PositiveSmallIntegerField(default=0)
-    timings = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        abstract = True
-
-    @property
-    def is_active(self) -> bool:
-        """Queued or running."""
-        return self.status in ACTIVE_STATUSES
 
 
 class AllocationRun(BackgroundRun):

@@ -11,6 +11,7 @@ urlpatterns = [
     path("runs/new/", views.ScoringRunStartView.as_view(), name="run-start"),
     path("runs/<int:pk>/", views.ScoringRunDetailView.as_view(), name="run-detail"),
     path("runs/<int:pk>/status/", views.ScoringRunStatusView.as_view(), name="run-status"),
+    path("runs/<int:pk>/restart/", views.ScoringRunRestartView.as_view(), name="run-restart"),
     path("runs/allocations/", views.AllocationRunListView.as_view(), name="allocation-list"),
     path("runs/allocations/new/", views.AllocationRunStartView.as_view(), name="allocation-start"),
     path(
@@ -22,5 +23,10 @@ urlpatterns = [
         "runs/allocations/<int:pk>/status/",
         views.AllocationRunStatusView.as_view(),
         name="allocation-status",
+    ),
+    path(
+        "runs/allocations/<int:pk>/restart/",
+        views.AllocationRunRestartView.as_view(),
+        name="allocation-restart",
     ),
 ]

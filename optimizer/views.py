@@ -14,6 +14,7 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.html import format_html
+from django.views import View
 from django.views.generic import DetailView, FormView, ListView
 
 from campaigns.models import BonusType, Campaign
@@ -41,6 +42,8 @@ from optimizer.selectors import (
 )
 from optimizer.services import scoring_run_create
 from optimizer.services.allocation import allocation_run_create, default_week_start
+from optimizer.services.restart import run_restart
+from retailers.lifecycle import RunNotRestartable
 from retailers.models import Role
 from retailers.web import RetailerViewMixin, url_or_none
 from retailers.weeks import scores_age_note
@@ -128,6 +131,7 @@ class ScoringRunDetailView(RetailerViewMixin, DetailView):
         run = self.object
         context.update(
             poll_interval=POLL_INTERVAL_MS,
+            can_restart=self.user_can(Role.ANALYST),
             holdout_rows=holdout_table(run.metrics),
             holdout_status=(run.metrics.get("holdout") or {}).get("status"),
             notes=run.metrics.get("notes", []),
@@ -144,7 +148,11 @@ class ScoringRunStatusView(ScoringRunDetailView):
 
     def get(self, request: Any, *args: Any, **kwargs: Any) -> HttpResponse:
         run = self.get_object()
-        context = {"run": run, "poll_interval": POLL_INTERVAL_MS}
+        context = {
+            "run": run,
+            "poll_interval": POLL_INTERVAL_MS,
+            "can_restart": self.user_can(Role.ANALYST),
+        }
         response = render(request, "optimizer/_scoringrun_status.html", context)
         response["Cache-Control"] = "no-store"
         return response
@@ -297,6 +305,7 @@ class AllocationRunDetailView(RetailerViewMixin, DetailView):
         return {
             "run": run,
             "poll_interval": POLL_INTERVAL_MS,
+            "can_restart": self.user_can(Role.ANALYST),
             "campaign": Campaign.objects.filter(allocation_run=run).first(),
             "duration": (run.finished_at - run.started_at).total_seconds()
             if run.started_at and run.finished_at
@@ -326,3 +335,32 @@ class AllocationRunStatusView(AllocationRunDetailView):
         response = render(request, "optimizer/_allocationrun_status.html", context)
         response["Cache-Control"] = "no-store"
         return response
+
+
+# --- Restarting abandoned runs -----------------------------------------------------------------
+class RunRestartView(RetailerViewMixin, View):
+    """POST: queue an abandoned run again (analyst and up; audited), back to its page."""
+
+    model: type[ScoringRun | AllocationRun] = ScoringRun
+    detail_url = "optimizer:run-detail"
+    min_role = Role.ANALYST
+
+    def post(self, request: Any, pk: int) -> HttpResponse:
+        run = self.get_scoped_object(self.model.objects.all(), pk=pk)
+        try:
+            run_restart(run=run, actor=request.user)
+        except RunNotRestartable as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"Run #{run.pk} queued again.")
+        return HttpResponseRedirect(reverse(self.detail_url, args=[run.pk]))
+
+
+class ScoringRunRestartView(RunRestartView):
+    model = ScoringRun
+    detail_url = "optimizer:run-detail"
+
+
+class AllocationRunRestartView(RunRestartView):
+    model = AllocationRun
+    detail_url = "optimizer:allocation-detail"

@@ -351,7 +351,7 @@ class ImportJobAdmin(RetailerScopedAdmin):
         "original_name",
         "retailer",
         "status",
-        "progress",
+        "progress_bar",
         "total_rows",
         "created_by",
         "created_at",
@@ -365,7 +365,9 @@ class ImportJobAdmin(RetailerScopedAdmin):
         "original_name",
         "retailer",
         "status",
-        "progress",
+        "progress_bar",
+        "stage",
+        "error",
         "total_rows",
         "processed_rows",
         "summary_display",
@@ -373,6 +375,7 @@ class ImportJobAdmin(RetailerScopedAdmin):
         "created_by",
         "created_at",
         "started_at",
+        "heartbeat_at",
         "finished_at",
     )
     readonly_fields = fields
@@ -384,7 +387,7 @@ class ImportJobAdmin(RetailerScopedAdmin):
         return False
 
     @admin.display(description="progress")
-    def progress(self, job: ImportJob) -> str:
+    def progress_bar(self, job: ImportJob) -> str:
         percent = job.progress_percent
         return format_html('<progress value="{}" max="100"></progress> {}%', percent, percent)
 

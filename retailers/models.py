@@ -13,7 +13,10 @@ from django.db import models
 from django.db.models import Q
 
 from loyalty_site.money import MONEY_FIELD
+from retailers.runs import BackgroundRun, RunStatus
 from retailers.tenancy import RetailerOwned
+
+__all__ = ["RunStatus"]  # re-exported: the lifecycle's statuses, long imported from here
 
 
 def validate_time_zone(value: str) -> None:
@@ -344,15 +347,6 @@ class PromotionHistory(RetailerOwned):
         return f"{self.product} week of {self.week_start}"
 
 
-class RunStatus(models.TextChoices):
-    """Lifecycle of every background run: queued -> running -> succeeded | failed."""
-
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-
-
 class ImportKind(models.TextChoices):
     """The CSV files of the public import contract (see README, docs/samples/)."""
 
@@ -365,26 +359,19 @@ class ImportKind(models.TextChoices):
     OFFERS = "offers", "Past offers"
 
 
-class ImportJob(RetailerOwned):
+class ImportJob(BackgroundRun):
     """A CSV file imported in the background (large admin uploads), with progress and errors."""
 
     kind = models.CharField(max_length=32, choices=ImportKind.choices)
     file = models.FileField(upload_to="imports/%Y/%m/")
     original_name = models.CharField(max_length=255, blank=True)
     options = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
     total_rows = models.PositiveIntegerField(null=True, blank=True)
     processed_rows = models.PositiveIntegerField(default=0)
     summary = models.JSONField(default=dict, blank=True, help_text="Counts of rows written.")
     errors = models.JSONField(
         default=list, blank=True, help_text="[{row, column, message}] when the file was rejected."
     )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

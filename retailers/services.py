@@ -15,15 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import tablib
-from django.conf import settings
 from django.core.files import File
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
-from django_q.tasks import async_task
 
-from loyalty_site.queues import attempt_is_dead
 from retailers.contract_import import contract_rows_import
 from retailers.exceptions import ImportRejected, RowError
+from retailers.lifecycle import RunKind, run_create, run_execute, run_finish
 from retailers.models import ImportJob, ImportKind, Retailer, RunStatus
 from retailers.resources import PROGRESS_EVERY, resource_class_for
 
@@ -263,6 +261,12 @@ def import_file_run(
 
 # --- Background jobs --------------------------------------------------------------------------
 
+#: Imports run on the long queue; several may run at once (each is one all-or-nothing
+#: transaction).
+IMPORT = RunKind(
+    model=ImportJob, task="retailers.tasks.import_job_run_task", first_stage="importing"
+)
+
 
 @transaction.atomic
 def import_job_create(
@@ -293,14 +297,7 @@ def import_job_create(
         created_by=created_by,
     )
     job.file.save(name, upload, save=False)
-    job.full_clean()
-    job.save()
-    transaction.on_commit(
-        lambda: async_task(
-            "retailers.tasks.import_job_run_task", job.pk, cluster=settings.LONG_TASK_CLUSTER
-        )
-    )
-    return job
+    return run_create(kind=IMPORT, run=job)
 
 
 class JobProgress:
@@ -321,7 +318,7 @@ class JobProgress:
         if processed < self._next and processed != total:
             return
         self._next = processed + PROGRESS_EVERY
-        values: dict[str, int] = {"processed_rows": processed}
+        values: dict[str, Any] = {"processed_rows": processed, "heartbeat_at": timezone.now()}
         if total is not None:
             values["total_rows"] = total
         try:
@@ -329,7 +326,7 @@ class JobProgress:
         except Exception:
             logger.warning("could not record progress of import job %s", self.job_id, exc_info=True)
 
-    def _write(self, values: dict[str, int]) -> None:
+    def _write(self, values: dict[str, Any]) -> None:
         if connections[DEFAULT_DB_ALIAS].vendor != "postgresql":
             ImportJob.objects.filter(pk=self.job_id).update(**values)
             return
@@ -351,49 +348,39 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
     """Run a queued :class:`ImportJob` and record its outcome on the job.
 
     Idempotent: a job that is not queued any more (running, succeeded or failed) is left alone and
-    returned as it is; ``None`` when the job no longer exists. The exception is a job still marked
-    running after its queue's timeout: its worker died (the import is one database transaction,
-    so it wrote nothing) and the re-delivered task runs it again. A rejected file ends the job as
-    failed with every bad row in ``errors`` and nothing written; an unexpected error ends it as
-    failed with that error.
+    returned as it is; ``None`` when the job no longer exists. The exception is a job whose worker
+    stopped beating (:mod:`retailers.lifecycle`): its worker died (the import is one database
+    transaction, so it wrote nothing) and the re-delivered task runs it again. A rejected file
+    ends the job as failed with every bad row in ``errors`` and nothing written; an unexpected
+    error ends it as failed with that error.
     """
-    with transaction.atomic():
-        job = ImportJob.objects.select_for_update().filter(pk=job_id).first()
-        if job is None:
-            return None
-        now = timezone.now()
-        abandoned = job.status == RunStatus.RUNNING and attempt_is_dead(
-            job.started_at, now, settings.LONG_TASK_CLUSTER
-        )
-        if job.status != RunStatus.QUEUED and not abandoned:
-            return job
-        job.status = RunStatus.RUNNING
-        job.started_at = now
-        job.save(update_fields=["status", "started_at"])
+    return run_execute(kind=IMPORT, run_id=job_id, step=_import, describe=_describe)
+
+
+def _import(job: ImportJob) -> None:
     progress = JobProgress(job.pk)
-    fields = ["status", "summary", "errors", "finished_at"]
     try:
-        job.summary = import_file_run(
+        summary = import_file_run(
             retailer=job.retailer,
             kind=job.kind,
             path=job.file.path,
             create_missing_customers=bool(job.options.get("create_missing_customers")),
             progress=progress,
         )
-    except ImportRejected as exc:
-        job.status = RunStatus.FAILED
-        job.errors = [dataclasses.asdict(error) for error in exc.errors]
-        job.summary = {"errors": exc.total_errors}
-    except Exception as exc:
-        logger.exception("import job %s failed", job.pk)
-        job.status = RunStatus.FAILED
-        job.errors = [{"row": None, "column": "", "message": f"import failed: {exc}"}]
-    else:
-        job.status = RunStatus.SUCCEEDED
-        job.processed_rows = job.total_rows or int(job.summary.get("rows") or 0)
-        fields.append("processed_rows")
     finally:
         progress.close()
-    job.finished_at = timezone.now()
-    job.save(update_fields=fields)
-    return job
+    with transaction.atomic():
+        locked = ImportJob.objects.select_for_update().get(pk=job.pk)
+        if locked.attempt != job.attempt or locked.status != RunStatus.RUNNING:
+            return
+        locked.summary = summary
+        locked.processed_rows = locked.total_rows or int(summary.get("rows") or 0)
+        run_finish(locked, fields=("summary", "processed_rows"))
+
+
+def _describe(exc: Exception) -> tuple[str, dict[str, Any]]:
+    if isinstance(exc, ImportRejected):
+        errors = [dataclasses.asdict(error) for error in exc.errors]
+        return str(exc), {"errors": errors, "summary": {"errors": exc.total_errors}}
+    message = f"import failed: {exc}"
+    return message, {"errors": [{"row": None, "column": "", "message": message}]}

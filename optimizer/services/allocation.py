@@ -15,16 +15,12 @@ is stored as its own proposal, marked not optimal, and the last good proposal st
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.utils import timezone
-from django_q.tasks import async_task
+from django.db import transaction
 
 from campaigns.models import BonusType, Campaign, CampaignMember, CampaignState
 from campaigns.services import audit_record, campaign_supersede
@@ -47,11 +43,18 @@ from optimizer.exceptions import AllocationRunAlreadyActive, AllocationSettingsI
 from optimizer.frames.allocation import AllocationInputs, allocation_inputs_read
 from optimizer.models import AllocationRun, ScoringRun
 from optimizer.selectors import scoring_run_latest_succeeded
-from optimizer.services.common import StageTimer, json_ready, run_is_abandoned
+from optimizer.services.common import StageTimer, json_ready
+from retailers.lifecycle import (
+    RunKind,
+    refusal,
+    run_create,
+    run_execute,
+    run_finish,
+    run_stage,
+)
 from retailers.models import Retailer, RunStatus
+from retailers.runs import ACTIVE_STATUSES
 from retailers.weeks import week_start_error, week_start_on_or_after
-
-logger = logging.getLogger(__name__)
 
 TASK = "optimizer.tasks.allocation_run_execute_task"
 #: Solver outcomes good enough to replace the proposal a re-run was asked to replace: a solve
@@ -66,6 +69,17 @@ CONSTRAINT_KEYS = {
     "bonus_types",
     "excluded_customers",
 }
+
+
+ALLOCATION = RunKind(
+    model=AllocationRun,
+    task=TASK,
+    first_stage="reading scores",
+    first_progress=5,
+    # A previous attempt that wrote its campaign and died did the work: the campaign is unique
+    # per run, so the run is simply marked succeeded.
+    prepare=lambda run: Campaign.objects.filter(allocation_run=run).exists(),
+)
 
 
 def default_week_start(as_of: dt.date, week_start_day: int = 0) -> dt.date:
@@ -158,16 +172,6 @@ def allocation_run_create(
         )
     if scoring_run.retailer_id != retailer.pk:
         raise AllocationSettingsInvalid("That scoring run belongs to another retailer.")
-    active = AllocationRun.objects.for_retailer(retailer).filter(
-        status__in=(RunStatus.QUEUED, RunStatus.RUNNING)
-    )
-    for run in active.select_for_update():
-        if run_is_abandoned(run):
-            _finish(run, RunStatus.FAILED, error="abandoned: no worker reported progress")
-        else:
-            raise AllocationRunAlreadyActive(
-                f"an allocation for {retailer} is already running (run #{run.pk})", run_id=run.pk
-            )
     run = AllocationRun(
         retailer=retailer,
         scoring_run=scoring_run,
@@ -180,65 +184,20 @@ def allocation_run_create(
         time_limit_seconds=time_limit_seconds,
         replaces=replaces,
         created_by=user,
-        stage="queued",
     )
-    run.full_clean(validate_constraints=False)
-    try:
-        with transaction.atomic():
-            run.save()
-    except IntegrityError as exc:
-        raise AllocationRunAlreadyActive(
-            f"an allocation for {retailer} is already queued or running"
-        ) from exc
-    if enqueue:
-        transaction.on_commit(lambda: async_task(TASK, run.pk, cluster=settings.LONG_TASK_CLUSTER))
-    return run
 
-
-def _finish(run: AllocationRun, status: str, *, error: str = "") -> None:
-    run.status = status
-    run.error = error
-    run.stage = status
-    run.progress = 100 if status == RunStatus.SUCCEEDED else run.progress
-    run.finished_at = timezone.now()
-    run.save(update_fields=["status", "error", "stage", "progress", "finished_at"])
-
-
-def _claim(run_id: int) -> AllocationRun | None:
-    """Lock the run and start an attempt if it is queued or abandoned; ``None``: leave it."""
-    with transaction.atomic():
-        run = AllocationRun.objects.select_for_update(no_key=True).filter(pk=run_id).first()
-        if run is None or run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED):
-            return None
-        if run.status == RunStatus.RUNNING and not run_is_abandoned(run):
-            return None
-        if Campaign.objects.filter(allocation_run=run).exists():
-            _finish(run, RunStatus.SUCCEEDED)  # a previous attempt wrote it, then died
-            return None
-        now = timezone.now()
-        run.attempt += 1
-        run.status = RunStatus.RUNNING
-        run.started_at = run.heartbeat_at = now
-        run.finished_at = None
-        run.progress, run.stage, run.error = 5, "reading scores", ""
-        run.save(
-            update_fields=[
-                "attempt",
-                "status",
-                "started_at",
-                "heartbeat_at",
-                "finished_at",
-                "progress",
-                "stage",
-                "error",
-            ]
-        )
-    return run
-
-
-def _stage(run: AllocationRun, percent: int, stage: str) -> None:
-    AllocationRun.objects.filter(pk=run.pk, attempt=run.attempt).update(
-        progress=percent, stage=stage, heartbeat_at=timezone.now()
+    return run_create(
+        kind=ALLOCATION,
+        run=run,
+        active=AllocationRun.objects.for_retailer(retailer).filter(status__in=ACTIVE_STATUSES),
+        conflict=refusal(
+            AllocationRunAlreadyActive,
+            raced=f"an allocation for {retailer} is already queued or running",
+            active=lambda other: (
+                f"an allocation for {retailer} is already running (run #{other.pk})"
+            ),
+        ),
+        enqueue=enqueue,
     )
 
 
@@ -248,37 +207,28 @@ def allocation_run_execute(*, run_id: int) -> AllocationRun | None:
     Infeasible constraints end the run as failed with a message naming the constraint; any
     other error ends it as failed with the error text. Returns the run afterwards.
     """
-    run = _claim(run_id)
-    if run is None:
-        return AllocationRun.objects.filter(pk=run_id).first()
+    return run_execute(kind=ALLOCATION, run_id=run_id, step=_execute, describe=_describe)
+
+
+def _execute(run: AllocationRun) -> None:
     timer = StageTimer()
-    try:
-        with timer("read"):
-            inputs = allocation_inputs_read(run=run)
-        _stage(run, 30, "solving")
-        with timer("solve"):
-            result = _solve(run, inputs)
-        _stage(run, 80, "writing the proposal")
-        with timer("write"):
-            campaign_write(run=run, inputs=inputs, result=result, timings=timer.seconds)
-    except InfeasibleAllocation as exc:
-        return _fail(run, f"Infeasible ({exc.constraint}): {exc}", {"constraint": exc.constraint})
-    except (AllocationSettingsInvalid, EngineInputError) as exc:
-        return _fail(run, str(exc), {})
-    except Exception as exc:
-        logger.exception("allocation run %s failed", run_id)
-        return _fail(run, f"{type(exc).__name__}: {exc}", {})
-    return AllocationRun.objects.get(pk=run_id)
+    with timer("read"):
+        inputs = allocation_inputs_read(run=run)
+    run_stage(run, 30, "solving")
+    with timer("solve"):
+        result = _solve(run, inputs)
+    run_stage(run, 80, "writing the proposal")
+    with timer("write"):
+        campaign_write(run=run, inputs=inputs, result=result, timings=timer.seconds)
 
 
-def _fail(run: AllocationRun, message: str, result: dict[str, Any]) -> AllocationRun:
-    with transaction.atomic():
-        locked = AllocationRun.objects.select_for_update(no_key=True).get(pk=run.pk)
-        if locked.attempt == run.attempt and locked.status == RunStatus.RUNNING:
-            locked.result = {**locked.result, **result}
-            locked.save(update_fields=["result"])
-            _finish(locked, RunStatus.FAILED, error=message)
-    return AllocationRun.objects.get(pk=run.pk)
+def _describe(exc: Exception) -> tuple[str, dict[str, Any]]:
+    if isinstance(exc, InfeasibleAllocation):
+        message = f"Infeasible ({exc.constraint}): {exc}"
+        return message, {"result": {"constraint": exc.constraint}}
+    if isinstance(exc, AllocationSettingsInvalid | EngineInputError):
+        return str(exc), {}
+    return f"{type(exc).__name__}: {exc}", {}
 
 
 def _solve(run: AllocationRun, inputs: AllocationInputs) -> AllocationResult:
@@ -472,6 +422,5 @@ def campaign_write(
             campaign_supersede(campaign_id=run.replaces_id, by=campaign, actor=run.created_by)
     locked.result = campaign.solver
     locked.timings = {**timings, "write": timings.get("write", 0.0)}
-    locked.save(update_fields=["result", "timings"])
-    _finish(locked, RunStatus.SUCCEEDED)
+    run_finish(locked, fields=("result", "timings"), stage=RunStatus.SUCCEEDED)
     return campaign

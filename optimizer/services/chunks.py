@@ -14,19 +14,18 @@ import logging
 import time
 from typing import Any
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Avg, Count, F
 from django.utils import timezone
 
-from loyalty_site.queues import attempt_is_dead
 from optimizer import frames
 from optimizer.engine.features import compute_features
 from optimizer.engine.scoring import PROFILE_COLUMNS, score_customers
 from optimizer.models import CustomerScore, ScoringChunk, ScoringRun
 from optimizer.services.artifacts import scoring_artifact_load
 from optimizer.services.common import FIT_PROGRESS, Progress, StageTimer
-from optimizer.services.runs import scoring_run_fail
+from optimizer.services.runs import SCORING
+from retailers.lifecycle import run_finish, run_step, state_claim
 from retailers.models import RunStatus
 
 logger = logging.getLogger(__name__)
@@ -46,28 +45,24 @@ def _claim(run_id: int, attempt: int, index: int) -> tuple[ScoringChunk | None, 
 
     Returns ``(chunk, "")`` to go ahead, else ``(None, why)``: ``"stale"`` (the run finished,
     failed or restarted), ``"succeeded"`` (already done: a re-delivered task) or ``"running"``
-    (another worker has it and may still be alive).
+    (another worker has it and is still beating).
     """
+
+    def stale(chunk: ScoringChunk) -> str:
+        run = chunk.run
+        return "stale" if run.attempt != attempt or run.status != RunStatus.RUNNING else ""
+
     with transaction.atomic():
-        chunk = (
-            ScoringChunk.objects.select_for_update(of=("self",))
-            .select_related("run", "run__retailer", "run__model_version")
-            .filter(run_id=run_id, index=index)
-            .first()
+        chunk, why = state_claim(
+            ScoringChunk.objects.select_related(
+                "run", "run__retailer", "run__model_version"
+            ).filter(run_id=run_id, index=index),
+            guard=stale,
         )
-        if chunk is None or chunk.run.attempt != attempt or chunk.run.status != RunStatus.RUNNING:
-            return None, "stale"
-        if chunk.status == RunStatus.SUCCEEDED:
-            return None, "succeeded"
-        now = timezone.now()
-        if chunk.status == RunStatus.RUNNING and not attempt_is_dead(
-            chunk.started_at, now, settings.LONG_TASK_CLUSTER
-        ):
-            return None, "running"
-        chunk.status = RunStatus.RUNNING
-        chunk.started_at = now
-        chunk.save(update_fields=["status", "started_at"])
-        ScoringRun.objects.filter(pk=run_id).update(heartbeat_at=now)
+        if why:
+            return None, "stale" if why in ("missing", RunStatus.FAILED) else why
+        chunk.save(update_fields=["status", "started_at", "heartbeat_at", "finished_at"])
+        ScoringRun.objects.filter(pk=run_id).update(heartbeat_at=chunk.started_at)
     return chunk, ""
 
 
@@ -77,23 +72,29 @@ def scoring_chunk_execute(
     """Score chunk ``index`` of attempt ``attempt`` of a run; safe to deliver twice.
 
     Returns the chunk's outcome: ``"succeeded"``, ``"failed"`` (the run is failed with the
-    error and its partial scores dropped), or why nothing was done (``"stale"``, ``"running"``,
-    ``"succeeded"`` for a chunk already scored).
+    error and its partial scores dropped; as abandoned when the worker was stopped), or why
+    nothing was done (``"stale"``, ``"running"``, ``"succeeded"`` for a chunk already scored).
     """
     chunk, why = _claim(run_id, attempt, index)
     if chunk is None:
         return why
-    try:
-        _score_chunk(chunk, attempt, progress)
-    except _Stale:
-        return "stale"
-    except Exception as exc:
-        logger.exception("chunk %s of scoring run %s failed", index, run_id)
-        message = f"chunk {index + 1} of {chunk.run.chunks_total}: {type(exc).__name__}: {exc}"
-        scoring_run_fail(run_id=run_id, attempt=attempt, message=message)
+    outcome = "succeeded"
+
+    def score(run: ScoringRun) -> None:
+        nonlocal outcome
+        try:
+            _score_chunk(chunk, attempt, progress)
+        except _Stale:
+            outcome = "stale"
+
+    def describe(exc: Exception) -> tuple[str, dict[str, Any]]:
+        total = chunk.run.chunks_total
+        return f"chunk {index + 1} of {total}: {type(exc).__name__}: {exc}", {}
+
+    if not run_step(SCORING, chunk.run, score, describe=describe, beat=(chunk,)):
         ScoringChunk.objects.filter(pk=chunk.pk).update(status=RunStatus.FAILED)
         return "failed"
-    return "succeeded"
+    return outcome
 
 
 def _score_chunk(chunk: ScoringChunk, attempt: int, progress: Progress | None) -> None:
@@ -202,10 +203,4 @@ def _finalise(run: ScoringRun) -> None:
     timings["finalise"] = round((now - started).total_seconds(), 3)
     timings["total"] = round((now - run.started_at).total_seconds(), 3)
     run.timings = timings
-    run.status = RunStatus.SUCCEEDED
-    run.progress = 100
-    run.stage = "finished"
-    run.finished_at = now
-    run.save(
-        update_fields=["segment_profile", "timings", "status", "progress", "stage", "finished_at"]
-    )
+    run_finish(run, fields=("segment_profile", "timings"))

@@ -1,21 +1,18 @@
-"""Helpers shared by the scoring services: settings, timers, JSON-ready values, run updates."""
+"""Helpers shared by the scoring services: settings, timers, JSON-ready values."""
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.utils import timezone
 
-from loyalty_site.queues import attempt_is_dead
 from optimizer.engine.types import ScoringConfig
-from optimizer.models import ScoringRun
-from retailers.models import RunStatus
+from retailers.lifecycle import Progress
 
 #: Seed of every sample and estimator of a run: the same data gives the same scores.
 RANDOM_STATE = 0
@@ -24,8 +21,7 @@ DEFAULT_CHUNK_CUSTOMERS = 100_000
 #: Share of the progress bar reached when the model is fitted; the chunks fill the rest.
 FIT_PROGRESS = 30
 
-#: ``progress(percent, stage)``: told of every stage change (the ``--sync`` command's bar).
-Progress = Callable[[int, str], None]
+__all__ = ["Progress"]  # re-exported: the lifecycle's progress callback type
 
 
 def chunk_customers() -> int:
@@ -67,26 +63,3 @@ class StageTimer:
         finally:
             elapsed = time.perf_counter() - start
             self.seconds[stage] = round(self.seconds.get(stage, 0.0) + elapsed, 3)
-
-
-def run_is_abandoned(run: ScoringRun, now: Any = None) -> bool:
-    """True when ``run`` is marked running but no worker has shown life for a queue timeout.
-
-    django-q2 kills a task at the long queue's timeout, so a run without a heartbeat for longer
-    belongs to workers that died (or whose tasks were lost).
-    """
-    if run.status != RunStatus.RUNNING:
-        return False
-    last = run.heartbeat_at or run.started_at
-    return attempt_is_dead(last, now or timezone.now(), settings.LONG_TASK_CLUSTER)
-
-
-def run_progress_set(
-    *, run_id: int, attempt: int, percent: int, stage: str, progress: Progress | None = None
-) -> None:
-    """Record the progress of attempt ``attempt`` of a run (and tell ``progress``)."""
-    ScoringRun.objects.filter(pk=run_id, attempt=attempt).update(
-        progress=percent, stage=stage[:100], heartbeat_at=timezone.now()
-    )
-    if progress is not None:
-        progress(percent, stage)

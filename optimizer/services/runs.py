@@ -13,10 +13,8 @@ import logging
 from typing import Any
 
 import numpy as np
-from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
-from django_q.tasks import async_task
 
 from optimizer import frames
 from optimizer.engine.scoring import fit_scoring_models
@@ -26,7 +24,6 @@ from optimizer.selectors import (
     customer_id_ranges,
     member_count,
     retailer_default_as_of,
-    scoring_run_active,
     scoring_run_latest_succeeded,
 )
 from optimizer.services.artifacts import scoring_artifact_delete, scoring_artifact_save
@@ -38,32 +35,53 @@ from optimizer.services.common import (
     chunk_customers,
     engine_config,
     json_ready,
-    run_is_abandoned,
-    run_progress_set,
+)
+from retailers.lifecycle import (
+    RunKind,
+    refusal,
+    run_create,
+    run_execute,
+    run_fail,
+    run_stage,
+    task_enqueue,
 )
 from retailers.models import Retailer, RunStatus
+from retailers.runs import ACTIVE_STATUSES
 
 logger = logging.getLogger(__name__)
 
-FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED)
-#: Fields a new attempt of a run resets.
-RESTART_FIELDS = [
-    "attempt",
-    "status",
-    "started_at",
-    "heartbeat_at",
-    "finished_at",
-    "progress",
-    "stage",
-    "error",
-    "chunks_total",
-    "chunks_done",
-    "customers_scored",
-    "metrics",
-    "timings",
-    "segment_profile",
-    "segment_state",
-]
+
+def _discard(run: ScoringRun) -> None:
+    """A failed or abandoned attempt's partial scores go (earlier runs' stay)."""
+    CustomerScore.objects.filter(run_id=run.pk).delete()
+
+
+def _prepare(run: ScoringRun) -> bool:
+    """Clear what an earlier attempt of ``run`` left: its model, chunks and scores."""
+    old = ScoringModelVersion.objects.filter(run=run).first()
+    if old is not None:
+        transaction.on_commit(lambda: scoring_artifact_delete(relative=old.artifact_path))
+        old.delete()
+    ScoringChunk.objects.filter(run=run).delete()
+    CustomerScore.objects.filter(run=run).delete()  # this run's rows only
+    return False
+
+
+SCORING = RunKind(
+    model=ScoringRun,
+    task="optimizer.tasks.scoring_run_execute_task",
+    first_stage="reading the training sample",
+    reset=(
+        "chunks_total",
+        "chunks_done",
+        "customers_scored",
+        "metrics",
+        "segment_profile",
+        "segment_state",
+    ),
+    discard=_discard,
+    prepare=_prepare,
+)
 
 
 def _active_message(run: ScoringRun) -> str:
@@ -72,12 +90,6 @@ def _active_message(run: ScoringRun) -> str:
     else:
         when = f"queued {timezone.localtime(run.created_at):%Y-%m-%d %H:%M %Z}"
     return f"a scoring run for {run.retailer} is already running (run #{run.pk}, {when})"
-
-
-def _enqueue_execute(run_id: int) -> None:
-    async_task(
-        "optimizer.tasks.scoring_run_execute_task", run_id, cluster=settings.LONG_TASK_CLUSTER
-    )
 
 
 @transaction.atomic
@@ -100,8 +112,8 @@ def scoring_run_create(
         enqueue: queue ``optimizer.tasks.scoring_run_execute_task`` once the transaction
             commits; ``False`` for callers that execute it themselves (``score --sync``).
 
-    A running run whose workers have shown no life for a queue timeout is failed as abandoned
-    first (its tasks died or were lost), so that it does not block the retailer for ever.
+    A running run whose workers stopped beating (``RUN_ABANDONED_AFTER_SECONDS``) is failed as
+    abandoned first (its tasks died or were lost), so that it does not block the retailer.
 
     Raises:
         ScoringRunAlreadyActive: the retailer already has a queued or running run.
@@ -109,47 +121,25 @@ def scoring_run_create(
             ``as_of``.
         django.core.exceptions.ValidationError: a bad horizon or date.
     """
-    active = scoring_run_active(retailer=retailer)
-    if active is not None and run_is_abandoned(active):
-        _fail(active, "abandoned: no worker reported progress within the long queue's timeout")
-        CustomerScore.objects.filter(run=active).delete()
-        active = None
-    if active is not None:
-        raise ScoringRunAlreadyActive(_active_message(active), run_id=active.pk)
     if as_of is None:
         as_of = retailer_default_as_of(retailer=retailer)
         if as_of is None:
             raise NothingToScore(f"{retailer} has no transactions yet: import them before scoring")
     if member_count(retailer=retailer, as_of=as_of) == 0:
         raise NothingToScore(f"{retailer} has no customers enrolled before {as_of}")
-    run = ScoringRun(
-        retailer=retailer,
-        as_of=as_of,
-        horizon_weeks=horizon_weeks,
-        created_by=user,
-        stage="queued",
+    return run_create(
+        kind=SCORING,
+        run=ScoringRun(
+            retailer=retailer, as_of=as_of, horizon_weeks=horizon_weeks, created_by=user
+        ),
+        active=ScoringRun.objects.for_retailer(retailer).filter(status__in=ACTIVE_STATUSES),
+        conflict=refusal(
+            ScoringRunAlreadyActive,
+            raced=f"a scoring run for {retailer} exists",
+            active=_active_message,
+        ),
+        enqueue=enqueue,
     )
-    run.full_clean(validate_constraints=False)
-    try:
-        with transaction.atomic():
-            run.save()
-    except IntegrityError as exc:
-        # Another request created one between the check and the insert: the constraint held.
-        active = scoring_run_active(retailer=retailer)
-        message = _active_message(active) if active else f"a scoring run for {retailer} exists"
-        raise ScoringRunAlreadyActive(message, run_id=getattr(active, "pk", None)) from exc
-    if enqueue:
-        transaction.on_commit(lambda: _enqueue_execute(run.pk))
-    return run
-
-
-def _fail(run: ScoringRun, message: str) -> None:
-    """Mark ``run`` failed with ``message`` (the caller holds its row lock)."""
-    run.status = RunStatus.FAILED
-    run.error = message
-    run.stage = "failed"
-    run.finished_at = timezone.now()
-    run.save(update_fields=["status", "error", "stage", "finished_at"])
 
 
 def scoring_run_fail(*, run_id: int, attempt: int, message: str) -> bool:
@@ -162,13 +152,7 @@ def scoring_run_fail(*, run_id: int, attempt: int, message: str) -> bool:
     Returns ``False`` (and changes nothing) when the run finished or moved on to another
     attempt meanwhile.
     """
-    with transaction.atomic():
-        run = ScoringRun.objects.select_for_update(no_key=True).filter(pk=run_id).first()
-        if run is None or run.attempt != attempt or run.status != RunStatus.RUNNING:
-            return False
-        _fail(run, message)
-    CustomerScore.objects.filter(run_id=run_id).delete()
-    return True
+    return run_fail(kind=SCORING, run_id=run_id, attempt=attempt, message=message)
 
 
 @transaction.atomic
@@ -181,35 +165,6 @@ def scoring_run_delete(*, run: ScoringRun) -> None:
         transaction.on_commit(lambda: scoring_artifact_delete(relative=relative))
     CustomerScore.objects.filter(run=run).delete()
     run.delete()
-
-
-def _claim(run_id: int) -> tuple[ScoringRun | None, bool]:
-    """Lock the run and start a new attempt if it is queued or abandoned.
-
-    Returns ``(run, started)``; ``started`` is ``False`` when this worker must leave it alone.
-    """
-    with transaction.atomic():
-        run = ScoringRun.objects.select_for_update(no_key=True).filter(pk=run_id).first()
-        if run is None or run.status in FINISHED:
-            return run, False
-        now = timezone.now()
-        if run.status == RunStatus.RUNNING and not run_is_abandoned(run, now):
-            return run, False
-        old = ScoringModelVersion.objects.filter(run=run).first()
-        if old is not None:
-            transaction.on_commit(lambda: scoring_artifact_delete(relative=old.artifact_path))
-            old.delete()
-        ScoringChunk.objects.filter(run=run).delete()
-        CustomerScore.objects.filter(run=run).delete()  # this run's rows only
-        run.attempt += 1
-        run.status = RunStatus.RUNNING
-        run.started_at = run.heartbeat_at = now
-        run.finished_at = None
-        run.progress, run.stage, run.error = 0, "reading the training sample", ""
-        run.chunks_total = run.chunks_done = run.customers_scored = 0
-        run.metrics, run.timings, run.segment_profile, run.segment_state = {}, {}, [], None
-        run.save(update_fields=RESTART_FIELDS)
-    return run, True
 
 
 def _training_filter(member_ids: np.ndarray, limit: int) -> frames.CustomerFilter:
@@ -241,16 +196,12 @@ def scoring_run_prepare(
         (``enqueue_chunks=False``); empty when this worker must leave the run alone (finished,
         or running on a live worker) or the fit failed (the run is then failed with the error).
     """
-    run, started = _claim(run_id)
-    if run is None or not started:
-        return run, []
-    attempt = run.attempt
-    try:
-        chunks = _fit_stage(run, inline=not enqueue_chunks, progress=progress)
-    except Exception as exc:
-        logger.exception("scoring run %s failed while fitting", run_id)
-        scoring_run_fail(run_id=run_id, attempt=attempt, message=f"{type(exc).__name__}: {exc}")
-        return ScoringRun.objects.get(pk=run_id), []
+    chunks: list[int] = []
+
+    def fit(run: ScoringRun) -> None:
+        chunks.extend(_fit_stage(run, inline=not enqueue_chunks, progress=progress))
+
+    run = run_execute(kind=SCORING, run_id=run_id, step=fit)
     return run, [] if enqueue_chunks else chunks
 
 
@@ -287,8 +238,7 @@ def _fit_stage(run: ScoringRun, *, inline: bool, progress: Progress | None) -> l
     """Read the training sample, fit, save the model and plan the chunks; returns their
     indexes (queued as tasks on commit unless ``inline``)."""
     timer, config, retailer = StageTimer(), engine_config(), run.retailer
-    say = {"run_id": run.pk, "attempt": run.attempt, "progress": progress}
-    run_progress_set(percent=1, stage="reading the training sample", **say)
+    run_stage(run, 1, "reading the training sample", progress)
     with timer("read_sample"):
         members = frames.customers_frame(retailer=retailer, as_of=run.as_of)
         if members.empty:
@@ -302,7 +252,7 @@ def _fit_stage(run: ScoringRun, *, inline: bool, progress: Progress | None) -> l
             retailer=retailer, as_of=run.as_of, chunk_size=chunk_customers()
         )
     del members
-    run_progress_set(percent=5, stage="fitting the models", **say)
+    run_stage(run, 5, "fitting the models", progress)
     previous = scoring_run_latest_succeeded(retailer=retailer, exclude_id=run.pk)
     with timer("fit"):
         model = fit_scoring_models(
@@ -318,7 +268,7 @@ def _fit_stage(run: ScoringRun, *, inline: bool, progress: Progress | None) -> l
             previous_segments=previous.segment_state if previous else None,
         )
     del baskets, category_days, offers, customers
-    run_progress_set(percent=FIT_PROGRESS - 2, stage="saving the model", **say)
+    run_stage(run, FIT_PROGRESS - 2, "saving the model", progress)
     with timer("save_model"):
         saved = scoring_artifact_save(run=run, model=model)
     metrics = json_ready(model.metrics)
@@ -369,17 +319,8 @@ def _fit_stage(run: ScoringRun, *, inline: bool, progress: Progress | None) -> l
             ]
         )
         if not inline:
-            run_id, attempt = locked.pk, locked.attempt
             for index in range(len(ranges)):
-                transaction.on_commit(
-                    lambda index=index: async_task(
-                        "optimizer.tasks.scoring_chunk_task",
-                        run_id,
-                        attempt,
-                        index,
-                        cluster=settings.LONG_TASK_CLUSTER,
-                    )
-                )
+                task_enqueue("optimizer.tasks.scoring_chunk_task", locked.pk, locked.attempt, index)
     if progress is not None:
         progress(FIT_PROGRESS, f"scoring {len(ranges)} chunk(s)")
     return list(range(len(ranges)))

@@ -199,7 +199,7 @@ def test_scoring_run_starts_and_refuses_a_second(client, customer, retailer):
     TransactionFactory(
         retailer=retailer, customer=customer, timestamp=dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
     )
-    with mock.patch("optimizer.services.runs.async_task"):
+    with mock.patch("retailers.lifecycle.async_task"):
         first = client.post("/api/v1/scoring-runs/", {"horizon_weeks": 4}, format="json")
         assert first.status_code == 202, first.json()
         assert first.json()["status"] == "queued"

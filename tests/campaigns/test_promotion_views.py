@@ -256,9 +256,7 @@ def test_approver_drops_an_item_on_the_page(client, retailer, make_staff):
 
 def test_analyst_starts_a_proposal_from_the_form(client, retailer, make_staff, monkeypatch):
     queued = []
-    monkeypatch.setattr(
-        "optimizer.services.promotions.runs.async_task", lambda *a, **k: queued.append((a, k))
-    )
+    monkeypatch.setattr("retailers.lifecycle.async_task", lambda *a, **k: queued.append((a, k)))
     product = ProductFactory(retailer=retailer, sku="PIN-1")
     analyst = make_staff(retailer, Role.ANALYST)
     login(client, analyst)

@@ -173,7 +173,7 @@ def test_another_retailers_run_and_scores_are_out_of_reach(
 
 def test_start_view_is_for_analysts_and_queues_a_run(client, retailer, make_staff, monkeypatch):
     queued = []
-    monkeypatch.setattr("optimizer.services.runs.async_task", lambda *a, **k: queued.append(a))
+    monkeypatch.setattr("retailers.lifecycle.async_task", lambda *a, **k: queued.append(a))
     customer = CustomerFactory(retailer=retailer, enrolled_on=dt.date(2024, 1, 1))
     TransactionFactory(retailer=retailer, customer=customer)
     url = reverse("admin:optimizer_scoringrun_add")

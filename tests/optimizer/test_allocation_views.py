@@ -33,7 +33,7 @@ def scored(retailer):
 def queued_tasks(monkeypatch):
     calls = []
     monkeypatch.setattr(
-        "optimizer.services.allocation.async_task",
+        "retailers.lifecycle.async_task",
         lambda *args, **kwargs: calls.append((args, kwargs)),
     )
     return calls

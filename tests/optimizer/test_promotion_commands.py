@@ -61,9 +61,7 @@ def test_propose_sync_prints_the_items_and_the_solver_status(retailer, tenant):
 
 def test_propose_without_sync_queues_a_run(retailer, tenant, monkeypatch):
     queued = []
-    monkeypatch.setattr(
-        "optimizer.services.promotions.runs.async_task", lambda *a, **k: queued.append((a, k))
-    )
+    monkeypatch.setattr("retailers.lifecycle.async_task", lambda *a, **k: queued.append((a, k)))
     out = run("propose_promotions", "--retailer", "acme", "--week", "2025-W23")
     assert "Queued promotion run" in out
     assert PromotionRun.objects.get().status == RunStatus.QUEUED

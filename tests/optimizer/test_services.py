@@ -55,7 +55,7 @@ def queued_tasks(monkeypatch):
     """Calls of ``async_task`` by the services (recorded, not run)."""
     calls = []
     monkeypatch.setattr(
-        "optimizer.services.runs.async_task", lambda *args, **kwargs: calls.append((args, kwargs))
+        "retailers.lifecycle.async_task", lambda *args, **kwargs: calls.append((args, kwargs))
     )
     return calls
 

@@ -26,7 +26,7 @@ def queued_tasks(monkeypatch):
     """Tasks the services queue (recorded, not run): the test plays the workers."""
     calls = []
     monkeypatch.setattr(
-        "optimizer.services.runs.async_task", lambda *args, **kwargs: calls.append((args, kwargs))
+        "retailers.lifecycle.async_task", lambda *args, **kwargs: calls.append((args, kwargs))
     )
     return calls
 
@@ -127,7 +127,7 @@ def test_chunks_writing_at_the_same_time_do_not_wait_for_each_other(
     on PostgreSQL; FOR NO KEY UPDATE does not conflict)."""
     if connection.vendor != "postgresql":
         pytest.skip("row lock modes are a PostgreSQL matter")
-    monkeypatch.setattr("optimizer.services.runs.async_task", lambda *args, **kwargs: None)
+    monkeypatch.setattr("retailers.lifecycle.async_task", lambda *args, **kwargs: None)
     scoring_settings.SCORING_CHUNK_CUSTOMERS = 20
     retailer = RetailerFactory(slug="locks")
     synthetic_tenant(retailer, customers=40, seed=2)

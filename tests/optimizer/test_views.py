@@ -41,7 +41,7 @@ def finished_run(retailer):
 def queued_tasks(monkeypatch):
     calls = []
     monkeypatch.setattr(
-        "optimizer.services.runs.async_task", lambda *args, **kwargs: calls.append((args, kwargs))
+        "retailers.lifecycle.async_task", lambda *args, **kwargs: calls.append((args, kwargs))
     )
     return calls
 

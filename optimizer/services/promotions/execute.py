@@ -11,7 +11,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from campaigns.models import (
     CURRENT_PROPOSAL_STATES,
@@ -37,6 +36,7 @@ from optimizer.services.promotions.config import (
     max_products,
     selection_config,
 )
+from retailers.lifecycle import run_finish, run_stage
 from retailers.models import Product, Retailer, RunStatus
 
 
@@ -68,7 +68,7 @@ def latest_backtest(*, retailer: Retailer) -> dict[str, Any]:
 def execute_proposal_stage(run: PromotionRun, progress: Progress | None) -> None:
     timer, retailer, options = StageTimer(), run.retailer, run.options
     config = forecast_config(retailer=retailer)
-    stage_report(run, 2, "reading data", progress)
+    run_stage(run, 2, "reading data", progress)
     with timer("read"):
         pinned = _product_ids(retailer, options["pinned"], "pinned")
         banned = _product_ids(retailer, options["banned"], "banned")
@@ -82,7 +82,7 @@ def execute_proposal_stage(run: PromotionRun, progress: Progress | None) -> None
             recent_weeks=options["recent_weeks"],
             competitor_max_age_weeks=config.competitor_max_age_weeks,
         )
-    stage_report(run, 30, f"forecasting {len(frames.products):,} products and selecting", progress)
+    run_stage(run, 30, f"forecasting {len(frames.products):,} products and selecting", progress)
     with timer("forecast_select"):
         result = propose_week(
             panel=frames.panel,
@@ -99,7 +99,7 @@ def execute_proposal_stage(run: PromotionRun, progress: Progress | None) -> None
             random_state=RANDOM_STATE,
             time_limit=float(getattr(settings, "PROMOTION_SOLVER_TIME_LIMIT", 20)),
         )
-    stage_report(run, 90, "writing the proposal", progress)
+    run_stage(run, 90, "writing the proposal", progress)
     _write_proposal(run, result, frames.counts, pinned, timer)
 
 
@@ -198,13 +198,9 @@ def _write_proposal(
             to_state=ProposalState.PROPOSED,
             data={"run": run.pk, "items": len(items), "pinned": pinned},
         )
-        locked.status, locked.progress, locked.stage = RunStatus.SUCCEEDED, 100, "done"
-        locked.finished_at = timezone.now()
         locked.result = json_ready({**solver, "proposal": proposal.pk, "totals": proposal.totals})
         locked.timings = _timings(timer, write=time.perf_counter() - started)
-        locked.save(
-            update_fields=["status", "progress", "stage", "finished_at", "result", "timings"]
-        )
+        run_finish(locked, fields=("result", "timings"), stage="done")
 
 
 def _timings(timer: StageTimer, **extra: float) -> dict[str, float]:
@@ -216,7 +212,7 @@ def execute_backtest_stage(run: PromotionRun, progress: Progress | None) -> None
     timer, retailer = StageTimer(), run.retailer
     weeks = run.options.get("backtest_weeks") or 12
     config = forecast_config(retailer=retailer, backtest_weeks=weeks)
-    stage_report(run, 2, "reading data", progress)
+    run_stage(run, 2, "reading data", progress)
     with timer("read"):
         frames = promotion_frames_read(
             retailer=retailer,
@@ -227,7 +223,7 @@ def execute_backtest_stage(run: PromotionRun, progress: Progress | None) -> None
             competitor_max_age_weeks=config.competitor_max_age_weeks + weeks,
             with_stock=False,
         )
-    stage_report(run, 20, f"replaying {weeks} weeks of {len(frames.products):,} products", progress)
+    run_stage(run, 20, f"replaying {weeks} weeks of {len(frames.products):,} products", progress)
     with timer("backtest"):
         outcome = backtest(
             panel=frames.panel,
@@ -255,21 +251,6 @@ def execute_backtest_stage(run: PromotionRun, progress: Progress | None) -> None
         locked = PromotionRun.objects.select_for_update(no_key=True).get(pk=run.pk)
         if locked.attempt != run.attempt or locked.status != RunStatus.RUNNING:
             return
-        locked.status, locked.progress, locked.stage = RunStatus.SUCCEEDED, 100, "done"
-        locked.finished_at = timezone.now()
         locked.result = json_ready(result)
         locked.timings = _timings(timer)
-        locked.save(
-            update_fields=["status", "progress", "stage", "finished_at", "result", "timings"]
-        )
-
-
-# --- Schedules ---------------------------------------------------------------------------------
-
-
-def stage_report(run: PromotionRun, percent: int, stage: str, progress: Progress | None) -> None:
-    PromotionRun.objects.filter(pk=run.pk, attempt=run.attempt).update(
-        progress=percent, stage=stage[:100], heartbeat_at=timezone.now()
-    )
-    if progress is not None:
-        progress(percent, stage)
+        run_finish(locked, fields=("result", "timings"), stage="done")

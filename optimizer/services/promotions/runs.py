@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.utils import timezone
-from django_q.tasks import async_task
+from django.db import transaction
 
 from campaigns.models import (
     CURRENT_PROPOSAL_STATES,
@@ -22,16 +18,19 @@ from optimizer.engine.promotions import (
 )
 from optimizer.exceptions import PromotionRunAlreadyActive, PromotionWeekDecided
 from optimizer.models import ACTIVE_STATUSES, PromotionRun
-from optimizer.services.common import Progress, run_is_abandoned
+from optimizer.services.common import Progress
 from optimizer.services.promotions.config import (
     EXECUTE_TASK,
     promotion_default_week,
     promotion_options_clean,
 )
 from optimizer.services.promotions.execute import execute_backtest_stage, execute_proposal_stage
-from retailers.models import Retailer, RunStatus
+from retailers.lifecycle import RunKind, refusal, run_create, run_execute, run_fail
+from retailers.models import Retailer
 
-logger = logging.getLogger(__name__)
+PROMOTION = RunKind(
+    model=PromotionRun, task=EXECUTE_TASK, first_stage="reading data", reset=("result",)
+)
 
 
 def current_proposal(*, retailer: Retailer, week_start: dt.date) -> PromotionProposal | None:
@@ -41,15 +40,6 @@ def current_proposal(*, retailer: Retailer, week_start: dt.date) -> PromotionPro
         .filter(week_start=week_start, state__in=CURRENT_PROPOSAL_STATES)
         .first()
     )
-
-
-def _active(retailer: Retailer, kind: str, week_start: dt.date) -> PromotionRun | None:
-    runs = PromotionRun.objects.for_retailer(retailer).filter(kind=kind, week_start=week_start)
-    return runs.filter(status__in=ACTIVE_STATUSES).first()
-
-
-def _enqueue(run_id: int) -> None:
-    async_task(EXECUTE_TASK, run_id, cluster=settings.LONG_TASK_CLUSTER)
 
 
 @transaction.atomic
@@ -98,17 +88,6 @@ def promotion_run_create(
             return None
         if current is not None and current.state == ProposalState.APPROVED:
             raise PromotionWeekDecided(f"the week of {week} already has an approved proposal")
-    active = _active(retailer, kind, week)
-    if active is not None and run_is_abandoned(active):
-        _fail(active, "abandoned: no worker reported progress within the long queue's timeout")
-        active = None
-    if active is not None:
-        if scheduled:
-            return None
-        raise PromotionRunAlreadyActive(
-            f"promotion {kind} run #{active.pk} for the week of {week} is {active.status}",
-            run_id=active.pk,
-        )
     run = PromotionRun(
         retailer=retailer,
         kind=kind,
@@ -116,66 +95,35 @@ def promotion_run_create(
         options=cleaned,
         trigger=trigger,
         created_by=user if getattr(user, "is_authenticated", False) else None,
-        stage="queued",
     )
-    run.full_clean(validate_constraints=False)
+
+    runs = PromotionRun.objects.for_retailer(retailer).filter(kind=kind, week_start=week)
     try:
-        with transaction.atomic():
-            run.save()
-    except IntegrityError as exc:
+        return run_create(
+            kind=PROMOTION,
+            run=run,
+            active=runs.filter(status__in=ACTIVE_STATUSES),
+            conflict=refusal(
+                PromotionRunAlreadyActive,
+                raced=f"a promotion {kind} run for the week of {week} is already queued or running",
+                active=lambda other: (
+                    f"promotion {kind} run #{other.pk} for the week of {week} is {other.status}"
+                ),
+            ),
+            enqueue=enqueue,
+        )
+    except PromotionRunAlreadyActive:
         if scheduled:
-            return None
-        raise PromotionRunAlreadyActive(
-            f"a promotion {kind} run for the week of {week} is already queued or running"
-        ) from exc
-    if enqueue:
-        transaction.on_commit(lambda: _enqueue(run.pk))
-    return run
-
-
-# --- Execute -----------------------------------------------------------------------------------
-RESTART_FIELDS = ["attempt", "status", "started_at", "heartbeat_at", "finished_at", "progress"]
-RESTART_FIELDS += ["stage", "error", "result", "timings"]
-
-
-def _fail(run: PromotionRun, message: str, result: dict[str, Any] | None = None) -> None:
-    run.status, run.error, run.stage = RunStatus.FAILED, message, "failed"
-    run.finished_at = timezone.now()
-    run.result = result or run.result
-    run.save(update_fields=["status", "error", "stage", "finished_at", "result"])
+            return None  # the schedule fired twice: nothing to do
+        raise
 
 
 def promotion_run_fail(
     *, run_id: int, attempt: int, message: str, result: dict[str, Any] | None = None
 ) -> bool:
     """Fail attempt ``attempt`` of a running run; ``False`` if it finished or moved on."""
-    with transaction.atomic():
-        run = PromotionRun.objects.select_for_update(no_key=True).filter(pk=run_id).first()
-        if run is None or run.attempt != attempt or run.status != RunStatus.RUNNING:
-            return False
-        _fail(run, message, result)
-    return True
-
-
-def _claim(run_id: int) -> tuple[PromotionRun | None, bool]:
-    """Lock the run and start a new attempt if it is queued or abandoned."""
-    with transaction.atomic():
-        run = PromotionRun.objects.select_for_update(no_key=True).filter(pk=run_id).first()
-        if run is None or run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED):
-            return run, False
-        now = timezone.now()
-        if run.status == RunStatus.RUNNING and not run_is_abandoned(run, now):
-            return run, False
-        run.attempt += 1
-        run.status, run.started_at, run.heartbeat_at, run.finished_at = (
-            RunStatus.RUNNING,
-            now,
-            now,
-            None,
-        )
-        run.progress, run.stage, run.error, run.result, run.timings = 0, "reading data", "", {}, {}
-        run.save(update_fields=RESTART_FIELDS)
-    return run, True
+    extra = {"result": result} if result else None
+    return run_fail(kind=PROMOTION, run_id=run_id, attempt=attempt, message=message, extra=extra)
 
 
 def promotion_run_execute(*, run_id: int, progress: Progress | None = None) -> PromotionRun | None:
@@ -189,25 +137,18 @@ def promotion_run_execute(*, run_id: int, progress: Progress | None = None) -> P
     Returns:
         The run as it is afterwards (``None`` if it does not exist).
     """
-    run, started = _claim(run_id)
-    if run is None or not started:
-        return run
-    try:
+
+    def execute(run: PromotionRun) -> None:
         if run.kind == PromotionRun.Kind.BACKTEST:
             execute_backtest_stage(run, progress)
         else:
             execute_proposal_stage(run, progress)
-    except InfeasiblePromotion as exc:
+
+    return run_execute(kind=PROMOTION, run_id=run_id, step=execute, describe=_describe)
+
+
+def _describe(exc: Exception) -> tuple[str, dict[str, Any]]:
+    if isinstance(exc, InfeasiblePromotion):
         message = f"Infeasible settings ({exc.constraint} constraint): {exc}"
-        promotion_run_fail(
-            run_id=run_id,
-            attempt=run.attempt,
-            message=message,
-            result={"constraint": exc.constraint},
-        )
-    except Exception as exc:
-        logger.exception("promotion run %s failed", run_id)
-        promotion_run_fail(
-            run_id=run_id, attempt=run.attempt, message=f"{type(exc).__name__}: {exc}"
-        )
-    return PromotionRun.objects.get(pk=run_id)
+        return message, {"result": {"constraint": exc.constraint}}
+    return f"{type(exc).__name__}: {exc}", {}
