@@ -15,6 +15,7 @@ from import_export.admin import ImportExportMixin
 from import_export.formats import base_formats
 from import_export.forms import ExportForm
 
+from retailers.admin_exports import BackgroundExportMixin
 from retailers.admin_mixins import RetailerScopedAdmin
 from retailers.exceptions import ImportRejected
 from retailers.forms import RetailerConfirmImportForm, RetailerImportForm
@@ -54,11 +55,12 @@ class ContractCSV(base_formats.CSV):
         return read_csv([in_stream if isinstance(in_stream, bytes) else in_stream.encode()])
 
 
-class ContractImportExportAdmin(ImportExportMixin, RetailerScopedAdmin):
+class ContractImportExportAdmin(BackgroundExportMixin, ImportExportMixin, RetailerScopedAdmin):
     """Import (upload, preview, confirm) and export of one contract CSV file.
 
     Rows go into the retailer picked on the upload form, among the user's own retailers. Files
-    above ``settings.IMPORT_SYNC_MAX_ROWS`` data rows become a background :class:`ImportJob`.
+    above ``settings.IMPORT_SYNC_MAX_ROWS`` data rows become a background :class:`ImportJob`, and
+    exports of more than ``settings.EXPORT_SYNC_MAX_ROWS`` rows a background :class:`ExportJob`.
     """
 
     import_kind: ClassVar[str]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import zoneinfo
 from decimal import Decimal
 
@@ -325,3 +326,60 @@ class ImportJob(RetailerOwned):
         if not self.total_rows:
             return 100 if self.status == RunStatus.SUCCEEDED else 0
         return min(100, round(100 * self.processed_rows / self.total_rows))
+
+
+class ExportJob(RetailerOwned):
+    """A large admin export written in the background, downloaded from its page when ready.
+
+    Built like :class:`ImportJob` (status, progress, timestamps): ``options`` records what the
+    admin's Export was asked for (the admin and its list filters), ``file`` the finished CSV
+    under ``MEDIA_ROOT``, which staff of the retailer may download until ``expires_at``.
+    """
+
+    kind = models.CharField(max_length=32, choices=ImportKind.choices)
+    options = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    total_rows = models.PositiveIntegerField(null=True, blank=True)
+    processed_rows = models.PositiveIntegerField(default=0)
+    file = models.FileField(upload_to="exports/%Y/%m/", blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="The file is deleted after this (daily schedule)."
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["retailer", "-created_at"], name="export_job_recent_idx"),
+            models.Index(fields=["expires_at"], name="export_job_expiry_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} export #{self.pk} ({self.status})"
+
+    @property
+    def progress_percent(self) -> int:
+        """Share of rows written, 0-100 (0 while the row count is unknown)."""
+        if not self.total_rows:
+            return 100 if self.status == RunStatus.SUCCEEDED else 0
+        return min(100, round(100 * self.processed_rows / self.total_rows))
+
+    def is_downloadable(self, now: dt.datetime) -> bool:
+        """Whether the finished file is there and has not expired at ``now``."""
+        return (
+            self.status == RunStatus.SUCCEEDED
+            and bool(self.file)
+            and self.expires_at is not None
+            and now < self.expires_at
+        )
+
+    @property
+    def filename(self) -> str:
+        """The name the download is saved under (``transactions.csv``, as the admin's Export)."""
+        return f"{self.kind}.csv"
