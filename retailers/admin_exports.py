@@ -24,6 +24,7 @@ from django.utils.html import format_html
 from retailers.admin_mixins import RetailerScopedAdmin
 from retailers.export_jobs import export_job_create, export_rows_count
 from retailers.models import ExportJob, Retailer
+from retailers.tenancy import scope_for_user
 
 
 def admin_export_queryset(job: ExportJob) -> models.QuerySet:
@@ -65,7 +66,9 @@ class BackgroundExportMixin:
         if export_rows_count(queryset=queryset, limit=limit) <= limit:
             return None
         options = {"admin": self.model._meta.label_lower, "query": request.GET.urlencode()}
-        retailers = Retailer.objects.filter(pk__in=queryset.order_by().values("retailer_id"))
+        # One EXISTS per retailer of the user (a few), not a scan of the rows for their retailers.
+        retailers = scope_for_user(Retailer.objects.all(), request.user)
+        retailers = [r for r in retailers if queryset.filter(retailer=r).exists()]
         jobs = [
             export_job_create(
                 retailer=retailer, kind=self.import_kind, options=options, created_by=request.user
