@@ -268,7 +268,7 @@ def start_server(
     server_env = {**os.environ, **SERVER_ENV, **(env or {}), "WEB_POOL": pool}
     server = subprocess.Popen(cmd, cwd=ROOT, env=server_env)  # noqa: S603
     probe = "/admin/login/" if pool == "staff" else "/api/v1/campaigns/"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 300  # a loaded machine starts Django slowly
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise SystemExit(f"gunicorn exited with {server.returncode}")
