@@ -267,7 +267,7 @@ def start_server(
     ]
     server_env = {**os.environ, **SERVER_ENV, **(env or {}), "WEB_POOL": pool}
     server = subprocess.Popen(cmd, cwd=ROOT, env=server_env)  # noqa: S603
-    probe = "/admin/login/" if pool == "staff" else "/api/v1/campaigns/"
+    probe = "/" if pool == "staff" else "/api/v1/campaigns/"  # a redirect / a 401: no template
     deadline = time.monotonic() + 300  # a loaded machine starts Django slowly
     while time.monotonic() < deadline:
         if server.poll() is not None:
