@@ -14,9 +14,19 @@ What it does:
        tills send them) over ``--connections`` keep-alive ``http.client`` connections, after an
        unmeasured warm-up; every redemption uses a fresh bonus code and ``Idempotency-Key``;
     5. prints the achieved requests/s, p50/p95/p99 latency counted from when each request was
-       due, the CPU per request of gunicorn and of PostgreSQL, and the errors.
+       due, the CPU per request of gunicorn and of PostgreSQL, and the errors;
+    6. drives the same load again while staff export ``--lines`` transaction lines through the
+       admin's Export, one export after another, and prints the tills' p95/p99 with the export
+       running next to the p95 without it. ``--export request`` runs each export inside a staff
+       web request (as before background exports; the staff pool's limits are lifted for it),
+       ``--export job`` as the admin does it now (a background job, written by a ``qcluster``
+       worker of the long queue that the bench starts). ``--pools two`` (default) runs the
+       deployment's two gunicorn pools (tills: ``--workers`` x ``--threads``; staff: 2 sync
+       workers, under ``nice -n 10`` as the README's deployment runs it, and so is the
+       ``qcluster``); ``--pools one`` runs one pool serving both, the deployment before the split.
 
-Run: ``.venv/bin/python bench/api_load.py [--rates 300,400] [--seconds 20] [--connections 16]``.
+Run: ``.venv/bin/python bench/api_load.py [--rates 300,400] [--seconds 20] [--connections 16]
+[--pools one|two] [--export request|job|none] [--lines 200000]``.
 """
 
 from __future__ import annotations
@@ -51,6 +61,11 @@ SERVER_ENV = {
 }
 
 
+#: CPU priority of the staff pool and the background workers (README, deployment): on a shared
+#: machine the kernel then gives the tills' workers the CPU first.
+STAFF_NICE = 10
+
+
 def recreate_database(url: str) -> None:
     """Drop and create the bench's own database (never the project's)."""
     import psycopg
@@ -76,8 +91,52 @@ def vacuum(url: str) -> None:
         conn.execute("VACUUM ANALYZE")
 
 
-def prepare(customers: int, bonuses: int) -> dict:
-    """Migrate and (re)create the bench retailer; returns the key, customer ids and codes."""
+def add_transactions(retailer, lines: int) -> None:
+    """``lines`` basket lines (four per basket) for the staff exports, written by PostgreSQL."""
+    from django.db import connection
+
+    from retailers.models import Product, Store
+
+    store = Store.objects.create(retailer=retailer, external_id="S1", name="Bench store")
+    product = Product.objects.create(retailer=retailer, sku="SKU1", unit_cost=1, price=3)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "WITH c AS (SELECT array_agg(id ORDER BY id) AS ids FROM customers_customer "
+            "WHERE retailer_id = %s) "
+            "INSERT INTO customers_transaction (retailer_id, external_id, customer_id, store_id, "
+            "timestamp) SELECT %s, 'BT' || g, c.ids[1 + g %% cardinality(c.ids)], %s, "
+            "now() - g * interval '1 minute' FROM c, generate_series(1, %s) g",
+            [retailer.pk, retailer.pk, store.pk, (lines + 3) // 4],
+        )
+        cursor.execute(
+            "INSERT INTO customers_transactionline (retailer_id, transaction_id, line_no, "
+            "product_id, quantity, amount, discount) SELECT t.retailer_id, t.id, l, %s, 1, 2.50, "
+            "0 FROM customers_transaction t, generate_series(1, 4) l WHERE t.retailer_id = %s",
+            [product.pk, retailer.pk],
+        )
+
+
+def staff_session(retailer) -> str:
+    """A signed-in session of an admin-role staff member of ``retailer``; returns its key."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.auth.models import User
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from retailers.models import Membership, Role
+
+    user = User.objects.create_user("bench-staff", password=None, is_staff=True)
+    Membership.objects.create(user=user, retailer=retailer, role=Role.ADMIN)
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    return session.session_key
+
+
+def prepare(customers: int, bonuses: int, lines: int = 0) -> dict:
+    """Migrate and (re)create the bench retailer; returns the key, customer ids and codes (and
+    a staff session for the exports)."""
     migrate = [PY, "manage.py", "migrate", "--noinput", "-v", "0"]
     subprocess.run(migrate, cwd=ROOT, check=True)  # noqa: S603
     sys.path.insert(0, str(ROOT))
@@ -183,10 +242,21 @@ def prepare(customers: int, bonuses: int) -> dict:
             )
             codes.extend(batch)
         key = api_token_create(retailer=retailer, name="bench till").key
-    return {"key": key, "customers": [c.external_id for c in rows], "codes": codes}
+        if lines:
+            add_transactions(retailer, lines)
+        session = staff_session(retailer)
+    return {
+        "key": key,
+        "customers": [c.external_id for c in rows],
+        "codes": codes,
+        "session": session,
+    }
 
 
-def start_server(port: int, workers: int, threads: int) -> subprocess.Popen:
+def start_server(
+    port: int, workers: int, threads: int, pool: str = "all", env: dict | None = None
+) -> subprocess.Popen:
+    """gunicorn with the production configuration, as the ``WEB_POOL`` ``pool``."""
     cmd = [
         str(ROOT / ".venv" / "bin" / "gunicorn"),
         "loyalty_site.wsgi:application",
@@ -201,14 +271,18 @@ def start_server(port: int, workers: int, threads: int) -> subprocess.Popen:
         "--log-level",
         "warning",
     ]
-    server = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **SERVER_ENV})  # noqa: S603
-    deadline = time.monotonic() + 60
+    if pool == "staff":
+        cmd = ["nice", "-n", str(STAFF_NICE), *cmd]  # as the README's deployment starts it
+    server_env = {**os.environ, **SERVER_ENV, **(env or {}), "WEB_POOL": pool}
+    server = subprocess.Popen(cmd, cwd=ROOT, env=server_env)  # noqa: S603
+    probe = "/" if pool == "staff" else "/api/v1/campaigns/"  # a redirect / a 401: no template
+    deadline = time.monotonic() + 300  # a loaded machine starts Django slowly
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise SystemExit(f"gunicorn exited with {server.returncode}")
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/api/v1/campaigns/")
+            conn.request("GET", probe)
             conn.getresponse().read()
             return server
         except OSError:
@@ -373,38 +447,127 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(len(values) * p))] * 1000 if values else float("nan")
 
 
-def run_phase(port: int, server_pid: int, db_name: str, phase: str, data: dict, args) -> None:
-    """Drive one phase at each rate of ``--rates`` from a second process and print its line."""
+class StaffLoad(threading.Thread):
+    """Staff exporting the bench's transactions through the admin, one export after another.
+
+    ``mode`` "request": the file comes back in the answer (the server's sync limit is lifted);
+    "job": the answer is the job's page, and the export counts as done when the job is. Once
+    stopped, the export in progress is finished (so that it does not weigh on the next run).
+    """
+
+    CSRF = "bench" * 6 + "ab"  # 32 characters: a CSRF secret, sent as cookie and header
+
+    def __init__(self, port: int, session: str, mode: str) -> None:
+        super().__init__(daemon=True)
+        self.port, self.session, self.mode = port, session, mode
+        self.stopping = threading.Event()
+        self.durations: list[float] = []
+        self.errors: dict[str, int] = {}
+
+    def export_once(self) -> str:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=3600)
+        headers = {
+            "Cookie": f"sessionid={self.session}; csrftoken={self.CSRF}",
+            "X-CSRFToken": self.CSRF,
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
+        try:
+            conn.request("POST", "/admin/customers/transaction/export/", "format=0", headers)
+            response = conn.getresponse()
+            while response.read(1 << 16):  # read the file as a browser downloads it
+                pass
+            location = response.getheader("Location") or ""
+        finally:
+            conn.close()
+        if self.mode == "job" and response.status == 302 and "/exportjob/" in location:
+            return self.wait_for_job(int(location.rstrip("/").split("/")[-2]))
+        return str(response.status)
+
+    def wait_for_job(self, job_id: int) -> str:
+        from retailers.models import ExportJob, RunStatus
+
+        while True:
+            status = ExportJob.objects.values_list("status", flat=True).get(pk=job_id)
+            if status not in (RunStatus.QUEUED, RunStatus.RUNNING):
+                return "200" if status == RunStatus.SUCCEEDED else status
+            time.sleep(0.5)
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            started = time.perf_counter()
+            try:
+                status = self.export_once()
+            except (OSError, http.client.HTTPException) as exc:
+                status = type(exc).__name__
+            if status == "200":
+                self.durations.append(time.perf_counter() - started)
+            else:
+                self.errors[status] = self.errors.get(status, 0) + 1
+
+    def stop(self) -> str:
+        """Stop after the export in progress; a summary such as "3 x 21 s"."""
+        self.stopping.set()
+        self.join()
+        done = f"{len(self.durations)} x {max(self.durations, default=0):.0f} s"
+        return done + (f" {self.errors}" if self.errors else "")
+
+
+def measure(port: int, server_pid: int, db_name: str, phase: str, data: dict, rate: float, args):
+    """One run of ``phase`` at ``rate`` from a second process: its result and CPU figures."""
     ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(
+        target=drive,
+        args=(port, phase, data, rate, args.seconds, args.warmup, args.connections, child),
+    )
+    vacuum(os.environ["DATABASE_URL"])
+    cpu_before = cpu_seconds(server_pid, db_name)
+    proc.start()
+    # Halfway through, how the keep-alive connections are spread over the workers.
+    parent.poll(args.warmup + args.seconds / 2)
+    spread = connections_per_worker(server_pid, port)
+    result = parent.recv()
+    proc.join()
+    web_cpu, db_cpu = cpu_used(cpu_before, cpu_seconds(server_pid, db_name))
+    n = max(result["sent"], 1)
+    return {**result, "spread": spread, "cpu": (web_cpu / n, db_cpu / n, result["client_cpu"] / n)}
+
+
+def run_phase(
+    port: int, server_pid: int, db_name: str, phase: str, data: dict, args, staff_port: int
+) -> None:
+    """Drive one phase at each rate of ``--rates``, alone and then with staff exporting (unless
+    ``--export none``), and print one line with both."""
     codes = iter(data["codes"])
+    runs = 1 if args.export == "none" else 2
     for rate in [r for r in args.rates for _ in range(args.repeat)]:
-        # Each run redeems bonuses no earlier run has touched.
-        needed = int(rate * (args.seconds + args.warmup)) + 10
-        run_data = {**data, "codes": list(itertools.islice(codes, needed))}
-        parent, child = ctx.Pipe()
-        proc = ctx.Process(
-            target=drive,
-            args=(port, phase, run_data, rate, args.seconds, args.warmup, args.connections, child),
+        figures = []
+        for run in range(runs):
+            # Each run redeems bonuses no earlier run has touched.
+            needed = int(rate * (args.seconds + args.warmup)) + 10
+            run_data = {**data, "codes": list(itertools.islice(codes, needed))}
+            staff = None
+            if run:
+                staff = StaffLoad(staff_port, data["session"], args.export)
+                staff.start()
+            figures.append(measure(port, server_pid, db_name, phase, run_data, rate, args))
+            figures[-1]["staff"] = staff.stop() if staff else ""
+        alone = figures[0]
+        lat = alone["latencies"]
+        line = (
+            f"{phase:<11}{rate:>8.0f}{len(lat) / alone['elapsed']:>8.0f}"
+            f"{pct(lat, 0.5):>8.1f}{pct(lat, 0.95):>8.1f}{pct(lat, 0.99):>8.1f}"
+            + "".join(f"{ms * 1000:>7.2f}" for ms in alone["cpu"])
+            + f"  {'/'.join(map(str, alone['spread'])):<13}{alone['errors'] or 0!s:<5}"
         )
-        vacuum(os.environ["DATABASE_URL"])
-        cpu_before = cpu_seconds(server_pid, db_name)
-        proc.start()
-        # Halfway through, how the keep-alive connections are spread over the workers.
-        parent.poll(args.warmup + args.seconds / 2)
-        spread = connections_per_worker(server_pid, port)
-        result = parent.recv()
-        proc.join()
-        web_cpu, db_cpu = cpu_used(cpu_before, cpu_seconds(server_pid, db_name))
-        lat = result["latencies"]
-        n = max(result["sent"], 1)
-        print(
-            f"{phase:<11}{rate:>8.0f}{len(lat):>9}{len(lat) / result['elapsed']:>9.0f}"
-            f"{pct(lat, 0.5):>9.1f}{pct(lat, 0.95):>9.1f}{pct(lat, 0.99):>9.1f}"
-            f"{web_cpu / n * 1000:>9.2f}{db_cpu / n * 1000:>9.2f}"
-            f"{result['client_cpu'] / n * 1000:>9.2f}  {'/'.join(map(str, spread)):<14}"
-            f"{result['errors'] or 0}",
-            flush=True,
-        )
+        if runs == 2:
+            busy = figures[1]
+            lat = busy["latencies"]
+            line += (
+                f"|{len(lat) / busy['elapsed']:>7.0f}{pct(lat, 0.95):>9.1f}{pct(lat, 0.99):>9.1f}"
+                f"  {busy['errors'] or 0!s:<6}{busy['staff']}"
+            )
+        print(line, flush=True)
 
 
 def main() -> None:
@@ -428,46 +591,101 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--port", type=int, default=0, help="default: a free port")
+    parser.add_argument(
+        "--pools",
+        choices=["one", "two"],
+        default="two",
+        help="two: the tills' and the staff pool (the deployment); one: one pool serves both",
+    )
+    parser.add_argument(
+        "--export",
+        choices=["request", "job", "none"],
+        default="job",
+        help="how staff export during the second run: in the web request, as a background job "
+        "(as the admin does now), or not at all (no second run)",
+    )
+    parser.add_argument("--lines", type=int, default=200_000, help="transaction lines exported")
     args = parser.parse_args()
     os.environ.setdefault("DATABASE_URL", DEFAULT_DB)
     os.environ.update(SERVER_ENV)
     recreate_database(os.environ["DATABASE_URL"])
-    # One fresh single-use bonus per redemption of every rate, warm-up included.
-    bonuses = int(sum(args.rates) * args.repeat * (args.seconds + args.warmup) * 1.1) + 100
+    # One fresh single-use bonus per redemption of every run, warm-up included.
+    runs = 1 if args.export == "none" else 2
+    bonuses = int(sum(args.rates) * args.repeat * runs * (args.seconds + args.warmup) * 1.1) + 100
     t0 = time.monotonic()
-    data = prepare(args.customers, bonuses)
+    lines = 0 if args.export == "none" else args.lines
+    data = prepare(args.customers, bonuses, lines)
     print(
-        f"prepared {args.customers} customers, {len(data['codes'])} bonuses in "
-        f"{time.monotonic() - t0:.1f} s; load average {os.getloadavg()[0]:.2f}"
+        f"prepared {args.customers} customers, {len(data['codes'])} bonuses, {lines} transaction "
+        f"lines in {time.monotonic() - t0:.1f} s; load average {os.getloadavg()[0]:.2f}"
     )
-    if not args.port:
+
+    def free_port() -> int:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
-            args.port = probe.getsockname()[1]
-    server = start_server(args.port, args.workers, args.threads)
+            return probe.getsockname()[1]
+
+    port = args.port or free_port()
+    # "request": each export is one long staff request, as before background exports.
+    staff_env = {"EXPORT_SYNC_MAX_ROWS": str(10**9), "WEB_TIMEOUT": "3600"}
+    staff_env = staff_env if args.export == "request" else {}
+    processes = []
+    if args.pools == "two":
+        server = start_server(port, args.workers, args.threads, "tills")
+        staff_port = free_port()
+        processes.append(start_server(staff_port, 2, 1, "staff", staff_env))
+    else:
+        server = start_server(port, args.workers, args.threads, "all", staff_env)
+        staff_port = port
+    if args.export == "job":
+        qcluster = ["nice", "-n", str(STAFF_NICE), PY, "manage.py", "qcluster"]
+        worker_env = {**os.environ, "Q_CLUSTER_NAME": "long", "Q_WORKERS": "1"}
+        processes.append(subprocess.Popen(qcluster, cwd=ROOT, env=worker_env))  # noqa: S603
     db_name = os.environ["DATABASE_URL"].rsplit("/", 1)[1]
     try:
-        print(
-            f"gunicorn {args.workers} workers x {args.threads} threads; load from a second "
-            f"process over {args.connections} keep-alive connections at a fixed arrival rate; "
-            f"{args.warmup:.0f} s warm-up + {args.seconds:.0f} s measured per rate. "
-            "Target >= 300 req/s, p95 < 50 ms, 0 errors."
+        pools = (
+            f"tills' pool {args.workers} workers x {args.threads} threads, staff pool 2 sync "
+            "workers"
+            if args.pools == "two"
+            else f"one pool for tills and staff, {args.workers} workers x {args.threads} threads"
         )
         print(
-            f"{'phase':<11}{'offered':>8}{'requests':>9}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}"
-            f"{'p99 ms':>9}{'web ms':>9}{'db ms':>9}{'load ms':>9}  {'conns/worker':<14}errors"
+            f"gunicorn: {pools}; load from a second process over {args.connections} keep-alive "
+            f"connections at a fixed arrival rate; {args.warmup:.0f} s warm-up + "
+            f"{args.seconds:.0f} s measured per run. Target >= 300 req/s, p95 < 50 ms, 0 errors."
         )
+        if args.export != "none":
+            print(
+                f"second run of each rate: staff export {lines} transaction lines through the "
+                "admin, one export after another, "
+                + (
+                    "each inside its web request"
+                    if args.export == "request"
+                    else "each as a background job (one qcluster worker, long queue)"
+                )
+            )
+        header = (
+            f"{'phase':<11}{'offered':>8}{'req/s':>8}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}"
+            f"{'web ms':>7}{'db ms':>7}{'load':>7}  {'conns/worker':<13}{'errs':<5}"
+        )
+        if args.export != "none":
+            header += f"|{'req/s':>7}{'p95 ms':>9}{'p99 ms':>9}  {'errs':<6}exports done"
+            print(f"{'tills alone':^{len(header.split('|')[0])}}|  with staff exporting")
+        print(header)
         for phase in ("lookup", "redemption"):
-            run_phase(args.port, server.pid, db_name, phase, data, args)
+            run_phase(port, server.pid, db_name, phase, data, args, staff_port)
         print(
             "latency counts from when a request was due; web/db/load ms: CPU per request of the "
-            "gunicorn workers, the PostgreSQL backends and the load generator; conns/worker: the "
-            "keep-alive connections each worker held halfway through. Load average after: "
-            f"{os.getloadavg()[0]:.2f} (2 cores shared with the load generator)"
+            "tills' gunicorn workers, the PostgreSQL backends and the load generator; "
+            "conns/worker: the keep-alive connections each worker held halfway through; exports "
+            "done: how many finished during the run (they run back to back) and the longest. "
+            f"Load average after: {os.getloadavg()[0]:.2f} (2 cores shared with the load generator)"
         )
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for process in [server, *processes]:
+            process.terminate()
+        for process in [server, *processes]:
+            process.wait(timeout=60)
 
 
 if __name__ == "__main__":

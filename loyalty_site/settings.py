@@ -22,7 +22,11 @@ Environment variables
     RUN_ABANDONED_AFTER_SECONDS  a run with no worker heartbeat for this long is abandoned
                             (default 300).
     ARTIFACTS_DIR           where trained models are saved (default BASE_DIR/var/artifacts).
-    MEDIA_ROOT              uploaded import files (default BASE_DIR/var/media).
+    MEDIA_ROOT              uploaded import files and finished exports (default BASE_DIR/var/media).
+    EXPORT_SYNC_MAX_ROWS    admin exports with more rows become background jobs (default 2000).
+    EXPORT_KEEP_DAYS        finished export files are deleted after this many days (default 2).
+    WEB_POOL                "tills" (the POS API only), "staff" (everything else) or "all"
+                            (default): which URLs this web process serves (README, deployment).
     DJANGO_EMAIL_BACKEND    default: the console backend (prints mail).
 """
 
@@ -99,7 +103,18 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-ROOT_URLCONF = "loyalty_site.urls"
+#: Which URLs this web process serves. Production runs two gunicorn pools (README, deployment):
+#: "tills" serves only the POS API, so no staff request ever occupies a till's worker; "staff"
+#: serves everything else. "all" (one pool) is for development and small installs.
+WEB_POOL = os.environ.get("WEB_POOL", "all")
+_URLCONFS = {
+    "all": "loyalty_site.urls",
+    "tills": "loyalty_site.urls_tills",
+    "staff": "loyalty_site.urls_staff",
+}
+if WEB_POOL not in _URLCONFS:
+    raise ValueError(f"WEB_POOL must be one of {', '.join(_URLCONFS)}, not {WEB_POOL!r}")
+ROOT_URLCONF = _URLCONFS[WEB_POOL]
 WSGI_APPLICATION = "loyalty_site.wsgi.application"
 
 TEMPLATES = [
@@ -311,6 +326,11 @@ IMPORT_EXPORT_USE_TRANSACTIONS = True
 IMPORT_EXPORT_SKIP_ADMIN_LOG = False
 #: Files with more data rows than this are imported by a background task, not in the request.
 IMPORT_SYNC_MAX_ROWS = int(os.environ.get("IMPORT_SYNC_MAX_ROWS", "2000"))
+#: Admin exports of more rows than this are written by a background task (``ExportJob``) and
+#: downloaded from the job's page when ready; smaller ones are answered in the request.
+EXPORT_SYNC_MAX_ROWS = int(os.environ.get("EXPORT_SYNC_MAX_ROWS", "2000"))
+#: A finished export file can be downloaded for this many days; the daily schedule deletes it.
+EXPORT_KEEP_DAYS = int(os.environ.get("EXPORT_KEEP_DAYS", "2"))
 
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {

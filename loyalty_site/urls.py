@@ -1,24 +1,9 @@
-"""Root URLs: admin, API schema and docs. Apps add their own includes here."""
+"""Root URLs of a single web pool (``WEB_POOL=all``): the tills' API and the staff side together.
 
-from django.contrib import admin
-from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+Production splits them over two gunicorn pools (``urls_tills``, ``urls_staff``; README,
+deployment). Apps add their own includes to one of those two modules.
+"""
 
-urlpatterns = [
-    path("admin/", admin.site.urls),
-    path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    # GET only: an OPTIONS request had no template to render (a 500).
-    path(
-        "api/v1/docs/",
-        SpectacularSwaggerView.as_view(url_name="api-schema", http_method_names=["get", "head"]),
-        name="api-docs",
-    ),
-    path("api/v1/", include("campaigns.api.urls")),
-    path("portal/", include("customers.portal_urls")),
-    # Staff pages: sign-in (login, logout, password change and reset), dashboard, customers, runs.
-    path("accounts/", include("django.contrib.auth.urls")),
-    path("", include("retailers.urls")),
-    path("customers/", include("customers.urls")),
-    path("", include("optimizer.urls")),
-    path("", include("campaigns.urls")),
-]
+from loyalty_site import urls_staff, urls_tills
+
+urlpatterns = [*urls_tills.urlpatterns, *urls_staff.urlpatterns]

@@ -16,6 +16,7 @@ from import_export.formats import base_formats
 from import_export.forms import ExportForm
 
 from loyalty_site import safe_csv
+from retailers.admin_exports import BackgroundExportMixin
 from retailers.admin_mixins import RetailerScopedAdmin, TenancyFormsMixin
 from retailers.exceptions import NOTHING_NEW, ImportRejected
 from retailers.forms import RetailerConfirmImportForm, RetailerImportForm
@@ -59,11 +60,12 @@ class ContractCSV(base_formats.CSV):
         return safe_csv.dataset_text(dataset.headers, dataset)
 
 
-class ContractImportExportAdmin(ImportExportMixin, RetailerScopedAdmin):
+class ContractImportExportAdmin(BackgroundExportMixin, ImportExportMixin, RetailerScopedAdmin):
     """Import (upload, preview, confirm) and export of one contract CSV file.
 
     Rows go into the retailer picked on the upload form, among the user's own retailers. Files
-    above ``settings.IMPORT_SYNC_MAX_ROWS`` data rows become a background :class:`ImportJob`.
+    above ``settings.IMPORT_SYNC_MAX_ROWS`` data rows become a background :class:`ImportJob`, and
+    exports of more than ``settings.EXPORT_SYNC_MAX_ROWS`` rows a background :class:`ExportJob`.
     """
 
     import_kind: ClassVar[str]

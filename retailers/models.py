@@ -402,3 +402,53 @@ class RateCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: {self.hits}"
+
+
+class ExportJob(BackgroundRun):
+    """A large admin export written in the background, downloaded from its page when ready.
+
+    A :class:`BackgroundRun` like :class:`ImportJob` (one lifecycle: ``retailers.lifecycle``):
+    ``options`` records what the admin's Export was asked for (the admin and its list filters),
+    ``file`` the finished CSV under ``MEDIA_ROOT``, which staff of the retailer may download until
+    ``expires_at``.
+    """
+
+    kind = models.CharField(max_length=32, choices=ImportKind.choices)
+    options = models.JSONField(default=dict, blank=True)
+    total_rows = models.PositiveIntegerField(null=True, blank=True)
+    processed_rows = models.PositiveIntegerField(default=0)
+    file = models.FileField(upload_to="exports/%Y/%m/", blank=True)
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="The file is deleted after this (daily schedule)."
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["retailer", "-created_at"], name="export_job_recent_idx"),
+            models.Index(fields=["expires_at"], name="export_job_expiry_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} export #{self.pk} ({self.status})"
+
+    @property
+    def progress_percent(self) -> int:
+        """Share of rows written, 0-100 (0 while the row count is unknown)."""
+        if not self.total_rows:
+            return 100 if self.status == RunStatus.SUCCEEDED else 0
+        return min(100, round(100 * self.processed_rows / self.total_rows))
+
+    def is_downloadable(self, now: dt.datetime) -> bool:
+        """Whether the finished file is there and has not expired at ``now``."""
+        return (
+            self.status == RunStatus.SUCCEEDED
+            and bool(self.file)
+            and self.expires_at is not None
+            and now < self.expires_at
+        )
+
+    @property
+    def filename(self) -> str:
+        """The name the download is saved under (``transactions.csv``, as the admin's Export)."""
+        return f"{self.kind}.csv"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from retailers.export_jobs import export_job_run, export_jobs_expire
 from retailers.services import import_job_run
 
 
@@ -12,3 +13,20 @@ def import_job_run_task(job_id: int) -> str | None:
     """
     job = import_job_run(job_id=job_id)
     return job.status if job is not None else None
+
+
+def export_job_run_task(job_id: int) -> str | None:
+    """Write the queued export job ``job_id``'s file; safe to deliver twice (``export_job_run``).
+
+    The rows are the admin's Export of the job's model admin and list filters, as its creator
+    asked for them (``retailers.admin_exports.admin_export_queryset``).
+    """
+    from retailers.admin_exports import admin_export_queryset
+
+    job = export_job_run(job_id=job_id, queryset_for=admin_export_queryset)
+    return job.status if job is not None else None
+
+
+def export_jobs_expire_task() -> int:
+    """Daily: delete the files of exports older than ``EXPORT_KEEP_DAYS``."""
+    return export_jobs_expire()

@@ -149,12 +149,16 @@ class RetailerTimeZoneMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        self.admin_prefix = ""  # resolved on the first request, once the URLconf is loaded
+        self.admin_prefix: str | None = None  # resolved on the first request (URLconf loaded)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         timezone.deactivate()
-        self.admin_prefix = self.admin_prefix or reverse("admin:index")
-        if request.path.startswith(self.admin_prefix):
+        if self.admin_prefix is None:
+            try:
+                self.admin_prefix = reverse("admin:index")
+            except NoReverseMatch:
+                self.admin_prefix = ""  # a pool without the admin (WEB_POOL=tills)
+        if self.admin_prefix and request.path.startswith(self.admin_prefix):
             zone = admin_time_zone(request)
             if zone is not None:
                 timezone.activate(zone)

@@ -38,6 +38,7 @@ from optimizer.models import (
 )
 from retailers.models import (
     CompetitorPrice,
+    ExportJob,
     ImportJob,
     ImportKind,
     InventoryLevel,
@@ -223,6 +224,14 @@ def build_tenant(marker: str, *, role: str = Role.ADMIN) -> Tenant:
         file=f"imports/{marker}.csv",
         original_name=f"{marker}.csv",
         status=RunStatus.SUCCEEDED,
+    )
+    o["export_job"] = ExportJob.objects.create(  # finished, downloadable for years
+        retailer=retailer,
+        kind=ImportKind.PRODUCTS,
+        file=f"exports/{marker}.csv",
+        status=RunStatus.SUCCEEDED,
+        total_rows=1,
+        expires_at=dt.datetime(2999, 1, 1, tzinfo=dt.UTC),
     )
     new_token = api_token_create(retailer=retailer, name=f"{marker} till")
     o["api_token"], tenant.api_key = new_token.token, new_token.key

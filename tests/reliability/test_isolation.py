@@ -136,6 +136,7 @@ MAPPINGS: dict[str, Filler] = {
         for obj in b.by_model().values()
     ],
     "admin:auth_user_password_change": lambda a, b: [{"id": b.staff.pk}],
+    "admin:retailers_exportjob_download": one("object_id", "export_job"),
 }
 #: Parameters that are the actor's own credential, not a reference to an object: the portal's
 #: secret link. They are filled with A's credential (must show none of B's data) and with B's

@@ -19,6 +19,11 @@ SCHEDULES: dict[str, tuple[str, str, dict[str, Any]]] = {
         Schedule.DAILY,
         {"repeats": -1},
     ),
+    "exports: delete expired export files": (
+        "retailers.tasks.export_jobs_expire_task",
+        Schedule.DAILY,
+        {"repeats": -1},
+    ),
 }
 
 

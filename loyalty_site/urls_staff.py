@@ -1,0 +1,19 @@
+"""URLs of the staff pool (``WEB_POOL=staff``): admin, staff pages, portal; no POS API.
+
+The tills' API is refused here (404), so a till pointed at the wrong pool fails at once instead
+of queueing behind staff requests.
+"""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("portal/", include("customers.portal_urls")),
+    # Staff pages: sign-in (login, logout, password change and reset), dashboard, customers, runs.
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("retailers.urls")),
+    path("customers/", include("customers.urls")),
+    path("", include("optimizer.urls")),
+    path("", include("campaigns.urls")),
+]
