@@ -103,7 +103,10 @@ def backtest(
             refits.append({"week_start": week_date(week).isoformat(), "rows": len(train)})
         week_rows = frame[frame["wk"] == week]
         test = week_rows[
-            week_rows["promoted"] & (week_rows["history_weeks"] >= 1) & week_rows["price"].notna()
+            week_rows["promoted"]
+            & (week_rows["history_weeks"] >= 1)
+            & week_rows["units"].notna()
+            & week_rows["price"].notna()
         ]
         actual = test["units"].to_numpy(np.float64)
         predicted = predict_units(model, test, config) if len(test) else np.zeros(0)
