@@ -191,7 +191,8 @@ class RetailerAdmin(admin.ModelAdmin):
                                   "contact_window_weeks")}),
         ("Points", {"fields": ("points_per_currency_unit", "point_value",
                                "points_validity_days")}),
-        ("Weekly promotions", {"fields": ("promotion_weekday", "promotion_hour")}),
+        ("Weekly promotions", {"fields": ("promotion_weekday", "promotion_hour",
+                                          "excluded_categories")}),
     )  # fmt: skip
 
     def get_queryset(self, request: HttpRequest) -> models.QuerySet:

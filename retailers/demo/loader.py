@@ -145,6 +145,8 @@ def _load(
         retailer = retailer_replace(
             slug=slug, name=DEMO_NAME, currency=DEMO_CURRENCY, time_zone=cj.RETAILER_TIME_ZONE
         )
+        retailer.excluded_categories = "\n".join(cj.NON_MERCHANDISE_CATEGORIES)
+        retailer.save(update_fields=["excluded_categories"])
     with timer.writing("stores, products"):
         store_ids = write_stores(retailer, stores)
         product_ids = write_products(retailer, products)

@@ -80,7 +80,9 @@ def execute_proposal_stage(run: PromotionRun, progress: Progress | None) -> None
             pinned=pinned,
             segments=options.get("segments"),
             recent_weeks=options["recent_weeks"],
-            competitor_max_age_weeks=config.competitor_max_age_weeks,
+            # the whole training window: a model trained on rows without competitor prices
+            # could not learn what the target rows' prices mean
+            competitor_max_age_weeks=config.train_weeks + config.long_window + 1,
         )
     stage_report(run, 30, f"forecasting {len(frames.products):,} products and selecting", progress)
     with timer("forecast_select"):
@@ -156,6 +158,7 @@ def _write_proposal(
         "message": selection.message,
         "exclusions": selection.counts,
         "forecast": forecast.metrics,
+        "range_check": result.checks,
         "inputs": counts,
     }
     label = "schedule" if run.trigger == "schedule" else ""
@@ -224,7 +227,7 @@ def execute_backtest_stage(run: PromotionRun, progress: Progress | None) -> None
             history_weeks=config.train_weeks + config.long_window + weeks + 1,
             max_products=max_products(),
             rank_weeks=weeks + config.long_window,
-            competitor_max_age_weeks=config.competitor_max_age_weeks + weeks,
+            competitor_max_age_weeks=config.train_weeks + config.long_window + weeks + 1,
             with_stock=False,
         )
     stage_report(run, 20, f"replaying {weeks} weeks of {len(frames.products):,} products", progress)
