@@ -148,6 +148,11 @@ def _share(configured: float | None, typical: float) -> float:
     return typical if configured is None else float(configured)
 
 
+def _at_parity(scenario: pd.DataFrame, known: np.ndarray) -> pd.DataFrame:
+    """``scenario`` with our paid price level with the competitor's (gap 0) where one is known."""
+    return scenario.assign(price_gap=np.where(known, 0.0, np.nan))
+
+
 def forecast_targets(frame: pd.DataFrame, model: LiftModel, config: ForecastConfig) -> pd.DataFrame:
     """Baseline / promoted units of the target rows of ``frame`` (economics not yet added)."""
     target = frame[frame["is_target"]].reset_index(drop=True)
@@ -161,11 +166,14 @@ def forecast_targets(frame: pd.DataFrame, model: LiftModel, config: ForecastConf
     promoted = predict_units(model, scenario, config)
     # The competitor feature's share of the forecast: the same scenario with our paid price
     # level with the competitor's (gap 0); NaN without a competitor price.
-    parity = scenario.assign(price_gap=np.where(scenario["price_gap"].notna(), 0.0, np.nan))
-    at_parity = predict_units(model, parity, config)
+    known = target["competitor_price"].notna().to_numpy()
+    at_parity = predict_units(model, _at_parity(scenario, known), config)
+    base_parity = predict_units(
+        model, _at_parity(apply_scenario(target, zeros, zeros, base_depth), known), config
+    )
     target["baseline_units"] = baseline
     target["promoted_units"] = np.maximum(promoted, baseline)
-    target["promoted_units_parity"] = np.maximum(at_parity, baseline)
+    target["promoted_units_parity"] = np.maximum(at_parity, base_parity)
     with np.errstate(invalid="ignore", divide="ignore"):
         effect = target["promoted_units"] / target["promoted_units_parity"] - 1.0
     target["competitor_effect"] = effect.where(target["competitor_price"].notna())
