@@ -286,6 +286,13 @@ def select_promotions(
     frame["pinned"] = frame["product_id"].isin(pins)
     relaxable = frame["exclusion"].isin(["recently_promoted", "not_worthwhile"])
     frame.loc[frame["pinned"] & relaxable, "exclusion"] = ""
+    for name in sorted(_fold(config.pinned_categories)):
+        # a pinned category with no regular candidate gets its best relaxable product, as a
+        # pinned SKU would (recently promoted or not worthwhile), and only that one
+        members = _in_categories(frame, [name])
+        if not (members & (frame["exclusion"] == "")).any():
+            fallback = frame[members & relaxable].sort_values("objective_value", ascending=False)
+            frame.loc[fallback.index[:1], "exclusion"] = ""
     cand = frame[frame["exclusion"] == ""]
     problem = pulp.LpProblem("weekly_promotions", pulp.LpMaximize)
     x = {i: pulp.LpVariable(f"x_{i}", cat="Binary") for i in cand.index}

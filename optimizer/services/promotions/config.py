@@ -122,7 +122,8 @@ def _check_categories(retailer: Retailer, merged: dict[str, Any], errors: dict) 
     for name in ("excluded_categories", "pinned_categories"):
         unknown = [c for c in merged[name] if c.casefold() not in known]
         if unknown:
-            errors[name] = f"Unknown categor(y/ies) at {retailer}: {', '.join(unknown)}."
+            what = name.split("_")[0]
+            errors[name] = f"Unknown {what} categor(y/ies) at {retailer}: {', '.join(unknown)}."
     folded = {c.casefold() for c in merged["excluded_categories"] + retailer.excluded_category_list}
     clash = [c for c in merged["pinned_categories"] if c.casefold() in folded]
     if clash:

@@ -50,6 +50,20 @@ def _product_ids(retailer: Retailer, skus: list[str], what: str) -> list[int]:
     return [found[s] for s in skus]
 
 
+#: Per-week figures a proposal keeps from its backtest (shown on the proposal page).
+BACKTEST_WEEK_KEYS = (
+    "week_start",
+    "event",
+    "n_promoted",
+    "actual_units",
+    "model_wape",
+    "model_bias",
+    "naive_wape",
+    "naive_bias",
+    "parity_wape",
+)
+
+
 def latest_backtest(*, retailer: Retailer) -> dict[str, Any]:
     """Summary of the retailer's latest succeeded backtest (``{}`` without one)."""
     run = (
@@ -62,7 +76,15 @@ def latest_backtest(*, retailer: Retailer) -> dict[str, Any]:
         return {}
     keys = ("model_wape", "model_bias", "naive_wape", "naive_bias", "n_weeks", "n_product_weeks")
     summary = {k: run.result.get(k) for k in keys}
-    return {**summary, "run_id": run.pk, "week_start": run.week_start.isoformat()}
+    weeks = [{k: week.get(k) for k in BACKTEST_WEEK_KEYS} for week in run.result.get("weeks") or []]
+    competitor = (run.result.get("metrics") or {}).get("competitor")
+    return {
+        **summary,
+        "weeks": weeks,
+        "competitor": competitor,
+        "run_id": run.pk,
+        "week_start": run.week_start.isoformat(),
+    }
 
 
 def execute_proposal_stage(run: PromotionRun, progress: Progress | None) -> None:
