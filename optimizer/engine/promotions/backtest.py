@@ -15,7 +15,8 @@ Constraints (speed): the features are built once (every lag reads only earlier w
 frame serves every origin), and the model is refit every ``retrain_every`` weeks on the data
 before that origin; a model trained at origin ``w0`` also predicts ``w0 + 1 ... w0 + r - 1``
 (still no look-ahead, slightly staler). Products need one earlier week of history to be scored;
-partial weeks are not scored (their units are not a week's demand). The week-of-year feature is
+partial weeks are scored on what was sold (a Christmas closure is a week a planner plans too)
+and named "(partial week)", though no model ever trained on one. The week-of-year feature is
 re-pooled at each refit from the weeks before it, so a test week never vouches for its own
 seasonality. Each week names its holiday (or "year start" for ISO week 1), and the model is
 also scored with every competitor price set to parity (``parity_*``): the difference is what
@@ -59,9 +60,11 @@ def _event(week_rows: pd.DataFrame, week: int) -> str:
     if len(week_rows) == 0:
         return ""
     name = str(week_rows["holiday_name"].iloc[0] or "")
-    if name:
-        return name
-    return "year start" if week_date(week).isocalendar()[1] == 1 else ""
+    if not name and week_date(week).isocalendar()[1] == 1:
+        name = "year start"
+    if bool(week_rows["partial"].iloc[0]):
+        name = f"{name} (partial week)".strip()
+    return name
 
 
 def backtest(
@@ -86,7 +89,8 @@ def backtest(
         :class:`BacktestResult`; ``weeks`` has one row per replayed week: ``week_start``
         datetime64, ``n_promoted`` int, ``actual_units``, ``model_units``, ``naive_units``,
         ``model_wape``, ``naive_wape``, ``model_bias``, ``naive_bias`` float (NaN without
-        promoted units), ``refit`` bool, ``event`` str (holiday name, "year start" or ""),
+        promoted units), ``refit`` bool, ``event`` str (holiday name, "year start" or "",
+        "(partial week)" added to a week with fewer trading days),
         ``parity_units`` and ``parity_wape`` (the model with competitor prices at parity).
         ``metrics`` adds the training rows of each refit and ``competitor``: the pooled
         parity WAPE and the relative change of the forecast the competitor feature makes.
@@ -126,10 +130,10 @@ def backtest(
         test = week_rows[
             week_rows["promoted"]
             & (week_rows["history_weeks"] >= 1)
-            & week_rows["units"].notna()
+            & week_rows["units_observed"].notna()
             & week_rows["price"].notna()
         ]
-        actual = test["units"].to_numpy(np.float64)
+        actual = test["units_observed"].to_numpy(np.float64)
         predicted = predict_units(model, test, config) if len(test) else np.zeros(0)
         naive = naive_forecast(test, week_rows) if len(test) else np.zeros(0)
         parity = test.assign(price_gap=np.where(test["price_gap"].notna(), 0.0, np.nan))

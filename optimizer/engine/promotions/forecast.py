@@ -249,7 +249,8 @@ def range_check(selected: pd.DataFrame, panel: pd.DataFrame, factor: float) -> d
     totals = full.groupby(weeks[~np.isin(weeks, partial)])["units"].sum()
     record = float(totals.max()) if len(totals) else 0.0
     total = float(selected["promoted_units"].sum()) if len(selected) else 0.0
-    flagged = selected.loc[selected.get("out_of_range", pd.Series(dtype=bool)).astype(bool)]
+    flags = selected.get("out_of_range", pd.Series(False, index=selected.index))
+    flagged = selected.loc[flags.astype(bool)]
     return {
         "forecast_units": total,
         "baseline_units": float(selected["baseline_units"].sum()) if len(selected) else 0.0,

@@ -190,7 +190,8 @@ def build_grid(
         Sorted by ``product_id`` then ``wk``, contiguous weeks per product: ``product_id``,
         ``wk`` int64, ``units``, ``revenue``, ``discount``, ``display_share``,
         ``mailer_share``, ``buyers`` float64 (NaN when unknown), ``is_target`` bool and
-        ``partial`` bool (a partial week: units, revenue, discount and buyers are NaN).
+        ``partial`` bool (a partial week: units, revenue, discount and buyers are NaN) and
+        ``units_observed`` (the units as sold, partial weeks included: the backtest scores them).
 
     Raises:
         EngineInputError: a column is missing or a share is outside 0-1.
@@ -244,5 +245,6 @@ def build_grid(
     if "buyers" in panel.columns:
         grid.loc[~grid["is_target"], "buyers"] = grid["buyers"].fillna(0.0)
     grid["partial"] = grid["wk"].isin(partial) & ~grid["is_target"]
+    grid["units_observed"] = grid["units"]  # what was sold, partial weeks too (backtest only)
     grid.loc[grid["partial"], ["units", "revenue", "discount", "buyers"]] = np.nan
     return grid.sort_values(["product_id", "wk"], ignore_index=True)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from optimizer.engine.promotions import ForecastConfig, forecast_week
+from optimizer.engine.promotions import ForecastConfig, backtest, forecast_week
 from optimizer.engine.promotions.features import pool_week_of_year
 
 FIRST_WEEK = date(2016, 12, 26)
@@ -117,3 +117,17 @@ def test_pool_week_of_year_needs_two_years_of_full_weeks():
     assert np.isnan(pooled.tolist()[2])
     one_year = pool_week_of_year(frame, evidence=frame.iloc[[0, 2]])
     assert np.isnan(one_year).all()
+
+
+def test_backtest_names_holiday_year_start_and_partial_weeks():
+    panel, products, _ = stationary_tenant(1.0)
+    christmas = pd.to_datetime(panel["week_start"]) == pd.Timestamp(2017, 12, 25)
+    panel.loc[christmas, "trading_days"] = 6  # closed on Christmas Day
+    config = ForecastConfig(max_iter=30, backtest_weeks=3, retrain_every=4)
+    late = backtest(panel=panel, products=products, config=config)
+    assert late.weeks["event"].tolist() == ["", "Christmas Eve", "Christmas (partial week)"]
+    # The partial week is still scored, on what was sold.
+    assert late.weeks["n_promoted"].iloc[-1] > 0
+    early = backtest(panel=panel, products=products, config=config, last_week=date(2017, 1, 9))
+    assert early.weeks["event"].tolist() == ["New Year's Eve (partial week)", "year start", ""]
+    assert ForecastConfig().backtest_weeks == 52
