@@ -144,3 +144,11 @@ def test_backtest_command_prints_every_week_with_bias_and_events(retailer, tenan
     for week in run.result["weeks"]:
         assert week["week_start"] in out
     assert "competitor prices at parity" in out
+
+
+def test_admin_edits_the_retailers_excluded_categories(client, admin_user, retailer):
+    client.force_login(admin_user)
+    url = reverse("admin:retailers_retailer_change", args=[retailer.pk])
+    page = client.get(url)
+    assert page.status_code == 200
+    assert 'name="excluded_categories"' in page.content.decode()
