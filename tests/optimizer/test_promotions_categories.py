@@ -16,7 +16,7 @@ from optimizer.frames.promotions import promotion_panel_read
 from optimizer.frames.trading_days import trading_days_frame
 from optimizer.models import PromotionRun
 from optimizer.services import promotion_run_create, promotion_run_execute
-from retailers.models import Role, RunStatus
+from retailers.models import CompetitorPrice, Role, RunStatus
 from tests.customers.factories import TransactionFactory
 from tests.optimizer.test_promotions_glue import WEEK, promo_settings, promo_tenant  # noqa: F401
 
@@ -152,3 +152,15 @@ def test_admin_edits_the_retailers_excluded_categories(client, admin_user, retai
     page = client.get(url)
     assert page.status_code == 200
     assert 'name="excluded_categories"' in page.content.decode()
+
+
+def test_proposal_reads_competitor_prices_over_the_whole_training_window(retailer, tenant):
+    # The model learns the competitor effect from history rows: they need their own prices,
+    # not only the last 8 weeks' (rows the model never saw a price on taught it nothing).
+    old = WEEK - dt.timedelta(weeks=30)
+    CompetitorPrice.objects.bulk_create(
+        CompetitorPrice(retailer=retailer, product=p, competitor="Rival", date=old, price=p.price)
+        for p in tenant
+    )
+    proposal = _propose(retailer, k=3)
+    assert proposal.solver["inputs"]["competitor_price_rows"] == 2 * len(tenant)
