@@ -55,6 +55,21 @@ class PromotionRunStartForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Never promote these.",
     )
+    excluded_categories = forms.CharField(
+        label="Excluded categories",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=(
+            "Never promote these categories this week, one per line (on top of the "
+            "retailer's excluded categories)."
+        ),
+    )
+    pinned_categories = forms.CharField(
+        label="Pinned categories",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Promote at least one product of each of these categories, one per line.",
+    )
 
     def clean_week(self) -> dt.date | None:
         text = self.cleaned_data["week"].strip()
@@ -75,6 +90,8 @@ class PromotionRunStartForm(forms.Form):
             "recent_weeks": data["recent_weeks"],
             "pinned": data["pinned"],
             "banned": data["banned"],
+            "excluded_categories": data["excluded_categories"],
+            "pinned_categories": data["pinned_categories"],
         }
 
 

@@ -155,6 +155,14 @@ class Retailer(models.Model):
     demo_source_end = models.DateField(
         null=True, blank=True, help_text="Last day of the demo's original data, before the shift."
     )
+    excluded_categories = models.TextField(
+        blank=True,
+        default="",
+        help_text=(
+            "Product categories never promoted, one per line (non-merchandise such as gift "
+            "cards, phone cards, film processing); compared without regard to case."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -162,6 +170,11 @@ class Retailer(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def excluded_category_list(self) -> list[str]:
+        """:attr:`excluded_categories` as a sorted list of non-blank lines."""
+        return sorted({line.strip() for line in self.excluded_categories.splitlines()} - {""})
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:

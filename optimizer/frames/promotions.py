@@ -43,6 +43,7 @@ from campaigns.models import PromotionItem, ProposalState
 from customers.models import Transaction, TransactionLine
 from optimizer.engine.promotions import weekly_panel
 from optimizer.frames.common import days_to_datetime, query_frame, table
+from optimizer.frames.trading_days import trading_days_frame
 from optimizer.models import CustomerScore, ScoringRun
 from retailers.models import (
     CompetitorPrice,
@@ -366,11 +367,16 @@ def recent_promotions_frame(*, retailer: Retailer, week_start: dt.date, weeks: i
 
 
 def promotion_panel_read(*, retailer: Retailer, since: dt.date, before: dt.date) -> pd.DataFrame:
-    """The engine's weekly panel (:data:`PANEL_COLUMNS`) of every product, weeks in
-    [``since``'s week, ``before``)."""
+    """The engine's weekly panel (:data:`PANEL_COLUMNS` and ``trading_days``, the chain's
+    trading days that week: fewer than in a full week make it a partial week) of every product,
+    weeks in [``since``'s week, ``before``)."""
     sales = sales_panel_frame(retailer=retailer, since=since, before=before)
     history = promotion_history_frame(retailer=retailer, since=since, before=before)
-    return with_promotion_shares(sales, history, store_count(retailer=retailer))
+    panel = with_promotion_shares(sales, history, store_count(retailer=retailer))
+    days = trading_days_frame(retailer=retailer, since=since, before=before)
+    panel = panel.merge(days, on="week_start", how="left")
+    panel["trading_days"] = panel["trading_days"].fillna(0).astype(np.int64)
+    return panel
 
 
 def promotion_frames_read(

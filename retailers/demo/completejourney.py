@@ -53,6 +53,22 @@ DEPARTMENT_MARGINS: dict[str, float] = {
     "FUEL": 0.06,
 }
 DEFAULT_MARGIN = 0.30
+#: Product categories (``product_category``, else department) that are not merchandise: gift
+#: and phone cards, prepaid wireless ("MISC CARRIER"), photo finishing, coupons, deposits,
+#: donations, tickets and fuel. The demo retailer never promotes them.
+NON_MERCHANDISE_CATEGORIES: tuple[str, ...] = (
+    "BOTTLE DEPOSITS",
+    "CHARITABLE CONT",
+    "COUPON/MISC ITEMS",
+    "COUPONS/STORE & MFG",
+    "FUEL",
+    "IN-STORE PHOTOFINISHING",
+    "LONG DISTANCE CALLING CARDS",
+    "OVERNIGHT PHOTOFINISHING",
+    "PHOTO & VIDEO",
+    "PREPAID WIRELESS&ACCESSORIES",
+    "TICKETS",
+)
 
 
 def local_timestamps(naive_utc: pd.Series, time_zone: str = RETAILER_TIME_ZONE) -> pd.Series:

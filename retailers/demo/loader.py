@@ -172,7 +172,8 @@ def _load(
             slug=slug, name=DEMO_NAME, currency=DEMO_CURRENCY, time_zone=cj.RETAILER_TIME_ZONE
         )
         retailer.demo_shift_weeks, retailer.demo_source_end = weeks, source_end
-        retailer.save(update_fields=["demo_shift_weeks", "demo_source_end"])
+        retailer.excluded_categories = "\n".join(cj.NON_MERCHANDISE_CATEGORIES)
+        retailer.save(update_fields=["demo_shift_weeks", "demo_source_end", "excluded_categories"])
     with timer.writing("stores, products"):
         store_ids = write_stores(retailer, stores)
         product_ids = write_products(retailer, products)

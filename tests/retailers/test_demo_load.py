@@ -50,6 +50,14 @@ def test_load_demo_slice_matches_the_source_tables():
         "America/New_York",
         True,
     )
+    # non-merchandise is never promoted: the demo's excluded categories name its gift cards,
+    # prepaid wireless ("MISC CARRIER"), calling cards and photofinishing
+    for category in (
+        "COUPON/MISC ITEMS",
+        "PREPAID WIRELESS&ACCESSORIES",
+        "OVERNIGHT PHOTOFINISHING",
+    ):
+        assert category in retailer.excluded_category_list
     households = sorted(int(i) for i in Customer.objects.values_list("external_id", flat=True))
     everyone = pd.read_parquet(files.data_dir() / "transactions.parquet", columns=["household_id"])
     assert households == sorted(everyone["household_id"].unique())[:HOUSEHOLDS]

@@ -20,7 +20,7 @@ import pandas as pd
 
 from optimizer.engine.promotions.backtest import backtest, wape_bias
 from optimizer.engine.promotions.calendar import holiday_table, holidays
-from optimizer.engine.promotions.forecast import FORECAST_COLUMNS, forecast_week
+from optimizer.engine.promotions.forecast import FORECAST_COLUMNS, forecast_week, range_check
 from optimizer.engine.promotions.panel import weekly_panel
 from optimizer.engine.promotions.selection import SELECTED_COLUMNS, select_promotions
 from optimizer.engine.promotions.types import (
@@ -50,6 +50,7 @@ __all__ = [
     "holiday_table",
     "holidays",
     "propose_week",
+    "range_check",
     "select_promotions",
     "wape_bias",
     "weekly_panel",
@@ -93,4 +94,8 @@ def propose_week(
         recent_promotions=recent_promotions,
         time_limit=time_limit,
     )
-    return WeeklyProposal(week_start=week_start, forecast=forecast, selection=selection)
+    factor = (forecast_config or ForecastConfig()).range_flag_factor
+    checks = range_check(selection.selected, panel, factor)
+    return WeeklyProposal(
+        week_start=week_start, forecast=forecast, selection=selection, checks=checks
+    )

@@ -14,7 +14,13 @@ sum(forecast - actual) / sum actual (positive = over-forecast).
 Constraints (speed): the features are built once (every lag reads only earlier weeks, so one
 frame serves every origin), and the model is refit every ``retrain_every`` weeks on the data
 before that origin; a model trained at origin ``w0`` also predicts ``w0 + 1 ... w0 + r - 1``
-(still no look-ahead, slightly staler). Products need one earlier week of history to be scored.
+(still no look-ahead, slightly staler). Products need one earlier week of history to be scored;
+partial weeks are scored on what was sold (a Christmas closure is a week a planner plans too)
+and named "(partial week)", though no model ever trained on one. The week-of-year feature is
+re-pooled at each refit from the weeks before it, so a test week never vouches for its own
+seasonality. Each week names its holiday (or "year start" for ISO week 1), and the model is
+also scored with every competitor price set to parity (``parity_*``): the difference is what
+the competitor-price feature contributes.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from optimizer.engine.promotions.features import observed_scenario
+from optimizer.engine.promotions.features import observed_scenario, pool_week_of_year
 from optimizer.engine.promotions.forecast import build_frame, check_monday
 from optimizer.engine.promotions.model import fit_lift_model, predict_units, select_training_rows
 from optimizer.engine.promotions.panel import require, week_date, week_numbers
@@ -49,6 +55,18 @@ def naive_forecast(rows: pd.DataFrame, week_rows: pd.DataFrame) -> np.ndarray:
     return (rows["level"].fillna(0.0) * lift).to_numpy(np.float64)
 
 
+def _event(week_rows: pd.DataFrame, week: int) -> str:
+    """The week's holiday, else "year start" for ISO week 1, else ""."""
+    if len(week_rows) == 0:
+        return ""
+    name = str(week_rows["holiday_name"].iloc[0] or "")
+    if not name and week_date(week).isocalendar()[1] == 1:
+        name = "year start"
+    if bool(week_rows["partial"].iloc[0]):
+        name = f"{name} (partial week)".strip()
+    return name
+
+
 def backtest(
     *,
     panel: pd.DataFrame,
@@ -71,7 +89,11 @@ def backtest(
         :class:`BacktestResult`; ``weeks`` has one row per replayed week: ``week_start``
         datetime64, ``n_promoted`` int, ``actual_units``, ``model_units``, ``naive_units``,
         ``model_wape``, ``naive_wape``, ``model_bias``, ``naive_bias`` float (NaN without
-        promoted units), ``refit`` bool. ``metrics`` adds the training rows of each refit.
+        promoted units), ``refit`` bool, ``event`` str (holiday name, "year start" or "",
+        "(partial week)" added to a week with fewer trading days),
+        ``parity_units`` and ``parity_wape`` (the model with competitor prices at parity).
+        ``metrics`` adds the training rows of each refit and ``competitor``: the pooled
+        parity WAPE and the relative change of the forecast the competitor feature makes.
 
     Raises:
         EngineInputError: a column is missing, the panel is empty or ``last_week`` is not a
@@ -94,20 +116,28 @@ def backtest(
     actual_all: list[np.ndarray] = []
     model_all: list[np.ndarray] = []
     naive_all: list[np.ndarray] = []
+    parity_all: list[np.ndarray] = []
     model = None
     for n, week in enumerate(range(first, last + 1)):
         refit = model is None or n % max(1, config.retrain_every) == 0
         if refit:
+            evidence = frame[(frame["wk"] < week) & frame["units"].notna()]
+            frame["week_of_year"] = pool_week_of_year(frame, evidence=evidence)
             train = select_training_rows(frame, week, config, random_state)
             model = fit_lift_model(train, config, random_state)
             refits.append({"week_start": week_date(week).isoformat(), "rows": len(train)})
         week_rows = frame[frame["wk"] == week]
         test = week_rows[
-            week_rows["promoted"] & (week_rows["history_weeks"] >= 1) & week_rows["price"].notna()
+            week_rows["promoted"]
+            & (week_rows["history_weeks"] >= 1)
+            & week_rows["units_observed"].notna()
+            & week_rows["price"].notna()
         ]
-        actual = test["units"].to_numpy(np.float64)
+        actual = test["units_observed"].to_numpy(np.float64)
         predicted = predict_units(model, test, config) if len(test) else np.zeros(0)
         naive = naive_forecast(test, week_rows) if len(test) else np.zeros(0)
+        parity = test.assign(price_gap=np.where(test["price_gap"].notna(), 0.0, np.nan))
+        at_parity = predict_units(model, parity, config) if len(test) else np.zeros(0)
         m_wape, m_bias = wape_bias(actual, predicted)
         n_wape, n_bias = wape_bias(actual, naive)
         rows.append(
@@ -122,14 +152,24 @@ def backtest(
                 "model_bias": m_bias,
                 "naive_bias": n_bias,
                 "refit": refit,
+                "event": _event(week_rows, week),
+                "parity_units": float(at_parity.sum()),
+                "parity_wape": wape_bias(actual, at_parity)[0],
             }
         )
+        parity_all.append(at_parity)
         actual_all.append(actual)
         model_all.append(predicted)
         naive_all.append(naive)
     actual = np.concatenate(actual_all)
     model_wape, model_bias = wape_bias(actual, np.concatenate(model_all))
     naive_wape, naive_bias = wape_bias(actual, np.concatenate(naive_all))
+    model_total = float(np.concatenate(model_all).sum())
+    parity_total = float(np.concatenate(parity_all).sum())
+    competitor = {
+        "parity_wape": wape_bias(actual, np.concatenate(parity_all))[0],
+        "change": model_total / parity_total - 1.0 if parity_total > 0 else 0.0,
+    }
     return BacktestResult(
         weeks=pd.DataFrame(rows),
         model_wape=model_wape,
@@ -140,5 +180,9 @@ def backtest(
         n_product_weeks=int(actual.size),
         actual_units=float(actual.sum()),
         retrain_every=max(1, config.retrain_every),
-        metrics={"refits": refits, "promoted_min_share": config.promoted_min_share},
+        metrics={
+            "refits": refits,
+            "promoted_min_share": config.promoted_min_share,
+            "competitor": competitor,
+        },
     )

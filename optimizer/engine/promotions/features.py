@@ -9,6 +9,10 @@ Constraints: a lag feature of week ``w`` only reads weeks ``< w`` of the same pr
 is contiguous per product, so trailing sums are cumulative-sum differences); competitor prices
 count only if observed before the week and at most ``competitor_max_age_weeks`` earlier;
 unknown values stay NaN (the gradient-boosting trees route missing values natively).
+Seasonality: one year of history cannot tell a week-of-year effect from that week's accident
+(a partial week, a one-off), so ``week_of_year`` is only filled for weeks of the year seen in
+at least :data:`MIN_SEASON_YEARS` years of full weeks before the origin (see
+:func:`pool_week_of_year`); ``month`` pools the others with the weeks around them.
 """
 
 from __future__ import annotations
@@ -41,7 +45,16 @@ LAG_FEATURES: tuple[str, ...] = (
     "log_buyers_13",
 )
 STATIC_FEATURES: tuple[str, ...] = ("log_price", "margin_rate", "category_code")
-CALENDAR_FEATURES: tuple[str, ...] = ("week_of_year", "holiday_week", "pre_holiday_week", "trend")
+CALENDAR_FEATURES: tuple[str, ...] = (
+    "week_of_year",
+    "month",
+    "holiday_week",
+    "pre_holiday_week",
+    "trend",
+)
+#: A week-of-year effect is learned only from this many distinct years of full weeks; other
+#: weeks of the year are pooled into their month (``week_of_year`` NaN, ``month`` carries it).
+MIN_SEASON_YEARS = 2
 FEATURES: tuple[str, ...] = SCENARIO_FEATURES + LAG_FEATURES + STATIC_FEATURES + CALENDAR_FEATURES
 #: +1: more display / mailer / discount never lowers the forecast; -1: a dearer price vs the
 #: competitors never raises it. This keeps every forecast lift >= 1 and the lift readable.
@@ -192,10 +205,30 @@ def add_static_features(
     years = range(week_date(int(out["cal_wk"].min())).year - 1, week_date(target_week).year + 2)
     table = holiday_table(config.holiday_country, years, config.holiday_dates)
     cal = week_features(weeks, table)
-    for column in ("week_of_year", "holiday_week", "pre_holiday_week", "holiday_name"):
+    for column in ("holiday_week", "pre_holiday_week", "holiday_name"):
         out[column] = cal[column].to_numpy()
+    thursdays = pd.DatetimeIndex(weeks + pd.Timedelta(days=3))
+    out["iso_week"] = cal["week_of_year"].to_numpy(np.int64)
+    out["iso_year"] = thursdays.year.to_numpy(np.int64)
+    out["month"] = thursdays.month.to_numpy(np.float64)
+    evidence = out[~out["is_target"] & ~out["partial"]] if "partial" in out else out
+    out["week_of_year"] = pool_week_of_year(out, evidence=evidence[evidence["wk"] < target_week])
     out["trend"] = (out["cal_wk"] - first_week).astype(np.float64)
     return out.drop(columns="_order")
+
+
+def pool_week_of_year(frame: pd.DataFrame, *, evidence: pd.DataFrame) -> np.ndarray:
+    """``frame``'s ISO week of the year where ``evidence`` holds that week in at least
+    :data:`MIN_SEASON_YEARS` distinct years, else NaN (the month pools it).
+
+    Both frames need ``iso_week`` and ``iso_year`` int columns; ``evidence`` should hold only
+    full weeks before the origin (a backtest re-pools at each refit, so a test week never
+    vouches for itself).
+    """
+    years = evidence.drop_duplicates(["iso_week", "iso_year"])["iso_week"].value_counts()
+    seasonal = years.index[years >= MIN_SEASON_YEARS]
+    week = frame["iso_week"].to_numpy(np.float64)
+    return np.where(frame["iso_week"].isin(seasonal).to_numpy(), week, np.nan)
 
 
 def apply_scenario(

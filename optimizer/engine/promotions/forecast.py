@@ -39,10 +39,12 @@ from optimizer.engine.promotions.model import (
 )
 from optimizer.engine.promotions.panel import (
     build_grid,
+    partial_weeks,
     prepare_products,
     require,
     week_date,
     week_number,
+    week_numbers,
 )
 from optimizer.engine.promotions.types import EngineInputError, ForecastConfig, ForecastResult
 
@@ -146,6 +148,11 @@ def _share(configured: float | None, typical: float) -> float:
     return typical if configured is None else float(configured)
 
 
+def _at_parity(scenario: pd.DataFrame, known: np.ndarray) -> pd.DataFrame:
+    """``scenario`` with our paid price level with the competitor's (gap 0) where one is known."""
+    return scenario.assign(price_gap=np.where(known, 0.0, np.nan))
+
+
 def forecast_targets(frame: pd.DataFrame, model: LiftModel, config: ForecastConfig) -> pd.DataFrame:
     """Baseline / promoted units of the target rows of ``frame`` (economics not yet added)."""
     target = frame[frame["is_target"]].reset_index(drop=True)
@@ -155,9 +162,31 @@ def forecast_targets(frame: pd.DataFrame, model: LiftModel, config: ForecastConf
     typical_display, typical_mailer = typical_promotion(frame[~frame["is_target"]])
     display = np.full(len(target), _share(config.promo_display_share, typical_display))
     mailer = np.full(len(target), _share(config.promo_mailer_share, typical_mailer))
-    promoted = predict_units(model, apply_scenario(target, display, mailer, promo_depth), config)
+    scenario = apply_scenario(target, display, mailer, promo_depth)
+    promoted = predict_units(model, scenario, config)
+    # The competitor feature's share of the forecast: the same scenario with our paid price
+    # level with the competitor's (gap 0); NaN without a competitor price.
+    known = target["competitor_price"].notna().to_numpy()
+    at_parity = predict_units(model, _at_parity(scenario, known), config)
+    base_parity = predict_units(
+        model, _at_parity(apply_scenario(target, zeros, zeros, base_depth), known), config
+    )
     target["baseline_units"] = baseline
     target["promoted_units"] = np.maximum(promoted, baseline)
+    target["promoted_units_parity"] = np.maximum(at_parity, base_parity)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        effect = target["promoted_units"] / target["promoted_units_parity"] - 1.0
+    target["competitor_effect"] = effect.where(target["competitor_price"].notna())
+    history = frame[~frame["is_target"]]
+    record = history.groupby("product_id")["units"].max()
+    target["observed_max_units"] = target["product_id"].map(record).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = target["promoted_units"] / target["observed_max_units"].where(
+            target["observed_max_units"] > 0
+        )
+    target["range_ratio"] = ratio
+    target["out_of_range"] = (ratio > config.range_flag_factor).to_numpy(bool)
+    target["week_of_year"] = target["iso_week"]
     target["base_depth"] = base_depth
     target["promo_depth"] = promo_depth
     level_note = np.where(target["level"].isna(), "no sales history: category level", "")
@@ -189,6 +218,49 @@ def add_economics(target: pd.DataFrame, inventory: pd.Series, reach: pd.Series) 
     return out
 
 
+def competitor_summary(forecasts: pd.DataFrame) -> dict[str, float | int]:
+    """How much the competitor-price feature moves the promoted forecast of ``forecasts``
+    (rows with a competitor price): units with it, at price parity, the relative change and
+    the mean absolute relative change per product."""
+    known = forecasts[forecasts["competitor_effect"].notna()]
+    with_units = float(known["promoted_units"].sum())
+    parity = float(known["promoted_units_parity"].sum())
+    return {
+        "products": len(known),
+        "promoted_units": with_units,
+        "promoted_units_at_parity": parity,
+        "change": with_units / parity - 1.0 if parity > 0 else 0.0,
+        "mean_abs_change": float(known["competitor_effect"].abs().mean()) if len(known) else 0.0,
+    }
+
+
+def range_check(selected: pd.DataFrame, panel: pd.DataFrame, factor: float) -> dict[str, object]:
+    """The chosen products' promoted forecast against what they ever sold together.
+
+    ``observed_max_units`` is the highest full-week total of those products in ``panel``
+    (partial weeks left out, see ``panel.partial_weeks``); ``out_of_range`` is True when the
+    forecast total exceeds ``factor`` times it; ``flagged`` lists the SKUs flagged one by one.
+    """
+    ids = selected["product_id"].to_numpy(np.int64) if len(selected) else np.array([], np.int64)
+    rows = panel[panel["product_id"].isin(ids)]
+    weeks = week_numbers(rows["week_start"]) if len(rows) else np.array([], np.int64)
+    partial = partial_weeks(panel, week_numbers(panel["week_start"])) if len(panel) else []
+    full = rows[~np.isin(weeks, partial)]
+    totals = full.groupby(weeks[~np.isin(weeks, partial)])["units"].sum()
+    record = float(totals.max()) if len(totals) else 0.0
+    total = float(selected["promoted_units"].sum()) if len(selected) else 0.0
+    flags = selected.get("out_of_range", pd.Series(False, index=selected.index))
+    flagged = selected.loc[flags.astype(bool)]
+    return {
+        "forecast_units": total,
+        "baseline_units": float(selected["baseline_units"].sum()) if len(selected) else 0.0,
+        "observed_max_units": record,
+        "ratio": total / record if record > 0 else None,
+        "out_of_range": bool(record > 0 and total > factor * record),
+        "flagged": [str(s) for s in flagged["sku"]] if len(flagged) else [],
+    }
+
+
 FORECAST_COLUMNS: tuple[str, ...] = (
     "product_id",
     "sku",
@@ -217,6 +289,11 @@ FORECAST_COLUMNS: tuple[str, ...] = (
     "last_promoted_week",
     "weeks_since_promo",
     "fallback",
+    "observed_max_units",
+    "range_ratio",
+    "out_of_range",
+    "promoted_units_parity",
+    "competitor_effect",
 )
 
 
@@ -262,7 +339,12 @@ def forecast_week(
         baseline; money columns in the products' currency; ``stock_cover`` = on_hand /
         promoted units (NaN if unknown); ``competitor_gap`` = price / competitor price - 1;
         ``seasonal_index`` = baseline / the 13-week non-promoted level; ``fallback`` lists the
-        fallbacks used. ``metrics`` holds training counts and the model's settings.
+        fallbacks used; ``observed_max_units`` is the product's highest full week of the
+        history, ``range_ratio`` = promoted units / that and ``out_of_range`` is True above
+        ``config.range_flag_factor``; ``promoted_units_parity`` is the promoted forecast with
+        our price level with the competitor's and ``competitor_effect`` = promoted units / that
+        - 1 (NaN without a competitor price). ``metrics`` holds training counts, the model's
+        settings, the ``out_of_range`` count and the ``competitor`` totals.
 
     Raises:
         EngineInputError: a required column is missing, ``week_start`` is not a Monday, or
@@ -285,6 +367,8 @@ def forecast_week(
         "sklearn_version": model.sklearn_version,
         "history_weeks": int(frame["wk"].nunique()) - 1 if len(frame) else 0,
         "products": len(forecasts),
+        "out_of_range": int(forecasts["out_of_range"].sum()),
+        "competitor": competitor_summary(forecasts),
         "fallbacks": {
             "no_history": int(forecasts["level"].isna().sum()),
             "no_competitor_price": int(forecasts["competitor_price"].isna().sum()),

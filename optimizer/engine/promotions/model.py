@@ -14,7 +14,8 @@ the promoted forecast at or above the baseline; one thread fits 200k rows in sec
 
 Constraints: deterministic given ``random_state`` (no early stopping, no row subsampling other
 than the seeded cap ``max_train_rows``); rows of a product's first observed week are not
-trained on (they always have sales by construction and would teach a bias to new products).
+trained on (they always have sales by construction and would teach a bias to new products),
+nor are partial weeks or rows without a level of their own (``select_training_rows``).
 """
 
 from __future__ import annotations
@@ -79,15 +80,19 @@ def select_training_rows(
     """Rows the model may learn from for a forecast of week ``end_week``.
 
     History rows before ``end_week`` within ``config.train_weeks``, with at least one earlier
-    week of the product; capped at ``max_train_rows`` (all promoted rows first, then a seeded
-    sample of the non-promoted ones: the promotion flag is a function of the features, so the
-    sample does not bias ``E[units | features]``).
+    week of the product and a known level (the model is a multiplier on the product's own
+    level: a row scaled by its category's level would teach that category's spread instead),
+    never a partial week (its units are not a week's demand); capped at ``max_train_rows``
+    (all promoted rows first, then a seeded sample of the non-promoted ones: the promotion flag
+    is a function of the features, so the sample does not bias ``E[units | features]``).
     """
     keep = (
         ~frame["is_target"]
         & (frame["wk"] < end_week)
         & (frame["wk"] >= end_week - config.train_weeks)
         & (frame["history_weeks"] >= 1)
+        & frame["units"].notna()
+        & frame["level"].notna()
         & frame["price"].notna()
     )
     rows = frame[keep]

@@ -9,6 +9,11 @@ format for callers that hold lines rather than a prepared panel.
 Constraints: weeks are Monday-based and numbered ``(week_start - 1970-01-05).days // 7``; data
 on or after the forecast week is ignored; a product appears only if the products frame lists it
 (its price, cost and category are needed by every feature).
+
+Partial weeks: a week in which the chain traded on fewer days than in a full week (the first
+and last week of an export cut mid-week, a closure) says nothing about that week's demand. With
+a ``trading_days`` column the grid marks those weeks ``partial`` and blanks their units, so no
+lag, level, training row or backtest row ever reads them (see ``docs/promotions.md``).
 """
 
 from __future__ import annotations
@@ -89,6 +94,8 @@ def weekly_panel(
         keys["customer_id"] = sold["customer_id"].to_numpy(np.int64)
         agg["buyers"] = ("customer_id", "nunique")
     out = keys.groupby(["product_id", "wk"], as_index=False).agg(**agg)
+    all_days = pd.to_datetime(lines["day"]).dt.normalize()
+    days = pd.Series(all_days.to_numpy()).groupby(week_numbers(all_days)).nunique()
     if promotions is not None and len(promotions):
         columns = ("product_id", "week_start", "display_stores", "mailer_stores")
         require(promotions, columns, "promotions")
@@ -111,6 +118,7 @@ def weekly_panel(
             out[column] = 0.0
     out["display_share"] = out["display_share"].clip(0.0, 1.0)
     out["mailer_share"] = out["mailer_share"].clip(0.0, 1.0)
+    out["trading_days"] = out["wk"].map(days).fillna(0).astype(np.int64)
     out.insert(1, "week_start", pd.to_datetime([week_date(w) for w in out["wk"]]))
     return out.drop(columns="wk").sort_values(["product_id", "week_start"], ignore_index=True)
 
@@ -146,6 +154,18 @@ def prepare_products(products: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values("product_id", ignore_index=True)
 
 
+def partial_weeks(panel: pd.DataFrame, weeks: np.ndarray) -> np.ndarray:
+    """Week numbers (of ``weeks``) with fewer trading days than a full week.
+
+    A full week has the most trading days any week of the panel has (7, or 6 for a chain
+    closed on Sundays). Without a ``trading_days`` column every week counts as full.
+    """
+    if "trading_days" not in panel.columns or len(panel) == 0:
+        return np.array([], dtype=np.int64)
+    days = pd.Series(panel["trading_days"].to_numpy(np.float64)).groupby(weeks).max()
+    return days.index[days < days.max()].to_numpy(np.int64)
+
+
 def build_grid(
     panel: pd.DataFrame,
     product_ids: np.ndarray,
@@ -158,7 +178,7 @@ def build_grid(
 
     Args:
         panel: weekly panel (``PANEL_COLUMNS`` plus optional ``display_share``,
-            ``mailer_share``, ``buyers``; see :func:`forecast.forecast_week`).
+            ``mailer_share``, ``buyers``, ``trading_days``; see :func:`forecast.forecast_week`).
         product_ids: products to keep (the products frame).
         end_week: first week number *not* taken from history (the forecast week).
         start_week: drop history before this week number (``None``: keep all).
@@ -169,7 +189,9 @@ def build_grid(
     Returns:
         Sorted by ``product_id`` then ``wk``, contiguous weeks per product: ``product_id``,
         ``wk`` int64, ``units``, ``revenue``, ``discount``, ``display_share``,
-        ``mailer_share``, ``buyers`` float64 (NaN when unknown), ``is_target`` bool.
+        ``mailer_share``, ``buyers`` float64 (NaN when unknown), ``is_target`` bool and
+        ``partial`` bool (a partial week: units, revenue, discount and buyers are NaN) and
+        ``units_observed`` (the units as sold, partial weeks included: the backtest scores them).
 
     Raises:
         EngineInputError: a column is missing or a share is outside 0-1.
@@ -181,6 +203,7 @@ def build_grid(
             "wk": week_numbers(panel["week_start"]),
         }
     )
+    partial = partial_weeks(panel, hist["wk"].to_numpy())
     for column in ("units", "revenue", "discount", "display_share", "mailer_share", "buyers"):
         values = panel[column] if column in panel.columns else None
         default = np.nan if column == "buyers" else 0.0
@@ -221,4 +244,7 @@ def build_grid(
     grid.loc[grid["is_target"], ["units", "revenue", "discount"]] = np.nan
     if "buyers" in panel.columns:
         grid.loc[~grid["is_target"], "buyers"] = grid["buyers"].fillna(0.0)
+    grid["partial"] = grid["wk"].isin(partial) & ~grid["is_target"]
+    grid["units_observed"] = grid["units"]  # what was sold, partial weeks too (backtest only)
+    grid.loc[grid["partial"], ["units", "revenue", "discount", "buyers"]] = np.nan
     return grid.sort_values(["product_id", "wk"], ignore_index=True)

@@ -28,6 +28,11 @@ def _money(value: float, symbol: str) -> str:
 def reason(row: pd.Series, symbol: str) -> str:
     """The reason line of one selected row (forecast columns plus ``pinned``)."""
     parts: list[str] = []
+    if bool(row.get("out_of_range", False)):
+        record = float(row.get("observed_max_units", math.nan))
+        parts.append(
+            f"CHECK: forecast {float(row['range_ratio']):.1f}x its best week ({record:,.0f})"
+        )
     season = float(row.get("seasonal_index", math.nan))
     holiday = str(row.get("holiday_name", "") or "")
     if holiday and not (season < 1.0):
@@ -46,6 +51,9 @@ def reason(row: pd.Series, symbol: str) -> str:
             parts.append(f"price {-gap:.0%} below competitor")
         else:
             parts.append("price level with competitor")
+    effect = float(row.get("competitor_effect", math.nan))
+    if not math.isnan(effect) and abs(effect) >= PRICE_PARITY:
+        parts.append(f"competitor price {effect:+.0%} on forecast")
     reach = float(row.get("reach", 0.0) or 0.0)
     if reach > 0:
         parts.append(f"reaches {reach:,.0f} target customers")

@@ -74,7 +74,18 @@ SELECTED_COLUMNS: tuple[str, ...] = (
     "objective_value",
     "pinned",
     "reason",
+    "observed_max_units",
+    "range_ratio",
+    "out_of_range",
+    "competitor_effect",
 )
+#: Forecast columns the selection passes through; a hand-made forecasts frame may omit them.
+OPTIONAL_DEFAULTS: dict[str, object] = {
+    "observed_max_units": np.nan,
+    "range_ratio": np.nan,
+    "out_of_range": False,
+    "competitor_effect": np.nan,
+}
 
 
 def _objective_values(frame: pd.DataFrame, config: SelectionConfig) -> pd.DataFrame:
@@ -104,6 +115,14 @@ def _recent(
     return flag & (weeks > 0)
 
 
+def _fold(names: Iterable[str]) -> set[str]:
+    return {str(n).strip().casefold() for n in names if str(n).strip()}
+
+
+def _in_categories(frame: pd.DataFrame, names: Iterable[str]) -> pd.Series:
+    return frame["category"].astype("str").str.strip().str.casefold().isin(_fold(names))
+
+
 def _exclusions(
     frame: pd.DataFrame, config: SelectionConfig, banned: set[int], recent: pd.Series
 ) -> pd.Series:
@@ -111,6 +130,7 @@ def _exclusions(
     need = frame["promoted_units"] * (1.0 + config.stock_safety)
     unknown_stock = frame["on_hand"].isna()
     conditions = [
+        (_in_categories(frame, config.excluded_categories), "excluded_category"),
         (frame["product_id"].isin(banned), "banned"),
         (frame["promoted_units"].isna() | frame["discount_cost"].isna(), "no_forecast"),
         (unknown_stock & (config.missing_inventory == "exclude"), "no_inventory"),
@@ -132,6 +152,13 @@ def _check_pins(
     both = sorted(pins & banned)
     if both:
         raise InfeasiblePromotion("ban", f"products {both} are both pinned and banned")
+    excluded = frame[frame["product_id"].isin(pins) & (frame["exclusion"] == "excluded_category")]
+    if len(excluded):
+        row = excluded.iloc[0]
+        raise InfeasiblePromotion(
+            "excluded_category",
+            f"pinned product {row['sku']} is in the excluded category {row['category']!r}",
+        )
     unknown = sorted(pins - set(frame["product_id"].tolist()))
     if unknown:
         raise InfeasiblePromotion("pin", f"pinned products {unknown} have no forecast")
@@ -235,7 +262,7 @@ def select_promotions(
     Returns:
         :class:`SelectionResult`: ``selected`` (:data:`SELECTED_COLUMNS`, best first),
         ``excluded`` (``product_id``, ``sku``, ``category``, ``objective_value``,
-        ``exclusion``: banned | no_forecast | no_inventory | stock_short |
+        ``exclusion``: excluded_category | banned | no_forecast | no_inventory | stock_short |
         recently_promoted | not_worthwhile | not_chosen), the objective, solver and status,
         ``message`` (why fewer than K were chosen; empty otherwise) and ``counts`` per
         exclusion.
@@ -250,12 +277,22 @@ def select_promotions(
     pins = {int(p) for p in pinned}
     bans = {int(p) for p in banned}
     frame = _objective_values(forecasts.reset_index(drop=True), config)
+    for column, default in OPTIONAL_DEFAULTS.items():
+        if column not in frame.columns:
+            frame[column] = default
     recent = _recent(frame, week_start, config.recent_weeks, recent_promotions)
     frame["exclusion"] = _exclusions(frame, config, bans, recent)
     _check_pins(frame, pins, bans, config)
     frame["pinned"] = frame["product_id"].isin(pins)
     relaxable = frame["exclusion"].isin(["recently_promoted", "not_worthwhile"])
     frame.loc[frame["pinned"] & relaxable, "exclusion"] = ""
+    for name in sorted(_fold(config.pinned_categories)):
+        # a pinned category with no regular candidate gets its best relaxable product, as a
+        # pinned SKU would (recently promoted or not worthwhile), and only that one
+        members = _in_categories(frame, [name])
+        if not (members & (frame["exclusion"] == "")).any():
+            fallback = frame[members & relaxable].sort_values("objective_value", ascending=False)
+            frame.loc[fallback.index[:1], "exclusion"] = ""
     cand = frame[frame["exclusion"] == ""]
     problem = pulp.LpProblem("weekly_promotions", pulp.LpMaximize)
     x = {i: pulp.LpVariable(f"x_{i}", cat="Binary") for i in cand.index}
@@ -268,6 +305,13 @@ def select_promotions(
     if config.max_per_category is not None:
         for n, (_, rows) in enumerate(cand.groupby("category", sort=True)):
             problem += pulp.lpSum(x[i] for i in rows.index) <= config.max_per_category, f"cat_{n}"
+    for n, name in enumerate(sorted(_fold(config.pinned_categories))):
+        rows = cand.index[_in_categories(cand, [name]).to_numpy(bool)]
+        if len(rows) == 0:
+            raise InfeasiblePromotion(
+                "pin", f"pinned category {name!r} has no product that may be promoted this week"
+            )
+        problem += pulp.lpSum(x[i] for i in rows) >= 1, f"pin_cat_{n}"
     if config.discount_budget is not None:
         cost = cand["discount_cost"]
         problem += pulp.lpSum(float(cost[i]) * x[i] for i in x) <= config.discount_budget, "b"

@@ -80,8 +80,13 @@ class ForecastConfig:
     l2_regularization: float = 1.0
     #: Threads for OpenMP inside scikit-learn (1: the worker cluster runs one task per core).
     n_threads: int = 1
-    #: Backtest: replay the last N weeks, refit the model every ``retrain_every`` weeks.
-    backtest_weeks: int = 12
+    #: A forecast of more than this many times the product's highest full week in the history
+    #: is flagged ``out_of_range`` (shown on the proposal; a promotion can beat the record,
+    #: but not by this much without someone checking).
+    range_flag_factor: float = 2.0
+    #: Backtest: replay the last N weeks (a year: holidays and the year start included),
+    #: refit the model every ``retrain_every`` weeks (13 fits a year).
+    backtest_weeks: int = 52
     retrain_every: int = 4
 
 
@@ -97,6 +102,11 @@ class SelectionConfig:
     discount_budget: float | None = None
     #: A product promoted in any of the last N weeks before the week is excluded unless pinned.
     recent_weeks: int = 4
+    #: Categories never promoted (non-merchandise: gift cards, phone cards, ...), compared
+    #: case-insensitively; a pinned product in one is an error.
+    excluded_categories: tuple[str, ...] = ()
+    #: Categories of which at least one product must be promoted.
+    pinned_categories: tuple[str, ...] = ()
     #: Stock must cover ``promoted_units * (1 + stock_safety)``.
     stock_safety: float = 0.2
     #: Products without an inventory row: ``"exclude"`` (never risk a stock-out) or ``"allow"``.
@@ -148,6 +158,9 @@ class WeeklyProposal:
     week_start: date
     forecast: ForecastResult
     selection: SelectionResult
+    #: The chosen products' forecast against what they ever sold (``range_check`` in
+    #: ``forecast.py``): ``forecast_units``, ``observed_max_units``, ``out_of_range`` ...
+    checks: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)

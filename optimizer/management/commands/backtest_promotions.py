@@ -19,14 +19,16 @@ def _cell(value: float | None, spec: str = ".3f") -> str:
 
 class Command(BaseCommand):
     help = (
-        "Backtest the promotion-lift model of a retailer on its last weeks (rolling origin) "
+        "Backtest the promotion-lift model of a retailer on its last year (rolling origin) "
         "against the naive rule; prints and stores WAPE and bias (a PromotionRun of kind "
         "backtest, shown on later proposals). Runs here, in this process."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--retailer", required=True, help="slug of the retailer")
-        parser.add_argument("--weeks", type=int, default=12, help="weeks replayed (12)")
+        parser.add_argument(
+            "--weeks", type=int, default=52, help="weeks replayed (52: a year, holidays included)"
+        )
         parser.add_argument(
             "--week",
             type=iso_week,
@@ -64,11 +66,16 @@ class Command(BaseCommand):
             f"{result['n_product_weeks']:,} promoted product-weeks, "
             f"{result['inputs']['candidates']:,} products"
         )
-        write(f"  {'week':<12} {'promoted':>8} {'actual':>9} {'model WAPE':>10} {'naive WAPE':>10}")
+        write(
+            f"  {'week':<12} {'promoted':>8} {'actual':>9} {'model WAPE':>10} {'bias':>7} "
+            f"{'naive WAPE':>10} {'bias':>7} {'parity WAPE':>11}  event"
+        )
         for week in result["weeks"]:
             write(
                 f"  {week['week_start']:<12} {week['n_promoted']:>8} {week['actual_units']:>9.0f} "
-                f"{_cell(week['model_wape']):>10} {_cell(week['naive_wape']):>10}"
+                f"{_cell(week['model_wape']):>10} {_cell(week['model_bias'], '+.3f'):>7} "
+                f"{_cell(week['naive_wape']):>10} {_cell(week['naive_bias'], '+.3f'):>7} "
+                f"{_cell(week.get('parity_wape')):>11}  {week.get('event', '')}"
             )
         write(f"  {'':<12} {'WAPE':>8} {'bias':>9}")
         write(
@@ -79,5 +86,11 @@ class Command(BaseCommand):
             f"  {'naive':<12} {_cell(result['naive_wape']):>8} "
             f"{_cell(result['naive_bias'], '+.3f'):>9}"
         )
+        competitor = (result.get("metrics") or {}).get("competitor")
+        if competitor:
+            write(
+                f"  competitor prices at parity: WAPE {_cell(competitor['parity_wape'])}; the "
+                f"feature moves the promoted forecast by {competitor['change']:+.1%} in total"
+            )
         write("Seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in run.timings.items()))
         self.stdout.write(self.style.SUCCESS(f"Backtest #{run.pk} stored."))

@@ -48,6 +48,20 @@ class Command(BaseCommand):
         )
         parser.add_argument("--pin", nargs="+", action="extend", default=[], metavar="SKU")
         parser.add_argument("--ban", nargs="+", action="extend", default=[], metavar="SKU")
+        parser.add_argument(
+            "--exclude-category",
+            action="append",
+            default=[],
+            metavar="CATEGORY",
+            help="never promote this category (repeatable; adds to the retailer's list)",
+        )
+        parser.add_argument(
+            "--pin-category",
+            action="append",
+            default=[],
+            metavar="CATEGORY",
+            help="promote at least one product of this category (repeatable)",
+        )
         parser.add_argument("--sync", action="store_true", help="run here, not in a worker")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -61,6 +75,8 @@ class Command(BaseCommand):
             "recent_weeks": options["recent_weeks"],
             "pinned": options["pin"],
             "banned": options["ban"],
+            "excluded_categories": options["exclude_category"],
+            "pinned_categories": options["pin_category"],
         }
         sync = options["sync"]
         try:
@@ -127,6 +143,22 @@ class Command(BaseCommand):
             + (f" ({solver['message']})" if solver.get("message") else "")
         )
         write(f"Excluded: {solver.get('exclusions')}")
+        check = solver.get("range_check") or {}
+        if check:
+            write(
+                f"Forecast {check['forecast_units']:,.0f} promoted units (baseline "
+                f"{check['baseline_units']:,.0f}) vs these products' best observed week "
+                f"{check['observed_max_units']:,.0f}"
+                + (" - OUT OF RANGE, check before approving" if check["out_of_range"] else "")
+                + (f"; flagged: {', '.join(check['flagged'])}" if check["flagged"] else "")
+            )
+        comp = (solver.get("forecast") or {}).get("competitor") or {}
+        if comp.get("products"):
+            write(
+                f"Competitor prices move the promoted forecast of {comp['products']:,} products "
+                f"by {comp['change']:+.1%} in total (mean {comp['mean_abs_change']:.1%} per "
+                "product) against price parity"
+            )
         write(
             f"Totals: {totals['items']} products, +{totals['incremental_units']} units, "
             f"+{totals['incremental_revenue']} revenue, +{totals['incremental_margin']} margin, "

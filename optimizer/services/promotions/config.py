@@ -32,7 +32,9 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "pinned": [],
     "banned": [],
     "segments": None,
-    "backtest_weeks": 12,
+    "backtest_weeks": 52,
+    "excluded_categories": [],
+    "pinned_categories": [],
 }
 #: Holiday calendar of the engine per retailer time zone (others: no holiday features).
 ZONE_COUNTRIES = {"Europe/London": "GB", "Europe/Berlin": "DE", "Europe/Paris": "FR"} | {
@@ -95,6 +97,39 @@ def _skus(value: Any) -> list[str]:
     return sorted({str(v).strip() for v in value if str(v).strip()})
 
 
+def _categories(value: Any) -> list[str]:
+    """Category names from a list or from text with one name per line (names hold spaces
+    and commas, so only a new line or a ``;`` separates them)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = value.replace(";", "\n").splitlines()
+    return sorted({str(v).strip() for v in value if str(v).strip()})
+
+
+def _check_categories(retailer: Retailer, merged: dict[str, Any], errors: dict) -> None:
+    for name in ("excluded_categories", "pinned_categories"):
+        merged[name] = _categories(merged[name])
+    wanted = merged["excluded_categories"] + merged["pinned_categories"]
+    if not wanted:
+        return
+    known = {
+        c.casefold()
+        for c in Product.objects.for_retailer(retailer)
+        .values_list("category", flat=True)
+        .distinct()
+    }
+    for name in ("excluded_categories", "pinned_categories"):
+        unknown = [c for c in merged[name] if c.casefold() not in known]
+        if unknown:
+            what = name.split("_")[0]
+            errors[name] = f"Unknown {what} categor(y/ies) at {retailer}: {', '.join(unknown)}."
+    folded = {c.casefold() for c in merged["excluded_categories"] + retailer.excluded_category_list}
+    clash = [c for c in merged["pinned_categories"] if c.casefold() in folded]
+    if clash:
+        errors["pinned_categories"] = f"Pinned categories are also excluded: {', '.join(clash)}."
+
+
 def promotion_options_clean(*, retailer: Retailer, options: dict[str, Any] | None) -> dict:
     """Defaults filled in and every option checked; SKUs must be the retailer's products.
 
@@ -127,6 +162,7 @@ def promotion_options_clean(*, retailer: Retailer, options: dict[str, Any] | Non
         unknown = [s for s in merged[name] if s not in known]
         if unknown:
             errors[name] = f"Unknown SKU(s) at {retailer}: {', '.join(unknown)}."
+    _check_categories(retailer, merged, errors)
     if merged["segments"] is not None:
         merged["segments"] = sorted({str(s) for s in merged["segments"]})
     if errors:
@@ -143,13 +179,18 @@ def forecast_config(*, retailer: Retailer, **overrides: Any) -> ForecastConfig:
 
 
 def selection_config(*, retailer: Retailer, options: dict[str, Any]) -> SelectionConfig:
-    """The MILP's settings from a run's (cleaned) options."""
+    """The MILP's settings from a run's (cleaned) options; the retailer's excluded categories
+    always apply, the run's add to them."""
     budget = options.get("discount_budget")
     return SelectionConfig(
         k=options["k"],
         max_per_category=options["max_per_category"],
         discount_budget=None if budget is None else float(budget),
         recent_weeks=options["recent_weeks"],
+        excluded_categories=tuple(
+            retailer.excluded_category_list + list(options.get("excluded_categories") or [])
+        ),
+        pinned_categories=tuple(options.get("pinned_categories") or []),
         currency_symbol=CURRENCY_SYMBOLS.get(retailer.currency, f"{retailer.currency} "),
     )
 

@@ -50,6 +50,20 @@ def _product_ids(retailer: Retailer, skus: list[str], what: str) -> list[int]:
     return [found[s] for s in skus]
 
 
+#: Per-week figures a proposal keeps from its backtest (shown on the proposal page).
+BACKTEST_WEEK_KEYS = (
+    "week_start",
+    "event",
+    "n_promoted",
+    "actual_units",
+    "model_wape",
+    "model_bias",
+    "naive_wape",
+    "naive_bias",
+    "parity_wape",
+)
+
+
 def latest_backtest(*, retailer: Retailer) -> dict[str, Any]:
     """Summary of the retailer's latest succeeded backtest (``{}`` without one)."""
     run = (
@@ -62,7 +76,15 @@ def latest_backtest(*, retailer: Retailer) -> dict[str, Any]:
         return {}
     keys = ("model_wape", "model_bias", "naive_wape", "naive_bias", "n_weeks", "n_product_weeks")
     summary = {k: run.result.get(k) for k in keys}
-    return {**summary, "run_id": run.pk, "week_start": run.week_start.isoformat()}
+    weeks = [{k: week.get(k) for k in BACKTEST_WEEK_KEYS} for week in run.result.get("weeks") or []]
+    competitor = (run.result.get("metrics") or {}).get("competitor")
+    return {
+        **summary,
+        "weeks": weeks,
+        "competitor": competitor,
+        "run_id": run.pk,
+        "week_start": run.week_start.isoformat(),
+    }
 
 
 def execute_proposal_stage(run: PromotionRun, progress: Progress | None) -> None:
@@ -80,7 +102,9 @@ def execute_proposal_stage(run: PromotionRun, progress: Progress | None) -> None
             pinned=pinned,
             segments=options.get("segments"),
             recent_weeks=options["recent_weeks"],
-            competitor_max_age_weeks=config.competitor_max_age_weeks,
+            # the whole training window: a model trained on rows without competitor prices
+            # could not learn what the target rows' prices mean
+            competitor_max_age_weeks=config.train_weeks + config.long_window + 1,
         )
     run_stage(run, 30, f"forecasting {len(frames.products):,} products and selecting", progress)
     with timer("forecast_select"):
@@ -156,6 +180,7 @@ def _write_proposal(
         "message": selection.message,
         "exclusions": selection.counts,
         "forecast": forecast.metrics,
+        "range_check": result.checks,
         "inputs": counts,
     }
     label = "schedule" if run.trigger == "schedule" else ""
@@ -220,7 +245,7 @@ def execute_backtest_stage(run: PromotionRun, progress: Progress | None) -> None
             history_weeks=config.train_weeks + config.long_window + weeks + 1,
             max_products=max_products(),
             rank_weeks=weeks + config.long_window,
-            competitor_max_age_weeks=config.competitor_max_age_weeks + weeks,
+            competitor_max_age_weeks=config.train_weeks + config.long_window + weeks + 1,
             with_stock=False,
         )
     run_stage(run, 20, f"replaying {weeks} weeks of {len(frames.products):,} products", progress)

@@ -126,7 +126,10 @@ def test_frame_promotion_flag_level_and_last_lift(frame):
 def test_frame_trend_and_seasonality_columns(frame):
     one = frame[frame["product_id"] == 1].reset_index(drop=True)
     assert one["trend"].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
-    assert one["week_of_year"].tolist() == [1, 2, 3, 4, 5, 6, 7]
+    assert one["iso_week"].tolist() == [1, 2, 3, 4, 5, 6, 7]
+    assert one["month"].tolist() == [1, 1, 1, 1, 2, 2, 2]
+    # One year of history: no week of the year has two years of evidence, the month pools it.
+    assert one["week_of_year"].isna().all()
     assert one.loc[0, "holiday_name"] == "New Year"
     assert one.loc[5, "holiday_name"] == "Super Bowl"  # 2nd Sunday of Feb 2024 = 02-11
     assert one.loc[6, "holiday_name"] == "Valentine's Day"  # the target week gets its own

@@ -1,0 +1,52 @@
+"""Trading days per week of a retailer: how the promotion engine tells partial weeks.
+
+A week in which the chain sold on fewer days than in a full week (the first and last week of an
+export that starts or ends mid-week, a closure) is not a week of demand; the engine leaves it out
+of training and of every lag (``optimizer.engine.promotions.panel.partial_weeks``). The days
+are the retailer-local dates with at least one transaction, chain-wide.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+from django.db import connection
+
+from customers.models import Transaction
+from optimizer.engine.promotions.panel import week_date, week_numbers
+from optimizer.frames.common import days_to_datetime, query_frame, table
+from retailers.models import Retailer
+
+
+def trading_days_frame(*, retailer: Retailer, since: dt.date, before: dt.date) -> pd.DataFrame:
+    """Distinct local trading days per Monday week of [``since``, ``before``):
+    ``week_start`` datetime64[s], ``trading_days`` int64 (weeks without a sale are absent)."""
+    ts = connection.ops.quote_name("timestamp")
+    pg = connection.vendor == "postgresql"
+    day = (
+        f"((t.{ts} AT TIME ZONE %(tz)s)::date - DATE '1970-01-01')"
+        if pg
+        else f"django_datetime_cast_date(t.{ts}, %(tz)s, 'UTC')"
+    )
+    sql = (
+        f"SELECT DISTINCT {day} FROM {table(Transaction)} t "  # noqa: S608
+        f"WHERE t.retailer_id = %(retailer)s AND t.{ts} >= %(start)s AND t.{ts} < %(cutoff)s"
+    )
+    start = dt.datetime.combine(since, dt.time.min, tzinfo=retailer.tz)
+    cutoff = dt.datetime.combine(before, dt.time.min, tzinfo=retailer.tz)
+    if not pg:
+        start, cutoff = (connection.ops.adapt_datetimefield_value(v) for v in (start, cutoff))
+    params = {"retailer": retailer.pk, "tz": retailer.time_zone, "start": start, "cutoff": cutoff}
+    days = query_frame(sql, params, ["day"], {})["day"]
+    days = days_to_datetime(days.astype("float64")) if pg else pd.to_datetime(days)
+    counts = pd.Series(week_numbers(days)).value_counts().sort_index()
+    return pd.DataFrame(
+        {
+            "week_start": pd.to_datetime([week_date(w) for w in counts.index]).astype(
+                "datetime64[s]"
+            ),
+            "trading_days": counts.to_numpy(np.int64),
+        }
+    )
