@@ -95,7 +95,7 @@ def test_unknown_or_contradictory_categories_are_refused_naming_the_option(retai
 
 
 def test_form_takes_category_exclusions_and_pins(client, retailer, tenant, make_staff, monkeypatch):
-    monkeypatch.setattr("optimizer.services.promotions.runs.async_task", lambda *a, **k: None)
+    monkeypatch.setattr("retailers.lifecycle.async_task", lambda *a, **k: None)
     client.force_login(make_staff(retailer, Role.ANALYST))
     data = {"week": "2025-W23", "k": 4, "recent_weeks": 2, "excluded_categories": "cat0\ncat1"}
     data["pinned_categories"] = "cat2"
