@@ -17,7 +17,12 @@ from django.db import models
 from django.db.models import Q
 
 from loyalty_site.money import MONEY_FIELD
-from optimizer.engine.settings import AllocationSettings, SettingsInvalid, budget_parse
+from optimizer.engine.settings import (
+    AllocationSettings,
+    PromotionSettings,
+    SettingsInvalid,
+    budget_parse,
+)
 from retailers.runs import ACTIVE_STATUSES, BackgroundRun, RunState
 from retailers.tenancy import RetailerOwned
 
@@ -257,3 +262,8 @@ class PromotionRun(BackgroundRun):
 
     def __str__(self) -> str:
         return f"Promotion {self.kind} #{self.pk} ({self.status})"
+
+    @property
+    def settings(self) -> PromotionSettings:
+        """The run's typed settings, parsed from ``options`` (older rows parse the same way)."""
+        return PromotionSettings.from_json(self.options)

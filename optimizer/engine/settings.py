@@ -28,11 +28,32 @@ MONEY_MAX = Decimal("9999999999.99")
 
 
 class SettingsInvalid(EngineInputError):
-    """A run setting cannot be used; ``field`` names it (the form field or JSON key)."""
+    """A run setting cannot be used; ``field`` names it (the form field or JSON key), and
+    ``errors`` holds every bad field found with its message (the first is ``field``)."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, *, errors: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.field = field
+        self.errors = errors or {field: message}
+
+
+class _Errors:
+    """Runs each field's parser and keeps every failure, so one answer names them all."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, str] = {}
+
+    def __call__(self, parse: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return parse(*args, **kwargs)
+        except SettingsInvalid as exc:
+            self.errors.setdefault(exc.field, str(exc))
+            return None
+
+    def raise_any(self) -> None:
+        if self.errors:
+            field, message = next(iter(self.errors.items()))
+            raise SettingsInvalid(field, message, errors=self.errors)
 
 
 # --- The one money rule -------------------------------------------------------------------------
@@ -268,11 +289,9 @@ class PromotionSettings:
             SettingsInvalid: an unknown key or a bad value, naming it.
         """
         data = dict(data or {})
-        names = {f.name for f in fields(cls)}
-        unknown = set(data) - names
-        if unknown:
-            name = sorted(unknown)[0]
-            raise SettingsInvalid(name, f"Unknown option(s): {', '.join(sorted(unknown))}.")
+        check = _Errors()
+        for name in sorted(set(data) - {f.name for f in fields(cls)}):
+            check.errors[name] = f"Unknown option: {name}."
         base = cls()
         values = {k: v for k, v in data.items() if v is not None}
 
@@ -281,35 +300,32 @@ class PromotionSettings:
                 return getattr(base, name)
             return _int(values[name], field=name, low=low, high=high)
 
-        cap = (
-            None
-            if "max_per_category" in data and data["max_per_category"] is None
-            else number("max_per_category", 1, 500)
+        def texts(name: str, separators: str | None) -> tuple[str, ...]:
+            return _texts(values.get(name), field=name, separators=separators)
+
+        no_cap = "max_per_category" in data and data["max_per_category"] is None
+        budget, week, segments = (
+            values.get("discount_budget"),
+            values.get("week"),
+            data.get("segments"),
         )
-        budget = values.get("discount_budget")
-        week = values.get("week")
-        segments = data.get("segments")
-        return cls(
-            k=number("k", 1, 500),
-            max_per_category=cap,
-            discount_budget=None
+        parsed = {
+            "k": check(number, "k", 1, 500),
+            "max_per_category": None if no_cap else check(number, "max_per_category", 1, 500),
+            "discount_budget": None
             if budget in (None, "")
-            else money_parse(budget, field="discount_budget", allow_zero=True),
-            recent_weeks=number("recent_weeks", 0, 52),
-            pinned=_texts(values.get("pinned"), field="pinned", separators=None),
-            banned=_texts(values.get("banned"), field="banned", separators=None),
-            segments=None
-            if segments is None
-            else _texts(segments, field="segments", separators=""),
-            backtest_weeks=number("backtest_weeks", 1, 52),
-            excluded_categories=_texts(
-                values.get("excluded_categories"), field="excluded_categories", separators=";"
-            ),
-            pinned_categories=_texts(
-                values.get("pinned_categories"), field="pinned_categories", separators=";"
-            ),
-            week=None if week is None else _week(week),
-        )
+            else check(money_parse, budget, field="discount_budget", allow_zero=True),
+            "recent_weeks": check(number, "recent_weeks", 0, 52),
+            "pinned": check(texts, "pinned", None),
+            "banned": check(texts, "banned", None),
+            "segments": None if segments is None else check(texts, "segments", ""),
+            "backtest_weeks": check(number, "backtest_weeks", 1, 52),
+            "excluded_categories": check(texts, "excluded_categories", ";"),
+            "pinned_categories": check(texts, "pinned_categories", ";"),
+            "week": None if week is None else check(_week, week),
+        }
+        check.raise_any()
+        return cls(**parsed)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready values (the run's ``options`` field): every key, and ``week`` when set."""
