@@ -193,3 +193,9 @@ def test_promotion_settings_name_every_invalid_field(field, value):
         PromotionSettings.from_json({field: value})
     assert caught.value.field == field
     assert field in str(caught.value)
+
+
+def test_promotion_settings_name_every_bad_option_in_one_answer():
+    with pytest.raises(SettingsInvalid) as caught:
+        PromotionSettings.from_json({"k": 0, "recent_weeks": 99, "colour": "blue"})
+    assert set(caught.value.errors) == {"k", "recent_weeks", "colour"}

@@ -1,5 +1,6 @@
-"""Typed allocation settings at the edges: rows stored before them still run, and the form, the
-command and the re-run refuse a bad budget with the one rule's message."""
+"""Typed run settings at the edges: rows stored before them still parse (and allocation runs
+still run), and the form, the command and the re-run refuse a bad budget with the one rule's
+message."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from campaigns.models import CampaignMember
-from optimizer.models import AllocationRun
+from optimizer.models import AllocationRun, PromotionRun
 from optimizer.services.allocation import allocation_run_execute
 from retailers.models import Role, RunStatus
 from tests.optimizer.allocation_fixtures import AS_OF, scored_tenant, start_allocation
@@ -115,3 +116,25 @@ def test_the_rerun_uses_the_one_budget_rule(client, retailer, make_staff, raw, s
     texts = [str(m) for m in get_messages(response.wsgi_request)]
     assert any(f"budget must be a positive amount, got {shown}." in t for t in texts), texts
     assert AllocationRun.objects.count() == 1
+
+
+def test_a_promotion_run_stored_with_old_format_options_parses(retailer):
+    run = PromotionRun.objects.create(
+        retailer=retailer,
+        week_start=dt.date(2025, 6, 9),
+        options={
+            "k": 20,
+            "max_per_category": None,
+            "discount_budget": "150.00",
+            "recent_weeks": 4,
+            "pinned": ["SKU-1"],
+            "banned": [],
+            "segments": None,
+            "backtest_weeks": 52,
+        },
+    )
+    settings = PromotionRun.objects.get(pk=run.pk).settings
+    assert settings.max_per_category is None
+    assert settings.discount_budget == Decimal("150.00")
+    assert settings.pinned == ("SKU-1",)
+    assert settings.excluded_categories == ()
