@@ -141,19 +141,16 @@ def campaign_bonus_count(*, campaign: Campaign) -> int:
 
 def campaign_rerun_settings(*, campaign: Campaign) -> dict[str, Any] | None:
     """Keyword arguments of ``allocation_run_create`` that repeat the run which proposed
-    ``campaign`` (scores, week, constraints, control group, limits, seed); ``None`` for a
-    campaign that no run proposed. Callers change the budget or add exclusions."""
+    ``campaign`` (scores, week, typed settings, seed); ``None`` for a campaign that no run
+    proposed. Callers change the budget or add exclusions with ``settings.replace``."""
     run = campaign.allocation_run
     if run is None:
         return None
     return {
         "retailer": campaign.retailer,
         "scoring_run": run.scoring_run,
-        "budget": run.budget,
+        "settings": run.settings,
         "week_start": run.week_start,
-        "constraints": dict(run.constraints or {}),
-        "control_share": run.control_share,
-        "spend_limit": run.spend_limit,
         "random_state": run.random_state,
         "time_limit_seconds": run.time_limit_seconds,
     }

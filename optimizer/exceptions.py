@@ -36,7 +36,12 @@ class AllocationRunAlreadyActive(AllocationError):
 
 
 class AllocationSettingsInvalid(AllocationError):
-    """The budget, constraints or scoring run of an allocation request cannot be used."""
+    """The budget, constraints or scoring run of an allocation request cannot be used;
+    ``field`` names the setting at fault when there is one."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class PromotionError(Exception):

@@ -9,6 +9,7 @@ from typing import Any
 
 from django import forms
 
+from optimizer.engine.settings import AllocationSettings, SettingsInvalid, budget_parse
 from retailers.weeks import scores_age_note, week_label, weeks_between
 
 
@@ -43,13 +44,12 @@ class AllocationRunStartForm(forms.Form):
     """What an analyst chooses when asking for a week's bonus allocation.
 
     Besides the fixed fields it has one cap field per active bonus type (``cap_<n>``) and one
-    coverage field per segment of the latest scores (``coverage_<n>``), in percent; read them
-    back with :meth:`constraints`.
+    coverage field per segment of the latest scores (``coverage_<n>``), in percent; read the
+    whole back as typed settings with :meth:`settings`.
     """
 
     budget = forms.DecimalField(
         label="Budget",
-        min_value=Decimal("0.01"),
         max_digits=12,
         decimal_places=2,
         help_text="Expected cost of the redeemed bonuses the allocation may plan for.",
@@ -141,25 +141,39 @@ class AllocationRunStartForm(forms.Form):
         ]
         return [(legend, fields) for legend, fields in groups if fields]
 
-    def constraints(self) -> dict[str, Any]:
-        """The ``constraints`` argument of ``allocation_run_create`` (valid forms only)."""
-        data = self.cleaned_data
+    def clean_budget(self) -> Decimal:
+        # The one budget rule, shared with the command, the re-run and the service.
+        try:
+            return budget_parse(self.cleaned_data["budget"])
+        except SettingsInvalid as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.errors:
+            return data
         caps = {code: data[f] for f, code in self.cap_fields if data.get(f) is not None}
         coverage = {
-            segment: float(data[f]) / 100
+            segment: data[f] / 100
             for f, segment in self.coverage_fields
             if data.get(f) is not None and data[f] > 0
         }
-        constraints: dict[str, Any] = {
-            "contact_limit": data["contact_limit"],
-            "contact_window_weeks": data["contact_window_weeks"],
-        }
-        if caps:
-            constraints["type_caps"] = caps
-        if coverage:
-            constraints["segment_coverage"] = coverage
-        return constraints
+        try:
+            self._settings = AllocationSettings.from_json(
+                {
+                    "budget": data["budget"],
+                    "spend_limit": data.get("spend_limit"),
+                    "control_share": (data["control_share"] / 100).quantize(Decimal("0.001")),
+                    "contact_limit": data["contact_limit"],
+                    "contact_window_weeks": data["contact_window_weeks"],
+                    "type_caps": caps,
+                    "segment_coverage": coverage,
+                }
+            )
+        except SettingsInvalid as exc:
+            self.add_error(exc.field if exc.field in self.fields else None, str(exc))
+        return data
 
-    def control_share_value(self) -> Decimal:
-        """The control share as a fraction (0-0.5)."""
-        return (self.cleaned_data["control_share"] / 100).quantize(Decimal("0.001"))
+    def settings(self) -> AllocationSettings:
+        """The typed settings of ``allocation_run_create`` (valid forms only)."""
+        return self._settings

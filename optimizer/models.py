@@ -9,11 +9,20 @@ joblib artifact recorded by :class:`ScoringModelVersion`; every scored customer 
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
 from loyalty_site.money import MONEY_FIELD
+from optimizer.engine.settings import (
+    AllocationSettings,
+    PromotionSettings,
+    SettingsInvalid,
+    budget_parse,
+)
 from retailers.runs import ACTIVE_STATUSES, BackgroundRun, RunState
 from retailers.tenancy import RetailerOwned
 
@@ -150,6 +159,14 @@ class CustomerScore(RetailerOwned):
         return f"{self.customer_id} in run #{self.run_id}"
 
 
+def validate_budget(value: Any) -> None:
+    """The model's side of the one budget rule (:func:`optimizer.engine.settings.budget_parse`)."""
+    try:
+        budget_parse(value)
+    except SettingsInvalid as exc:
+        raise ValidationError(str(exc), code="budget") from exc
+
+
 class AllocationRun(BackgroundRun):
     """One run of the allocation engine: a scoring run, a budget and rules in, a campaign out."""
 
@@ -157,7 +174,7 @@ class AllocationRun(BackgroundRun):
         ScoringRun, on_delete=models.PROTECT, related_name="allocation_runs"
     )
     week_start = models.DateField(help_text="First day of the campaign week.")
-    budget = models.DecimalField(**MONEY_FIELD, validators=[MinValueValidator(0)])
+    budget = models.DecimalField(**MONEY_FIELD, validators=[validate_budget])
     spend_limit = models.DecimalField(
         **{**MONEY_FIELD, "default": None},
         null=True,
@@ -203,6 +220,19 @@ class AllocationRun(BackgroundRun):
     def __str__(self) -> str:
         return f"Allocation run #{self.pk} for the week of {self.week_start} ({self.status})"
 
+    @property
+    def settings(self) -> AllocationSettings:
+        """The run's typed settings: its columns and its ``constraints`` JSON (rows written
+        before the typed settings parse the same way)."""
+        return AllocationSettings.from_json(
+            {
+                **(self.constraints or {}),
+                "budget": self.budget,
+                "spend_limit": self.spend_limit,
+                "control_share": self.control_share,
+            }
+        )
+
 
 class PromotionRun(BackgroundRun):
     """One run of the promotion engine: a week's proposal, or a backtest of the lift model."""
@@ -232,3 +262,8 @@ class PromotionRun(BackgroundRun):
 
     def __str__(self) -> str:
         return f"Promotion {self.kind} #{self.pk} ({self.status})"
+
+    @property
+    def settings(self) -> PromotionSettings:
+        """The run's typed settings, parsed from ``options`` (older rows parse the same way)."""
+        return PromotionSettings.from_json(self.options)

@@ -264,11 +264,8 @@ class AllocationRunStartView(RetailerViewMixin, FormView):
         try:
             run = allocation_run_create(
                 retailer=self.retailer,
-                budget=data["budget"],
+                settings=form.settings(),
                 week_start=data["week_start"],
-                constraints=form.constraints(),
-                control_share=form.control_share_value(),
-                spend_limit=data["spend_limit"],
                 user=self.request.user,
             )
         except AllocationRunAlreadyActive as exc:
@@ -315,12 +312,13 @@ class AllocationRunDetailView(RetailerViewMixin, DetailView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         run = self.object
-        constraints = run.constraints or {}
+        settings = run.settings
         context.update(
             **self.status_context(run),
-            type_caps=sorted((constraints.get("type_caps") or {}).items()),
-            coverage=sorted((constraints.get("segment_coverage") or {}).items()),
-            excluded=len(constraints.get("excluded_customers") or []),
+            settings=settings,
+            type_caps=sorted(settings.type_caps.items()),
+            coverage=sorted(settings.segment_coverage.items()),
+            excluded=len(settings.excluded_customers),
             timing_rows=timings_table(run.timings),
             solver_timing_rows=sorted((run.result.get("timings") or {}).items()),
         )

@@ -35,7 +35,7 @@ def campaign_caps(campaign: Campaign) -> dict[str, int]:
     run = campaign.allocation_run
     return type_caps(
         retailer_id=campaign.retailer_id,
-        run_caps=run.constraints.get("type_caps") if run is not None else None,
+        run_caps=dict(run.settings.type_caps) if run is not None else None,
     )
 
 

@@ -39,6 +39,7 @@ from campaigns.selectors import (
 from campaigns.services import audit_entries_for, campaign_approve, campaign_reject
 from campaigns.services.results import campaign_results_measure
 from loyalty_site.charts import campaign_breakdown_figure, campaign_results_figure, figure_data
+from optimizer.engine.settings import SettingsInvalid, budget_parse
 from optimizer.exceptions import AllocationRunAlreadyActive, AllocationSettingsInvalid
 from optimizer.services.allocation import allocation_run_create
 from retailers.models import Role
@@ -63,9 +64,7 @@ class CampaignRerunForm(forms.Form):
 
     action = forms.ChoiceField(choices=[("drop", "drop"), ("budget", "budget")])
     customers = forms.TypedMultipleChoiceField(coerce=int, required=False)
-    budget = forms.DecimalField(
-        required=False, min_value=Decimal("0.01"), max_digits=12, decimal_places=2
-    )
+    budget = forms.DecimalField(required=False, max_digits=12, decimal_places=2)
 
     def __init__(self, *args: Any, campaign: Campaign, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -76,6 +75,14 @@ class CampaignRerunForm(forms.Form):
         self.fields["customers"].choices = [
             (pk, pk) for pk in treated.values_list("customer_id", flat=True)
         ]
+
+    def clean_budget(self) -> Decimal | None:
+        # The one budget rule, shared with the start form, the command and the service.
+        value = self.cleaned_data["budget"]
+        try:
+            return None if value is None else budget_parse(value)
+        except SettingsInvalid as exc:
+            raise ValidationError(str(exc)) from exc
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -301,23 +308,23 @@ class CampaignRerunView(CampaignObjectMixin, View):
             errors = [error for errors in form.errors.values() for error in errors]
             messages.error(request, "Not re-run: " + " ".join(errors))
             return HttpResponseRedirect(_detail(campaign.pk))
-        if form.cleaned_data["action"] == "drop":
-            dropped = form.cleaned_data["customers"]
-            before = settings["constraints"].get("excluded_customers") or []
-            excluded = sorted({*map(int, before), *dropped})
-            settings["constraints"]["excluded_customers"] = excluded
-            what = f"without {len(dropped)} more customer(s)"
-        else:
-            settings["budget"] = form.cleaned_data["budget"]
-            what = f"with a budget of {settings['budget']}"
+        typed = settings["settings"]
         try:
+            if form.cleaned_data["action"] == "drop":
+                dropped = form.cleaned_data["customers"]
+                excluded = sorted({*typed.excluded_customers, *dropped})
+                settings["settings"] = typed.replace(excluded_customers=excluded)
+                what = f"without {len(dropped)} more customer(s)"
+            else:
+                settings["settings"] = typed.replace(budget=form.cleaned_data["budget"])
+                what = f"with a budget of {settings['settings'].budget}"
             run = allocation_run_create(**settings, replaces=campaign, user=request.user)
         except AllocationRunAlreadyActive as exc:
             url = reverse("optimizer:allocation-detail", args=[exc.run_id]) if exc.run_id else ""
             link = format_html(' <a href="{}">Follow run #{}</a>.', url, exc.run_id) if url else ""
             messages.error(request, format_html("Not re-run: {}.{}", str(exc), link))
             return HttpResponseRedirect(_detail(campaign.pk))
-        except (AllocationSettingsInvalid, ValidationError) as exc:
+        except (AllocationSettingsInvalid, SettingsInvalid, ValidationError) as exc:
             messages.error(request, f"Not re-run: {exc}")
             return HttpResponseRedirect(_detail(campaign.pk))
         messages.success(request, f"Re-running the allocation {what} (run #{run.pk}).")

@@ -74,7 +74,7 @@ def _recent_bonuses(run: AllocationRun, customer_ids: pd.Series) -> np.ndarray:
     window that starts on one of the campaigns (or at ``week_start`` itself), so only those
     starts are tried.
     """
-    weeks = int(run.constraints.get("contact_window_weeks") or run.retailer.contact_window_weeks)
+    weeks = run.settings.contact_window_weeks or run.retailer.contact_window_weeks
     span = 7 * weeks
     rows = list(
         CampaignMember.objects.filter(
@@ -147,7 +147,7 @@ def unit_costs(*, retailer: Retailer, mean_basket: float) -> dict[str, Decimal]:
 
 
 def _bonus_types(run: AllocationRun, mean_basket: float) -> tuple[pd.DataFrame, dict[str, int]]:
-    wanted = run.constraints.get("bonus_types") or None
+    wanted = run.settings.bonus_types
     types = BonusType.objects.for_retailer(run.retailer).filter(is_active=True)
     if wanted:
         types = types.filter(code__in=wanted)
@@ -205,7 +205,7 @@ def allocation_inputs_read(*, run: AllocationRun) -> AllocationInputs:
     """Every input frame of the engine for ``run`` (its scoring run, catalogue and history)."""
     customers = _customers(run)
     mean_basket = float(customers["avg_basket"].mean()) if len(customers) else 0.0
-    excluded = set(run.constraints.get("excluded_customers") or [])
+    excluded = set(run.settings.excluded_customers)
     if excluded:
         customers = customers[~customers["customer_id"].isin(excluded)].reset_index(drop=True)
     bonus_types, ids = _bonus_types(run, mean_basket)

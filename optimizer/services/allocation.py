@@ -15,7 +15,6 @@ is stored as its own proposal, marked not optimal, and the last good proposal st
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -26,7 +25,6 @@ from campaigns.models import BonusType, Campaign, CampaignMember, CampaignState
 from campaigns.services import audit_record, campaign_supersede
 from campaigns.services.checks import type_caps
 from loyalty_site.bulk import insert_frame
-from loyalty_site.money import quantize
 from optimizer.engine.allocation import (
     ALLOCATED,
     CONTROL,
@@ -38,6 +36,7 @@ from optimizer.engine.allocation import (
     InfeasibleAllocation,
     allocate,
 )
+from optimizer.engine.settings import AllocationSettings, SettingsInvalid
 from optimizer.engine.types import EngineInputError
 from optimizer.exceptions import AllocationRunAlreadyActive, AllocationSettingsInvalid
 from optimizer.frames.allocation import AllocationInputs, allocation_inputs_read
@@ -60,15 +59,6 @@ TASK = "optimizer.tasks.allocation_run_execute_task"
 #: Solver outcomes good enough to replace the proposal a re-run was asked to replace: a solve
 #: stopped by its time limit, or finished above the gap tolerance, never silently does.
 TRUSTED_STATUSES = (STATUS_OPTIMAL, STATUS_FEASIBLE)
-#: Constraint keys an allocation run accepts (see :func:`allocation_run_create`).
-CONSTRAINT_KEYS = {
-    "type_caps",
-    "segment_coverage",
-    "contact_limit",
-    "contact_window_weeks",
-    "bonus_types",
-    "excluded_customers",
-}
 
 
 ALLOCATION = RunKind(
@@ -88,12 +78,20 @@ def default_week_start(as_of: dt.date, week_start_day: int = 0) -> dt.date:
     return week_start_on_or_after(as_of, week_start_day)
 
 
-def _validate(retailer: Retailer, budget: Decimal, constraints: dict[str, Any]) -> None:
-    if budget <= 0:
-        raise AllocationSettingsInvalid("The budget must be a positive amount.")
-    unknown = set(constraints) - CONSTRAINT_KEYS
-    if unknown:
-        raise AllocationSettingsInvalid(f"Unknown constraint(s): {', '.join(sorted(unknown))}.")
+def allocation_settings_parse(data: dict[str, Any]) -> AllocationSettings:
+    """``data`` (form, command or API values, or a stored row) as checked settings.
+
+    Raises:
+        AllocationSettingsInvalid: a bad value, with ``field`` naming it.
+    """
+    try:
+        return AllocationSettings.from_json(data)
+    except SettingsInvalid as exc:
+        raise AllocationSettingsInvalid(str(exc), field=exc.field) from exc
+
+
+def _check_catalogue(retailer: Retailer, settings: AllocationSettings) -> None:
+    """The checks that need the database: every named bonus type is active at the retailer."""
     active = set(
         BonusType.objects.for_retailer(retailer)
         .filter(is_active=True)
@@ -101,33 +99,28 @@ def _validate(retailer: Retailer, budget: Decimal, constraints: dict[str, Any]) 
     )
     if not active:
         raise AllocationSettingsInvalid(
-            f"{retailer} has no active bonus type: configure the catalogue first."
+            f"{retailer} has no active bonus type: configure the catalogue first.",
+            field="bonus_types",
         )
-    for code, cap in (constraints.get("type_caps") or {}).items():
+    for code in settings.type_caps:
         if code not in active:
-            raise AllocationSettingsInvalid(f"Cap for {code!r}: no such active bonus type.")
-        if int(cap) < 0:
-            raise AllocationSettingsInvalid(f"Cap for {code!r} must not be negative.")
-    for segment, share in (constraints.get("segment_coverage") or {}).items():
-        if not 0 <= float(share) <= 1:
             raise AllocationSettingsInvalid(
-                f"Coverage of segment {segment!r} must be a share between 0 and 1."
+                f"Cap for {code!r}: no such active bonus type.", field="type_caps"
             )
-    for code in constraints.get("bonus_types") or []:
+    for code in settings.bonus_types:
         if code not in active:
-            raise AllocationSettingsInvalid(f"{code!r} is not an active bonus type.")
+            raise AllocationSettingsInvalid(
+                f"{code!r} is not an active bonus type.", field="bonus_types"
+            )
 
 
 @transaction.atomic
 def allocation_run_create(
     *,
     retailer: Retailer,
-    budget: Decimal,
+    settings: AllocationSettings,
     scoring_run: ScoringRun | None = None,
     week_start: dt.date | None = None,
-    constraints: dict[str, Any] | None = None,
-    control_share: Decimal | float = Decimal("0.10"),
-    spend_limit: Decimal | None = None,
     random_state: int = 0,
     time_limit_seconds: int = 120,
     replaces: Campaign | None = None,
@@ -138,16 +131,11 @@ def allocation_run_create(
 
     Args:
         retailer: the tenant.
-        budget: expected-cost budget of the campaign (money).
+        settings: budget, spend limit, control share and constraints, parsed at the edge
+            (:func:`allocation_settings_parse`).
         scoring_run: the scores to allocate on; default the retailer's latest succeeded run.
         week_start: first day of the campaign week, on the retailer's ``week_start_day``;
             default the first such day on or after the scoring run's as-of date.
-        constraints: ``type_caps`` {code: max count}, ``segment_coverage`` {segment: min share},
-            ``contact_limit`` N and ``contact_window_weeks`` M (default: the retailer's),
-            ``bonus_types`` [codes] to offer (default all active), ``excluded_customers``
-            [customer ids] dropped by an approver.
-        control_share: share of eligible customers held out (stratified by segment).
-        spend_limit: hard limit on the real cost of redemptions (default: the budget).
         random_state: seed of the control group.
         time_limit_seconds: solver time limit.
         replaces: the proposal this run re-does (superseded when the new one is good).
@@ -158,9 +146,7 @@ def allocation_run_create(
         AllocationRunAlreadyActive: one is queued or running for the retailer.
         AllocationSettingsInvalid: no usable scores, a bad budget, week start or constraint.
     """
-    constraints = dict(constraints or {})
-    budget = quantize(budget)
-    _validate(retailer, budget, constraints)
+    _check_catalogue(retailer, settings)
     error = week_start and week_start_error(week_start, retailer.week_start_day)
     if error:
         raise AllocationSettingsInvalid(f"Week start: {error}")
@@ -176,10 +162,10 @@ def allocation_run_create(
         retailer=retailer,
         scoring_run=scoring_run,
         week_start=week_start or default_week_start(scoring_run.as_of, retailer.week_start_day),
-        budget=budget,
-        spend_limit=quantize(spend_limit) if spend_limit is not None else None,
-        constraints=constraints,
-        control_share=Decimal(str(control_share)),
+        budget=settings.budget,
+        spend_limit=settings.spend_limit,
+        constraints=settings.constraints_json(),
+        control_share=settings.control_share,
         random_state=random_state,
         time_limit_seconds=time_limit_seconds,
         replaces=replaces,
@@ -234,19 +220,15 @@ def _describe(exc: Exception) -> tuple[str, dict[str, Any]]:
 def _solve(run: AllocationRun, inputs: AllocationInputs) -> AllocationResult:
     if inputs.customers.empty:
         raise AllocationSettingsInvalid("The scoring run has no scored customers.")
-    retailer = run.retailer
-    limit = run.constraints.get("contact_limit")
+    retailer, settings = run.retailer, run.settings
+    limit = settings.contact_limit
     constraints = AllocationConstraints(
-        budget=float(run.budget),
-        type_caps=type_caps(retailer_id=run.retailer_id, run_caps=run.constraints.get("type_caps")),
-        segment_coverage={
-            str(k): float(v) for k, v in (run.constraints.get("segment_coverage") or {}).items()
-        },
-        contact_limit=int(limit) if limit is not None else int(retailer.contact_limit),
-        contact_window_weeks=int(
-            run.constraints.get("contact_window_weeks") or retailer.contact_window_weeks
-        ),
-        control_share=float(run.control_share),
+        budget=float(settings.budget),
+        type_caps=type_caps(retailer_id=run.retailer_id, run_caps=dict(settings.type_caps)),
+        segment_coverage=dict(settings.segment_coverage),
+        contact_limit=limit if limit is not None else int(retailer.contact_limit),
+        contact_window_weeks=settings.contact_window_weeks or retailer.contact_window_weeks,
+        control_share=float(settings.control_share),
     )
     return allocate(
         inputs.customers,

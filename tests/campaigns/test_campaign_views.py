@@ -14,7 +14,7 @@ from django.utils import timezone
 from campaigns.models import AuditEntry, Bonus, Campaign, CampaignState
 from customers.models import PointsEntry, PointsKind
 from optimizer.models import AllocationRun
-from optimizer.services.allocation import allocation_run_create, allocation_run_execute
+from optimizer.services.allocation import allocation_run_execute
 from retailers.models import Role, RunStatus
 from tests.campaigns.factories import (
     BonusFactory,
@@ -23,7 +23,7 @@ from tests.campaigns.factories import (
     CampaignMemberFactory,
 )
 from tests.customers.factories import CustomerFactory
-from tests.optimizer.allocation_fixtures import scored_tenant
+from tests.optimizer.allocation_fixtures import scored_tenant, start_allocation
 
 pytestmark = pytest.mark.django_db
 ROLES = [Role.VIEWER, Role.ANALYST, Role.APPROVER, Role.ADMIN]
@@ -35,7 +35,7 @@ def propose(retailer, user=None, **kwargs) -> Campaign:
         scored_tenant(retailer)
     kwargs.setdefault("budget", Decimal("20.00"))
     kwargs.setdefault("control_share", 0.2)
-    run = allocation_run_create(retailer=retailer, user=user, enqueue=False, **kwargs)
+    run = start_allocation(retailer=retailer, user=user, enqueue=False, **kwargs)
     run = allocation_run_execute(run_id=run.pk)
     assert run.status == RunStatus.SUCCEEDED, run.error
     return run.campaign

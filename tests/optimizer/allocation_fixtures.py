@@ -53,3 +53,27 @@ def scored_tenant(retailer, *, customers: int = 40) -> ScoringRun:
         )
     CustomerScore.objects.bulk_create(rows)
     return run
+
+
+def start_allocation(
+    *,
+    retailer,
+    budget,
+    constraints=None,
+    control_share=None,
+    spend_limit=None,
+    **kwargs,
+):
+    """``allocation_run_create`` with the settings written as the tests think of them: a
+    budget and the ``constraints`` dict, parsed through the one edge parser."""
+    from optimizer.services.allocation import allocation_run_create, allocation_settings_parse
+
+    settings = allocation_settings_parse(
+        {
+            **(constraints or {}),
+            "budget": budget,
+            "control_share": control_share,
+            "spend_limit": spend_limit,
+        }
+    )
+    return allocation_run_create(retailer=retailer, settings=settings, **kwargs)

@@ -11,10 +11,10 @@ from campaigns.models import CampaignMember, CampaignState
 from customers.models import Customer
 from optimizer.frames.allocation import allocation_inputs_read
 from optimizer.models import AllocationRun
-from optimizer.services.allocation import allocation_run_create, allocation_run_execute
+from optimizer.services.allocation import allocation_run_execute
 from retailers.models import RunStatus
 from tests.campaigns.rewards_factories import CampaignFactory, CampaignMemberFactory
-from tests.optimizer.allocation_fixtures import AS_OF, scored_tenant
+from tests.optimizer.allocation_fixtures import AS_OF, scored_tenant, start_allocation
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +36,7 @@ def _contact(retailer, customers, week_start):
 
 
 def _treated(retailer, **constraints):
-    run = allocation_run_create(
+    run = start_allocation(
         retailer=retailer,
         budget=Decimal("500.00"),
         constraints={"contact_window_weeks": 4, **constraints},
@@ -78,7 +78,7 @@ def test_points_count_at_face_value_against_the_budget(retailer):
     retailer.point_value = Decimal("0.005")  # 300 points = 1.50, worth it for the at-risk
     retailer.save(update_fields=["point_value"])
     scored_tenant(retailer)
-    run = allocation_run_create(
+    run = start_allocation(
         retailer=retailer,
         budget=Decimal("20.00"),
         constraints={"bonus_types": ["points-300"]},

@@ -11,17 +11,17 @@ from campaigns.models import AuditEntry, CampaignMember, CampaignState
 from loyalty_site.money import quantize
 from optimizer.exceptions import AllocationRunAlreadyActive, AllocationSettingsInvalid
 from optimizer.models import AllocationRun
-from optimizer.services.allocation import allocation_run_create, allocation_run_execute
+from optimizer.services.allocation import allocation_run_execute
 from optimizer.tasks import allocation_run_execute_task
 from retailers.models import RunStatus
-from tests.optimizer.allocation_fixtures import AS_OF, scored_tenant
+from tests.optimizer.allocation_fixtures import AS_OF, scored_tenant, start_allocation
 
 pytestmark = pytest.mark.django_db
 
 
 def run_allocation(retailer, **kwargs):
     kwargs.setdefault("budget", Decimal("20.00"))
-    run = allocation_run_create(retailer=retailer, enqueue=False, **kwargs)
+    run = start_allocation(retailer=retailer, enqueue=False, **kwargs)
     return allocation_run_execute(run_id=run.pk)
 
 
@@ -95,17 +95,17 @@ def test_executing_twice_writes_one_campaign(retailer):
 
 def test_second_run_while_one_is_queued_is_refused(retailer):
     scored_tenant(retailer)
-    allocation_run_create(retailer=retailer, budget=Decimal("10"), enqueue=False)
+    start_allocation(retailer=retailer, budget=Decimal("10"), enqueue=False)
     with pytest.raises(AllocationRunAlreadyActive):
-        allocation_run_create(retailer=retailer, budget=Decimal("10"), enqueue=False)
+        start_allocation(retailer=retailer, budget=Decimal("10"), enqueue=False)
 
 
 def test_bad_settings_are_refused_with_a_clear_message(retailer):
     scored_tenant(retailer)
     with pytest.raises(AllocationSettingsInvalid, match="positive"):
-        allocation_run_create(retailer=retailer, budget=Decimal("0"), enqueue=False)
+        start_allocation(retailer=retailer, budget=Decimal("0"), enqueue=False)
     with pytest.raises(AllocationSettingsInvalid, match="no-such"):
-        allocation_run_create(
+        start_allocation(
             retailer=retailer,
             budget=Decimal("10"),
             constraints={"type_caps": {"no-such": 1}},

@@ -18,9 +18,9 @@ from django.urls import reverse
 
 from optimizer.exceptions import AllocationSettingsInvalid
 from optimizer.models import AllocationRun
-from optimizer.services.allocation import allocation_run_create, default_week_start
+from optimizer.services.allocation import default_week_start
 from retailers.models import Role
-from tests.optimizer.allocation_fixtures import AS_OF, scored_tenant
+from tests.optimizer.allocation_fixtures import AS_OF, scored_tenant, start_allocation
 from tests.retailers.factories import TIME_ZONE
 
 pytestmark = pytest.mark.django_db
@@ -99,12 +99,12 @@ def test_form_refuses_a_day_that_is_not_an_offered_week(analyst_client, scored):
 
 def test_service_refuses_a_week_start_on_another_weekday(retailer, scored):
     with pytest.raises(AllocationSettingsInvalid, match=r"Week start: 2025-06-04 is a Wednesday"):
-        allocation_run_create(
+        start_allocation(
             retailer=retailer, budget=Decimal(20), week_start=dt.date(2025, 6, 4), enqueue=False
         )
     retailer.week_start_day = 2
     retailer.save(update_fields=["week_start_day"])
-    run = allocation_run_create(
+    run = start_allocation(
         retailer=retailer, budget=Decimal(20), week_start=dt.date(2025, 6, 4), enqueue=False
     )
     assert run.week_start == dt.date(2025, 6, 4)
@@ -115,7 +115,7 @@ def test_default_week_is_the_first_week_start_on_or_after_the_scores(retailer, s
     assert default_week_start(AS_OF, 3) == dt.date(2025, 6, 5)  # Thursday weeks
     retailer.week_start_day = 3
     retailer.save(update_fields=["week_start_day"])
-    run = allocation_run_create(retailer=retailer, budget=Decimal(20), enqueue=False)
+    run = start_allocation(retailer=retailer, budget=Decimal(20), enqueue=False)
     assert run.week_start == dt.date(2025, 6, 5)
 
 

@@ -38,9 +38,9 @@ from customers.models import PointsEntry
 from optimizer.engine.allocation import STATUS_TIME_LIMIT
 from optimizer.models import AllocationRun, CustomerScore, ScoringModelVersion, ScoringRun
 from optimizer.services import scoring_run_create
-from optimizer.services.allocation import allocation_run_create, allocation_run_execute
+from optimizer.services.allocation import allocation_run_execute
 from retailers.models import Role, RunStatus
-from tests.optimizer.allocation_fixtures import scored_tenant
+from tests.optimizer.allocation_fixtures import scored_tenant, start_allocation
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 TASK = "optimizer.tasks.allocation_run_execute_task"
@@ -160,7 +160,7 @@ def test_worker_killed_mid_allocation_is_redelivered_and_writes_one_proposal(
     postgres_only, retailer, tmp_path, monkeypatch
 ):
     scored_tenant(retailer, customers=CUSTOMERS)
-    run = allocation_run_create(retailer=retailer, budget=Decimal("40.00"), enqueue=False)
+    run = start_allocation(retailer=retailer, budget=Decimal("40.00"), enqueue=False)
     env = worker_env(tmp_path)
     lock = table_lock(CustomerScore._meta.db_table)
     first = Worker(env, tmp_path / "worker-1.log")
@@ -234,7 +234,7 @@ def test_same_allocation_run_executed_three_times_at_once_writes_one_campaign(
     postgres_only, retailer
 ):
     scored_tenant(retailer, customers=CUSTOMERS)
-    run = allocation_run_create(retailer=retailer, budget=Decimal("40.00"), enqueue=False)
+    run = start_allocation(retailer=retailer, budget=Decimal("40.00"), enqueue=False)
     results = _in_threads(3, lambda: allocation_run_execute(run_id=run.pk))
     assert not [r for r in results if isinstance(r, Exception)], results
     run.refresh_from_db()
@@ -245,7 +245,7 @@ def test_same_allocation_run_executed_three_times_at_once_writes_one_campaign(
     members = CampaignMember.objects.filter(campaign__allocation_run=run)
     assert members.values("customer").distinct().count() == members.count() > 0
     # The same rows as one uninterrupted execution of the same inputs (deterministic engine).
-    reference = allocation_run_create(
+    reference = start_allocation(
         retailer=retailer, budget=Decimal("40.00"), scoring_run=run.scoring_run, enqueue=False
     )
     allocation_run_execute(run_id=reference.pk)
@@ -321,7 +321,7 @@ def test_worker_sees_bounded_queue_settings_on_the_long_queue(tmp_path):
 def proposal(retailer):
     """A proposed campaign written by a real allocation run of the scored tenant."""
     scored_tenant(retailer, customers=CUSTOMERS)
-    run = allocation_run_create(retailer=retailer, budget=Decimal("40.00"), enqueue=False)
+    run = start_allocation(retailer=retailer, budget=Decimal("40.00"), enqueue=False)
     allocation_run_execute(run_id=run.pk)
     return Campaign.objects.get(allocation_run=run)
 
@@ -338,7 +338,7 @@ def test_time_limited_rerun_is_not_optimal_and_does_not_supersede_the_last_propo
         return dataclasses.replace(real(*args, **kwargs), status=STATUS_TIME_LIMIT)
 
     monkeypatch.setattr(glue, "allocate", stopped_by_time_limit)
-    rerun = allocation_run_create(
+    rerun = start_allocation(
         retailer=retailer,
         budget=Decimal("40.00"),
         replaces=proposal,
@@ -356,7 +356,7 @@ def test_time_limited_rerun_is_not_optimal_and_does_not_supersede_the_last_propo
 @pytest.mark.django_db
 def test_optimal_rerun_supersedes_the_last_proposal(proposal, retailer):
     """The control case of the test above: a good re-run does supersede."""
-    rerun = allocation_run_create(
+    rerun = start_allocation(
         retailer=retailer, budget=Decimal("40.00"), replaces=proposal, enqueue=False
     )
     allocation_run_execute(run_id=rerun.pk)

@@ -19,10 +19,9 @@ import pytest
 
 from campaigns.models import AuditEntry, Campaign
 from optimizer.models import AllocationRun, CustomerScore
-from optimizer.services.allocation import allocation_run_create
 from optimizer.services.restart import run_restart
 from retailers.models import Role, RunStatus
-from tests.optimizer.allocation_fixtures import scored_tenant
+from tests.optimizer.allocation_fixtures import scored_tenant, start_allocation
 from tests.reliability.test_worker_faults import (
     CUSTOMERS,
     TASK,
@@ -55,7 +54,7 @@ def test_qcluster_stops_on_sigterm_and_its_interrupted_run_is_abandoned_and_rest
     postgres_only, retailer, tmp_path, monkeypatch, make_staff, to_group
 ):
     scored_tenant(retailer, customers=CUSTOMERS)
-    run = allocation_run_create(retailer=retailer, budget=Decimal("40.00"), enqueue=False)
+    run = start_allocation(retailer=retailer, budget=Decimal("40.00"), enqueue=False)
     env = {**worker_env(tmp_path), "Q_STOP_GRACE_SECONDS": str(GRACE)}
     lock = table_lock(CustomerScore._meta.db_table)
     worker = Worker(env, tmp_path / "worker.log")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
@@ -11,21 +10,23 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from optimizer.exceptions import AllocationError
-from optimizer.services.allocation import allocation_run_create, allocation_run_execute
+from optimizer.services.allocation import (
+    allocation_run_create,
+    allocation_run_execute,
+    allocation_settings_parse,
+)
 from retailers.models import Retailer, RunStatus
 from retailers.weeks import scores_age_note, week_start_error
 
 
-def _pairs(values: list[str], cast: type, what: str) -> dict[str, Any]:
+def _pairs(values: list[str], what: str) -> dict[str, str]:
+    """``NAME=VALUE`` items as a mapping; the settings check the values."""
     out = {}
     for item in values:
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise CommandError(f"{what} must look like NAME=VALUE, got {item!r}")
-        try:
-            out[key] = cast(raw)
-        except ValueError as exc:
-            raise CommandError(f"{what} {item!r}: {raw!r} is not a number") from exc
+        out[key] = raw
     return out
 
 
@@ -56,7 +57,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--contact-limit", type=int, help="at most N bonuses per customer...")
         parser.add_argument("--contact-weeks", type=int, help="...in this many weeks")
-        parser.add_argument("--control-share", type=float, default=0.10)
+        parser.add_argument("--control-share", default="0.10", help="share held out, 0-0.5")
         parser.add_argument("--spend-limit", help="hard limit on redeemed cost (default budget)")
         parser.add_argument("--seed", type=int, default=0, help="seed of the control group")
         parser.add_argument("--time-limit", type=int, default=120, help="solver seconds")
@@ -66,32 +67,27 @@ class Command(BaseCommand):
         retailer = Retailer.objects.filter(slug=options["retailer"]).first()
         if retailer is None:
             raise CommandError(f"no retailer with slug {options['retailer']!r}")
-        try:
-            budget = Decimal(options["budget"])
-            spend_limit = Decimal(options["spend_limit"]) if options["spend_limit"] else None
-        except InvalidOperation as exc:
-            raise CommandError("--budget and --spend-limit must be amounts like 500.00") from exc
         week_start = options["week_start"]
         error = week_start and week_start_error(week_start, retailer.week_start_day)
         if error:
             raise CommandError(f"--week-start {error}")
-        constraints: dict[str, Any] = {
-            "type_caps": _pairs(options["cap"], int, "--cap"),
-            "segment_coverage": _pairs(options["coverage"], float, "--coverage"),
-        }
-        if options["contact_limit"] is not None:
-            constraints["contact_limit"] = options["contact_limit"]
-        if options["contact_weeks"] is not None:
-            constraints["contact_window_weeks"] = options["contact_weeks"]
         sync = options["sync"]
         try:
+            settings_ = allocation_settings_parse(
+                {
+                    "budget": options["budget"],
+                    "spend_limit": options["spend_limit"],
+                    "control_share": options["control_share"],
+                    "type_caps": _pairs(options["cap"], "--cap"),
+                    "segment_coverage": _pairs(options["coverage"], "--coverage"),
+                    "contact_limit": options["contact_limit"],
+                    "contact_window_weeks": options["contact_weeks"],
+                }
+            )
             run = allocation_run_create(
                 retailer=retailer,
-                budget=budget,
+                settings=settings_,
                 week_start=week_start,
-                constraints=constraints,
-                control_share=options["control_share"],
-                spend_limit=spend_limit,
                 random_state=options["seed"],
                 time_limit_seconds=options["time_limit"],
                 enqueue=not sync,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -12,30 +11,17 @@ from django.db.models import Max
 from django.utils import timezone
 
 from customers.models import Transaction
-from loyalty_site.money import quantize
 from optimizer.engine.promotions import (
     ForecastConfig,
     SelectionConfig,
 )
+from optimizer.engine.settings import PromotionSettings, SettingsInvalid
 from retailers.models import Product, Retailer
 
 EXECUTE_TASK = "optimizer.tasks.promotion_run_execute_task"
 SCHEDULE_TASK = "optimizer.tasks.promotion_schedule_task"
 SCHEDULE_PREFIX = "weekly-promotions:"
 RANDOM_STATE = 0
-#: Options of a run and their defaults (see ``docs/promotions.md``, "Running it").
-DEFAULT_OPTIONS: dict[str, Any] = {
-    "k": 20,
-    "max_per_category": 3,
-    "discount_budget": None,
-    "recent_weeks": 4,
-    "pinned": [],
-    "banned": [],
-    "segments": None,
-    "backtest_weeks": 52,
-    "excluded_categories": [],
-    "pinned_categories": [],
-}
 #: Holiday calendar of the engine per retailer time zone (others: no holiday features).
 ZONE_COUNTRIES = {"Europe/London": "GB", "Europe/Berlin": "DE", "Europe/Paris": "FR"} | {
     "Europe/Amsterdam": "NL"
@@ -75,42 +61,8 @@ def promotion_default_week(*, retailer: Retailer, now: dt.datetime | None = None
     return monday_after(today)
 
 
-def _int(options: dict[str, Any], name: str, low: int, high: int, errors: dict) -> int | None:
-    value = options.get(name)
-    if value is None:
-        return None
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        errors[name] = f"{name} must be a whole number."
-        return None
-    if not low <= number <= high:
-        errors[name] = f"{name} must lie between {low} and {high}."
-    return number
-
-
-def _skus(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        value = value.replace(",", " ").split()
-    return sorted({str(v).strip() for v in value if str(v).strip()})
-
-
-def _categories(value: Any) -> list[str]:
-    """Category names from a list or from text with one name per line (names hold spaces
-    and commas, so only a new line or a ``;`` separates them)."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        value = value.replace(";", "\n").splitlines()
-    return sorted({str(v).strip() for v in value if str(v).strip()})
-
-
-def _check_categories(retailer: Retailer, merged: dict[str, Any], errors: dict) -> None:
-    for name in ("excluded_categories", "pinned_categories"):
-        merged[name] = _categories(merged[name])
-    wanted = merged["excluded_categories"] + merged["pinned_categories"]
+def _check_categories(retailer: Retailer, settings: PromotionSettings, errors: dict) -> None:
+    wanted = settings.excluded_categories + settings.pinned_categories
     if not wanted:
         return
     known = {
@@ -120,54 +72,47 @@ def _check_categories(retailer: Retailer, merged: dict[str, Any], errors: dict) 
         .distinct()
     }
     for name in ("excluded_categories", "pinned_categories"):
-        unknown = [c for c in merged[name] if c.casefold() not in known]
+        unknown = [c for c in getattr(settings, name) if c.casefold() not in known]
         if unknown:
             what = name.split("_")[0]
             errors[name] = f"Unknown {what} categor(y/ies) at {retailer}: {', '.join(unknown)}."
-    folded = {c.casefold() for c in merged["excluded_categories"] + retailer.excluded_category_list}
-    clash = [c for c in merged["pinned_categories"] if c.casefold() in folded]
+    folded = {
+        c.casefold() for c in settings.excluded_categories + tuple(retailer.excluded_category_list)
+    }
+    clash = [c for c in settings.pinned_categories if c.casefold() in folded]
     if clash:
         errors["pinned_categories"] = f"Pinned categories are also excluded: {', '.join(clash)}."
 
 
-def promotion_options_clean(*, retailer: Retailer, options: dict[str, Any] | None) -> dict:
-    """Defaults filled in and every option checked; SKUs must be the retailer's products.
+def promotion_options_clean(
+    *, retailer: Retailer, options: dict[str, Any] | None
+) -> PromotionSettings:
+    """The typed settings of ``options``, checked against the retailer's products: pinned
+    and banned SKUs and named categories must exist.
 
     Raises:
         ValidationError: a value is out of range or a SKU is unknown (message per option).
     """
-    merged = {**DEFAULT_OPTIONS, **{k: v for k, v in (options or {}).items() if v is not None}}
-    if options and "max_per_category" in options and options["max_per_category"] is None:
-        merged["max_per_category"] = None
-    errors: dict[str, str] = {}
-    merged["k"] = _int(merged, "k", 1, 500, errors)
-    merged["max_per_category"] = _int(merged, "max_per_category", 1, 500, errors)
-    merged["recent_weeks"] = _int(merged, "recent_weeks", 0, 52, errors)
-    merged["backtest_weeks"] = _int(merged, "backtest_weeks", 1, 52, errors)
-    if merged["discount_budget"] is not None:
-        try:
-            budget = quantize(merged["discount_budget"])
-        except ValueError:
-            budget = Decimal(-1)
-        if budget < 0:
-            errors["discount_budget"] = "The discount budget must be an amount of at least 0."
-        merged["discount_budget"] = str(budget)
-    merged["pinned"], merged["banned"] = _skus(merged["pinned"]), _skus(merged["banned"])
+    try:
+        settings, errors = PromotionSettings.from_json(options), {}
+    except SettingsInvalid as exc:
+        # Check the SKUs and categories too, so that one answer names every bad option.
+        errors = dict(exc.errors)
+        rest = {k: v for k, v in (options or {}).items() if k not in errors}
+        settings = PromotionSettings.from_json(rest)
     known = set(
         Product.objects.for_retailer(retailer)
-        .filter(sku__in=merged["pinned"] + merged["banned"])
+        .filter(sku__in=settings.pinned + settings.banned)
         .values_list("sku", flat=True)
     )
     for name in ("pinned", "banned"):
-        unknown = [s for s in merged[name] if s not in known]
+        unknown = [s for s in getattr(settings, name) if s not in known]
         if unknown:
             errors[name] = f"Unknown SKU(s) at {retailer}: {', '.join(unknown)}."
-    _check_categories(retailer, merged, errors)
-    if merged["segments"] is not None:
-        merged["segments"] = sorted({str(s) for s in merged["segments"]})
+    _check_categories(retailer, settings, errors)
     if errors:
         raise ValidationError(errors)
-    return merged
+    return settings
 
 
 def forecast_config(*, retailer: Retailer, **overrides: Any) -> ForecastConfig:
@@ -178,19 +123,17 @@ def forecast_config(*, retailer: Retailer, **overrides: Any) -> ForecastConfig:
     return ForecastConfig(**{**values, **overrides})
 
 
-def selection_config(*, retailer: Retailer, options: dict[str, Any]) -> SelectionConfig:
-    """The MILP's settings from a run's (cleaned) options; the retailer's excluded categories
+def selection_config(*, retailer: Retailer, settings: PromotionSettings) -> SelectionConfig:
+    """The MILP's settings from a run's typed settings; the retailer's excluded categories
     always apply, the run's add to them."""
-    budget = options.get("discount_budget")
+    budget = settings.discount_budget
     return SelectionConfig(
-        k=options["k"],
-        max_per_category=options["max_per_category"],
+        k=settings.k,
+        max_per_category=settings.max_per_category,
         discount_budget=None if budget is None else float(budget),
-        recent_weeks=options["recent_weeks"],
-        excluded_categories=tuple(
-            retailer.excluded_category_list + list(options.get("excluded_categories") or [])
-        ),
-        pinned_categories=tuple(options.get("pinned_categories") or []),
+        recent_weeks=settings.recent_weeks,
+        excluded_categories=tuple(retailer.excluded_category_list) + settings.excluded_categories,
+        pinned_categories=settings.pinned_categories,
         currency_symbol=CURRENCY_SYMBOLS.get(retailer.currency, f"{retailer.currency} "),
     )
 

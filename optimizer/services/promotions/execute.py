@@ -88,20 +88,20 @@ def latest_backtest(*, retailer: Retailer) -> dict[str, Any]:
 
 
 def execute_proposal_stage(run: PromotionRun, progress: Progress | None) -> None:
-    timer, retailer, options = StageTimer(), run.retailer, run.options
+    timer, retailer, options = StageTimer(), run.retailer, run.settings
     config = forecast_config(retailer=retailer)
     run_stage(run, 2, "reading data", progress)
     with timer("read"):
-        pinned = _product_ids(retailer, options["pinned"], "pinned")
-        banned = _product_ids(retailer, options["banned"], "banned")
+        pinned = _product_ids(retailer, list(options.pinned), "pinned")
+        banned = _product_ids(retailer, list(options.banned), "banned")
         frames = promotion_frames_read(
             retailer=retailer,
             week_start=run.week_start,
             history_weeks=config.train_weeks + config.long_window + 1,
             max_products=max_products(),
             pinned=pinned,
-            segments=options.get("segments"),
-            recent_weeks=options["recent_weeks"],
+            segments=None if options.segments is None else list(options.segments),
+            recent_weeks=options.recent_weeks,
             # the whole training window: a model trained on rows without competitor prices
             # could not learn what the target rows' prices mean
             competitor_max_age_weeks=config.train_weeks + config.long_window + 1,
@@ -119,7 +119,7 @@ def execute_proposal_stage(run: PromotionRun, progress: Progress | None) -> None
             banned=banned,
             recent_promotions=frames.recent_promotions,
             forecast_config=config,
-            selection_config=selection_config(retailer=retailer, options=options),
+            selection_config=selection_config(retailer=retailer, settings=options),
             random_state=RANDOM_STATE,
             time_limit=float(getattr(settings, "PROMOTION_SOLVER_TIME_LIMIT", 20)),
         )
@@ -235,7 +235,7 @@ def _timings(timer: StageTimer, **extra: float) -> dict[str, float]:
 
 def execute_backtest_stage(run: PromotionRun, progress: Progress | None) -> None:
     timer, retailer = StageTimer(), run.retailer
-    weeks = run.options.get("backtest_weeks") or 12
+    weeks = run.settings.backtest_weeks
     config = forecast_config(retailer=retailer, backtest_weeks=weeks)
     run_stage(run, 2, "reading data", progress)
     with timer("read"):

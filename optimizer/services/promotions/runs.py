@@ -62,7 +62,8 @@ def promotion_run_create(
             default :func:`promotion_default_week`.
         options: ``k``, ``max_per_category`` (``None``: no cap), ``discount_budget``,
             ``recent_weeks``, ``pinned`` / ``banned`` (SKUs), ``segments`` (target segments of
-            the reach; ``None``: all customers), ``backtest_weeks``; see :data:`DEFAULT_OPTIONS`.
+            the reach; ``None``: all customers), ``backtest_weeks``; parsed into
+            :class:`~optimizer.engine.settings.PromotionSettings` (its defaults fill the gaps).
         kind: ``"proposal"`` or ``"backtest"``.
         trigger: ``"manual"``, ``"schedule"`` or ``"command"``.
         user: who asked (``created_by``; four eyes compare the approver with it).
@@ -92,7 +93,7 @@ def promotion_run_create(
         retailer=retailer,
         kind=kind,
         week_start=week,
-        options=cleaned,
+        options=cleaned.to_json(),
         trigger=trigger,
         created_by=user if getattr(user, "is_authenticated", False) else None,
     )
