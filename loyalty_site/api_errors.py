@@ -2,11 +2,11 @@
 
     {"error": {"code": "already_redeemed", "message": "...", "fields": {...}}}
 
-``fields`` appears on validation errors only (field name -> list of messages). Domain errors carry
-their answer as ``api_status`` / ``api_code`` class attributes; a few errors of other apps are
-mapped here. A lock wait that hit PostgreSQL's ``lock_timeout`` (or a deadlock, or SQLite's
-"database is locked") is answered 503 with ``Retry-After``: the request changed nothing and can
-be retried.
+``fields`` appears on validation errors only (field name -> list of messages). A domain error
+(:class:`loyalty_site.errors.ApplicationError`) is answered with its own ``status`` and ``code``
+and its message; DRF's and Django's ``ValidationError`` are 400 ``invalid``. A lock wait that
+hit PostgreSQL's ``lock_timeout`` (or a deadlock, or SQLite's "database is locked") is answered
+503 with ``Retry-After``: the request changed nothing and can be retried.
 """
 
 from __future__ import annotations
@@ -23,21 +23,14 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from loyalty_site.errors import ApplicationError
+
 logger = logging.getLogger(__name__)
 
 #: Seconds a client should wait before retrying after a lock timeout.
 LOCK_RETRY_AFTER = 1
 #: SQLSTATEs of "try again": lock_not_available, deadlock_detected, serialization_failure.
 RETRYABLE_SQLSTATES = {"55P03", "40P01", "40001"}
-
-#: Errors of other apps: class name -> (status, code). Looked up by name to keep imports one-way.
-_MAPPED: dict[str, tuple[int, str]] = {
-    "TransitionNotAllowed": (409, "transition_not_allowed"),
-    "ApprovalForbidden": (403, "forbidden"),
-    "ProposalInvalid": (400, "proposal_invalid"),
-    "ScoringRunAlreadyActive": (409, "scoring_run_active"),
-    "NothingToScore": (409, "nothing_to_score"),
-}
 
 
 def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -59,12 +52,8 @@ def is_lock_timeout(exc: BaseException) -> bool:
 
 def domain_error_answer(exc: BaseException) -> tuple[int, str] | None:
     """(status, code) of a domain error, or ``None`` when ``exc`` is not one."""
-    status_code = getattr(exc, "api_status", None)
-    if status_code is not None:
-        return int(status_code), str(getattr(exc, "api_code", "error"))
-    for klass in type(exc).__mro__:
-        if klass.__name__ in _MAPPED:
-            return _MAPPED[klass.__name__]
+    if isinstance(exc, ApplicationError):
+        return exc.status, exc.code
     return None
 
 
@@ -95,6 +84,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
 
 
 def _answer(exc: Exception) -> Response | None:
+    if isinstance(exc, ApplicationError):
+        return Response(error_body(exc.code, str(exc)), exc.status)
     if isinstance(exc, exceptions.ValidationError):
         return _validation(exc.detail)
     if isinstance(exc, DjangoValidationError):
@@ -121,9 +112,6 @@ def _answer(exc: Exception) -> Response | None:
         )
         response["Retry-After"] = str(LOCK_RETRY_AFTER)
         return response
-    answer = domain_error_answer(exc)
-    if answer is not None:
-        return Response(error_body(answer[1], str(exc)), answer[0])
     return None
 
 

@@ -99,6 +99,8 @@ MIDDLEWARE = [
     "retailers.web.RetailerTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A domain error no page handled becomes its status page (loyalty_site.error_pages).
+    "loyalty_site.error_pages.DomainErrorMiddleware",
     # Last, as django-axes requires: turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]

@@ -19,6 +19,8 @@ from django.views.generic import DetailView, FormView, ListView
 
 from campaigns.models import BonusType, Campaign
 from loyalty_site.charts import figure_data, segment_sizes_figure
+from loyalty_site.error_pages import DomainErrorRedirectMixin
+from loyalty_site.errors import ApplicationError
 from optimizer.exceptions import (
     AllocationRunAlreadyActive,
     AllocationSettingsInvalid,
@@ -43,7 +45,6 @@ from optimizer.selectors import (
 from optimizer.services import scoring_run_create
 from optimizer.services.allocation import allocation_run_create, default_week_start
 from optimizer.services.restart import run_restart
-from retailers.lifecycle import RunNotRestartable
 from retailers.models import Role
 from retailers.web import RetailerViewMixin, url_or_none
 from retailers.weeks import scores_age_note
@@ -336,7 +337,7 @@ class AllocationRunStatusView(AllocationRunDetailView):
 
 
 # --- Restarting abandoned runs -----------------------------------------------------------------
-class RunRestartView(RetailerViewMixin, View):
+class RunRestartView(RetailerViewMixin, DomainErrorRedirectMixin, View):
     """POST: queue an abandoned run again (analyst and up; audited), back to its page."""
 
     model: type[ScoringRun | AllocationRun] = ScoringRun
@@ -345,13 +346,12 @@ class RunRestartView(RetailerViewMixin, View):
 
     def post(self, request: Any, pk: int) -> HttpResponse:
         run = self.get_scoped_object(self.model.objects.all(), pk=pk)
-        try:
-            run_restart(run=run, actor=request.user)
-        except RunNotRestartable as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(request, f"Run #{run.pk} queued again.")
+        run_restart(run=run, actor=request.user)
+        messages.success(request, f"Run #{run.pk} queued again.")
         return HttpResponseRedirect(reverse(self.detail_url, args=[run.pk]))
+
+    def domain_error_url(self, exc: ApplicationError) -> str:
+        return reverse(self.detail_url, args=[self.kwargs["pk"]])
 
 
 class ScoringRunRestartView(RunRestartView):

@@ -1,8 +1,14 @@
-"""Domain errors of the data-in side."""
+"""Domain errors of the data-in side and of the tenant's runs.
+
+Each error class is one answer (``code``, HTTP ``status``) of the one error model,
+:class:`loyalty_site.errors.ApplicationError`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from loyalty_site.errors import ApplicationError
 
 
 @dataclass(frozen=True)
@@ -26,8 +32,11 @@ class RowError:
 NOTHING_NEW = "the file has a header and no data rows: nothing new to import"
 
 
-class ImportRejected(Exception):
+class ImportRejected(ApplicationError):
     """A file was refused as a whole: nothing was written. ``errors`` lists every bad row."""
+
+    code = "import_rejected"
+    status = 400
 
     def __init__(self, errors: list[RowError], *, total_errors: int | None = None) -> None:
         self.errors = errors
@@ -35,3 +44,17 @@ class ImportRejected(Exception):
         shown = "; ".join(str(e) for e in errors[:5])
         more = f" (and {self.total_errors - 5} more)" if self.total_errors > 5 else ""
         super().__init__(f"{self.total_errors} invalid row(s), nothing imported: {shown}{more}")
+
+
+class RunNotRestartable(ApplicationError):
+    """Only a run whose worker died or was stopped may be restarted."""
+
+    code = "run_not_restartable"
+    status = 409
+
+
+class DemoRetailerConflict(ApplicationError):
+    """The slug belongs to a retailer that is not a demo: it is never replaced."""
+
+    code = "demo_retailer_conflict"
+    status = 409

@@ -27,6 +27,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from loyalty_site.workers import WorkerStopping
+from retailers.exceptions import RunNotRestartable
 from retailers.runs import (
     ABANDONED,
     FINISHED_STATUSES,
@@ -41,10 +42,6 @@ logger = logging.getLogger(__name__)
 R = TypeVar("R", bound=BackgroundRun)
 #: ``progress(percent, stage)``: told of every stage change (the ``--sync`` commands' bars).
 Progress = Callable[[int, str], None]
-
-
-class RunNotRestartable(Exception):
-    """Only a run whose worker died or was stopped may be restarted."""
 
 
 def _no_discard(run: Any) -> None:

@@ -24,22 +24,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework.response import Response
 
+from campaigns.exceptions import IdempotencyKeyMissing, IdempotencyKeyReused
 from campaigns.models import IdempotencyRecord
 from loyalty_site.api_errors import domain_error_answer, error_body
 from loyalty_site.hot_sql import hot_cursor
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
-
-
-class IdempotencyKeyMissing(Exception):
-    api_status = 400
-    api_code = "idempotency_key_required"
-
-
-class IdempotencyKeyReused(Exception):
-    api_status = 422
-    api_code = "idempotency_key_reused"
 
 
 def request_key(request: Any) -> str:

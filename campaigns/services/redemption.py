@@ -32,47 +32,22 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from campaigns.exceptions import CampaignError
+# Re-exported: callers import the redemption errors from here as well as from campaigns.exceptions.
+from campaigns.exceptions import (  # noqa: F401
+    AlreadyRedeemed,
+    BonusCancelled,
+    BonusExpired,
+    BonusNotFound,
+    BonusNotYetValid,
+    BudgetExhausted,
+    RedemptionError,
+)
 from campaigns.models import Bonus, BonusKind, BonusState, BonusType, Campaign, Redemption
 from customers.models import Customer
 from customers.services.points import points_bonus_credit, retailer_today
 from loyalty_site.hot_sql import as_date, hot_cursor
 from loyalty_site.money import ZERO, quantize
 from retailers.models import Retailer
-
-
-class RedemptionError(CampaignError):
-    """A bonus cannot be redeemed; ``api_status`` and ``api_code`` tell the till why."""
-
-    api_status = 409
-    api_code = "not_redeemable"
-
-
-class BonusNotFound(RedemptionError):
-    api_status = 404
-    api_code = "not_found"
-
-
-class AlreadyRedeemed(RedemptionError):
-    api_code = "already_redeemed"
-
-
-class BonusExpired(RedemptionError):
-    api_status = 410
-    api_code = "expired"
-
-
-class BonusNotYetValid(RedemptionError):
-    api_code = "not_yet_valid"
-
-
-class BonusCancelled(RedemptionError):
-    api_code = "cancelled"
-
-
-class BudgetExhausted(RedemptionError):
-    api_code = "budget_exhausted"
-
 
 #: Test hook: called once the use is taken and the budget booked, before the commit (inside the
 #: locks), so the concurrency tests can widen the critical section and prove the locks, not luck,

@@ -23,7 +23,6 @@ from django.utils.html import format_html
 from django.views import View
 from django.views.generic import DetailView, ListView
 
-from campaigns.exceptions import CampaignError
 from campaigns.models import Campaign, CampaignState
 from campaigns.selectors import (
     campaign_bonus_count,
@@ -39,6 +38,8 @@ from campaigns.selectors import (
 from campaigns.services import audit_entries_for, campaign_approve, campaign_reject
 from campaigns.services.results import campaign_results_measure
 from loyalty_site.charts import campaign_breakdown_figure, campaign_results_figure, figure_data
+from loyalty_site.error_pages import DomainErrorRedirectMixin
+from loyalty_site.errors import ApplicationError
 from optimizer.engine.settings import SettingsInvalid, budget_parse
 from optimizer.exceptions import AllocationRunAlreadyActive, AllocationSettingsInvalid
 from optimizer.services.allocation import allocation_run_create
@@ -244,7 +245,7 @@ class CampaignDetailView(CampaignObjectMixin, DetailView):
         }
 
 
-class CampaignDecisionView(CampaignObjectMixin, View):
+class CampaignDecisionView(CampaignObjectMixin, DomainErrorRedirectMixin, View):
     """Base of approve and reject (approvers; POST only): service errors become messages."""
 
     min_role = Role.APPROVER
@@ -265,13 +266,15 @@ class CampaignDecisionView(CampaignObjectMixin, View):
         if self.comment_required and not comment:
             messages.error(request, "Say why in the comment: it goes to the audit log.")
             return HttpResponseRedirect(_detail(campaign.pk))
-        try:
-            self.decide(campaign, comment)
-        except CampaignError as exc:
-            messages.error(request, f"Not {self.done}: {exc}")
-        else:
-            messages.success(request, f"Campaign {self.done}.")
+        self.decide(campaign, comment)
+        messages.success(request, f"Campaign {self.done}.")
         return HttpResponseRedirect(_detail(campaign.pk))
+
+    def domain_error_message(self, exc: ApplicationError) -> str:
+        return f"Not {self.done}: {exc}"
+
+    def domain_error_url(self, exc: ApplicationError) -> str:
+        return _detail(self.kwargs["pk"])
 
 
 class CampaignApproveView(CampaignDecisionView):

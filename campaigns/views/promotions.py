@@ -15,7 +15,6 @@ from django.urls import reverse
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView
 
-from campaigns.exceptions import CampaignError
 from campaigns.forms import PromotionDecisionForm, PromotionItemDropForm, PromotionRunStartForm
 from campaigns.models import PromotionProposal, ProposalState
 from campaigns.services.audit import audit_entries_for
@@ -25,6 +24,8 @@ from campaigns.services.promotions import (
     promotion_proposal_reject,
     proposal_creator_id,
 )
+from loyalty_site.error_pages import DomainErrorRedirectMixin
+from loyalty_site.errors import ApplicationError
 from optimizer.models import PromotionRun
 from optimizer.services import PromotionError, PromotionRunAlreadyActive, promotion_run_create
 from optimizer.services.promotions import latest_backtest
@@ -171,7 +172,7 @@ class PromotionProposalDetailView(RetailerViewMixin, DetailView):
         return context
 
 
-class PromotionProposalDecideView(RetailerViewMixin, View):
+class PromotionProposalDecideView(RetailerViewMixin, DomainErrorRedirectMixin, View):
     """Approve or reject a proposal (approvers; POST only)."""
 
     min_role = Role.APPROVER
@@ -186,18 +187,15 @@ class PromotionProposalDecideView(RetailerViewMixin, View):
             return HttpResponseRedirect(_detail(proposal.pk))
         action, comment = form.cleaned_data["action"], form.cleaned_data["comment"]
         decide = promotion_proposal_approve if action == "approve" else promotion_proposal_reject
-        try:
-            decide(proposal_id=proposal.pk, actor=request.user, comment=comment)
-        except CampaignError as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(
-                request, f"Proposal {'approved' if action == 'approve' else 'rejected'}."
-            )
+        decide(proposal_id=proposal.pk, actor=request.user, comment=comment)
+        messages.success(request, f"Proposal {'approved' if action == 'approve' else 'rejected'}.")
         return HttpResponseRedirect(_detail(proposal.pk))
 
+    def domain_error_url(self, exc: ApplicationError) -> str:
+        return _detail(self.kwargs["pk"])
 
-class PromotionItemDropView(RetailerViewMixin, View):
+
+class PromotionItemDropView(RetailerViewMixin, DomainErrorRedirectMixin, View):
     """Drop one product from a proposed week before approval (approvers; POST only)."""
 
     min_role = Role.APPROVER
@@ -209,12 +207,11 @@ class PromotionItemDropView(RetailerViewMixin, View):
             raise Http404("No such item in this proposal.")
         form = PromotionItemDropForm(request.POST)
         comment = form.cleaned_data["comment"] if form.is_valid() else ""
-        try:
-            promotion_item_drop(
-                proposal_id=proposal.pk, item_id=item_pk, actor=request.user, comment=comment
-            )
-        except CampaignError as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(request, "Item dropped from the proposal.")
+        promotion_item_drop(
+            proposal_id=proposal.pk, item_id=item_pk, actor=request.user, comment=comment
+        )
+        messages.success(request, "Item dropped from the proposal.")
         return HttpResponseRedirect(_detail(proposal.pk))
+
+    def domain_error_url(self, exc: ApplicationError) -> str:
+        return _detail(self.kwargs["pk"])

@@ -22,6 +22,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+# Re-exported: callers import the ledger errors from here as well as from customers.exceptions.
+from customers.exceptions import (  # noqa: F401
+    InsufficientPoints,
+    InvalidPointsAmount,
+    PointsBalanceLimit,
+    PointsError,
+    TransactionConflict,
+)
 from customers.models import (
     MAX_POINTS_BALANCE,
     Customer,
@@ -31,32 +39,6 @@ from customers.models import (
 )
 from customers.points_fifo import Lot, Movement, lots_from_chain, next_expiry, points_due_to_expire
 from retailers.models import Retailer
-
-
-class PointsError(Exception):
-    """Base class of the ledger errors a till or a person can act on."""
-
-    api_status = 409
-    api_code = "points_error"
-
-
-class InsufficientPoints(PointsError):
-    """The customer's balance is smaller than the points asked for."""
-
-    api_code = "insufficient_points"
-
-
-class PointsBalanceLimit(PointsError):
-    """The movement would take the balance past ``MAX_POINTS_BALANCE``."""
-
-    api_code = "points_balance_limit"
-
-
-class InvalidPointsAmount(PointsError):
-    """Zero, negative where a positive amount is needed, or a missing reason."""
-
-    api_status = 400
-    api_code = "invalid_points"
 
 
 @dataclass(frozen=True)
@@ -308,12 +290,6 @@ def points_history(*, customer: Customer, limit: int = 50) -> list[PointsEntry]:
     return list(
         PointsEntry.objects.filter(customer=customer).filter(~Q(points=0)).order_by("-seq")[:limit]
     )
-
-
-class TransactionConflict(PointsError):
-    """The transaction id is already used by a basket of another customer."""
-
-    api_code = "transaction_conflict"
 
 
 @dataclass(frozen=True)

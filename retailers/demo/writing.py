@@ -29,6 +29,7 @@ from customers.models import Customer, Transaction, TransactionLine
 from loyalty_site.bulk import id_map, insert_frame
 from retailers.demo.dbtuning import foreign_keys_checked_in_bulk, note_foreign_keys
 from retailers.demo.purge import retailer_purge
+from retailers.exceptions import DemoRetailerConflict
 from retailers.models import (
     CompetitorPrice,
     InventoryLevel,
@@ -41,10 +42,6 @@ from retailers.models import (
 )
 
 DEMO_PASSWORD = "demo-loyalty-2026"  # noqa: S105 - documented demo credential, overridable
-
-
-class DemoRetailerConflict(Exception):
-    """The slug belongs to a retailer that is not a demo: it is never replaced."""
 
 
 @dataclass
