@@ -7,12 +7,22 @@ REAL, so database aggregates must pass through :func:`quantize` before they are 
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import TypedDict
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 
+
+class MoneyFieldKwargs(TypedDict):
+    """The keyword arguments in :data:`MONEY_FIELD` (typed so that ``**`` unpacking type-checks)."""
+
+    max_digits: int
+    decimal_places: int
+    default: Decimal
+
+
 #: Keyword arguments for every money ``DecimalField``: ``DecimalField(**MONEY_FIELD)``.
-MONEY_FIELD: dict[str, object] = {"max_digits": 12, "decimal_places": 2, "default": ZERO}
+MONEY_FIELD: MoneyFieldKwargs = {"max_digits": 12, "decimal_places": 2, "default": ZERO}
 
 
 def quantize(value: Decimal | float | int | str | None) -> Decimal:
