@@ -9,6 +9,9 @@ joblib artifact recorded by :class:`ScoringModelVersion`; every scored customer 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypedDict
+
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -18,7 +21,16 @@ from retailers.runs import ACTIVE_STATUSES, BackgroundRun, RunState
 from retailers.tenancy import RetailerOwned
 
 #: Probabilities and shares are stored with four decimals (0.0000 - 1.0000).
-PROBABILITY_FIELD: dict[str, object] = {
+Validator = Callable[[Any], None]
+
+
+class _ProbabilityFieldKwargs(TypedDict):
+    max_digits: int
+    decimal_places: int
+    validators: list[Validator]
+
+
+PROBABILITY_FIELD: _ProbabilityFieldKwargs = {
     "max_digits": 5,
     "decimal_places": 4,
     "validators": [MinValueValidator(0), MaxValueValidator(1)],
