@@ -19,6 +19,7 @@ from django.views.generic import DetailView, FormView, ListView
 
 from campaigns.models import BonusType, Campaign
 from loyalty_site.charts import figure_data, segment_sizes_figure
+from loyalty_site.users import signed_in
 from optimizer.exceptions import (
     AllocationRunAlreadyActive,
     AllocationSettingsInvalid,
@@ -98,7 +99,7 @@ class ScoringRunStartView(RetailerViewMixin, FormView):
                 retailer=self.retailer,
                 as_of=form.cleaned_data["as_of"],
                 horizon_weeks=form.cleaned_data["horizon_weeks"],
-                user=self.request.user,
+                user=signed_in(self.request),
             )
         except ScoringRunAlreadyActive as exc:
             url = reverse("optimizer:run-detail", args=[exc.run_id]) if exc.run_id else None
@@ -269,7 +270,7 @@ class AllocationRunStartView(RetailerViewMixin, FormView):
                 constraints=form.constraints(),
                 control_share=form.control_share_value(),
                 spend_limit=data["spend_limit"],
-                user=self.request.user,
+                user=signed_in(self.request),
             )
         except AllocationRunAlreadyActive as exc:
             url = reverse("optimizer:allocation-detail", args=[exc.run_id]) if exc.run_id else ""
@@ -348,7 +349,7 @@ class RunRestartView(RetailerViewMixin, View):
     def post(self, request: Any, pk: int) -> HttpResponse:
         run = self.get_scoped_object(self.model.objects.all(), pk=pk)
         try:
-            run_restart(run=run, actor=request.user)
+            run_restart(run=run, actor=signed_in(request))
         except RunNotRestartable as exc:
             messages.error(request, str(exc))
         else:

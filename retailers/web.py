@@ -23,7 +23,7 @@ from __future__ import annotations
 import zoneinfo
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import AccessMixin
@@ -37,13 +37,16 @@ from django.utils import timezone
 from retailers.models import Retailer, Role
 from retailers.tenancy import has_role, retailer_roles
 
+if TYPE_CHECKING:
+    from loyalty_site.users import RequestUser
+
 #: Session key of the current retailer's id.
 SESSION_KEY = "current_retailer_id"
 _CACHE_ATTR = "_current_retailer"
 _LIST_ATTR = "_user_retailers"
 
 
-def user_retailers(user: Any) -> models.QuerySet[Retailer]:
+def user_retailers(user: RequestUser) -> models.QuerySet[Retailer]:
     """The retailers ``user`` may act for, by name (every retailer for active superusers).
 
     The same set as ``scope_for_user(Retailer.objects.all(), user)``, read from the user's cached
@@ -102,7 +105,7 @@ def retailer_switch(request: HttpRequest, retailer_id: Any) -> Retailer:
     return retailer
 
 
-def role_at(user: Any, retailer: Retailer | None) -> str | None:
+def role_at(user: RequestUser, retailer: Retailer | None) -> str | None:
     """``user``'s role at ``retailer`` (``admin`` for superusers; ``None`` without one)."""
     if retailer is None or not user.is_authenticated or not user.is_active:
         return None

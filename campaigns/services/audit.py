@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
 from campaigns.models import AuditEntry
 
+if TYPE_CHECKING:
+    from loyalty_site.users import User
+
 
 def audit_record(
     *,
     target: models.Model,
     action: str,
-    actor: Any = None,
+    actor: User | None = None,
     actor_label: str = "",
     from_state: str = "",
     to_state: str = "",

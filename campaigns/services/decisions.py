@@ -8,7 +8,7 @@ bonuses, re-checking budgets).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
 from django.utils import timezone
@@ -18,12 +18,15 @@ from campaigns.services.audit import audit_record
 from retailers.models import Role
 from retailers.tenancy import has_role
 
+if TYPE_CHECKING:
+    from loyalty_site.users import User
+
 #: The state every decision starts from (CampaignState and ProposalState share the value).
 PROPOSED = "proposed"
 
 
 def decision_require(
-    obj: models.Model, *, actor: Any, creator_id: int | None, what: str, verb: str
+    obj: models.Model, *, actor: User, creator_id: int | None, what: str, verb: str
 ) -> None:
     """Raise unless ``actor`` may decide on ``obj`` now.
 
@@ -50,7 +53,7 @@ def decision_record(
     *,
     to_state: str,
     action: str,
-    actor: Any,
+    actor: User,
     comment: str,
     data: dict[str, Any] | None = None,
 ) -> None:

@@ -39,6 +39,7 @@ from campaigns.selectors import (
 from campaigns.services import audit_entries_for, campaign_approve, campaign_reject
 from campaigns.services.results import campaign_results_measure
 from loyalty_site.charts import campaign_breakdown_figure, campaign_results_figure, figure_data
+from loyalty_site.users import signed_in
 from optimizer.exceptions import AllocationRunAlreadyActive, AllocationSettingsInvalid
 from optimizer.services.allocation import allocation_run_create
 from retailers.models import Role
@@ -271,7 +272,7 @@ class CampaignApproveView(CampaignDecisionView):
     done = "approved"
 
     def decide(self, campaign: Campaign, comment: str) -> None:
-        campaign_approve(campaign_id=campaign.pk, actor=self.request.user, comment=comment)
+        campaign_approve(campaign_id=campaign.pk, actor=signed_in(self.request), comment=comment)
 
 
 class CampaignRejectView(CampaignDecisionView):
@@ -279,7 +280,7 @@ class CampaignRejectView(CampaignDecisionView):
     done = "rejected"
 
     def decide(self, campaign: Campaign, comment: str) -> None:
-        campaign_reject(campaign_id=campaign.pk, actor=self.request.user, comment=comment)
+        campaign_reject(campaign_id=campaign.pk, actor=signed_in(self.request), comment=comment)
 
 
 class CampaignRerunView(CampaignObjectMixin, View):
@@ -311,7 +312,7 @@ class CampaignRerunView(CampaignObjectMixin, View):
             settings["budget"] = form.cleaned_data["budget"]
             what = f"with a budget of {settings['budget']}"
         try:
-            run = allocation_run_create(**settings, replaces=campaign, user=request.user)
+            run = allocation_run_create(**settings, replaces=campaign, user=signed_in(request))
         except AllocationRunAlreadyActive as exc:
             url = reverse("optimizer:allocation-detail", args=[exc.run_id]) if exc.run_id else ""
             link = format_html(' <a href="{}">Follow run #{}</a>.', url, exc.run_id) if url else ""

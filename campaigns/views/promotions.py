@@ -25,6 +25,7 @@ from campaigns.services.promotions import (
     promotion_proposal_reject,
     proposal_creator_id,
 )
+from loyalty_site.users import signed_in
 from optimizer.models import PromotionRun
 from optimizer.services import PromotionError, PromotionRunAlreadyActive, promotion_run_create
 from optimizer.services.promotions import latest_backtest
@@ -80,7 +81,7 @@ class PromotionRunStartView(RetailerViewMixin, FormView):
                 retailer=self.retailer,
                 week_start=form.cleaned_data["week"],
                 options=form.options(),
-                user=self.request.user,
+                user=signed_in(self.request),
             )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
@@ -102,7 +103,7 @@ class PromotionBacktestStartView(RetailerViewMixin, View):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             run = promotion_run_create(
-                retailer=self.retailer, kind=PromotionRun.Kind.BACKTEST, user=request.user
+                retailer=self.retailer, kind=PromotionRun.Kind.BACKTEST, user=signed_in(request)
             )
         except PromotionRunAlreadyActive as exc:
             messages.warning(request, f"Not started: {exc}.")
@@ -187,7 +188,7 @@ class PromotionProposalDecideView(RetailerViewMixin, View):
         action, comment = form.cleaned_data["action"], form.cleaned_data["comment"]
         decide = promotion_proposal_approve if action == "approve" else promotion_proposal_reject
         try:
-            decide(proposal_id=proposal.pk, actor=request.user, comment=comment)
+            decide(proposal_id=proposal.pk, actor=signed_in(request), comment=comment)
         except CampaignError as exc:
             messages.error(request, str(exc))
         else:
@@ -211,7 +212,7 @@ class PromotionItemDropView(RetailerViewMixin, View):
         comment = form.cleaned_data["comment"] if form.is_valid() else ""
         try:
             promotion_item_drop(
-                proposal_id=proposal.pk, item_id=item_pk, actor=request.user, comment=comment
+                proposal_id=proposal.pk, item_id=item_pk, actor=signed_in(request), comment=comment
             )
         except CampaignError as exc:
             messages.error(request, str(exc))
