@@ -17,13 +17,11 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-
     from loyalty_site.users import RequestUser
     from retailers.models import Retailer
 
 
-def retailer_ids_for_user(user: AbstractBaseUser | AnonymousUser | None) -> list[int] | None:
+def retailer_ids_for_user(user: RequestUser | None) -> list[int] | None:
     """Ids of the retailers ``user`` may act for; ``None`` means "all" (active superusers).
 
     Anonymous, inactive or missing users get an empty list.
@@ -134,7 +132,8 @@ class RetailerOwned(models.Model):
         for field in self._meta.concrete_fields:
             if not field.is_relation or field.name == "retailer":
                 continue
-            if not issubclass(field.related_model, RetailerOwned):
+            related_model = field.related_model  # a class once the apps are loaded
+            if not isinstance(related_model, type) or not issubclass(related_model, RetailerOwned):
                 continue
             if getattr(self, field.attname) is None or self.retailer_id is None:
                 continue
