@@ -101,7 +101,8 @@ class PointsAdjustmentForm(forms.ModelForm):
             self.fields["points"].help_text = "Positive to credit, negative to debit."
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         customer, points = data.get("customer"), data.get("points")
         if points == 0:
             self.add_error("points", "Enter a non-zero number of points.")
@@ -218,4 +219,6 @@ def anonymise(
     modeladmin.message_user(request, f"{done} customer(s) anonymised (admins only).")
 
 
-CustomerAdmin.actions = [*(CustomerAdmin.actions or []), export_personal_data, anonymise]
+# django-stubs declares ``actions`` on the generic ModelAdmin only; setting it on the class is
+# what Django documents.
+CustomerAdmin.actions = [*(CustomerAdmin.actions or []), export_personal_data, anonymise]  # type: ignore[misc]
