@@ -10,7 +10,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.html import format_html
@@ -200,7 +201,7 @@ class AllocationRunStartView(RetailerViewMixin, FormView):
     form_class = AllocationRunStartForm
     min_role = Role.ANALYST
 
-    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         self.scoring_run: ScoringRun | None = None
         return super().dispatch(request, *args, **kwargs)
 

@@ -30,6 +30,7 @@ from django.contrib.auth.mixins import AccessMixin
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -38,7 +39,15 @@ from retailers.models import Retailer, Role
 from retailers.tenancy import has_role, retailer_roles
 
 if TYPE_CHECKING:
+    from django.views.generic.base import ContextMixin, View
+
     from loyalty_site.users import RequestUser
+
+    class _ViewBase(ContextMixin, View):
+        """What the mixin is mixed into: a class-based view (for the type checker only)."""
+
+else:
+    _ViewBase = object
 
 #: Session key of the current retailer's id.
 SESSION_KEY = "current_retailer_id"
@@ -171,7 +180,7 @@ class RetailerTimeZoneMiddleware:
             timezone.deactivate()
 
 
-class RetailerViewMixin(AccessMixin):
+class RetailerViewMixin(AccessMixin, _ViewBase):
     """Staff page of the current retailer: sign-in required, ``min_role`` there required (403).
 
     Sets ``self.retailer`` and ``request.retailer``, and offers :meth:`scoped`,
@@ -181,7 +190,7 @@ class RetailerViewMixin(AccessMixin):
     min_role: ClassVar[str] = Role.VIEWER
     retailer: Retailer
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return self.handle_no_permission()
         retailer = current_retailer(request)
@@ -223,7 +232,7 @@ class RetailerViewMixin(AccessMixin):
         return obj
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(**kwargs)  # type: ignore[misc]
+        context = super().get_context_data(**kwargs)
         context["retailer"] = self.retailer
         return context
 
