@@ -16,7 +16,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from loyalty_site.money import MONEY_FIELD
+from loyalty_site.money import MONEY_DIGITS, MONEY_FIELD
 from retailers.runs import ACTIVE_STATUSES, BackgroundRun, RunState
 from retailers.tenancy import RetailerOwned
 
@@ -171,7 +171,8 @@ class AllocationRun(BackgroundRun):
     week_start = models.DateField(help_text="First day of the campaign week.")
     budget = models.DecimalField(**MONEY_FIELD, validators=[MinValueValidator(0)])
     spend_limit = models.DecimalField(
-        **{**MONEY_FIELD, "default": None},
+        **MONEY_DIGITS,
+        default=None,
         null=True,
         blank=True,
         help_text="Hard limit on redeemed cost; empty: the budget.",
