@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from django.db import models
 from django.utils import timezone
 
 from campaigns.exceptions import ApprovalForbidden, TransitionNotAllowed
@@ -19,14 +18,18 @@ from retailers.models import Role
 from retailers.tenancy import has_role
 
 if TYPE_CHECKING:
+    from campaigns.models import Campaign, PromotionProposal
     from loyalty_site.users import User
+
+    #: What an approver decides on.
+    Decidable = Campaign | PromotionProposal
 
 #: The state every decision starts from (CampaignState and ProposalState share the value).
 PROPOSED = "proposed"
 
 
 def decision_require(
-    obj: models.Model, *, actor: User, creator_id: int | None, what: str, verb: str
+    obj: Decidable, *, actor: User, creator_id: int | None, what: str, verb: str
 ) -> None:
     """Raise unless ``actor`` may decide on ``obj`` now.
 
@@ -49,7 +52,7 @@ def decision_require(
 
 
 def decision_record(
-    obj: models.Model,
+    obj: Decidable,
     *,
     to_state: str,
     action: str,
