@@ -46,6 +46,8 @@ if TYPE_CHECKING:
     class _ViewBase(ContextMixin, View):
         """What the mixin is mixed into: a class-based view (for the type checker only)."""
 
+        kwargs: dict[str, Any]  # the URL's keyword arguments, set by View.setup()
+
 else:
     _ViewBase = object
 

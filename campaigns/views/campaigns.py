@@ -9,7 +9,7 @@ pages. Another retailer's campaign is 404.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -74,12 +74,13 @@ class CampaignRerunForm(forms.Form):
         # Only the campaign's own treated customers can be dropped.
         ids = self.data.getlist("customers") if hasattr(self.data, "getlist") else []
         treated = campaign.members.filter(is_control=False, customer_id__in=_ints(ids))
-        self.fields["customers"].choices = [
+        cast(forms.TypedMultipleChoiceField, self.fields["customers"]).choices = [
             (pk, pk) for pk in treated.values_list("customer_id", flat=True)
         ]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("action") == "drop" and not data.get("customers"):
             raise ValidationError("Tick at least one treated customer to drop.")
         if data.get("action") == "budget" and data.get("budget") is None:
@@ -300,7 +301,7 @@ class CampaignRerunView(CampaignObjectMixin, View):
             return HttpResponseRedirect(_detail(campaign.pk))
         if not form.is_valid():
             errors = [error for errors in form.errors.values() for error in errors]
-            messages.error(request, "Not re-run: " + " ".join(errors))
+            messages.error(request, "Not re-run: " + " ".join(str(error) for error in errors))
             return HttpResponseRedirect(_detail(campaign.pk))
         if form.cleaned_data["action"] == "drop":
             dropped = form.cleaned_data["customers"]

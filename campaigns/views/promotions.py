@@ -183,7 +183,7 @@ class PromotionProposalDecideView(RetailerViewMixin, View):
         form = PromotionDecisionForm(request.POST)
         if not form.is_valid():
             for errors in form.errors.values():
-                messages.error(request, " ".join(errors))
+                messages.error(request, " ".join(str(error) for error in errors))
             return HttpResponseRedirect(_detail(proposal.pk))
         action, comment = form.cleaned_data["action"], form.cleaned_data["comment"]
         decide = promotion_proposal_approve if action == "approve" else promotion_proposal_reject
