@@ -247,10 +247,11 @@ def _fit_stage(run: ScoringRun, *, inline: bool, progress: Progress | None) -> l
         if members.empty:
             raise NothingToScore(f"{retailer} has no customers enrolled before {run.as_of}")
         sample = _training_filter(members["customer_id"].to_numpy(), config.max_train_customers)
-        kwargs = {"retailer": retailer, "as_of": run.as_of, "customers": sample}
         customers = members[members["customer_id"].isin(sample.ids)] if sample.ids else members
-        baskets, category_days = frames.history_frames(**kwargs)
-        offers = frames.offers_frame(**kwargs)
+        baskets, category_days = frames.history_frames(
+            retailer=retailer, as_of=run.as_of, customers=sample
+        )
+        offers = frames.offers_frame(retailer=retailer, as_of=run.as_of, customers=sample)
         ranges = customer_id_ranges(
             retailer=retailer, as_of=run.as_of, chunk_size=chunk_customers()
         )
