@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -43,6 +43,35 @@ def current_proposal(*, retailer: Retailer, week_start: dt.date) -> PromotionPro
         .filter(week_start=week_start, state__in=CURRENT_PROPOSAL_STATES)
         .first()
     )
+
+
+# Only a scheduled run may come back as None (the week is already covered): say so to callers.
+@overload
+def promotion_run_create(
+    *,
+    retailer: Retailer,
+    week_start: dt.date | None = ...,
+    options: dict[str, Any] | None = ...,
+    kind: str = ...,
+    trigger: Literal["manual", "command"] = ...,
+    user: User | None = ...,
+    enqueue: bool = ...,
+    now: dt.datetime | None = ...,
+) -> PromotionRun: ...
+
+
+@overload
+def promotion_run_create(
+    *,
+    retailer: Retailer,
+    week_start: dt.date | None = ...,
+    options: dict[str, Any] | None = ...,
+    kind: str = ...,
+    trigger: str,
+    user: User | None = ...,
+    enqueue: bool = ...,
+    now: dt.datetime | None = ...,
+) -> PromotionRun | None: ...
 
 
 @transaction.atomic
