@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install demo run worker migrate test test-any-day test-engine lint format migrations-check check clean
+.PHONY: install demo run worker migrate test test-any-day test-engine lint format typecheck migrations-check check clean
 
 install: $(VENV)/.installed
 
@@ -48,6 +48,10 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+## mypy with django-stubs and djangorestframework-stubs ([tool.mypy] in pyproject.toml).
+typecheck: install
+	$(BIN)/mypy
+
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
@@ -55,7 +59,7 @@ format: install
 migrations-check: install
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
-check: lint migrations-check test
+check: lint typecheck migrations-check test
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles

@@ -22,6 +22,7 @@ from campaigns.models import (
 )
 from campaigns.resources import PastOfferResource
 from campaigns.services.tokens import api_token_create, api_token_revoke
+from loyalty_site.users import signed_in
 from retailers.admin import ContractImportExportAdmin, RelatedOnly
 from retailers.admin_mixins import ReadOnlyScopedAdmin, RetailerScopedAdmin
 from retailers.models import Role
@@ -96,7 +97,7 @@ class ApiTokenAdmin(RetailerScopedAdmin):
         if change:
             obj.save(update_fields=["name"])
             return
-        new = api_token_create(retailer=obj.retailer, name=obj.name, actor=request.user)
+        new = api_token_create(retailer=obj.retailer, name=obj.name, actor=signed_in(request))
         obj.pk, obj.prefix, obj.key_hash = new.token.pk, new.token.prefix, new.token.key_hash
         obj._state.adding = False
         messages.warning(
@@ -110,7 +111,7 @@ class ApiTokenAdmin(RetailerScopedAdmin):
         count = 0
         for token in queryset:
             if has_role(request.user, Role.ADMIN, token.retailer_id):
-                api_token_revoke(token=token, actor=request.user)
+                api_token_revoke(token=token, actor=signed_in(request))
                 count += 1
         self.message_user(request, f"{count} token(s) revoked.")
 

@@ -104,7 +104,8 @@ class PromotionDecisionForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("action") == "reject" and not data.get("comment", "").strip():
             self.add_error("comment", "Say why the proposal is rejected.")
         return data

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -48,10 +48,11 @@ class PastOfferResource(BaseResource):
         import_id_fields = ("offer_id",)
 
     def row_checks(self, instance: models.Model) -> dict[str, Any]:
+        offer = cast(PastOffer, instance)  # Meta.model
         problems = {}
-        sent_on = instance.sent_on
-        if sent_on and instance.valid_until and instance.valid_until < sent_on:
+        sent_on = offer.sent_on
+        if sent_on and offer.valid_until and offer.valid_until < sent_on:
             problems["valid_until"] = "is before sent_on"
-        if sent_on and instance.redeemed_on and instance.redeemed_on < sent_on:
+        if sent_on and offer.redeemed_on and offer.redeemed_on < sent_on:
             problems["redeemed_on"] = "is before sent_on"
         return problems

@@ -22,6 +22,7 @@ from customers.resources import CustomerResource, TransactionLineResource
 from customers.services.points import points_adjust, points_summary
 from customers.services.portal import portal_link_create, portal_link_revoke
 from customers.services.privacy import customer_anonymise, customer_export, customers_export_zip
+from loyalty_site.users import signed_in
 from retailers.admin import ContractImportExportAdmin, RelatedOnly
 from retailers.admin_mixins import RetailerScopedAdmin
 from retailers.models import Role
@@ -100,7 +101,8 @@ class PointsAdjustmentForm(forms.ModelForm):
             self.fields["points"].help_text = "Positive to credit, negative to debit."
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         customer, points = data.get("customer"), data.get("points")
         if points == 0:
             self.add_error("points", "Enter a non-zero number of points.")
@@ -141,7 +143,7 @@ class PointsEntryAdmin(RetailerScopedAdmin):
 
     def save_model(self, request: HttpRequest, obj: PointsEntry, form: Any, change: bool) -> None:
         entry = points_adjust(
-            customer=obj.customer, points=obj.points, reason=obj.reason, actor=request.user
+            customer=obj.customer, points=obj.points, reason=obj.reason, actor=signed_in(request)
         )
         obj.pk, obj.retailer_id, obj.seq = entry.pk, entry.retailer_id, entry.seq
         obj.balance_after = entry.balance_after
@@ -167,7 +169,7 @@ class PortalAccessAdmin(RetailerScopedAdmin):
         return False if obj is not None else super().has_change_permission(request, obj)
 
     def save_model(self, request: HttpRequest, obj: PortalAccess, form: Any, change: bool) -> None:
-        new = portal_link_create(customer=obj.customer, actor=request.user)
+        new = portal_link_create(customer=obj.customer, actor=signed_in(request))
         obj.pk, obj.retailer_id = new.access.pk, new.access.retailer_id
         obj.token_hash, obj.expires_at = new.access.token_hash, new.access.expires_at
         obj._state.adding = False
@@ -180,7 +182,7 @@ class PortalAccessAdmin(RetailerScopedAdmin):
     @admin.action(description="Revoke the selected portal links")
     def revoke(self, request: HttpRequest, queryset: models.QuerySet) -> None:
         for access in queryset:
-            portal_link_revoke(access=access, actor=request.user)
+            portal_link_revoke(access=access, actor=signed_in(request))
         self.message_user(request, f"{queryset.count()} link(s) revoked.")
 
 
@@ -212,9 +214,11 @@ def anonymise(
     done = 0
     for customer in queryset:
         if has_role(request.user, Role.ADMIN, customer.retailer_id):
-            customer_anonymise(customer=customer, actor=request.user)
+            customer_anonymise(customer=customer, actor=signed_in(request))
             done += 1
     modeladmin.message_user(request, f"{done} customer(s) anonymised (admins only).")
 
 
-CustomerAdmin.actions = [*(CustomerAdmin.actions or []), export_personal_data, anonymise]
+# django-stubs declares ``actions`` on the generic ModelAdmin only; setting it on the class is
+# what Django documents.
+CustomerAdmin.actions = [*(CustomerAdmin.actions or []), export_personal_data, anonymise]  # type: ignore[misc]

@@ -85,9 +85,13 @@ def next_expiry(lots: Iterable[Lot], as_of: dt.date) -> tuple[dt.date, int] | No
 
     Lots already overdue (the daily expiry has not run yet) count as expiring on ``as_of``.
     """
-    dated = [lot for lot in lots if lot.expires_on is not None and lot.remaining > 0]
+    dated = [
+        (lot.expires_on, lot.remaining)
+        for lot in lots
+        if lot.expires_on is not None and lot.remaining > 0
+    ]
     if not dated:
         return None
-    first = max(min(lot.expires_on for lot in dated), as_of)  # type: ignore[type-var]
-    amount = sum(lot.remaining for lot in dated if max(lot.expires_on, as_of) == first)  # type: ignore[type-var]
+    first = max(min(expires_on for expires_on, _ in dated), as_of)
+    amount = sum(remaining for expires_on, remaining in dated if max(expires_on, as_of) == first)
     return first, amount

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -137,13 +137,19 @@ class TransactionLineResource(BaseResource):
             counts[tid] = counts.get(tid, 0) + 1
             self._line_no[number] = counts[tid]
             self._first_row.setdefault(tid, number)
-        stored = Transaction.objects.for_retailer(self.retailer).filter(external_id__in=set(ids))
+        scoped = (
+            Transaction.objects.for_retailer(self.retailer)
+            if self.retailer is not None
+            else Transaction.objects.none()  # what retailer=None matched: nothing
+        )
+        stored = scoped.filter(external_id__in=set(ids))
         self._stored = {t.external_id: t for t in stored.select_related("customer", "store")}
         self._stored_pks = {t.pk for t in self._stored.values()}
         self._headers: dict[str, tuple[dict[str, Any], dict[str, str]]] = {}  # first rows
         self._created: dict[str, Transaction] = {}
 
     def import_instance(self, instance: models.Model, row: dict[str, Any], **kwargs: Any) -> None:
+        line = cast(TransactionLine, instance)  # Meta.model
         number = kwargs["row_number"]
         errors: dict[str, list[Any]] = {}
         header: dict[str, Any] = {}  # the cells read; a cell that cannot be read is left out
@@ -156,8 +162,8 @@ class TransactionLineResource(BaseResource):
         tid = header.get("transaction_id") or ""
         stored = self._stored.get(tid)
         if stored is not None:
-            instance.transaction = stored
-            line_errors = self._line_errors(instance, row, **kwargs)
+            line.transaction = stored
+            line_errors = self._line_errors(line, row, **kwargs)
             differing = self._differing((header, {}), (self._header_of(stored), {}))
             if not differing and not errors:
                 return  # the stored basket stays as it is: skip_row() skips this row
@@ -171,15 +177,16 @@ class TransactionLineResource(BaseResource):
             for column in self._differing((header, raw), self._headers.get(tid, ({}, {}))):
                 where = self.spreadsheet_row(first)
                 errors[column] = [f"differs from row {where}, the first row of transaction {tid}"]
-        instance.transaction = self._created.get(tid) or Transaction(
+        line.transaction = self._created.get(tid) or Transaction(
             retailer=self.retailer,
             external_id=tid,
             customer=header.get("customer_id"),
             store=header.get("store_id"),
-            timestamp=header.get("timestamp"),
+            # None when the cell could not be read: the row then fails and is never saved.
+            timestamp=header.get("timestamp"),  # type: ignore[misc]
         )
-        instance.line_no = self._line_no[number]
-        errors = {**self._line_errors(instance, row, **kwargs), **errors}
+        line.line_no = self._line_no[number]
+        errors = {**self._line_errors(line, row, **kwargs), **errors}
         if errors:
             raise ValidationError(errors)
 
@@ -214,7 +221,8 @@ class TransactionLineResource(BaseResource):
         return differing
 
     def row_checks(self, instance: models.Model) -> dict[str, str]:
-        return line_sign_problems(instance.quantity, instance.amount, instance.discount)
+        line = cast(TransactionLine, instance)  # Meta.model
+        return line_sign_problems(line.quantity, line.amount, line.discount)
 
     def skip_row(self, instance: Any, original: Any, row: Any, import_validation_errors=None):
         return not import_validation_errors and instance.transaction_id in self._stored_pks

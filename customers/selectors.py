@@ -129,7 +129,7 @@ def customer_score_series(*, customer: Customer) -> list[dict[str, Any]]:
     rows = customer_score_history(customer=customer).values(
         "run_id", "run__as_of", "churn_probability", "clv", "expected_spend", "segment", "reason"
     )
-    series = [{**row, "as_of": row.pop("run__as_of")} for row in rows]
+    series = [{**row, "as_of": row["run__as_of"]} for row in rows]
     series.reverse()
     return series
 
@@ -151,7 +151,7 @@ def score_kpis(*, run: ScoringRun | None) -> dict[str, Any] | None:
             at_risk=Count("pk", filter=Q(churn_probability__gte=high)),
         )
     )
-    places = Decimal(1).scaleb(-int(PROBABILITY_FIELD["decimal_places"]))  # type: ignore[call-overload]
+    places = Decimal(1).scaleb(-int(PROBABILITY_FIELD["decimal_places"]))
     mean = row["mean_churn"]
     return {
         "scored": row["scored"],

@@ -72,7 +72,10 @@ class CustomerDetailView(RetailerViewMixin, DetailView):
             self.request.GET.get("page")
         )
         for basket in page.object_list:
-            basket.total, basket.discount = quantize(basket.total), quantize(basket.discount)
+            # ``total`` and ``discount`` come from customer_transactions()'s annotate(), which
+            # django-stubs cannot follow through the Paginator.
+            basket.total = quantize(basket.total)  # type: ignore[attr-defined]
+            basket.discount = quantize(basket.discount)  # type: ignore[attr-defined]
         context.update(
             latest_score=history[-1] if history else None,
             history=history,

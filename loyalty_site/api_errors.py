@@ -117,10 +117,12 @@ def _answer(exc: Exception) -> Response | None:
 
 def _api_exception(exc: exceptions.APIException) -> Response:
     headers = {}
-    if getattr(exc, "auth_header", None):
-        headers["WWW-Authenticate"] = exc.auth_header
-    if getattr(exc, "wait", None) is not None:
-        headers["Retry-After"] = str(int(exc.wait))
+    auth_header = getattr(exc, "auth_header", None)  # NotAuthenticated / AuthenticationFailed
+    if auth_header:
+        headers["WWW-Authenticate"] = auth_header
+    wait = getattr(exc, "wait", None)  # Throttled
+    if wait is not None:
+        headers["Retry-After"] = str(int(wait))
     code = exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code
     message = exc.detail if isinstance(exc.detail, str) else str(exc.default_detail)
     return Response(error_body(str(code), str(message)), exc.status_code, headers=headers)

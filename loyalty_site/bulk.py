@@ -29,7 +29,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -47,7 +47,7 @@ COPY_QUEUE_CHUNKS = 2
 _CSV = pacsv.WriteOptions(include_header=False, quoting_style="needed")
 _state = threading.local()  # per thread: the demo generator writes chunks in worker threads
 
-Rows = pd.DataFrame | pa.Table | pa.RecordBatch
+Rows: TypeAlias = pd.DataFrame | pa.Table | pa.RecordBatch
 
 
 def insert_frame(model: type[models.Model], frame: Rows, *, using: str = "default") -> int:
@@ -270,7 +270,11 @@ def note_references(model: type[models.Model], rows: Rows | Mapping[str, Any]) -
         return
     names = rows.column_names if isinstance(rows, pa.Table | pa.RecordBatch) else list(rows)
     for field in model._meta.concrete_fields:
-        if not (field.many_to_one and field.db_constraint and field.column in names):
+        if not (
+            isinstance(field, models.ForeignKey)
+            and field.db_constraint  # type: ignore[attr-defined]  # missing in django-stubs 6.1.2
+            and field.column in names
+        ):
             continue
         values = rows[field.column]
         if isinstance(values, pa.ChunkedArray | pa.Array):
@@ -314,7 +318,8 @@ def lock_references(
             ids = np.sort(ids)
             if not len(ids):
                 continue
-            table, pk = quote(parent._meta.db_table), quote(parent._meta.pk.column)
+            # A primary key is a concrete field: its column is never None (the stubs allow it).
+            table, pk = quote(parent._meta.db_table), quote(parent._meta.pk.column)  # type: ignore[arg-type]
             # Ordered, so that two loaders lock shared parents in the same order.
             cursor.execute(
                 f"SELECT {pk} FROM {table} WHERE {pk} = ANY(%s::bigint[]) "  # noqa: S608

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import plotly
 import plotly.graph_objects as go
@@ -39,19 +39,31 @@ ACCENT = "#2458a6"
 WARN = "#b3541e"
 
 
+class _PrefixedStorage(FileSystemStorage):
+    """A storage with the ``prefix`` attribute that collectstatic and WhiteNoise read."""
+
+    prefix: str | None = None
+
+
 class PlotlyJsFinder(BaseFinder):
     """Static files finder for the one file ``vendor/plotly/plotly.min.js`` of the plotly
     package (``STATICFILES_FINDERS``)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.storage = FileSystemStorage(location=str(_PACKAGE_DATA))
+        self.storage = _PrefixedStorage(location=str(_PACKAGE_DATA))
         self.storage.prefix = _PREFIX  # read by collectstatic and WhiteNoise's finder mode
 
     def check(self, **kwargs: Any) -> list:
         return []
 
-    def find(self, path: str, find_all: bool = False, **kwargs: Any) -> str | list[str]:
+    @overload
+    def find(self, path: str, find_all: Literal[False] = False, **kwargs: Any) -> str | None: ...
+
+    @overload
+    def find(self, path: str, find_all: Literal[True], **kwargs: Any) -> list[str]: ...
+
+    def find(self, path: str, find_all: bool = False, **kwargs: Any) -> str | list[str] | None:
         if path != PLOTLY_JS:
             return [] if find_all else ""
         found = str(_PACKAGE_DATA / _NAME)

@@ -60,11 +60,12 @@ def hot_cursor() -> Iterator[Any]:
         return
     from django.db.backends.postgresql.base import ServerBindingCursor
 
-    raw = ServerBindingCursor(connection.connection)
+    # django-stubs 6.1.2 declares ServerBindingCursor without its psycopg cursor base class.
+    raw = ServerBindingCursor(connection.connection)  # type: ignore[call-arg]
     try:
         yield _PreparedCursor(raw)
     finally:
-        raw.close()
+        raw.close()  # type: ignore[attr-defined]
 
 
 def as_date(value: Any) -> dt.date:

@@ -7,12 +7,31 @@ REAL, so database aggregates must pass through :func:`quantize` before they are 
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import TypedDict
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 
+
+class MoneyDigits(TypedDict):
+    """Digits of every money ``DecimalField`` (typed so that ``**`` unpacking type-checks)."""
+
+    max_digits: int
+    decimal_places: int
+
+
+class MoneyFieldKwargs(MoneyDigits):
+    """The keyword arguments in :data:`MONEY_FIELD`."""
+
+    default: Decimal
+
+
+#: Digits only, for a money field without the zero default: ``DecimalField(**MONEY_DIGITS, ...)``.
+MONEY_DIGITS: MoneyDigits = {"max_digits": 12, "decimal_places": 2}
+
+
 #: Keyword arguments for every money ``DecimalField``: ``DecimalField(**MONEY_FIELD)``.
-MONEY_FIELD: dict[str, object] = {"max_digits": 12, "decimal_places": 2, "default": ZERO}
+MONEY_FIELD: MoneyFieldKwargs = {**MONEY_DIGITS, "default": ZERO}
 
 
 def quantize(value: Decimal | float | int | str | None) -> Decimal:

@@ -21,9 +21,12 @@ import csv
 import io
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import IO, Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 #: First characters that make a spreadsheet treat a text cell as a formula (OWASP).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -46,7 +49,7 @@ def safe_cell(value: Any) -> Any:
 class SafeWriter:
     """``csv.writer`` (CRLF records) whose rows go through :func:`safe_cell`."""
 
-    def __init__(self, stream: IO[str]) -> None:
+    def __init__(self, stream: SupportsWrite[str]) -> None:
         self._writer = csv.writer(stream, lineterminator="\r\n")
 
     def writerow(self, row: Iterable[Any]) -> Any:
@@ -57,7 +60,7 @@ class SafeWriter:
             self.writerow(row)
 
 
-def writer(stream: IO[str]) -> SafeWriter:
+def writer(stream: SupportsWrite[str]) -> SafeWriter:
     """A CSV writer on ``stream`` (opened with ``newline=""``) that defuses formulas."""
     return SafeWriter(stream)
 

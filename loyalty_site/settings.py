@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from csp.constants import NONCE, NONE, SELF
@@ -204,7 +205,7 @@ USE_TZ = True
 
 # --- Static and uploaded files --------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT: Path | None = BASE_DIR / "staticfiles"  # settings_test sets None
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # The chart library's JavaScript is served from the installed plotly package (no CDN).
 STATICFILES_FINDERS = [
@@ -276,7 +277,7 @@ DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "loyalty@localh
 # downtime do not fire as a backlog. Solver and scoring tasks go to the "long" queue, served by
 # workers started with Q_CLUSTER_NAME=long.
 REDIS_URL = os.environ.get("REDIS_URL", "")
-Q_CLUSTER: dict[str, object] = {
+Q_CLUSTER: dict[str, Any] = {
     "name": "loyalty",
     "workers": int(os.environ.get("Q_WORKERS", "2")),
     "timeout": 600,

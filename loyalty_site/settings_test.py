@@ -3,7 +3,7 @@
 from .settings import *  # noqa: F403
 from .settings import Q_CLUSTER, STORAGES
 
-Q_CLUSTER = {**Q_CLUSTER, "sync": True}
+Q_CLUSTER = Q_CLUSTER | {"sync": True}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
     **STORAGES,

@@ -14,6 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from loyalty_site.users import signed_in
 from optimizer.exceptions import ScoringError
 from optimizer.models import (
     AllocationRun,
@@ -149,7 +150,7 @@ class ScoringRunAdmin(RetailerScopedAdmin):
                     retailer=form.cleaned_data["retailer"],
                     as_of=form.cleaned_data["as_of"],
                     horizon_weeks=form.cleaned_data["horizon_weeks"],
-                    user=request.user,
+                    user=signed_in(request),
                 )
             except (ScoringError, ValidationError) as exc:
                 form.add_error(None, str(exc) if isinstance(exc, ScoringError) else exc)

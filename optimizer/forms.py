@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -94,7 +94,7 @@ class AllocationRunStartForm(forms.Form):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["week_start"].choices = [
+        cast(forms.TypedChoiceField, self.fields["week_start"]).choices = [
             (start.isoformat(), _week_choice_label(start, scores_as_of, max_age_weeks))
             for start in weeks
         ]
@@ -149,7 +149,7 @@ class AllocationRunStartForm(forms.Form):
             raise forms.ValidationError(str(exc)) from exc
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if self.errors:
             return data
         caps = {code: data[f] for f, code in self.cap_fields if data.get(f) is not None}

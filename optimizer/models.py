@@ -9,14 +9,15 @@ joblib artifact recorded by :class:`ScoringModelVersion`; every scored customer 
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypedDict
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from loyalty_site.money import MONEY_FIELD
+from loyalty_site.money import MONEY_DIGITS, MONEY_FIELD
 from optimizer.engine.settings import (
     AllocationSettings,
     PromotionSettings,
@@ -27,7 +28,16 @@ from retailers.runs import ACTIVE_STATUSES, BackgroundRun, RunState
 from retailers.tenancy import RetailerOwned
 
 #: Probabilities and shares are stored with four decimals (0.0000 - 1.0000).
-PROBABILITY_FIELD: dict[str, object] = {
+Validator = Callable[[Any], None]
+
+
+class _ProbabilityFieldKwargs(TypedDict):
+    max_digits: int
+    decimal_places: int
+    validators: list[Validator]
+
+
+PROBABILITY_FIELD: _ProbabilityFieldKwargs = {
     "max_digits": 5,
     "decimal_places": 4,
     "validators": [MinValueValidator(0), MaxValueValidator(1)],
@@ -176,7 +186,8 @@ class AllocationRun(BackgroundRun):
     week_start = models.DateField(help_text="First day of the campaign week.")
     budget = models.DecimalField(**MONEY_FIELD, validators=[validate_budget])
     spend_limit = models.DecimalField(
-        **{**MONEY_FIELD, "default": None},
+        **MONEY_DIGITS,
+        default=None,
         null=True,
         blank=True,
         help_text="Hard limit on redeemed cost; empty: the budget.",

@@ -10,7 +10,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.html import format_html
@@ -21,6 +22,7 @@ from campaigns.models import BonusType, Campaign
 from loyalty_site.charts import figure_data, segment_sizes_figure
 from loyalty_site.error_pages import DomainErrorRedirectMixin
 from loyalty_site.errors import ApplicationError
+from loyalty_site.users import signed_in
 from optimizer.exceptions import (
     AllocationRunAlreadyActive,
     AllocationSettingsInvalid,
@@ -99,7 +101,7 @@ class ScoringRunStartView(RetailerViewMixin, FormView):
                 retailer=self.retailer,
                 as_of=form.cleaned_data["as_of"],
                 horizon_weeks=form.cleaned_data["horizon_weeks"],
-                user=self.request.user,
+                user=signed_in(self.request),
             )
         except ScoringRunAlreadyActive as exc:
             url = reverse("optimizer:run-detail", args=[exc.run_id]) if exc.run_id else None
@@ -200,7 +202,7 @@ class AllocationRunStartView(RetailerViewMixin, FormView):
     form_class = AllocationRunStartForm
     min_role = Role.ANALYST
 
-    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         self.scoring_run: ScoringRun | None = None
         return super().dispatch(request, *args, **kwargs)
 
@@ -267,7 +269,7 @@ class AllocationRunStartView(RetailerViewMixin, FormView):
                 retailer=self.retailer,
                 settings=form.settings(),
                 week_start=data["week_start"],
-                user=self.request.user,
+                user=signed_in(self.request),
             )
         except AllocationRunAlreadyActive as exc:
             url = reverse("optimizer:allocation-detail", args=[exc.run_id]) if exc.run_id else ""
@@ -346,7 +348,7 @@ class RunRestartView(RetailerViewMixin, DomainErrorRedirectMixin, View):
 
     def post(self, request: Any, pk: int) -> HttpResponse:
         run = self.get_scoped_object(self.model.objects.all(), pk=pk)
-        run_restart(run=run, actor=request.user)
+        run_restart(run=run, actor=signed_in(request))
         messages.success(request, f"Run #{run.pk} queued again.")
         return HttpResponseRedirect(reverse(self.detail_url, args=[run.pk]))
 

@@ -16,6 +16,7 @@ from import_export.formats import base_formats
 from import_export.forms import ExportForm
 
 from loyalty_site import safe_csv
+from loyalty_site.users import signed_in
 from retailers.admin_exports import BackgroundExportMixin
 from retailers.admin_mixins import RetailerScopedAdmin, TenancyFormsMixin
 from retailers.exceptions import NOTHING_NEW, ImportRejected
@@ -158,7 +159,7 @@ class ContractImportExportAdmin(BackgroundExportMixin, ImportExportMixin, Retail
                 retailer=form.cleaned_data["retailer"],
                 kind=self.import_kind,
                 upload=upload,
-                created_by=request.user,
+                created_by=signed_in(request),
             )
         except ImportRejected as exc:
             for error in exc.errors:

@@ -21,6 +21,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from loyalty_site.users import signed_in
 from retailers.admin_mixins import RetailerScopedAdmin
 from retailers.export_jobs import export_job_create, export_rows_count
 from retailers.models import ExportJob, Retailer
@@ -71,7 +72,10 @@ class BackgroundExportMixin:
         retailers = [r for r in retailers if queryset.filter(retailer=r).exists()]
         jobs = [
             export_job_create(
-                retailer=retailer, kind=self.import_kind, options=options, created_by=request.user
+                retailer=retailer,
+                kind=self.import_kind,
+                options=options,
+                created_by=signed_in(request),
             )
             for retailer in retailers
         ]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -37,6 +37,9 @@ from retailers.tenancy import (
     retailer_ids_with_role,
     scope_for_user,
 )
+
+if TYPE_CHECKING:
+    from loyalty_site.users import RequestUser
 
 
 # --- Raw-id widgets ------------------------------------------------------------------------------
@@ -69,7 +72,7 @@ def _scoped_raw_id_widget(widget: ForeignKeyRawIdWidget, queryset: models.QueryS
 
 
 # --- Forms ---------------------------------------------------------------------------------------
-def scope_form_fields(form: forms.BaseForm, *, user: Any, role: str | None) -> None:
+def scope_form_fields(form: forms.BaseForm, *, user: RequestUser, role: str | None) -> None:
     """Limit every choice field of ``form`` (and its raw-id label) to what ``user`` may write."""
     for field in form.fields.values():
         queryset = getattr(field, "queryset", None)
@@ -91,7 +94,9 @@ def _retailers_of(value: Any) -> set[int]:
     return set()
 
 
-def refused_retailers(user: Any, role: str, retailer_ids: Iterable[int | None]) -> str | None:
+def refused_retailers(
+    user: RequestUser, role: str, retailer_ids: Iterable[int | None]
+) -> str | None:
     """Names of the retailers among ``retailer_ids`` where ``user`` lacks ``role`` (``None`` when
     there are none). Only retailers the user belongs to are named."""
     allowed = retailer_ids_with_role(user, role)
@@ -109,7 +114,7 @@ def role_error(role: str, where: str, what: str) -> str:
     return f"You need the {Role(role).label.lower()} role at {where} to {what}."
 
 
-def scoped_form_class(form_class: type[forms.BaseForm], *, user: Any, role: str) -> type:
+def scoped_form_class(form_class: type[forms.BaseForm], *, user: RequestUser, role: str) -> type:
     """``form_class`` whose choices are scoped to the retailers where ``user`` holds ``role``, and
     which refuses to save a row that is, was or links to a row of any other retailer."""
 

@@ -205,9 +205,9 @@ def contract_rows_import(
         if errors:
             raise ImportRejected(errors)
         model = type(resource.init_instance())
-        model.objects.bulk_create(created, batch_size=WRITE_BATCH)
+        model._default_manager.bulk_create(created, batch_size=WRITE_BATCH)
         if changed:
-            model.objects.bulk_create(
+            model._default_manager.bulk_create(
                 changed,
                 batch_size=WRITE_BATCH,
                 update_conflicts=True,

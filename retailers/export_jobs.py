@@ -15,7 +15,7 @@ import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from django.conf import settings
 from django.db import models, transaction
@@ -25,6 +25,9 @@ from loyalty_site import safe_csv
 from retailers.lifecycle import RunKind, run_create, run_execute, run_finish
 from retailers.models import ExportJob, Retailer, RunStatus
 from retailers.resources import BaseResource, resource_class_for
+
+if TYPE_CHECKING:
+    from loyalty_site.users import User
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +84,7 @@ def export_job_create(
     kind: str,
     options: dict[str, Any],
     total_rows: int | None = None,
-    created_by: Any = None,
+    created_by: User | None = None,
 ) -> ExportJob:
     """Record an export of ``kind`` for ``retailer`` and queue it on the long queue.
 

@@ -222,7 +222,7 @@ def state_claim(
 
 
 #: What a new attempt sets on the run row (besides the kind's ``reset`` fields).
-ATTEMPT_FIELDS = ("status", "started_at", "heartbeat_at", "finished_at", "attempt")
+ATTEMPT_FIELDS: tuple[str, ...] = ("status", "started_at", "heartbeat_at", "finished_at", "attempt")
 ATTEMPT_FIELDS += ("progress", "stage", "error", "timings")
 
 
@@ -263,7 +263,7 @@ def _beat(rows: tuple[RunState, ...]) -> None:
     now = timezone.now()
     for row in rows:
         same = {"attempt": row.attempt} if isinstance(row, BackgroundRun) else {}
-        type(row).objects.filter(pk=row.pk, status=RunStatus.RUNNING, **same).update(
+        type(row)._default_manager.filter(pk=row.pk, status=RunStatus.RUNNING, **same).update(
             heartbeat_at=now
         )
 

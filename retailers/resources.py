@@ -38,6 +38,7 @@ from retailers.models import (
     Retailer,
     Store,
 )
+from retailers.tenancy import RetailerOwned
 
 #: A background import reports its progress every this many rows.
 PROGRESS_EVERY = 250
@@ -188,19 +189,19 @@ class RetailerKey(Cell):
 
     def __init__(
         self,
-        model: type[models.Model],
+        model: type[RetailerOwned],
         field: str,
         *,
         required: bool = False,
-        create: Callable[..., models.Model] | None = None,
+        create: Callable[..., RetailerOwned] | None = None,
     ) -> None:
         super().__init__(required=required)
         self.model = model
         self.field = field
         self.create = create
-        self._cache: dict[str, models.Model] = {}
+        self._cache: dict[str, RetailerOwned] = {}
 
-    def parse(self, text: str) -> models.Model:
+    def parse(self, text: str) -> RetailerOwned:
         if text not in self._cache and self.retailer is not None:
             rows = self.model.objects.for_retailer(self.retailer)
             found = rows.filter(**{self.field: text}).first()

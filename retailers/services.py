@@ -12,7 +12,7 @@ import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tablib
 from django.core.files import File
@@ -24,6 +24,9 @@ from retailers.exceptions import ImportRejected, RowError
 from retailers.lifecycle import RunKind, run_create, run_execute, run_finish
 from retailers.models import ImportJob, ImportKind, Retailer, RunStatus
 from retailers.resources import PROGRESS_EVERY, resource_class_for
+
+if TYPE_CHECKING:
+    from loyalty_site.users import User
 
 logger = logging.getLogger(__name__)
 
@@ -274,7 +277,7 @@ def import_job_create(
     retailer: Retailer,
     kind: str,
     upload: File,
-    created_by: Any = None,
+    created_by: User | None = None,
     options: dict[str, Any] | None = None,
 ) -> ImportJob:
     """Save an uploaded file as an :class:`ImportJob` and queue its import on the long queue.

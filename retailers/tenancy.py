@@ -11,18 +11,17 @@ remembers.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Self
 
 from django.core.exceptions import ValidationError
 from django.db import models
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-
+    from loyalty_site.users import RequestUser
     from retailers.models import Retailer
 
 
-def retailer_ids_for_user(user: AbstractBaseUser | AnonymousUser | None) -> list[int] | None:
+def retailer_ids_for_user(user: RequestUser | None) -> list[int] | None:
     """Ids of the retailers ``user`` may act for; ``None`` means "all" (active superusers).
 
     Anonymous, inactive or missing users get an empty list.
@@ -36,7 +35,7 @@ def retailer_ids_for_user(user: AbstractBaseUser | AnonymousUser | None) -> list
     return list(Membership.objects.filter(user=user).values_list("retailer_id", flat=True))
 
 
-def retailer_roles(user: Any) -> dict[int, str]:
+def retailer_roles(user: RequestUser) -> dict[int, str]:
     """``{retailer id: role}`` of ``user``'s memberships, cached on the user object.
 
     Empty for anonymous or inactive users. Superusers need no membership (see
@@ -49,11 +48,12 @@ def retailer_roles(user: Any) -> dict[int, str]:
         from retailers.models import Membership
 
         cached = dict(Membership.objects.filter(user=user).values_list("retailer_id", "role"))
-        user._retailer_roles = cached
+        # A per-request cache on the user object; the model declares no such attribute.
+        setattr(user, "_retailer_roles", cached)  # noqa: B010
     return cached
 
 
-def retailer_ids_with_role(user: Any, minimum: str | None = None) -> list[int] | None:
+def retailer_ids_with_role(user: RequestUser, minimum: str | None = None) -> list[int] | None:
     """Ids of the retailers where ``user`` holds ``minimum`` or a stronger role (any membership
     when ``minimum`` is ``None``); ``None`` means "all" (active superusers).
 
@@ -72,7 +72,7 @@ def retailer_ids_with_role(user: Any, minimum: str | None = None) -> list[int] |
     return [pk for pk, role in roles.items() if Role.rank(role) >= Role.rank(minimum)]
 
 
-def has_role(user: Any, minimum: str, retailer: Retailer | int | None = None) -> bool:
+def has_role(user: RequestUser, minimum: str, retailer: Retailer | int | None = None) -> bool:
     """True when ``user`` holds ``minimum`` or a stronger role.
 
     With ``retailer`` (an instance or id) the role must be held at that retailer; without it, at
@@ -100,7 +100,7 @@ class RetailerScopedQuerySet(models.QuerySet):
         """Rows of one retailer (a ``Retailer`` or its id)."""
         return self.filter(retailer=retailer)
 
-    def for_user(self, user: Any, *, role: str | None = None) -> Self:
+    def for_user(self, user: RequestUser, *, role: str | None = None) -> Self:
         """Rows of every retailer ``user`` belongs to (all rows for superusers); with ``role``,
         only of the retailers where the user holds that role or a stronger one."""
         ids = retailer_ids_for_user(user) if role is None else retailer_ids_with_role(user, role)
@@ -132,7 +132,8 @@ class RetailerOwned(models.Model):
         for field in self._meta.concrete_fields:
             if not field.is_relation or field.name == "retailer":
                 continue
-            if not issubclass(field.related_model, RetailerOwned):
+            related_model = field.related_model  # a class once the apps are loaded
+            if not isinstance(related_model, type) or not issubclass(related_model, RetailerOwned):
                 continue
             if getattr(self, field.attname) is None or self.retailer_id is None:
                 continue
@@ -144,7 +145,7 @@ class RetailerOwned(models.Model):
 
 
 def scope_for_user(
-    queryset: models.QuerySet, user: Any, *, role: str | None = None
+    queryset: models.QuerySet, user: RequestUser, *, role: str | None = None
 ) -> models.QuerySet:
     """Restrict a queryset of retailer-owned rows, of retailers or of users to what ``user`` may
     see: rows of the user's retailers (with ``role``: of those where the user holds it).

@@ -23,13 +23,14 @@ from __future__ import annotations
 import zoneinfo
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import AccessMixin
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -37,13 +38,26 @@ from django.utils import timezone
 from retailers.models import Retailer, Role
 from retailers.tenancy import has_role, retailer_roles
 
+if TYPE_CHECKING:
+    from django.views.generic.base import ContextMixin, View
+
+    from loyalty_site.users import RequestUser
+
+    class _ViewBase(ContextMixin, View):
+        """What the mixin is mixed into: a class-based view (for the type checker only)."""
+
+        kwargs: dict[str, Any]  # the URL's keyword arguments, set by View.setup()
+
+else:
+    _ViewBase = object
+
 #: Session key of the current retailer's id.
 SESSION_KEY = "current_retailer_id"
 _CACHE_ATTR = "_current_retailer"
 _LIST_ATTR = "_user_retailers"
 
 
-def user_retailers(user: Any) -> models.QuerySet[Retailer]:
+def user_retailers(user: RequestUser) -> models.QuerySet[Retailer]:
     """The retailers ``user`` may act for, by name (every retailer for active superusers).
 
     The same set as ``scope_for_user(Retailer.objects.all(), user)``, read from the user's cached
@@ -102,7 +116,7 @@ def retailer_switch(request: HttpRequest, retailer_id: Any) -> Retailer:
     return retailer
 
 
-def role_at(user: Any, retailer: Retailer | None) -> str | None:
+def role_at(user: RequestUser, retailer: Retailer | None) -> str | None:
     """``user``'s role at ``retailer`` (``admin`` for superusers; ``None`` without one)."""
     if retailer is None or not user.is_authenticated or not user.is_active:
         return None
@@ -168,7 +182,7 @@ class RetailerTimeZoneMiddleware:
             timezone.deactivate()
 
 
-class RetailerViewMixin(AccessMixin):
+class RetailerViewMixin(AccessMixin, _ViewBase):
     """Staff page of the current retailer: sign-in required, ``min_role`` there required (403).
 
     Sets ``self.retailer`` and ``request.retailer``, and offers :meth:`scoped`,
@@ -178,7 +192,7 @@ class RetailerViewMixin(AccessMixin):
     min_role: ClassVar[str] = Role.VIEWER
     retailer: Retailer
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return self.handle_no_permission()
         retailer = current_retailer(request)
@@ -220,7 +234,7 @@ class RetailerViewMixin(AccessMixin):
         return obj
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(**kwargs)  # type: ignore[misc]
+        context = super().get_context_data(**kwargs)
         context["retailer"] = self.retailer
         return context
 

@@ -81,7 +81,8 @@ class TransactionInputSerializer(serializers.Serializer):
     customer_id = serializers.CharField(max_length=64)
     store_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
     timestamp = AwareDateTimeField()
-    lines = TransactionLineInputSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
+    # many=True hands max_length to the ListSerializer; djangorestframework-stubs 3.18.1 omit it.
+    lines = TransactionLineInputSerializer(many=True, allow_empty=False, max_length=MAX_LINES)  # type: ignore[call-arg]
 
 
 class TransactionOutputSerializer(serializers.Serializer):
@@ -127,7 +128,7 @@ class PointsRedeemOutputSerializer(serializers.Serializer):
 class CampaignListOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Campaign
-        fields = (
+        fields: tuple[str, ...] = (
             "id",
             "name",
             "state",
@@ -161,7 +162,9 @@ class ScoringRunOutputSerializer(serializers.Serializer):
 class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()
-    fields = serializers.DictField(required=False)
+    # The metaclass moves declared fields off the class, so this does not shadow
+    # Serializer.fields at run time; the stubs cannot see that.
+    fields = serializers.DictField(required=False)  # type: ignore[assignment]
 
 
 class ErrorSerializer(serializers.Serializer):

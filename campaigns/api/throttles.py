@@ -10,23 +10,32 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework.settings import api_settings
-from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle
 
 from loyalty_site.rate_limit import hit
+
+#: Seconds per period letter of a DRF rate such as ``"120/min"``.
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """``"120/min"`` -> ``(120, 60)``: requests per window and the window's seconds (DRF's rate
+    format, read as ``SimpleRateThrottle.parse_rate`` reads it)."""
+    num, period = rate.split("/")
+    return int(num), _PERIODS[period[0]]
 
 
 class TokenScopedThrottle(BaseThrottle):
     """Count requests per token for the view's ``throttle_scope`` (``pos_read``/``pos_write``)."""
 
     THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
-    parse_rate = SimpleRateThrottle.parse_rate
 
     def allow_request(self, request: Any, view: Any) -> bool:
         scope = getattr(view, "throttle_scope", None)
         rate = self.THROTTLE_RATES.get(scope) if scope else None
         if not rate:
             return True
-        limit, duration = self.parse_rate(rate)
+        limit, duration = parse_rate(str(rate))
         token = request.auth
         ident = f"token-{token.pk}" if token is not None else self.get_ident(request)
         counted = hit(f"{scope}:{ident}", duration)

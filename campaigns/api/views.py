@@ -6,7 +6,7 @@ retailer's customers, bonuses and campaigns, and anything else is a 404.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db.models import QuerySet
@@ -24,7 +24,7 @@ from campaigns.api.authentication import ApiTokenAuthentication, HasApiToken
 from campaigns.api.idempotency import HEADER, idempotent
 from campaigns.api.queries import customer_snapshot
 from campaigns.api.throttles import TokenScopedThrottle
-from campaigns.models import Campaign
+from campaigns.models import ApiToken, Campaign
 from campaigns.services.redemption import bonus_redeem
 from customers.models import Customer
 from customers.services.points import (
@@ -34,7 +34,7 @@ from customers.services.points import (
 )
 from loyalty_site.api_parsers import BoundedJSONParser
 from optimizer.services import scoring_run_create
-from retailers.models import Store
+from retailers.models import Retailer, Store
 
 IDEMPOTENCY_PARAM = OpenApiParameter(
     HEADER, str, OpenApiParameter.HEADER, required=True, description="Unique per intended effect."
@@ -66,8 +66,10 @@ class PosApi(APIView):
         super().initial(request, *args, **kwargs)
 
     @property
-    def retailer(self) -> Any:
-        return self.request.auth.retailer
+    def retailer(self) -> Retailer:
+        # ApiTokenAuthentication sets an ApiToken; HasApiToken has refused every other request.
+        token = cast(ApiToken, self.request.auth)
+        return token.retailer
 
 
 class CustomerDetailApi(PosApi):

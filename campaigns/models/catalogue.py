@@ -8,7 +8,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
-from loyalty_site.money import MONEY_FIELD
+from loyalty_site.money import MONEY_DIGITS, MONEY_FIELD
 from retailers.tenancy import RetailerOwned
 
 
@@ -70,7 +70,8 @@ class BonusType(RetailerOwned):
         null=True, blank=True, help_text="Per-campaign cap on the number issued; empty: no cap."
     )
     redemption_cost = models.DecimalField(
-        **{**MONEY_FIELD, "default": None},
+        **MONEY_DIGITS,
+        default=None,
         null=True,
         blank=True,
         validators=[MinValueValidator(0)],

@@ -12,7 +12,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
-from loyalty_site.money import MONEY_FIELD
+from loyalty_site.money import MONEY_DIGITS, MONEY_FIELD
 from retailers.tenancy import RetailerOwned
 
 
@@ -83,7 +83,7 @@ class Redemption(RetailerOwned):
     bonus = models.ForeignKey(Bonus, on_delete=models.PROTECT, related_name="redemptions")
     use_no = models.PositiveSmallIntegerField(help_text="1 for the first use, 2 for the second...")
     cost = models.DecimalField(**MONEY_FIELD, help_text="Cost booked against the campaign.")
-    basket_amount = models.DecimalField(**{**MONEY_FIELD, "default": None}, null=True, blank=True)
+    basket_amount = models.DecimalField(**MONEY_DIGITS, default=None, null=True, blank=True)
     transaction = models.ForeignKey(
         "customers.Transaction",
         null=True,

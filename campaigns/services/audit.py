@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
 from campaigns.models import AuditEntry
 
+if TYPE_CHECKING:
+    from loyalty_site.users import User
+    from retailers.tenancy import RetailerOwned
+
 
 def audit_record(
     *,
-    target: models.Model,
+    target: RetailerOwned,
     action: str,
-    actor: Any = None,
+    actor: User | None = None,
     actor_label: str = "",
     from_state: str = "",
     to_state: str = "",
@@ -42,7 +46,7 @@ def audit_record(
     )
 
 
-def audit_entries_for(target: models.Model) -> models.QuerySet[AuditEntry]:
+def audit_entries_for(target: RetailerOwned) -> models.QuerySet[AuditEntry]:
     """The audit entries of ``target``, newest first, with their actors."""
     return AuditEntry.objects.filter(
         retailer_id=target.retailer_id,

@@ -20,11 +20,13 @@ from loyalty_site.money import quantize
 def type_caps(*, retailer_id: int, run_caps: dict[str, Any] | None) -> dict[str, int]:
     """Per bonus type code, the most bonuses one campaign may issue: the catalogue's
     ``max_per_campaign`` and the allocation run's own caps, whichever is lower."""
-    caps: dict[str, int] = dict(
-        BonusType.objects.filter(
+    caps: dict[str, int] = {
+        code: cap
+        for code, cap in BonusType.objects.filter(
             retailer_id=retailer_id, max_per_campaign__isnull=False
         ).values_list("code", "max_per_campaign")
-    )
+        if cap is not None  # never, by the filter; says so to the type checker
+    }
     for code, cap in (run_caps or {}).items():
         caps[str(code)] = min(int(cap), caps.get(str(code), int(cap)))
     return caps

@@ -8,9 +8,8 @@ bonuses, re-checking budgets).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.db import models
 from django.utils import timezone
 
 from campaigns.exceptions import ApprovalForbidden, TransitionNotAllowed
@@ -18,12 +17,19 @@ from campaigns.services.audit import audit_record
 from retailers.models import Role
 from retailers.tenancy import has_role
 
+if TYPE_CHECKING:
+    from campaigns.models import Campaign, PromotionProposal
+    from loyalty_site.users import User
+
+    #: What an approver decides on.
+    Decidable = Campaign | PromotionProposal
+
 #: The state every decision starts from (CampaignState and ProposalState share the value).
 PROPOSED = "proposed"
 
 
 def decision_require(
-    obj: models.Model, *, actor: Any, creator_id: int | None, what: str, verb: str
+    obj: Decidable, *, actor: User, creator_id: int | None, what: str, verb: str
 ) -> None:
     """Raise unless ``actor`` may decide on ``obj`` now.
 
@@ -46,11 +52,11 @@ def decision_require(
 
 
 def decision_record(
-    obj: models.Model,
+    obj: Decidable,
     *,
     to_state: str,
     action: str,
-    actor: Any,
+    actor: User,
     comment: str,
     data: dict[str, Any] | None = None,
 ) -> None:

@@ -36,6 +36,7 @@ from campaigns.models import (
     Bonus,
     BonusKind,
     BonusState,
+    BonusType,
     Campaign,
     CampaignMember,
     CampaignState,
@@ -70,10 +71,17 @@ def _avg_baskets(customer_ids: list[int]) -> dict[int, Decimal]:
     }
 
 
+def _bonus_type(member: CampaignMember) -> BonusType:
+    """The member's bonus type: :func:`_pending` selects treated members, who all have one."""
+    if member.bonus_type is None:
+        raise ValueError(f"campaign member {member.pk} has no bonus type to issue")
+    return member.bonus_type
+
+
 def _per_use_cost(
     member: CampaignMember, avg_basket: Decimal | None, campaign: Campaign
 ) -> Decimal:
-    btype = member.bonus_type
+    btype = _bonus_type(member)
     if btype.kind == BonusKind.POINTS:
         return ZERO  # booked once, at issuance (points_credit_within_limit)
     if btype.redemption_cost is not None:
@@ -84,7 +92,7 @@ def _per_use_cost(
     if btype.kind == BonusKind.AMOUNT_DISCOUNT:
         return quantize(btype.face_value)
     if btype.kind == BonusKind.FREE_PRODUCT:
-        return quantize(btype.product.unit_cost if btype.product_id else from_allocation)
+        return quantize(btype.product.unit_cost if btype.product is not None else from_allocation)
     if btype.kind == BonusKind.POINTS_MULTIPLIER:
         extra = max(btype.face_value - 1, ZERO)
         return quantize(
@@ -96,7 +104,7 @@ def _per_use_cost(
 
 
 def _build(member: CampaignMember, campaign: Campaign, avg: dict[int, Decimal]) -> Bonus:
-    btype = member.bonus_type
+    btype = _bonus_type(member)
     valid_from = member.send_on or campaign.week_start
     valid_to = member.expires_on or valid_from + dt.timedelta(days=btype.validity_days - 1)
     return Bonus(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 
@@ -21,6 +21,9 @@ from campaigns.services.decisions import decision_record, decision_require
 from loyalty_site.money import quantize
 from retailers.models import Role
 from retailers.tenancy import has_role
+
+if TYPE_CHECKING:
+    from loyalty_site.users import User
 
 #: Money columns of an item summed into the proposal's totals.
 TOTAL_MONEY = ("incremental_revenue", "incremental_margin", "discount_cost")
@@ -62,7 +65,7 @@ def _require_proposed(proposal: PromotionProposal, verb: str) -> None:
 
 @transaction.atomic
 def promotion_proposal_approve(
-    *, proposal_id: int, actor: Any, comment: str = ""
+    *, proposal_id: int, actor: User, comment: str = ""
 ) -> PromotionProposal:
     """Approve a proposed week of promotions. Approving it again returns it unchanged.
 
@@ -87,7 +90,7 @@ def promotion_proposal_approve(
 
 
 @transaction.atomic
-def promotion_proposal_reject(*, proposal_id: int, actor: Any, comment: str) -> PromotionProposal:
+def promotion_proposal_reject(*, proposal_id: int, actor: User, comment: str) -> PromotionProposal:
     """Reject a proposed week of promotions with a comment. Rejecting it again changes nothing.
 
     Raises:
@@ -107,7 +110,7 @@ def promotion_proposal_reject(*, proposal_id: int, actor: Any, comment: str) -> 
 
 @transaction.atomic
 def promotion_item_drop(
-    *, proposal_id: int, item_id: int, actor: Any, comment: str = ""
+    *, proposal_id: int, item_id: int, actor: User, comment: str = ""
 ) -> PromotionProposal:
     """Remove one product from a proposed week before approval (approvers; audited).
 
@@ -156,7 +159,7 @@ def promotion_item_drop(
 
 @transaction.atomic
 def promotion_proposal_supersede(
-    *, proposal_id: int, by_run_id: int, actor: Any = None, actor_label: str = ""
+    *, proposal_id: int, by_run_id: int, actor: User | None = None, actor_label: str = ""
 ) -> PromotionProposal:
     """Mark a proposed week as replaced by the re-run ``by_run_id`` (called by that run just
     before it writes its own proposal). A proposal decided meanwhile is left as it is."""

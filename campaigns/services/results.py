@@ -9,6 +9,7 @@ their redemptions, go to the pure :func:`optimizer.engine.results.campaign_resul
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -56,7 +57,7 @@ def campaign_outcomes(campaign: Campaign) -> pd.DataFrame:
         .values("transaction__customer_id")
         .annotate(spend=Sum("amount"), goods_cost=Sum(unit_cost))
     )
-    spend = {row["transaction__customer_id"]: row for row in lines}
+    spend: dict[int, Mapping[str, Any]] = {row["transaction__customer_id"]: row for row in lines}
     used = {
         row["bonus__customer_id"]: row["cost"]
         for row in Redemption.objects.filter(bonus__campaign=campaign)

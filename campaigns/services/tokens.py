@@ -11,7 +11,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.core.cache import cache
 from django.db import transaction
@@ -20,6 +20,9 @@ from django.utils import timezone
 from campaigns.models import ApiToken
 from campaigns.services.audit import audit_record
 from retailers.models import Retailer
+
+if TYPE_CHECKING:
+    from loyalty_site.users import User
 
 #: ``last_used_at`` is refreshed at most this often, so a busy till does not write on every call.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -46,7 +49,7 @@ def _digest(secret: str) -> str:
 
 
 @transaction.atomic
-def api_token_create(*, retailer: Retailer, name: str, actor: Any = None) -> NewApiToken:
+def api_token_create(*, retailer: Retailer, name: str, actor: User | None = None) -> NewApiToken:
     """Create a token for ``retailer``; the returned ``key`` is the only copy of the secret."""
     prefix = secrets.token_hex(5)
     secret = secrets.token_urlsafe(32)
@@ -61,7 +64,7 @@ def api_token_create(*, retailer: Retailer, name: str, actor: Any = None) -> New
 
 
 @transaction.atomic
-def api_token_revoke(*, token: ApiToken, actor: Any = None) -> ApiToken:
+def api_token_revoke(*, token: ApiToken, actor: User | None = None) -> ApiToken:
     """Revoke ``token`` (idempotent); requests with it are answered 401 from now on."""
     token = ApiToken.objects.select_for_update().get(pk=token.pk)
     if token.revoked_at is None:

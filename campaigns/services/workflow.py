@@ -8,7 +8,7 @@ already taken changes nothing and writes nothing.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -19,6 +19,9 @@ from campaigns.services.audit import audit_record
 from campaigns.services.checks import campaign_check
 from campaigns.services.decisions import decision_record, decision_require
 
+if TYPE_CHECKING:
+    from loyalty_site.users import User
+
 #: The task that issues an approved campaign's bonuses (idempotent; see campaigns.tasks).
 ISSUE_TASK = "campaigns.tasks.campaign_issue_task"
 
@@ -28,7 +31,7 @@ def _locked(campaign_id: int) -> Campaign:
 
 
 @transaction.atomic
-def campaign_approve(*, campaign_id: int, actor: Any, comment: str = "") -> Campaign:
+def campaign_approve(*, campaign_id: int, actor: User, comment: str = "") -> Campaign:
     """Approve a proposed campaign and queue the issuance of its bonuses (exactly once).
 
     The proposal is re-checked against its budget and caps independently of the solver first.
@@ -59,7 +62,7 @@ def campaign_approve(*, campaign_id: int, actor: Any, comment: str = "") -> Camp
 
 
 @transaction.atomic
-def campaign_reject(*, campaign_id: int, actor: Any, comment: str) -> Campaign:
+def campaign_reject(*, campaign_id: int, actor: User, comment: str) -> Campaign:
     """Reject a proposed campaign with a comment. Rejecting it again changes nothing.
 
     Raises:
@@ -79,7 +82,7 @@ def campaign_reject(*, campaign_id: int, actor: Any, comment: str) -> Campaign:
 
 
 @transaction.atomic
-def campaign_supersede(*, campaign_id: int, by: Campaign, actor: Any = None) -> Campaign:
+def campaign_supersede(*, campaign_id: int, by: Campaign, actor: User | None = None) -> Campaign:
     """Mark a proposed campaign as replaced by the re-run that produced ``by``.
 
     A campaign that was decided in the meantime is left as it is.
@@ -123,7 +126,11 @@ def campaign_mark_issued(*, campaign_id: int, issued: int, actor_label: str = ""
 
 @transaction.atomic
 def campaign_close(
-    *, campaign_id: int, results: dict[str, Any], actor: Any = None, actor_label: str = ""
+    *,
+    campaign_id: int,
+    results: dict[str, Any],
+    actor: User | None = None,
+    actor_label: str = "",
 ) -> Campaign:
     """issued -> closed with its measured results (treated vs control). Idempotent."""
     campaign = _locked(campaign_id)

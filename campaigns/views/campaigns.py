@@ -9,7 +9,7 @@ pages. Another retailer's campaign is 404.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -40,6 +40,7 @@ from campaigns.services.results import campaign_results_measure
 from loyalty_site.charts import campaign_breakdown_figure, campaign_results_figure, figure_data
 from loyalty_site.error_pages import DomainErrorRedirectMixin
 from loyalty_site.errors import ApplicationError
+from loyalty_site.users import signed_in
 from optimizer.engine.settings import SettingsInvalid, budget_parse
 from optimizer.exceptions import AllocationRunAlreadyActive, AllocationSettingsInvalid
 from optimizer.services.allocation import allocation_run_create
@@ -73,7 +74,7 @@ class CampaignRerunForm(forms.Form):
         # Only the campaign's own treated customers can be dropped.
         ids = self.data.getlist("customers") if hasattr(self.data, "getlist") else []
         treated = campaign.members.filter(is_control=False, customer_id__in=_ints(ids))
-        self.fields["customers"].choices = [
+        cast(forms.TypedMultipleChoiceField, self.fields["customers"]).choices = [
             (pk, pk) for pk in treated.values_list("customer_id", flat=True)
         ]
 
@@ -86,7 +87,8 @@ class CampaignRerunForm(forms.Form):
             raise ValidationError(str(exc)) from exc
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("action") == "drop" and not data.get("customers"):
             raise ValidationError("Tick at least one treated customer to drop.")
         if data.get("action") == "budget" and data.get("budget") is None:
@@ -281,7 +283,7 @@ class CampaignApproveView(CampaignDecisionView):
     done = "approved"
 
     def decide(self, campaign: Campaign, comment: str) -> None:
-        campaign_approve(campaign_id=campaign.pk, actor=self.request.user, comment=comment)
+        campaign_approve(campaign_id=campaign.pk, actor=signed_in(self.request), comment=comment)
 
 
 class CampaignRejectView(CampaignDecisionView):
@@ -289,7 +291,7 @@ class CampaignRejectView(CampaignDecisionView):
     done = "rejected"
 
     def decide(self, campaign: Campaign, comment: str) -> None:
-        campaign_reject(campaign_id=campaign.pk, actor=self.request.user, comment=comment)
+        campaign_reject(campaign_id=campaign.pk, actor=signed_in(self.request), comment=comment)
 
 
 class CampaignRerunView(CampaignObjectMixin, View):
@@ -309,7 +311,7 @@ class CampaignRerunView(CampaignObjectMixin, View):
             return HttpResponseRedirect(_detail(campaign.pk))
         if not form.is_valid():
             errors = [error for errors in form.errors.values() for error in errors]
-            messages.error(request, "Not re-run: " + " ".join(errors))
+            messages.error(request, "Not re-run: " + " ".join(str(error) for error in errors))
             return HttpResponseRedirect(_detail(campaign.pk))
         typed = settings["settings"]
         try:
@@ -321,7 +323,7 @@ class CampaignRerunView(CampaignObjectMixin, View):
             else:
                 settings["settings"] = typed.replace(budget=form.cleaned_data["budget"])
                 what = f"with a budget of {settings['settings'].budget}"
-            run = allocation_run_create(**settings, replaces=campaign, user=request.user)
+            run = allocation_run_create(**settings, replaces=campaign, user=signed_in(request))
         except AllocationRunAlreadyActive as exc:
             url = reverse("optimizer:allocation-detail", args=[exc.run_id]) if exc.run_id else ""
             link = format_html(' <a href="{}">Follow run #{}</a>.', url, exc.run_id) if url else ""

@@ -26,6 +26,7 @@ from campaigns.services.promotions import (
 )
 from loyalty_site.error_pages import DomainErrorRedirectMixin
 from loyalty_site.errors import ApplicationError
+from loyalty_site.users import signed_in
 from optimizer.models import PromotionRun
 from optimizer.services import PromotionError, PromotionRunAlreadyActive, promotion_run_create
 from optimizer.services.promotions import latest_backtest
@@ -81,7 +82,7 @@ class PromotionRunStartView(RetailerViewMixin, FormView):
                 retailer=self.retailer,
                 week_start=form.cleaned_data["week"],
                 options=form.options(),
-                user=self.request.user,
+                user=signed_in(self.request),
             )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
@@ -103,7 +104,7 @@ class PromotionBacktestStartView(RetailerViewMixin, View):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             run = promotion_run_create(
-                retailer=self.retailer, kind=PromotionRun.Kind.BACKTEST, user=request.user
+                retailer=self.retailer, kind=PromotionRun.Kind.BACKTEST, user=signed_in(request)
             )
         except PromotionRunAlreadyActive as exc:
             messages.warning(request, f"Not started: {exc}.")
@@ -183,11 +184,11 @@ class PromotionProposalDecideView(RetailerViewMixin, DomainErrorRedirectMixin, V
         form = PromotionDecisionForm(request.POST)
         if not form.is_valid():
             for errors in form.errors.values():
-                messages.error(request, " ".join(errors))
+                messages.error(request, " ".join(str(error) for error in errors))
             return HttpResponseRedirect(_detail(proposal.pk))
         action, comment = form.cleaned_data["action"], form.cleaned_data["comment"]
         decide = promotion_proposal_approve if action == "approve" else promotion_proposal_reject
-        decide(proposal_id=proposal.pk, actor=request.user, comment=comment)
+        decide(proposal_id=proposal.pk, actor=signed_in(request), comment=comment)
         messages.success(request, f"Proposal {'approved' if action == 'approve' else 'rejected'}.")
         return HttpResponseRedirect(_detail(proposal.pk))
 
@@ -208,7 +209,7 @@ class PromotionItemDropView(RetailerViewMixin, DomainErrorRedirectMixin, View):
         form = PromotionItemDropForm(request.POST)
         comment = form.cleaned_data["comment"] if form.is_valid() else ""
         promotion_item_drop(
-            proposal_id=proposal.pk, item_id=item_pk, actor=request.user, comment=comment
+            proposal_id=proposal.pk, item_id=item_pk, actor=signed_in(request), comment=comment
         )
         messages.success(request, "Item dropped from the proposal.")
         return HttpResponseRedirect(_detail(proposal.pk))

@@ -16,7 +16,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
@@ -39,6 +39,9 @@ from customers.models import (
 )
 from customers.points_fifo import Lot, Movement, lots_from_chain, next_expiry, points_due_to_expire
 from retailers.models import Retailer
+
+if TYPE_CHECKING:
+    from loyalty_site.users import User
 
 
 @dataclass(frozen=True)
@@ -179,7 +182,7 @@ def points_bonus_credit(*, bonus: Any, points: int | None = None) -> PointsEntry
 
 @transaction.atomic
 def points_redeem(
-    *, customer: Customer, points: int, reason: str = "", actor: Any = None
+    *, customer: Customer, points: int, reason: str = "", actor: User | None = None
 ) -> PointsEntry:
     """Spend ``points`` of ``customer`` (oldest first, see the module docstring).
 
@@ -198,7 +201,7 @@ def points_redeem(
 
 @transaction.atomic
 def points_adjust(
-    *, customer: Customer, points: int, reason: str, actor: Any = None
+    *, customer: Customer, points: int, reason: str, actor: User | None = None
 ) -> PointsEntry:
     """A manual correction by staff, positive or negative, with a mandatory reason.
 

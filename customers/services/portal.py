@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
@@ -19,6 +19,9 @@ from django.utils import timezone
 
 from campaigns.services.audit import audit_record
 from customers.models import Customer, PortalAccess
+
+if TYPE_CHECKING:
+    from loyalty_site.users import User
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ def _digest(token: str) -> str:
 def portal_link_create(
     *,
     customer: Customer,
-    actor: Any = None,
+    actor: User | None = None,
     days: int | None = None,
     now: dt.datetime | None = None,
 ) -> NewPortalLink:
@@ -61,7 +64,7 @@ def portal_link_create(
 
 
 @transaction.atomic
-def portal_link_revoke(*, access: PortalAccess, actor: Any = None) -> PortalAccess:
+def portal_link_revoke(*, access: PortalAccess, actor: User | None = None) -> PortalAccess:
     """Revoke a link (idempotent)."""
     access = PortalAccess.objects.select_for_update().get(pk=access.pk)
     if access.revoked_at is None:

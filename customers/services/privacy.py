@@ -14,7 +14,7 @@ import json
 import secrets
 import zipfile
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
@@ -24,6 +24,9 @@ from campaigns.models import Bonus, CampaignMember, PastOffer, Redemption
 from campaigns.services.audit import audit_record
 from customers.models import Customer, PointsEntry, PortalAccess, Transaction, TransactionLine
 from customers.services.portal import portal_links_revoke_all
+
+if TYPE_CHECKING:
+    from loyalty_site.users import User
 
 ANONYMOUS_PREFIX = "anon-"
 _PERSONAL_FIELDS = [
@@ -139,7 +142,7 @@ def customers_export_zip(*, customers: Iterable[Customer]) -> bytes:
 
 
 @transaction.atomic
-def customer_anonymise(*, customer: Customer, actor: Any = None) -> Customer:
+def customer_anonymise(*, customer: Customer, actor: User | None = None) -> Customer:
     """Erase ``customer``'s personal data, keeping transactions and aggregates. Idempotent.
 
     The customer id is replaced by ``anon-<random>`` (the till can no longer find the customer),

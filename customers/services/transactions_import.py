@@ -185,7 +185,8 @@ def _import(
         return TransactionImportResult(0, 0, 0, 0, 0, seconds=stages.total())
     stages.lap("read and validate")
     # COPY errors come from the driver unwrapped (psycopg's own IntegrityError), so catch both.
-    driver_integrity_error = connections["default"].Database.IntegrityError
+    # Every backend wrapper has ``Database`` (its DB-API module); django-stubs 6.1.2 omits it.
+    driver_integrity_error = connections["default"].Database.IntegrityError  # type: ignore[attr-defined]
     try:
         with transaction.atomic():
             with references_checked_in_bulk() as set_wise:

@@ -121,7 +121,7 @@ def _texts(value: Any, *, field: str, separators: str | None = ",") -> tuple[str
     if isinstance(value, str) and separators is None:
         value = value.replace(",", " ").split()
     elif isinstance(value, str):
-        for sep in separators:
+        for sep in separators or ():
             value = value.replace(sep, "\n")
         value = value.splitlines()
     if not isinstance(value, Iterable):
@@ -297,7 +297,7 @@ class PromotionSettings:
 
         def number(name: str, low: int, high: int) -> int:
             if name not in values:
-                return getattr(base, name)
+                return int(getattr(base, name))
             return _int(values[name], field=name, low=low, high=high)
 
         def texts(name: str, separators: str | None) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from django.db import connection
+from django.db import connection, models
 
 from retailers.models import Retailer
 
@@ -60,7 +60,7 @@ class ScoringFrames:
     offers: pd.DataFrame
 
 
-def table(model: type) -> str:
+def table(model: type[models.Model]) -> str:
     """The quoted table name of ``model``."""
     return connection.ops.quote_name(model._meta.db_table)
 

@@ -296,11 +296,10 @@ def scoring_frames_read(
     *, retailer: Retailer, as_of: dt.date, customers: CustomerFilter = ALL_CUSTOMERS
 ) -> ScoringFrames:
     """Every input frame of the engine for the ``customers`` of ``retailer`` before ``as_of``."""
-    kwargs = {"retailer": retailer, "as_of": as_of, "customers": customers}
-    baskets, category_days = history_frames(**kwargs)
+    baskets, category_days = history_frames(retailer=retailer, as_of=as_of, customers=customers)
     return ScoringFrames(
-        customers=customers_frame(**kwargs),
+        customers=customers_frame(retailer=retailer, as_of=as_of, customers=customers),
         baskets=baskets,
         category_days=category_days,
-        offers=offers_frame(**kwargs),
+        offers=offers_frame(retailer=retailer, as_of=as_of, customers=customers),
     )

@@ -36,9 +36,15 @@ def trading_days_frame(*, retailer: Retailer, since: dt.date, before: dt.date) -
     )
     start = dt.datetime.combine(since, dt.time.min, tzinfo=retailer.tz)
     cutoff = dt.datetime.combine(before, dt.time.min, tzinfo=retailer.tz)
-    if not pg:
-        start, cutoff = (connection.ops.adapt_datetimefield_value(v) for v in (start, cutoff))
-    params = {"retailer": retailer.pk, "tz": retailer.time_zone, "start": start, "cutoff": cutoff}
+    bounds: tuple[dt.datetime | str | None, ...] = (start, cutoff)
+    if not pg:  # SQLite takes them as adapted text
+        bounds = tuple(connection.ops.adapt_datetimefield_value(v) for v in (start, cutoff))
+    params = {
+        "retailer": retailer.pk,
+        "tz": retailer.time_zone,
+        "start": bounds[0],
+        "cutoff": bounds[1],
+    }
     days = query_frame(sql, params, ["day"], {})["day"]
     days = days_to_datetime(days.astype("float64")) if pg else pd.to_datetime(days)
     counts = pd.Series(week_numbers(days)).value_counts().sort_index()

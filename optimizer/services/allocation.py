@@ -15,7 +15,7 @@ is stored as its own proposal, marked not optimal, and the last good proposal st
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -54,6 +54,9 @@ from retailers.lifecycle import (
 from retailers.models import Retailer, RunStatus
 from retailers.runs import ACTIVE_STATUSES
 from retailers.weeks import week_start_error, week_start_on_or_after
+
+if TYPE_CHECKING:
+    from loyalty_site.users import User
 
 TASK = "optimizer.tasks.allocation_run_execute_task"
 #: Solver outcomes good enough to replace the proposal a re-run was asked to replace: a solve
@@ -124,7 +127,7 @@ def allocation_run_create(
     random_state: int = 0,
     time_limit_seconds: int = 120,
     replaces: Campaign | None = None,
-    user: Any = None,
+    user: User | None = None,
     enqueue: bool = True,
 ) -> AllocationRun:
     """Create a queued allocation run and queue its execution on the long queue.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import connection, transaction
@@ -171,7 +172,8 @@ def _number(value: Any) -> float | None:
 
 def segment_profile_of(run: ScoringRun) -> list[dict[str, Any]]:
     """Size, share and KPI means per segment of the run's stored scores, largest first."""
-    rows = (
+    # Mapping: the annotated KPI names are computed, so no TypedDict of the row lists them.
+    rows: Iterable[Mapping[str, Any]] = (
         CustomerScore.objects.filter(run=run)
         .values("segment")
         .annotate(size=Count("pk"), **{f: Avg(f) for f in PROFILE_FIELDS})
@@ -201,6 +203,8 @@ def _finalise(run: ScoringRun) -> None:
     run.segment_profile = segment_profile_of(run)
     now = timezone.now()
     timings["finalise"] = round((now - started).total_seconds(), 3)
+    if run.started_at is None:  # never: a run is started before its chunks are queued
+        raise RuntimeError(f"scoring run #{run.pk} has chunks but was never started")
     timings["total"] = round((now - run.started_at).total_seconds(), 3)
     run.timings = timings
     run_finish(run, fields=("segment_profile", "timings"))

@@ -7,7 +7,7 @@ clears what the dead attempt left.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 
@@ -19,6 +19,9 @@ from optimizer.services.runs import SCORING
 from retailers.lifecycle import RunKind, RunNotRestartable, run_requeue
 from retailers.runs import BackgroundRun, RunStatus
 
+if TYPE_CHECKING:
+    from loyalty_site.users import User
+
 KINDS: dict[type[BackgroundRun], RunKind] = {
     ScoringRun: SCORING,
     AllocationRun: ALLOCATION,
@@ -27,7 +30,7 @@ KINDS: dict[type[BackgroundRun], RunKind] = {
 
 
 @transaction.atomic(durable=True)
-def run_restart(*, run: BackgroundRun, actor: Any) -> BackgroundRun:
+def run_restart(*, run: BackgroundRun, actor: User) -> BackgroundRun:
     """Queue the abandoned ``run`` again with the same settings and audit who did it.
 
     Args:

@@ -10,7 +10,7 @@ customer id ranges (:class:`~optimizer.models.ScoringChunk`), each scored by its
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.db import transaction
@@ -47,6 +47,9 @@ from retailers.lifecycle import (
 )
 from retailers.models import Retailer, RunStatus
 from retailers.runs import ACTIVE_STATUSES
+
+if TYPE_CHECKING:
+    from loyalty_site.users import User
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +101,7 @@ def scoring_run_create(
     retailer: Retailer,
     as_of: Any = None,
     horizon_weeks: int = 8,
-    user: Any = None,
+    user: User | None = None,
     enqueue: bool = True,
 ) -> ScoringRun:
     """Create a queued scoring run of ``retailer`` and queue its execution on the long queue.
@@ -244,10 +247,11 @@ def _fit_stage(run: ScoringRun, *, inline: bool, progress: Progress | None) -> l
         if members.empty:
             raise NothingToScore(f"{retailer} has no customers enrolled before {run.as_of}")
         sample = _training_filter(members["customer_id"].to_numpy(), config.max_train_customers)
-        kwargs = {"retailer": retailer, "as_of": run.as_of, "customers": sample}
         customers = members[members["customer_id"].isin(sample.ids)] if sample.ids else members
-        baskets, category_days = frames.history_frames(**kwargs)
-        offers = frames.offers_frame(**kwargs)
+        baskets, category_days = frames.history_frames(
+            retailer=retailer, as_of=run.as_of, customers=sample
+        )
+        offers = frames.offers_frame(retailer=retailer, as_of=run.as_of, customers=sample)
         ranges = customer_id_ranges(
             retailer=retailer, as_of=run.as_of, chunk_size=chunk_customers()
         )

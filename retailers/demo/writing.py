@@ -97,7 +97,7 @@ def retailer_replace(*, slug: str, name: str, currency: str, time_zone: str) -> 
 
 
 def _max_pk(model: type[models.Model]) -> int:
-    return model.objects.aggregate(m=Max("pk"))["m"] or 0
+    return model._default_manager.aggregate(m=Max("pk"))["m"] or 0
 
 
 def _insert(model: type[models.Model], frame: pd.DataFrame) -> int:
@@ -112,7 +112,7 @@ def _insert_mapped(
     """Insert ``frame`` and return ``{key: pk}`` of the rows just inserted (one range query)."""
     before = _max_pk(model)
     _insert(model, frame)
-    return id_map(model.objects.filter(retailer=retailer, pk__gt=before), key)
+    return id_map(model._default_manager.filter(retailer=retailer, pk__gt=before), key)
 
 
 def _resolve(values: pd.Series, ids: dict[str, int], what: str) -> pd.Series:

@@ -131,7 +131,7 @@ def allocate(
         else np.ones(seg.shape[0], dtype=bool)
     )
     pair_ok &= contact_ok[:, None]
-    eligible = pair_ok.any(axis=1)
+    eligible: np.ndarray = np.any(pair_ok, axis=1)
     if not eligible.any():
         raise InfeasibleAllocation(
             f"no eligible customers: none of the {seg.shape[0]} customers passes the contact "

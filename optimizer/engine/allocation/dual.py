@@ -105,7 +105,8 @@ class _Pricer:
     def _shift(self, nu: np.ndarray) -> np.ndarray:
         shift = np.zeros(len(self.core.segments))
         shift[self.cov_segs] = nu
-        return shift[self.core.seg]
+        per_customer: np.ndarray = shift[self.core.seg]
+        return per_customer
 
     def price(
         self, lam: float, mu: np.ndarray, nu: np.ndarray, budget: float
@@ -214,8 +215,7 @@ def _generate(
             best = {"bound": bound, "lam": lam, "mu": mu, "nu": nu}
         if best["bound"] - master <= tolerance * max(1.0, abs(best["bound"])):
             break
-        for store, val in zip((cols.value, cols.cost, cols.count, cols.cover), column, strict=True):
-            store.append(val)
+        _add(cols, column)
         if time.perf_counter() > deadline:
             break
     converged = best["bound"] - master <= max(tolerance, 1e-6) * max(1.0, abs(best["bound"]))
@@ -229,8 +229,11 @@ def _generate(
 
 
 def _add(cols: _Columns, column: tuple[float, float, np.ndarray, np.ndarray]) -> None:
-    for store, val in zip((cols.value, cols.cost, cols.count, cols.cover), column, strict=True):
-        store.append(val)
+    value, cost, count, cover = column
+    cols.value.append(value)
+    cols.cost.append(cost)
+    cols.count.append(count)
+    cols.cover.append(cover)
 
 
 def _seed(pricer: _Pricer, cols: _Columns, duals: dict[str, Any], budget: float) -> dict[str, Any]:

@@ -53,7 +53,7 @@ def build_model(
     *,
     budget: float,
     caps: np.ndarray,
-    coverage: tuple[tuple[int, int], ...],
+    coverage: tuple[tuple[int, float], ...],
 ) -> tuple[pulp.LpProblem, np.ndarray, np.ndarray, list[pulp.LpVariable]]:
     """The MILP over the finite entries of ``value``; returns (problem, rows, cols, variables)."""
     rows, cols = np.nonzero(np.isfinite(value))
@@ -181,7 +181,7 @@ def solve_sub_milp(
     *,
     budget: float,
     caps: np.ndarray,
-    coverage: tuple[tuple[int, int], ...],
+    coverage: tuple[tuple[int, float], ...],
     time_limit: float,
     gap_abs: float,
 ) -> np.ndarray | None:

@@ -180,7 +180,7 @@ def pair_eligibility(
     response: np.ndarray,
 ) -> np.ndarray:
     """(n, K) bool: segment allowed, CLV >= minimum, consent when required, response known."""
-    ok = np.isfinite(response)
+    ok: np.ndarray = np.isfinite(response)
     for j, row in enumerate(table.itertuples(index=False)):
         allowed = _allowed(row.allowed_segments)
         if allowed is not None:

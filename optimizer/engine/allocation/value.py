@@ -76,7 +76,8 @@ def model_margin(
     basket = np.where(np.isfinite(basket) & (basket > 0), basket, fallback)
     saved = np.clip(churn, 0.0, 1.0) * config.retention_weight * np.clip(clv, 0.0, None)
     per_visit = config.gross_margin_rate * (1.0 - q) * (basket + saved)
-    return response * per_visit[:, None]
+    value: np.ndarray = response * per_visit[:, None]
+    return value
 
 
 def apply_uplift(
@@ -113,9 +114,9 @@ def apply_uplift(
     sums = np.zeros((n_seg, n_types))
     counts = np.zeros((n_seg, n_types))
     ok = np.isfinite(margin)
-    for b in range(n_types):
-        sums[:, b] = np.bincount(segment_codes, np.where(ok[:, b], margin[:, b], 0.0), n_seg)
-        counts[:, b] = np.bincount(segment_codes, ok[:, b].astype(np.float64), n_seg)
+    for j in range(n_types):
+        sums[:, j] = np.bincount(segment_codes, np.where(ok[:, j], margin[:, j], 0.0), n_seg)
+        counts[:, j] = np.bincount(segment_codes, ok[:, j].astype(np.float64), n_seg)
     with np.errstate(invalid="ignore", divide="ignore"):
         means = np.where(counts > 0, sums / np.maximum(counts, 1.0), np.nan)
     rows = {

@@ -32,7 +32,12 @@ import pandas as pd
 
 from optimizer.engine.promotions.features import observed_scenario, pool_week_of_year
 from optimizer.engine.promotions.forecast import build_frame, check_monday
-from optimizer.engine.promotions.model import fit_lift_model, predict_units, select_training_rows
+from optimizer.engine.promotions.model import (
+    LiftModel,
+    fit_lift_model,
+    predict_units,
+    select_training_rows,
+)
 from optimizer.engine.promotions.panel import require, week_date, week_numbers
 from optimizer.engine.promotions.types import BacktestResult, EngineInputError, ForecastConfig
 
@@ -52,7 +57,8 @@ def naive_forecast(rows: pd.DataFrame, week_rows: pd.DataFrame) -> np.ndarray:
     per_cat = known.groupby("category")["last_lift"].median()
     overall = float(known["last_lift"].median()) if len(known) else 1.0
     lift = rows["last_lift"].fillna(rows["category"].map(per_cat)).fillna(overall)
-    return (rows["level"].fillna(0.0) * lift).to_numpy(np.float64)
+    naive: np.ndarray = (rows["level"].fillna(0.0) * lift).to_numpy(np.float64)
+    return naive
 
 
 def _event(week_rows: pd.DataFrame, week: int) -> str:
@@ -117,10 +123,10 @@ def backtest(
     model_all: list[np.ndarray] = []
     naive_all: list[np.ndarray] = []
     parity_all: list[np.ndarray] = []
-    model = None
+    model: LiftModel | None = None
     for n, week in enumerate(range(first, last + 1)):
         refit = model is None or n % max(1, config.retrain_every) == 0
-        if refit:
+        if model is None or refit:  # repeats ``model is None`` so that mypy narrows it below
             evidence = frame[(frame["wk"] < week) & frame["units"].notna()]
             frame["week_of_year"] = pool_week_of_year(frame, evidence=evidence)
             train = select_training_rows(frame, week, config, random_state)

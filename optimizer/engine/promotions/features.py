@@ -85,7 +85,8 @@ def _mean(total: np.ndarray, count: np.ndarray) -> np.ndarray:
 
 def _last_before(values: pd.Series, groups: pd.Series) -> np.ndarray:
     """Last non-NaN value strictly before each row within its group (NaN if none)."""
-    return values.groupby(groups).shift(1).groupby(groups).ffill().to_numpy(np.float64)
+    last: np.ndarray = values.groupby(groups).shift(1).groupby(groups).ffill().to_numpy(np.float64)
+    return last
 
 
 def lag_features(grid: pd.DataFrame, promoted_min_share: float, short: int, long: int) -> None:

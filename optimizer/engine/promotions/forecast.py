@@ -244,7 +244,9 @@ def range_check(selected: pd.DataFrame, panel: pd.DataFrame, factor: float) -> d
     ids = selected["product_id"].to_numpy(np.int64) if len(selected) else np.array([], np.int64)
     rows = panel[panel["product_id"].isin(ids)]
     weeks = week_numbers(rows["week_start"]) if len(rows) else np.array([], np.int64)
-    partial = partial_weeks(panel, week_numbers(panel["week_start"])) if len(panel) else []
+    partial: np.ndarray | list[int] = (
+        partial_weeks(panel, week_numbers(panel["week_start"])) if len(panel) else []
+    )
     full = rows[~np.isin(weeks, partial)]
     totals = full.groupby(weeks[~np.isin(weeks, partial)])["units"].sum()
     record = float(totals.max()) if len(totals) else 0.0

@@ -63,7 +63,8 @@ def scale_of(frame: pd.DataFrame, model: LiftModel) -> np.ndarray:
     """The offset of each row: its level, else its category's level, else the overall level."""
     fill = frame["category"].map(model.category_level).fillna(model.overall_level)
     level = frame["level"].fillna(fill)
-    return np.maximum(level.to_numpy(np.float64), LEVEL_FLOOR)
+    scale: np.ndarray = np.maximum(level.to_numpy(np.float64), LEVEL_FLOOR)
+    return scale
 
 
 def _levels(train: pd.DataFrame) -> tuple[dict[str, float], float]:
@@ -156,4 +157,5 @@ def predict_units(model: LiftModel, frame: pd.DataFrame, config: ForecastConfig)
         lift = frame["last_lift"].fillna(1.0).clip(lower=1.0)
         return scale * np.where(promoted, lift, 1.0)
     with threadpool_limits(limits=config.n_threads):
-        return scale * model.estimator.predict(frame[list(model.features)])
+        units: np.ndarray = scale * model.estimator.predict(frame[list(model.features)])
+    return units

@@ -52,7 +52,8 @@ def week_date(number: int) -> date:
 def week_numbers(values: pd.Series) -> np.ndarray:
     """Week numbers of a date / datetime column (int64)."""
     days = pd.to_datetime(values).to_numpy(dtype="datetime64[D]").astype(np.int64)
-    return (days - 4) // 7  # 1970-01-01 was a Thursday: day 4 is the first Monday
+    weeks: np.ndarray = (days - 4) // 7  # 1970-01-01 was a Thursday: day 4 is the first Monday
+    return weeks
 
 
 def weekly_panel(
@@ -163,7 +164,8 @@ def partial_weeks(panel: pd.DataFrame, weeks: np.ndarray) -> np.ndarray:
     if "trading_days" not in panel.columns or len(panel) == 0:
         return np.array([], dtype=np.int64)
     days = pd.Series(panel["trading_days"].to_numpy(np.float64)).groupby(weeks).max()
-    return days.index[days < days.max()].to_numpy(np.int64)
+    partial: np.ndarray = days.index[days < days.max()].to_numpy(np.int64)
+    return partial
 
 
 def build_grid(

@@ -103,10 +103,12 @@ class Command(BaseCommand):
                 f"{run.week_start}; a worker of the long queue runs it."
             )
             return
-        run = allocation_run_execute(run_id=run.pk)
-        if run.status != RunStatus.SUCCEEDED:
-            raise CommandError(f"allocation run #{run.pk} failed: {run.error}")
-        self._report(run)
+        done = allocation_run_execute(run_id=run.pk)
+        if done is None:  # the run row is gone (deleted meanwhile)
+            raise CommandError(f"allocation run #{run.pk} no longer exists")
+        if done.status != RunStatus.SUCCEEDED:
+            raise CommandError(f"allocation run #{done.pk} failed: {done.error}")
+        self._report(done)
 
     def _report(self, run: Any) -> None:
         campaign = run.campaign

@@ -53,11 +53,10 @@ class Command(BaseCommand):
             raise CommandError("; ".join(exc.messages)) from exc
         except PromotionError as exc:
             raise CommandError(str(exc)) from exc
-        assert run is not None  # noqa: S101 - only scheduled runs may be skipped
-        run = promotion_run_execute(run_id=run.pk)
-        if run is None or run.status != RunStatus.SUCCEEDED:
-            raise CommandError(f"backtest #{run.pk if run else '?'} failed: {run and run.error}")
-        self._report(run)
+        done = promotion_run_execute(run_id=run.pk)
+        if done is None or done.status != RunStatus.SUCCEEDED:
+            raise CommandError(f"backtest #{run.pk} failed: {done and done.error}")
+        self._report(done)
 
     def _report(self, run: PromotionRun) -> None:
         write, result = self.stdout.write, run.result

@@ -91,7 +91,6 @@ class Command(BaseCommand):
             raise CommandError("; ".join(exc.messages)) from exc
         except PromotionError as exc:
             raise CommandError(str(exc)) from exc
-        assert run is not None  # noqa: S101 - only scheduled runs may be skipped
         if not sync:
             self.stdout.write(
                 f"Queued promotion run #{run.pk} of {retailer} for the week of {run.week_start}; "

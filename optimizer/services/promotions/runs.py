@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -28,6 +28,9 @@ from optimizer.services.promotions.execute import execute_backtest_stage, execut
 from retailers.lifecycle import RunKind, refusal, run_create, run_execute, run_fail
 from retailers.models import Retailer
 
+if TYPE_CHECKING:
+    from loyalty_site.users import User
+
 PROMOTION = RunKind(
     model=PromotionRun, task=EXECUTE_TASK, first_stage="reading data", reset=("result",)
 )
@@ -42,6 +45,35 @@ def current_proposal(*, retailer: Retailer, week_start: dt.date) -> PromotionPro
     )
 
 
+# Only a scheduled run may come back as None (the week is already covered): say so to callers.
+@overload
+def promotion_run_create(
+    *,
+    retailer: Retailer,
+    week_start: dt.date | None = ...,
+    options: dict[str, Any] | None = ...,
+    kind: str = ...,
+    trigger: Literal["manual", "command"] = ...,
+    user: User | None = ...,
+    enqueue: bool = ...,
+    now: dt.datetime | None = ...,
+) -> PromotionRun: ...
+
+
+@overload
+def promotion_run_create(
+    *,
+    retailer: Retailer,
+    week_start: dt.date | None = ...,
+    options: dict[str, Any] | None = ...,
+    kind: str = ...,
+    trigger: str,
+    user: User | None = ...,
+    enqueue: bool = ...,
+    now: dt.datetime | None = ...,
+) -> PromotionRun | None: ...
+
+
 @transaction.atomic
 def promotion_run_create(
     *,
@@ -50,7 +82,7 @@ def promotion_run_create(
     options: dict[str, Any] | None = None,
     kind: str = PromotionRun.Kind.PROPOSAL,
     trigger: str = "manual",
-    user: Any = None,
+    user: User | None = None,
     enqueue: bool = True,
     now: dt.datetime | None = None,
 ) -> PromotionRun | None:
