@@ -18,11 +18,11 @@ retailers_patterns = [
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("portal/", include("customers.portal_urls")),
+    path("portal/", include("loyalty_site.site.portal_urls")),
     # Staff pages: sign-in (login, logout, password change and reset), dashboard, customers, runs.
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include((retailers_patterns, retailers_urls.app_name))),
-    path("customers/", include("customers.urls")),
+    path("customers/", include("loyalty_site.site.customer_urls")),
     path("", include("optimizer.urls")),
     path("", include("campaigns.urls")),
 ]

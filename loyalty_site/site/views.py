@@ -11,8 +11,9 @@ from typing import Any
 from django.views.generic import TemplateView
 
 from campaigns.selectors import campaign_budget_period, campaign_budget_rows, campaigns_active
-from customers.selectors import customer_count, score_kpis
+from customers.selectors import customer_count
 from loyalty_site.charts import campaign_budget_figure, figure_data, segment_sizes_figure
+from optimizer.customer_scores import score_kpis
 from optimizer.selectors import holdout_table, scoring_run_latest, scoring_run_latest_succeeded
 from retailers.models import Role, RunStatus
 from retailers.web import RetailerViewMixin
