@@ -24,6 +24,7 @@ from django.db.models import (
 )
 
 from customers.models import Customer
+from customers.services.privacy import customer_export_section_register, export_rows
 from loyalty_site.money import quantize
 from optimizer.models import PROBABILITY_FIELD, CustomerScore, ScoringRun
 from optimizer.selectors import customer_score_history
@@ -143,3 +144,24 @@ def score_kpis(*, run: ScoringRun | None) -> dict[str, Any] | None:
         "clv": quantize(row["clv"]),
         "at_risk": row["at_risk"],
     }
+
+
+def _scores(customer: Customer) -> list[dict[str, Any]]:
+    return export_rows(
+        CustomerScore.objects.filter(customer=customer).order_by("run_id"),
+        [
+            "run_id",
+            "run__as_of",
+            "segment",
+            "churn_probability",
+            "clv",
+            "expected_spend",
+            "reason",
+        ],
+    )
+
+
+def customer_export_sections_register() -> None:
+    """Add the customer's stored scores to every customer export (``OptimizerConfig.ready``:
+    customers sits below optimizer and never imports it)."""
+    customer_export_section_register(name="scores", rows=_scores)
