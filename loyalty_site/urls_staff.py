@@ -24,5 +24,5 @@ urlpatterns = [
     path("", include((retailers_patterns, retailers_urls.app_name))),
     path("customers/", include("loyalty_site.site.customer_urls")),
     path("", include("optimizer.urls")),
-    path("", include("campaigns.urls")),
+    path("", include("loyalty_site.site.campaign_urls")),
 ]
