@@ -20,7 +20,7 @@ SCHEDULES: dict[str, tuple[str, str, dict[str, Any]]] = {
         {"repeats": -1},
     ),
     "campaigns: close finished campaigns with their results": (
-        "campaigns.tasks.campaign_results_task",
+        "optimizer.tasks.campaign_results_task",
         Schedule.DAILY,
         {"repeats": -1},
     ),
