@@ -47,6 +47,7 @@ test-engine: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports  # apps are layers: imports only point down (pyproject.toml)
 
 format: install
 	$(BIN)/ruff check --fix .
