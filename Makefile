@@ -47,6 +47,7 @@ test-engine: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports  # apps are layers: imports only point down (pyproject.toml)
 
 ## mypy with django-stubs and djangorestframework-stubs ([tool.mypy] in pyproject.toml).
 typecheck: install

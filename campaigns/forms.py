@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 
-from optimizer.services.promotions import iso_week_monday
+from retailers.weeks import iso_week_monday
 
 
 class PromotionRunStartForm(forms.Form):

@@ -41,12 +41,3 @@ def rewards_expire_task() -> dict[str, int]:
     }
     logger.info("expired %(bonuses)s bonuses and %(points)s points", result)
     return result
-
-
-def campaign_results_task() -> int:
-    """Daily: measure and close the issued campaigns whose measurement window has ended."""
-    from campaigns.services.results import campaign_results_close_due
-
-    closed = campaign_results_close_due()
-    logger.info("closed %s campaigns with their results", closed)
-    return closed

@@ -4,3 +4,18 @@ from django.apps import AppConfig
 class CustomersConfig(AppConfig):
     name = "customers"
     verbose_name = "Customers and transactions"
+
+    def ready(self) -> None:
+        # retailers runs the imports but sits below customers (layers contract): it gets the
+        # readers of customers' files from this registry.
+        from customers.resources import CustomerResource, TransactionLineResource
+        from customers.services import transactions_bulk_import
+        from retailers.import_kinds import import_kind_register
+        from retailers.models import ImportKind
+
+        import_kind_register(kind=ImportKind.CUSTOMERS, resource=CustomerResource)
+        import_kind_register(
+            kind=ImportKind.TRANSACTIONS,
+            resource=TransactionLineResource,
+            bulk_loader=transactions_bulk_import,
+        )

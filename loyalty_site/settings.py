@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "customers",
     "campaigns",
     "optimizer",
+    "loyalty_site.site",
     # After retailers, whose ``qcluster`` command (stops cleanly on SIGTERM) replaces this one's.
     "django_q",
 ]

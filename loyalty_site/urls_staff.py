@@ -7,13 +7,22 @@ of queueing behind staff requests.
 from django.contrib import admin
 from django.urls import include, path
 
+from loyalty_site.site.views import DashboardView
+from retailers import urls as retailers_urls
+
+# The dashboard spans several apps (top layer) but keeps its name ``retailers:dashboard``.
+retailers_patterns = [
+    path("", DashboardView.as_view(), name="dashboard"),
+    *retailers_urls.urlpatterns,
+]
+
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("portal/", include("customers.portal_urls")),
+    path("portal/", include("loyalty_site.site.portal_urls")),
     # Staff pages: sign-in (login, logout, password change and reset), dashboard, customers, runs.
     path("accounts/", include("django.contrib.auth.urls")),
-    path("", include("retailers.urls")),
-    path("customers/", include("customers.urls")),
+    path("", include((retailers_patterns, retailers_urls.app_name))),
+    path("customers/", include("loyalty_site.site.customer_urls")),
     path("", include("optimizer.urls")),
-    path("", include("campaigns.urls")),
+    path("", include("loyalty_site.site.campaign_urls")),
 ]

@@ -7,6 +7,12 @@ the workers the tills depend on.
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from campaigns.api import urls as campaigns_api
+from optimizer.api import urls as optimizer_api
+
+#: The POS API: the campaigns' endpoints and the optimizer's (scoring runs), one ``api`` namespace.
+api_patterns = [*campaigns_api.urlpatterns, *optimizer_api.urlpatterns]
+
 urlpatterns = [
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # GET only: an OPTIONS request had no template to render (a 500).
@@ -15,5 +21,5 @@ urlpatterns = [
         SpectacularSwaggerView.as_view(url_name="api-schema", http_method_names=["get", "head"]),
         name="api-docs",
     ),
-    path("api/v1/", include("campaigns.api.urls")),
+    path("api/v1/", include((api_patterns, campaigns_api.app_name))),
 ]

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 from optimizer.services import scoring_chunk_execute, scoring_run_execute
+from optimizer.services.campaign_results import campaign_results_close_due
+
+logger = logging.getLogger(__name__)
 
 
 def scoring_run_execute_task(run_id: int) -> str | None:
@@ -60,3 +65,10 @@ def promotion_schedule_task(retailer_id: int) -> str:
     if run is None:
         return f"{retailer.slug}: the coming week already has a proposal or an active run"
     return f"{retailer.slug}: promotion run #{run.pk} queued for the week of {run.week_start}"
+
+
+def campaign_results_task() -> int:
+    """Daily: measure and close the issued campaigns whose measurement window has ended."""
+    closed = campaign_results_close_due()
+    logger.info("closed %s campaigns with their results", closed)
+    return closed

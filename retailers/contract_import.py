@@ -30,8 +30,9 @@ from django.db import models, transaction
 from django.db.models import Q
 
 from retailers.exceptions import ImportRejected, RowError
+from retailers.import_kinds import resource_class_for
 from retailers.models import Retailer
-from retailers.resources import BaseResource, RetailerKey, resource_class_for, spreadsheet_row
+from retailers.resources import BaseResource, RetailerKey, spreadsheet_row
 
 #: Keys per ``IN (...)`` query (SQLite's default limit on parameters is far above it).
 KEY_CHUNK = 5_000

@@ -22,9 +22,10 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from loyalty_site import safe_csv
+from retailers.import_kinds import resource_class_for
 from retailers.lifecycle import RunKind, run_create, run_execute, run_finish
 from retailers.models import ExportJob, Retailer, RunStatus
-from retailers.resources import BaseResource, resource_class_for
+from retailers.resources import BaseResource
 
 if TYPE_CHECKING:
     from loyalty_site.users import User

@@ -22,7 +22,6 @@ from typing import Any, ClassVar
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
-from django.utils.module_loading import import_string
 from import_export import resources, widgets
 from import_export.fields import Field
 from import_export.instance_loaders import ModelInstanceLoader
@@ -32,7 +31,6 @@ from loyalty_site.safe_csv import neutralise_formula
 from retailers.exceptions import RowError
 from retailers.models import (
     CompetitorPrice,
-    ImportKind,
     InventoryLevel,
     Product,
     Retailer,
@@ -478,20 +476,3 @@ class CompetitorPriceResource(BaseResource):
         name = "competitor_prices.csv"
         fields = ("sku", "competitor", "date", "price")
         import_id_fields = ("sku", "competitor", "date")
-
-
-#: The resource of each import kind (dotted paths: the apps depend on retailers, not back).
-RESOURCES: dict[str, str] = {
-    ImportKind.STORES: "retailers.resources.StoreResource",
-    ImportKind.PRODUCTS: "retailers.resources.ProductResource",
-    ImportKind.CUSTOMERS: "customers.resources.CustomerResource",
-    ImportKind.TRANSACTIONS: "customers.resources.TransactionLineResource",
-    ImportKind.INVENTORY: "retailers.resources.InventoryResource",
-    ImportKind.COMPETITOR_PRICES: "retailers.resources.CompetitorPriceResource",
-    ImportKind.OFFERS: "campaigns.resources.PastOfferResource",
-}
-
-
-def resource_class_for(kind: str) -> type[BaseResource]:
-    """The resource class that reads files of ``kind`` (an :class:`ImportKind` value)."""
-    return import_string(RESOURCES[kind])

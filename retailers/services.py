@@ -21,9 +21,10 @@ from django.utils import timezone
 
 from retailers.contract_import import contract_rows_import
 from retailers.exceptions import ImportRejected, RowError
+from retailers.import_kinds import bulk_import, bulk_loader_for, resource_class_for
 from retailers.lifecycle import RunKind, run_create, run_execute, run_finish
 from retailers.models import ImportJob, ImportKind, Retailer, RunStatus
-from retailers.resources import PROGRESS_EVERY, resource_class_for
+from retailers.resources import PROGRESS_EVERY
 
 if TYPE_CHECKING:
     from loyalty_site.users import User
@@ -237,25 +238,24 @@ def import_file_run(
 ) -> dict[str, Any]:
     """Import the contract CSV file at ``path`` of ``kind`` into ``retailer``, all or nothing.
 
-    Transactions go through the bulk loader (``customers.services.transactions_bulk_import``),
-    the other kinds through their import-export resource. ``create_missing_customers`` is only
-    for transactions. Returns the counts of what was written.
+    Transactions go through their registered bulk loader (``retailers.import_kinds``; the
+    customers app registers ``transactions_bulk_import``), the other kinds through their
+    import-export resource. ``create_missing_customers`` is only for transactions. Returns
+    the counts of what was written.
 
     Raises:
         ImportRejected: the file is not a readable contract CSV file, or any row is invalid.
         ValueError: ``create_missing_customers`` for a kind other than transactions.
     """
-    if kind == ImportKind.TRANSACTIONS:
+    if bulk_loader_for(kind) is not None:
         # The bulk loader checks the file itself (encoding, header, rows) in its own passes.
-        from customers.services import transactions_bulk_import
-
-        result = transactions_bulk_import(
+        return bulk_import(
+            kind=kind,
             retailer=retailer,
             path=path,
             create_missing_customers=create_missing_customers,
             progress=progress,
         )
-        return dict(result.as_dict())
     if create_missing_customers:
         raise ValueError("create_missing_customers applies to transactions only")
     dataset = read_csv(file_chunks(path))

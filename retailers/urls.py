@@ -1,4 +1,8 @@
-"""Staff pages of the retailers app (included at the site root)."""
+"""Staff pages of the retailers app (included at the site root).
+
+The dashboard shares this ``retailers`` namespace but spans several apps, so the top layer adds it
+(``loyalty_site/urls_staff.py``).
+"""
 
 from django.urls import path
 
@@ -7,6 +11,5 @@ from retailers import views
 app_name = "retailers"
 
 urlpatterns = [
-    path("", views.DashboardView.as_view(), name="dashboard"),
     path("retailer/switch/", views.retailer_switch_view, name="switch"),
 ]

@@ -78,3 +78,16 @@ def scores_age_note(as_of: dt.date, week_start: dt.date, max_weeks: int) -> str 
         f"The scores are {weeks} weeks old for this week: they are as of {as_of}, and "
         f"the week starts on {week_start}. Score the customers again first."
     )
+
+
+def iso_week_monday(text: str) -> dt.date:
+    """The Monday of an ISO week written ``YYYY-Www`` (``2018-W01`` -> 2018-01-01).
+
+    Raises:
+        ValueError: not a valid ISO week.
+    """
+    year, _, week = text.strip().upper().partition("-W")
+    try:
+        return dt.date.fromisocalendar(int(year), int(week), 1)
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not an ISO week such as 2018-W01") from exc

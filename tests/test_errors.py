@@ -45,7 +45,7 @@ ERROR_MODULES = [
     "campaigns.services.redemption",
     "customers.services.points",
     "retailers.lifecycle",
-    "retailers.demo.writing",
+    "loyalty_site.site.demo.writing",
 ]
 CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 

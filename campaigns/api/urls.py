@@ -1,4 +1,5 @@
-"""URLs of the POS API, included under ``/api/v1/``."""
+"""URLs of the POS API, included under ``/api/v1/`` (with ``optimizer.api.urls``: the tills'
+URL conf joins both in the ``api`` namespace)."""
 
 from django.urls import path
 
@@ -13,5 +14,4 @@ urlpatterns = [
     path("points/redeem/", views.PointsRedeemApi.as_view(), name="points-redeem"),
     path("campaigns/", views.CampaignListApi.as_view(), name="campaigns"),
     path("campaigns/<int:pk>/", views.CampaignDetailApi.as_view(), name="campaign"),
-    path("scoring-runs/", views.ScoringRunCreateApi.as_view(), name="scoring-runs"),
 ]

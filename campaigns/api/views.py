@@ -33,7 +33,6 @@ from customers.services.points import (
     transaction_record,
 )
 from loyalty_site.api_parsers import BoundedJSONParser
-from optimizer.services import scoring_run_create
 from retailers.models import Retailer, Store
 
 IDEMPOTENCY_PARAM = OpenApiParameter(
@@ -223,28 +222,6 @@ class CampaignDetailApi(PosApi, generics.RetrieveAPIView):
 
     def get_queryset(self) -> QuerySet[Campaign]:
         return Campaign.objects.for_retailer(self.retailer)
-
-
-class ScoringRunCreateApi(PosApi):
-    throttle_scope = "pos_write"
-
-    @extend_schema(
-        request=s.ScoringRunInputSerializer,
-        responses={202: s.ScoringRunOutputSerializer, **ERRORS},
-    )
-    def post(self, request: Request) -> Response:
-        """Start a scoring run for the token's retailer (409 while one is queued or running)."""
-        data = _valid(s.ScoringRunInputSerializer, request)
-        run = scoring_run_create(
-            retailer=self.retailer, as_of=data.get("as_of"), horizon_weeks=data["horizon_weeks"]
-        )
-        body = {
-            "id": run.pk,
-            "status": run.status,
-            "as_of": run.as_of,
-            "horizon_weeks": run.horizon_weeks,
-        }
-        return Response(s.ScoringRunOutputSerializer(body).data, status=status.HTTP_202_ACCEPTED)
 
 
 def _valid(serializer_class: type, request: Request) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns.services.audit import audit_record
+from customers.audit import audit_record
 from customers.models import Customer, PortalAccess
 
 if TYPE_CHECKING:

@@ -13,15 +13,14 @@ import io
 import json
 import secrets
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns.models import Bonus, CampaignMember, PastOffer, Redemption
-from campaigns.services.audit import audit_record
+from customers.audit import audit_record
 from customers.models import Customer, PointsEntry, PortalAccess, Transaction, TransactionLine
 from customers.services.portal import portal_links_revoke_all
 
@@ -39,24 +38,38 @@ _PERSONAL_FIELDS = [
 ]
 
 
-def _rows(queryset: Any, fields: Iterable[str]) -> list[dict[str, Any]]:
+#: Sections of the export held by the apps above customers (bonuses, offers, scores): filled by
+#: their ``AppConfig.ready`` through :func:`customer_export_section_register`, in app order.
+_EXPORT_SECTIONS: dict[str, Callable[[Customer], list[dict[str, Any]]]] = {}
+
+
+def customer_export_section_register(
+    *, name: str, rows: Callable[[Customer], list[dict[str, Any]]]
+) -> None:
+    """Add the section ``name`` to every customer export: ``rows(customer)`` gives its rows.
+    Registering a name again replaces it."""
+    _EXPORT_SECTIONS[name] = rows
+
+
+def export_rows(queryset: Any, fields: Iterable[str]) -> list[dict[str, Any]]:
+    """The ``fields`` of ``queryset`` as plain dicts (one export section)."""
     return list(queryset.values(*fields))
 
 
 def customer_export(*, customer: Customer) -> dict[str, Any]:
     """Everything held about ``customer`` as JSON-ready data (dates as ISO strings)."""
-    from optimizer.models import CustomerScore
-
     baskets = Transaction.objects.filter(customer=customer).order_by("timestamp")
     data = {
         "exported_at": timezone.now(),
         "retailer": customer.retailer.name,
-        "customer": _rows(
+        "customer": export_rows(
             Customer.objects.filter(pk=customer.pk),
             ["external_id", "enrolled_on", *_PERSONAL_FIELDS[1:], "created_at"],
         )[0],
-        "transactions": _rows(baskets, ["id", "external_id", "timestamp", "store__external_id"]),
-        "transaction_lines": _rows(
+        "transactions": export_rows(
+            baskets, ["id", "external_id", "timestamp", "store__external_id"]
+        ),
+        "transaction_lines": export_rows(
             TransactionLine.objects.filter(transaction__in=baskets).order_by(
                 "transaction", "line_no"
             ),
@@ -70,60 +83,12 @@ def customer_export(*, customer: Customer) -> dict[str, Any]:
                 "discount",
             ],
         ),
-        "points": _rows(
+        "points": export_rows(
             PointsEntry.objects.filter(customer=customer).order_by("seq"),
             ["seq", "kind", "points", "balance_after", "expires_on", "reason", "created_at"],
         ),
-        "bonuses": _rows(
-            Bonus.objects.filter(customer=customer).order_by("issued_at"),
-            [
-                "code",
-                "bonus_type__code",
-                "value",
-                "points",
-                "valid_from",
-                "valid_to",
-                "state",
-                "uses",
-                "max_uses",
-                "issued_at",
-                "campaign__name",
-            ],
-        ),
-        "redemptions": _rows(
-            Redemption.objects.filter(bonus__customer=customer).order_by("redeemed_at"),
-            ["bonus__code", "use_no", "basket_amount", "store__external_id", "redeemed_at"],
-        ),
-        "campaign_memberships": _rows(
-            CampaignMember.objects.filter(customer=customer).order_by("campaign_id"),
-            [
-                "campaign__name",
-                "is_control",
-                "bonus_type__code",
-                "segment",
-                "send_on",
-                "expires_on",
-                "redemption_probability",
-                "reason",
-            ],
-        ),
-        "past_offers": _rows(
-            PastOffer.objects.filter(customer=customer).order_by("sent_on"),
-            ["external_id", "bonus_type__code", "sent_on", "valid_until", "redeemed_on"],
-        ),
-        "scores": _rows(
-            CustomerScore.objects.filter(customer=customer).order_by("run_id"),
-            [
-                "run_id",
-                "run__as_of",
-                "segment",
-                "churn_probability",
-                "clv",
-                "expected_spend",
-                "reason",
-            ],
-        ),
-        "portal_links": _rows(
+        **{name: rows(customer) for name, rows in _EXPORT_SECTIONS.items()},
+        "portal_links": export_rows(
             PortalAccess.objects.filter(customer=customer).order_by("created_at"),
             ["created_at", "expires_at", "revoked_at", "last_used_at"],
         ),

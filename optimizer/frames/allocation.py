@@ -179,7 +179,7 @@ def _bonus_types(run: AllocationRun, mean_basket: float) -> tuple[pd.DataFrame, 
 def _uplift(retailer: Retailer) -> pd.DataFrame | None:
     """Observed treated-vs-control margin per (segment, bonus type) of closed campaigns.
 
-    Pooled over campaigns, weighted by treated customers (see campaigns.services.results).
+    Pooled over campaigns, weighted by treated customers (see optimizer.services.campaign_results).
     """
     rows = []
     for results in (

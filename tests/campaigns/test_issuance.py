@@ -170,5 +170,5 @@ def test_setup_schedules_is_idempotent():
         Schedule.DAILY,
     )
     results = Schedule.objects.get(name="campaigns: close finished campaigns with their results")
-    assert results.func == "campaigns.tasks.campaign_results_task"
-    assert Schedule.objects.filter(func="campaigns.tasks.campaign_results_task").count() == 1
+    assert results.func == "optimizer.tasks.campaign_results_task"
+    assert Schedule.objects.filter(func="optimizer.tasks.campaign_results_task").count() == 1

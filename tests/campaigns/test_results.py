@@ -8,12 +8,12 @@ from decimal import Decimal
 import pytest
 
 from campaigns.models import AuditEntry, BonusKind, CampaignState, Redemption
-from campaigns.services.results import (
+from customers.services.points import points_bonus_credit
+from optimizer.services.campaign_results import (
     campaign_outcomes,
     campaign_results_close_due,
     campaign_window,
 )
-from customers.services.points import points_bonus_credit
 from tests.campaigns.factories import (
     BonusFactory,
     BonusTypeFactory,
@@ -100,3 +100,29 @@ def test_outcomes_count_credited_points_at_face_value_redeemed_or_not(campaign):
     row = campaign_outcomes(campaign).set_index("customer_id").loc[member.customer_id]
     assert row["cost"] == pytest.approx(400 * float(retailer.point_value))
     assert not row["redeemed"]
+
+
+def test_campaign_results_schedule_migration_points_old_rows_at_the_optimizer_task():
+    from importlib import import_module
+
+    from django.apps import apps
+    from django_q.models import Schedule
+
+    migration = import_module(
+        "optimizer.migrations.0005_campaign_results_schedule_moves_to_optimizer"
+    )
+    old = Schedule.objects.create(name="results", func="campaigns.tasks.campaign_results_task")
+    migration.forwards(apps, None)
+    migration.forwards(apps, None)  # idempotent
+    old.refresh_from_db()
+    assert old.func == "optimizer.tasks.campaign_results_task"
+    migration.backwards(apps, None)
+    old.refresh_from_db()
+    assert old.func == "campaigns.tasks.campaign_results_task"
+
+
+def test_campaign_results_task_closes_through_the_optimizer_task_path(monkeypatch):
+    from django.utils.module_loading import import_string
+
+    monkeypatch.setattr("optimizer.tasks.campaign_results_close_due", lambda: 2)
+    assert import_string("optimizer.tasks.campaign_results_task")() == 2

@@ -71,3 +71,33 @@ def test_admin_anonymise_action(client, customer, staff_user):
     )
     assert Customer.objects.get(pk=customer.pk).email == ""
     assert not PortalAccess.objects.filter(revoked_at__isnull=True).exists()
+
+
+def test_customer_export_sections_registered_by_campaigns_and_optimizer_keep_their_order(
+    customer,
+):
+    # The sections held by apps above customers come from their AppConfig.ready (layers).
+    assert list(customer_export(customer=customer)) == [
+        "exported_at",
+        "retailer",
+        "customer",
+        "transactions",
+        "transaction_lines",
+        "points",
+        "bonuses",
+        "redemptions",
+        "campaign_memberships",
+        "past_offers",
+        "scores",
+        "portal_links",
+    ]
+
+
+def test_audit_record_without_a_registered_recorder_names_the_missing_app(monkeypatch):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from customers import audit
+
+    monkeypatch.setattr(audit, "_recorder", None)
+    with pytest.raises(ImproperlyConfigured, match="no audit recorder registered"):
+        audit.audit_record(target=None, action="anonymise")

@@ -7,9 +7,8 @@ import datetime as dt
 import factory
 from django.db import transaction
 
-from optimizer.models import ScoringRun
-from retailers.demo import synthetic
-from retailers.demo.writing import (
+from loyalty_site.site.demo import synthetic
+from loyalty_site.site.demo.writing import (
     write_bonus_types,
     write_customers,
     write_past_offers,
@@ -17,6 +16,7 @@ from retailers.demo.writing import (
     write_stores,
     write_transactions,
 )
+from optimizer.models import ScoringRun
 from retailers.models import Retailer, RunStatus
 from tests.retailers.factories import RetailerFactory
 
@@ -37,7 +37,7 @@ class ScoringRunFactory(factory.django.DjangoModelFactory):
 def synthetic_tenant(
     retailer: Retailer, *, customers: int = 60, seed: int = 1, weeks: int = 30
 ) -> synthetic.SyntheticRetailer:
-    """Write a small synthetic history (``retailers.demo.synthetic``) into ``retailer``.
+    """Write a small synthetic history (``loyalty_site.site.demo.synthetic``) into ``retailer``.
 
     ``weeks`` of transactions, offers and categories end the day before :data:`AS_OF`.
     Returns the generated frames (natural keys) for checks.

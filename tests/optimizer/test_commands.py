@@ -26,7 +26,7 @@ def run_command(*args: str) -> tuple[str, str]:
 
 @pytest.fixture
 def generated(retailer, scoring_settings):
-    """A retailer with 150 synthetic customers (``retailers.demo.synthetic``, written by the
+    """A retailer with 150 synthetic customers (``loyalty_site.site.demo.synthetic``, written by the
     demo writers): enough to train the models and hold out."""
     synthetic_tenant(retailer, customers=150, seed=5)
     return retailer

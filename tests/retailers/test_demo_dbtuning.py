@@ -9,7 +9,7 @@ from django.db import IntegrityError, connection, transaction
 
 from customers.models import Transaction, TransactionLine
 from loyalty_site.bulk import insert_frame
-from retailers.demo.dbtuning import (
+from loyalty_site.site.demo.dbtuning import (
     analyze,
     bulk_session,
     foreign_keys_checked_in_bulk,

@@ -12,7 +12,7 @@ from django.test import RequestFactory
 
 from campaigns.models import BonusType, PastOffer
 from customers.models import Customer, Transaction, TransactionLine
-from retailers.demo import completejourney_files as files
+from loyalty_site.site.demo import completejourney_files as files
 from retailers.models import (
     CompetitorPrice,
     InventoryLevel,

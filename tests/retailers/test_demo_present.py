@@ -16,10 +16,10 @@ from django.urls import reverse
 
 from campaigns.models import PastOffer
 from customers.models import Customer, Transaction
+from loyalty_site.site.demo import loader
+from loyalty_site.site.demo.completejourney_files import TRANSACTION_COLUMNS, RawTables
 from optimizer.selectors import retailer_default_as_of
 from optimizer.services.allocation import default_week_start
-from retailers.demo import loader
-from retailers.demo.completejourney_files import TRANSACTION_COLUMNS, RawTables
 from retailers.models import CompetitorPrice, InventoryLevel, Retailer, Role
 from retailers.weeks import latest_complete_week
 

@@ -6,7 +6,7 @@ import pytest
 
 from campaigns.models import PastOffer
 from customers.models import Customer, Transaction, TransactionLine
-from retailers.demo.purge import purge_plan, retailer_purge
+from loyalty_site.site.demo.purge import purge_plan, retailer_purge
 from retailers.models import Membership, Product, Retailer, Store
 from tests.campaigns.factories import PastOfferFactory
 from tests.customers.factories import TransactionLineFactory

@@ -7,9 +7,9 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from retailers.demo import completejourney as cj
-from retailers.demo import timeshift
-from retailers.demo.completejourney_files import RawTables
+from loyalty_site.site.demo import completejourney as cj
+from loyalty_site.site.demo import timeshift
+from loyalty_site.site.demo.completejourney_files import RawTables
 from retailers.weeks import latest_complete_week, week_label, week_start_on_or_before
 
 SOURCE_END = dt.date(2017, 12, 31)  # a Sunday: the data's last day

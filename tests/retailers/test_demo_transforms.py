@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from retailers.demo import completejourney as cj
-from retailers.demo import derived
-from retailers.demo.completejourney_files import TRANSACTION_COLUMNS
+from loyalty_site.site.demo import completejourney as cj
+from loyalty_site.site.demo import derived
+from loyalty_site.site.demo.completejourney_files import TRANSACTION_COLUMNS
 
 
 def raw_lines(rows: list[dict]) -> pd.DataFrame:

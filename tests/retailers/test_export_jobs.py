@@ -16,8 +16,8 @@ from django_q.models import Schedule
 
 from customers.models import TransactionLine
 from retailers.export_jobs import export_csv_write, export_jobs_expire
+from retailers.import_kinds import resource_class_for
 from retailers.models import ExportJob, Role, RunStatus
-from retailers.resources import resource_class_for
 from retailers.tasks import export_job_run_task
 from tests.customers.factories import CustomerFactory, TransactionFactory, TransactionLineFactory
 from tests.retailers.factories import StoreFactory, UserFactory

@@ -13,7 +13,7 @@ from django.db.models import Count, Sum
 
 from campaigns.models import BonusType, PastOffer
 from customers.models import Customer, Transaction, TransactionLine
-from retailers.demo import synthetic
+from loyalty_site.site.demo import synthetic
 from retailers.models import Product, Retailer, Store
 from tests.retailers.factories import RetailerFactory
 

@@ -13,8 +13,8 @@ import pytest
 from campaigns.models import BonusType, PastOffer
 from customers.models import Customer, Transaction, TransactionLine
 from retailers.admin import ContractCSV
+from retailers.import_kinds import resource_class_for
 from retailers.models import CompetitorPrice, InventoryLevel, Product, Store
-from retailers.resources import resource_class_for
 from tests.campaigns.factories import BonusTypeFactory, PastOfferFactory
 from tests.customers.factories import CustomerFactory, TransactionFactory, TransactionLineFactory
 from tests.retailers.factories import ProductFactory, StoreFactory

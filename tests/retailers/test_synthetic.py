@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from retailers.demo import synthetic
-from retailers.demo.synthetic_catalog import BONUS_TYPES
+from loyalty_site.site.demo import synthetic
+from loyalty_site.site.demo.synthetic_catalog import BONUS_TYPES
 
 AS_OF = dt.date(2026, 1, 5)
 

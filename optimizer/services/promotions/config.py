@@ -17,6 +17,7 @@ from optimizer.engine.promotions import (
 )
 from optimizer.engine.settings import PromotionSettings, SettingsInvalid
 from retailers.models import Product, Retailer
+from retailers.weeks import iso_week_monday  # noqa: F401 - re-exported (services.promotions)
 
 EXECUTE_TASK = "optimizer.tasks.promotion_run_execute_task"
 SCHEDULE_TASK = "optimizer.tasks.promotion_schedule_task"
@@ -34,19 +35,6 @@ CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
 def monday_after(day: dt.date) -> dt.date:
     """The first Monday strictly after ``day``."""
     return day + dt.timedelta(days=7 - day.weekday())
-
-
-def iso_week_monday(text: str) -> dt.date:
-    """The Monday of an ISO week written ``YYYY-Www`` (``2018-W01`` -> 2018-01-01).
-
-    Raises:
-        ValueError: not a valid ISO week.
-    """
-    year, _, week = text.strip().upper().partition("-W")
-    try:
-        return dt.date.fromisocalendar(int(year), int(week), 1)
-    except ValueError as exc:
-        raise ValueError(f"{text!r} is not an ISO week such as 2018-W01") from exc
 
 
 def promotion_default_week(*, retailer: Retailer, now: dt.datetime | None = None) -> dt.date:

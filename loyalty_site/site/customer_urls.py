@@ -1,8 +1,8 @@
-"""Staff pages of the customers app."""
+"""Staff pages of customers (top layer; the namespace stays ``customers``)."""
 
 from django.urls import path
 
-from customers import views
+from loyalty_site.site import customer_views as views
 
 app_name = "customers"
 

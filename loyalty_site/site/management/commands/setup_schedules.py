@@ -1,4 +1,7 @@
-"""Create (or update) the django-q2 schedules of the platform. Safe to run any number of times."""
+"""Create (or update) the django-q2 schedules of the platform. Safe to run any number of times.
+
+It schedules tasks of several apps (retailers, campaigns, optimizer), so it sits in the top layer.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 from django_q.models import Schedule
+
+from optimizer.services.promotions import promotion_schedules_sync
 
 #: name -> (dotted task path, schedule type, extra fields). Schedules are DB rows, keyed by name.
 SCHEDULES: dict[str, tuple[str, str, dict[str, Any]]] = {
@@ -15,7 +20,7 @@ SCHEDULES: dict[str, tuple[str, str, dict[str, Any]]] = {
         {"repeats": -1},
     ),
     "campaigns: close finished campaigns with their results": (
-        "campaigns.tasks.campaign_results_task",
+        "optimizer.tasks.campaign_results_task",
         Schedule.DAILY,
         {"repeats": -1},
     ),
@@ -38,7 +43,5 @@ class Command(BaseCommand):
             )
             created += was_created
         self.stdout.write(f"{len(SCHEDULES)} schedules ({created} created, the rest updated)")
-        from optimizer.services.promotions import promotion_schedules_sync
-
         weekly = promotion_schedules_sync()
         self.stdout.write(f"weekly promotion schedules, one per retailer: {weekly}")

@@ -12,7 +12,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from retailers.demo.synthetic_catalog import (
+from loyalty_site.site.demo.synthetic_catalog import (
     BONUS_TYPES,
     OPEN_HOUR,
     OPEN_HOURS,

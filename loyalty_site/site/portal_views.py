@@ -1,9 +1,10 @@
 """The customer portal page: the customer's own bonuses (with QR codes) and points.
 
-Reached only through a secret link (see ``customers/services/portal.py``); a bad link is a 404.
-Page views are rate-limited per client address (a counter shared by the web processes), and the
-answer is never cached or sent as a referrer (the token is in the URL). Dates are shown in the
-retailer's time zone.
+It shows the customer's bonuses (campaigns) beside the points (customers), so it sits in the
+top layer. Reached only through a secret link (see ``customers/services/portal.py``); a bad link
+is a 404. Page views are rate-limited per client address (a counter shared by the web
+processes), and the answer is never cached or sent as a referrer (the token is in the URL). Dates
+are shown in the retailer's time zone.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from customers import portal_views
+from loyalty_site.site import portal_views
 
 app_name = "portal"
 

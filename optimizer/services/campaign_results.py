@@ -4,6 +4,9 @@ The measurement window runs from the campaign's first day to the last day any of
 was valid (at least the campaign week), in the retailer's time zone. Spend and gross margin
 (line amount minus quantity x unit cost) of every member in that window, and the real cost of
 their redemptions, go to the pure :func:`optimizer.engine.results.campaign_results`.
+
+It lives in optimizer, not campaigns, because it feeds the engine (optimizer sits above campaigns
+in the layers contract); closing the campaign stays campaigns' ``campaign_close``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Staff pages of the customers app: the customer list and a customer's page."""
+"""Staff pages of customers (namespace ``customers``): the list and a customer's page. They span
+customers, their scores (optimizer) and their bonuses (campaigns), so they sit in the top layer."""
 
 from __future__ import annotations
 
@@ -9,15 +10,11 @@ from django.views.generic import DetailView, ListView
 
 from campaigns.selectors import customer_bonus_counts, customer_bonuses, customer_redemptions
 from customers.models import Customer
-from customers.selectors import (
-    CustomerFilter,
-    customer_list,
-    customer_score_series,
-    customer_transactions,
-)
+from customers.selectors import customer_transactions
 from customers.services.points import points_history, points_summary
 from loyalty_site.charts import figure_data, score_history_figure
 from loyalty_site.money import quantize
+from optimizer.customer_scores import CustomerFilter, customer_list, customer_score_series
 from optimizer.selectors import scoring_run_latest_succeeded
 from retailers.models import Role
 from retailers.web import RetailerViewMixin

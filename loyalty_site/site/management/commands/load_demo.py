@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from retailers.demo.loader import DEMO_SLUG, demo_load
-from retailers.demo.writing import DEMO_PASSWORD, DemoRetailerConflict
+from loyalty_site.site.demo.loader import DEMO_SLUG, demo_load
+from loyalty_site.site.demo.writing import DEMO_PASSWORD, DemoRetailerConflict
 
 COUNT_ORDER = [
     "stores",

@@ -27,8 +27,8 @@ from django.utils import timezone
 from campaigns.models import BonusType, PastOffer
 from customers.models import Customer, Transaction, TransactionLine
 from loyalty_site.bulk import id_map, insert_frame
-from retailers.demo.dbtuning import foreign_keys_checked_in_bulk, note_foreign_keys
-from retailers.demo.purge import retailer_purge
+from loyalty_site.site.demo.dbtuning import foreign_keys_checked_in_bulk, note_foreign_keys
+from loyalty_site.site.demo.purge import retailer_purge
 from retailers.exceptions import DemoRetailerConflict
 from retailers.models import (
     CompetitorPrice,

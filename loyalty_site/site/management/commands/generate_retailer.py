@@ -10,9 +10,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from retailers.demo.generator import SYNTHETIC_SLUG, synthetic_retailer_generate
-from retailers.demo.synthetic import DEFAULT_AS_OF
-from retailers.demo.writing import DemoRetailerConflict
+from loyalty_site.site.demo.generator import SYNTHETIC_SLUG, synthetic_retailer_generate
+from loyalty_site.site.demo.synthetic import DEFAULT_AS_OF
+from loyalty_site.site.demo.writing import DemoRetailerConflict
 
 
 def _peak_rss_mb() -> float:

@@ -15,7 +15,7 @@ import graphlib
 from django.apps import apps
 from django.db import connection, models
 
-from retailers.demo.dbtuning import analyze
+from loyalty_site.site.demo.dbtuning import analyze
 from retailers.models import Retailer
 
 Model = type[models.Model]

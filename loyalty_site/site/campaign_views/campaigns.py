@@ -36,7 +36,6 @@ from campaigns.selectors import (
     campaign_rerun_settings,
 )
 from campaigns.services import audit_entries_for, campaign_approve, campaign_reject
-from campaigns.services.results import campaign_results_measure
 from loyalty_site.charts import campaign_breakdown_figure, campaign_results_figure, figure_data
 from loyalty_site.error_pages import DomainErrorRedirectMixin
 from loyalty_site.errors import ApplicationError
@@ -44,6 +43,7 @@ from loyalty_site.users import signed_in
 from optimizer.engine.settings import SettingsInvalid, budget_parse
 from optimizer.exceptions import AllocationRunAlreadyActive, AllocationSettingsInvalid
 from optimizer.services.allocation import allocation_run_create
+from optimizer.services.campaign_results import campaign_results_measure
 from retailers.models import Role
 from retailers.web import RetailerViewMixin
 from retailers.weeks import scores_age_note

@@ -23,8 +23,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from retailers.demo import synthetic_frames as frames
-from retailers.demo.synthetic_catalog import (
+from loyalty_site.site.demo import synthetic_frames as frames
+from loyalty_site.site.demo.synthetic_catalog import (
     BLOCK,
     BONUS_TYPES,
     FUTURE_WEEKS,

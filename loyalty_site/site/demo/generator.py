@@ -1,7 +1,7 @@
 """``synthetic_retailer_generate``: write a synthetic retailer chunk by chunk.
 
-The data comes from the pure model in :mod:`retailers.demo.synthetic`; this module only writes
-it (one ``transaction.atomic`` per phase and per chunk of customers) and streams the truth to
+The data comes from the pure model in :mod:`loyalty_site.site.demo.synthetic`; this module only
+writes it (one ``transaction.atomic`` per phase and per chunk of customers) and streams the truth to
 CSV. Memory stays bounded by one chunk whatever the number of customers.
 """
 
@@ -21,9 +21,9 @@ from django.db import connection, transaction
 from campaigns.models import BonusType, PastOffer
 from customers.models import Customer, Transaction, TransactionLine
 from loyalty_site import safe_csv
-from retailers.demo import synthetic
-from retailers.demo.dbtuning import analyze, bulk_session, foreign_keys_checked_in_bulk
-from retailers.demo.writing import (
+from loyalty_site.site.demo import synthetic
+from loyalty_site.site.demo.dbtuning import analyze, bulk_session, foreign_keys_checked_in_bulk
+from loyalty_site.site.demo.writing import (
     PhaseTimer,
     retailer_check_replaceable,
     retailer_replace,

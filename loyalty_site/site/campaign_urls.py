@@ -1,13 +1,13 @@
-"""Staff pages of the campaigns app (included at the site root)."""
+"""Staff pages of campaigns and promotions (top layer; the namespace stays ``campaigns``)."""
 
 from django.urls import path
 
-from campaigns.views import campaigns, promotions
+from loyalty_site.site.campaign_views import campaigns, promotions
 
 app_name = "campaigns"
 
 urlpatterns = [
-    # Bonus campaigns (campaigns/views/campaigns.py).
+    # Bonus campaigns (loyalty_site/site/campaign_views/campaigns.py).
     path("campaigns/", campaigns.CampaignListView.as_view(), name="campaign-list"),
     path("campaigns/<int:pk>/", campaigns.CampaignDetailView.as_view(), name="campaign-detail"),
     path(
@@ -24,7 +24,7 @@ urlpatterns = [
         campaigns.CampaignResultsView.as_view(),
         name="campaign-results",
     ),
-    # Weekly promotions (campaigns/views/promotions.py).
+    # Weekly promotions (loyalty_site/site/campaign_views/promotions.py).
     path("promotions/", promotions.PromotionProposalListView.as_view(), name="promotion-list"),
     path("promotions/new/", promotions.PromotionRunStartView.as_view(), name="promotion-start"),
     path(

@@ -1,8 +1,9 @@
 """``demo_load``: the Complete Journey demo retailer, written phase by phase.
 
 Reads the parquet files (only the columns used), turns them into contract frames with the pure
-functions of :mod:`retailers.demo.completejourney` and :mod:`retailers.demo.derived`, and writes
-them through the bulk path, one ``transaction.atomic`` per phase. The mapping is documented in
+functions of :mod:`loyalty_site.site.demo.completejourney` and
+:mod:`loyalty_site.site.demo.derived`, and writes them
+through the bulk path, one ``transaction.atomic`` per phase. The mapping is documented in
 docs/demo-data.md.
 """
 
@@ -18,11 +19,11 @@ from django.utils import timezone
 
 from campaigns.models import BonusType, PastOffer
 from customers.models import Customer, Transaction, TransactionLine
-from retailers.demo import completejourney as cj
-from retailers.demo import completejourney_files as files
-from retailers.demo import derived, timeshift
-from retailers.demo.dbtuning import analyze, bulk_session
-from retailers.demo.writing import (
+from loyalty_site.site.demo import completejourney as cj
+from loyalty_site.site.demo import completejourney_files as files
+from loyalty_site.site.demo import derived, timeshift
+from loyalty_site.site.demo.dbtuning import analyze, bulk_session
+from loyalty_site.site.demo.writing import (
     DEMO_PASSWORD,
     PhaseTimer,
     demo_users_ensure,
@@ -110,7 +111,7 @@ def demo_load(
         password: of the four demo staff users (``demo-viewer`` ... ``demo-admin``).
         if_missing: do nothing when the demo retailer is already fully loaded.
         shift_dates: move every date by whole weeks so that the data's last day falls in the
-            latest complete week before ``today`` (``retailers.demo.timeshift``); ``False``
+            latest complete week before ``today`` (``loyalty_site.site.demo.timeshift``); ``False``
             keeps the original 2017 calendar.
         today: the retailer's local date the shift aims at (default: now in its time zone).
         report: called with one line per finished phase.

@@ -20,8 +20,8 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from retailers.demo.completejourney import RETAILER_TIME_ZONE, SOURCE_TIME_ZONE, local_dates
-from retailers.demo.completejourney_files import RawTables
+from loyalty_site.site.demo.completejourney import RETAILER_TIME_ZONE, SOURCE_TIME_ZONE, local_dates
+from loyalty_site.site.demo.completejourney_files import RawTables
 from retailers.weeks import latest_complete_week, week_start_on_or_before
 
 

