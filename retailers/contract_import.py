@@ -241,8 +241,14 @@ def _row_errors(
         resource.import_instance(instance, row, row_number=number)
     except ValidationError as exc:
         errors = exc.update_error_dict(errors)
+    # Foreign keys are excluded from the field checks: Django's would query each one per row
+    # (``ForeignKey.validate``), and every one here is a row this import just read from the
+    # database inside the retailer (the retailer itself, or a key cell's preloaded row).
+    relations = [f.name for f in instance._meta.concrete_fields if f.is_relation]
     try:
-        instance.full_clean(exclude=list(errors), validate_unique=False, validate_constraints=False)
+        instance.full_clean(
+            exclude=[*errors, *relations], validate_unique=False, validate_constraints=False
+        )
     except ValidationError as exc:
         errors = exc.update_error_dict(errors)
     if not errors:
