@@ -75,9 +75,14 @@ def _holds(condition: Q | tuple[str, Any], instance: models.Model) -> bool | Non
         return (actual is None) == bool(expected)
     if kind == "in":
         return actual in expected
+    if isinstance(expected, models.F):  # another column of the same row
+        try:
+            expected = getattr(instance, instance._meta.get_field(expected.name).attname)
+        except FieldDoesNotExist:
+            return None
     if kind not in _COMPARE or isinstance(expected, models.expressions.Combinable):
         return None
-    if actual is None:
+    if actual is None or expected is None:
         return True  # NULL makes the comparison unknown, which a CHECK lets pass
     return _COMPARE[kind](actual, expected)
 
