@@ -99,7 +99,7 @@ class Command(BaseCommand):
         shown = options["password"] if options["password"] == DEMO_PASSWORD else "(as given)"
         self.stdout.write(
             self.style.SUCCESS(
-                f"Done. Sign in at http://127.0.0.1:8000/ (manage.py runserver) as "
+                f"Done. Sign in at the address the web server prints as "
                 f"{', '.join(result.usernames)} with password {shown}."
             )
         )
