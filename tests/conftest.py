@@ -13,19 +13,31 @@ from retailers.models import Role
 from tests.retailers.factories import MembershipFactory, RetailerFactory, UserFactory
 
 
-def pytest_configure(config: pytest.Config) -> None:
+def _session_clock() -> time_machine.travel | None:
     """``TEST_NOW=<ISO datetime with zone>`` runs the whole session as if it started then (the clock
     keeps ticking from there). ``scripts/test_any_day.sh`` uses it to run the suite on every weekday
-    at 23:30 in the test retailers' zone: a test that passes only on some days fails there."""
+    at 23:30 in the test retailers' zone: a test that passes only on some days fails there.
+
+    Started when this conftest is imported, before any other conftest or test module: those may
+    read the clock at import (``rewards_factories.TODAY``).
+    """
     when = os.environ.get("TEST_NOW")
     if not when:
-        return
+        return None
     start = dt.datetime.fromisoformat(when)
     if start.tzinfo is None:
         raise pytest.UsageError(f"TEST_NOW={when!r} needs a zone, e.g. 2026-12-07T23:30+02:00")
     traveller = time_machine.travel(start, tick=True)
     traveller.start()
-    config.add_cleanup(traveller.stop)
+    return traveller
+
+
+SESSION_CLOCK = _session_clock()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if SESSION_CLOCK is not None:
+        SESSION_CLOCK.stop()
 
 
 @pytest.fixture
