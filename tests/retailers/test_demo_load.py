@@ -112,7 +112,8 @@ def test_load_demo_creates_one_staff_user_per_role_with_the_password():
         assert user.is_staff
         assert not user.is_superuser
         assert Membership.objects.get(user=user, retailer=retailer).role == role
-    assert "http://127.0.0.1:8000/" in output
+    # No fixed address: make demo's server may listen on another port, and prints its own.
+    assert "http://" not in output
     assert "demo-approver" in output
     assert "another-Secret-9" not in output
 
