@@ -18,7 +18,7 @@ from import_export.forms import ExportForm
 from loyalty_site import safe_csv
 from loyalty_site.users import signed_in
 from retailers.admin_exports import BackgroundExportMixin
-from retailers.admin_mixins import RetailerScopedAdmin, TenancyFormsMixin
+from retailers.admin_mixins import JobProgressColumn, RetailerScopedAdmin, TenancyFormsMixin
 from retailers.exceptions import NOTHING_NEW, ImportRejected
 from retailers.forms import RetailerConfirmImportForm, RetailerImportForm
 from retailers.models import (
@@ -346,7 +346,7 @@ class PromotionHistoryAdmin(RetailerScopedAdmin):
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(RetailerScopedAdmin):
+class ImportJobAdmin(JobProgressColumn, RetailerScopedAdmin):
     """Background imports: read-only, with progress and the rejected rows."""
 
     list_display = (
@@ -389,11 +389,6 @@ class ImportJobAdmin(RetailerScopedAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
-
-    @admin.display(description="progress")
-    def progress_bar(self, job: ImportJob) -> str:
-        percent = job.progress_percent
-        return format_html('<progress value="{}" max="100"></progress> {}%', percent, percent)
 
     @admin.display(description="summary")
     def summary_display(self, job: ImportJob) -> str:

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from loyalty_site.users import signed_in
-from retailers.admin_mixins import RetailerScopedAdmin
+from retailers.admin_mixins import JobProgressColumn, RetailerScopedAdmin
 from retailers.export_jobs import export_job_create, export_rows_count
 from retailers.models import ExportJob, Retailer
 from retailers.tenancy import scope_for_user
@@ -93,7 +93,7 @@ class BackgroundExportMixin:
 
 
 @admin.register(ExportJob)
-class ExportJobAdmin(RetailerScopedAdmin):
+class ExportJobAdmin(JobProgressColumn, RetailerScopedAdmin):
     """Background exports: read-only, with progress and the download of the finished file."""
 
     list_display = (
@@ -153,11 +153,6 @@ class ExportJobAdmin(RetailerScopedAdmin):
         if not job.is_downloadable(timezone.now()):
             raise Http404("This export is not ready, or has expired.")
         return FileResponse(job.file.open("rb"), as_attachment=True, filename=job.filename)
-
-    @admin.display(description="progress")
-    def progress_bar(self, job: ExportJob) -> str:
-        percent = job.progress_percent
-        return format_html('<progress value="{}" max="100"></progress> {}%', percent, percent)
 
     @admin.display(description="file")
     def download(self, job: ExportJob) -> str:

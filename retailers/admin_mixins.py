@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import HttpRequest
+from django.utils.html import format_html
 
 from retailers.admin_scoping import (
     guarded_action,
@@ -151,3 +152,12 @@ class ReadOnlyScopedAdmin(RetailerScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class JobProgressColumn:
+    """The ``progress_bar`` column of the background CSV jobs' admins (imports and exports)."""
+
+    @admin.display(description="progress")
+    def progress_bar(self, job: Any) -> str:
+        percent = job.progress_percent
+        return format_html('<progress value="{}" max="100"></progress> {}%', percent, percent)

@@ -372,15 +372,30 @@ class ImportKind(models.TextChoices):
     OFFERS = "offers", "Past offers"
 
 
-class ImportJob(BackgroundRun):
-    """A CSV file imported in the background (large admin uploads), with progress and errors."""
+class CsvJob(BackgroundRun):
+    """A background run over the rows of one contract CSV file (an import or an export)."""
 
     kind = models.CharField(max_length=32, choices=ImportKind.choices)
-    file = models.FileField(upload_to="imports/%Y/%m/")
-    original_name = models.CharField(max_length=255, blank=True)
     options = models.JSONField(default=dict, blank=True)
     total_rows = models.PositiveIntegerField(null=True, blank=True)
     processed_rows = models.PositiveIntegerField(default=0)
+
+    class Meta(BackgroundRun.Meta):
+        abstract = True
+
+    @property
+    def progress_percent(self) -> int:
+        """Share of rows done, 0-100 (0 while the row count is unknown)."""
+        if not self.total_rows:
+            return 100 if self.status == RunStatus.SUCCEEDED else 0
+        return min(100, round(100 * self.processed_rows / self.total_rows))
+
+
+class ImportJob(CsvJob):
+    """A CSV file imported in the background (large admin uploads), with progress and errors."""
+
+    file = models.FileField(upload_to="imports/%Y/%m/")
+    original_name = models.CharField(max_length=255, blank=True)
     summary = models.JSONField(default=dict, blank=True, help_text="Counts of rows written.")
     errors = models.JSONField(
         default=list, blank=True, help_text="[{row, column, message}] when the file was rejected."
@@ -392,13 +407,6 @@ class ImportJob(BackgroundRun):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} import #{self.pk} ({self.status})"
-
-    @property
-    def progress_percent(self) -> int:
-        """Share of rows processed, 0-100 (0 while the row count is unknown)."""
-        if not self.total_rows:
-            return 100 if self.status == RunStatus.SUCCEEDED else 0
-        return min(100, round(100 * self.processed_rows / self.total_rows))
 
 
 class RateCounter(models.Model):
@@ -417,7 +425,7 @@ class RateCounter(models.Model):
         return f"{self.name}: {self.hits}"
 
 
-class ExportJob(BackgroundRun):
+class ExportJob(CsvJob):
     """A large admin export written in the background, downloaded from its page when ready.
 
     A :class:`BackgroundRun` like :class:`ImportJob` (one lifecycle: ``retailers.lifecycle``):
@@ -426,10 +434,6 @@ class ExportJob(BackgroundRun):
     ``expires_at``.
     """
 
-    kind = models.CharField(max_length=32, choices=ImportKind.choices)
-    options = models.JSONField(default=dict, blank=True)
-    total_rows = models.PositiveIntegerField(null=True, blank=True)
-    processed_rows = models.PositiveIntegerField(default=0)
     file = models.FileField(upload_to="exports/%Y/%m/", blank=True)
     expires_at = models.DateTimeField(
         null=True, blank=True, help_text="The file is deleted after this (daily schedule)."
@@ -444,13 +448,6 @@ class ExportJob(BackgroundRun):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} export #{self.pk} ({self.status})"
-
-    @property
-    def progress_percent(self) -> int:
-        """Share of rows written, 0-100 (0 while the row count is unknown)."""
-        if not self.total_rows:
-            return 100 if self.status == RunStatus.SUCCEEDED else 0
-        return min(100, round(100 * self.processed_rows / self.total_rows))
 
     def is_downloadable(self, now: dt.datetime) -> bool:
         """Whether the finished file is there and has not expired at ``now``."""
