@@ -119,11 +119,7 @@ def _preload_keys(resource: BaseResource, rows: list[dict[str, Any]]) -> None:
         widget = field.widget
         if not isinstance(widget, RetailerKey) or field.column_name not in rows[0]:
             continue
-        keys = sorted({str(row[field.column_name] or "").strip() for row in rows} - {""})
-        table = widget.model.objects.for_retailer(resource.retailer)
-        for chunk in _chunks(keys):
-            for found in table.filter(**{f"{widget.field}__in": chunk}):
-                widget._cache[str(getattr(found, widget.field))] = found
+        widget.preload(sorted({str(row[field.column_name] or "").strip() for row in rows} - {""}))
 
 
 def _key_of(resource: BaseResource, row: dict[str, Any]) -> tuple[str, ...]:
@@ -141,7 +137,8 @@ def _existing(resource: BaseResource, rows: list[dict[str, Any]]) -> dict[tuple,
     table = resource.get_queryset().select_related(*related)
     if isinstance(first.widget, RetailerKey):
         values = sorted({_key_of(resource, row)[0] for row in rows} - {""})
-        cached = [first.widget._cache[v].pk for v in values if v in first.widget._cache]
+        found = (first.widget.loaded(value) for value in values)
+        cached = [row.pk for row in found if row is not None]
         lookup, wanted = f"{first.attribute}_id__in", cached
     else:
         lookup = f"{first.attribute}__in"

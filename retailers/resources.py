@@ -199,6 +199,19 @@ class RetailerKey(Cell):
         self.create = create
         self._cache: dict[str, RetailerOwned] = {}
 
+    def preload(self, keys: Sequence[str], *, chunk: int = 5_000) -> None:
+        """Look ``keys`` up in one query per ``chunk`` (instead of one per row when parsed)."""
+        if self.retailer is None:
+            return
+        rows = self.model.objects.for_retailer(self.retailer)
+        for start in range(0, len(keys), chunk):
+            for found in rows.filter(**{f"{self.field}__in": keys[start : start + chunk]}):
+                self._cache[str(getattr(found, self.field))] = found
+
+    def loaded(self, key: str) -> RetailerOwned | None:
+        """The row of ``key`` if it was looked up already."""
+        return self._cache.get(key)
+
     def parse(self, text: str) -> RetailerOwned:
         if text not in self._cache and self.retailer is not None:
             rows = self.model.objects.for_retailer(self.retailer)
