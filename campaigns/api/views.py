@@ -27,11 +27,8 @@ from campaigns.api.throttles import TokenScopedThrottle
 from campaigns.models import ApiToken, Campaign
 from campaigns.services.redemption import bonus_redeem
 from customers.models import Customer
-from customers.services.points import (
-    points_redeem,
-    retailer_today,
-    transaction_record,
-)
+from customers.services.points import points_redeem, retailer_today
+from customers.services.till import transaction_record
 from loyalty_site.api_parsers import BoundedJSONParser
 from retailers.models import Retailer, Store
 

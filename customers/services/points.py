@@ -7,7 +7,8 @@ backstop if a writer ever forgot it. Which points are spent or expire first (the
 i.e. the oldest) is computed from the chain by :mod:`customers.points_fifo`.
 
 Idempotency: a transaction earns (or is clawed back) once and a bonus credits once; repeating the
-call returns the existing entry (unique constraints back this too).
+call returns the existing entry (unique constraints back this too). Baskets the till records, which
+then earn here, are :mod:`customers.services.till`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
@@ -293,120 +294,3 @@ def points_history(*, customer: Customer, limit: int = 50) -> list[PointsEntry]:
     return list(
         PointsEntry.objects.filter(customer=customer).filter(~Q(points=0)).order_by("-seq")[:limit]
     )
-
-
-@dataclass(frozen=True)
-class RecordedTransaction:
-    """A basket recorded from the till, with its points movement."""
-
-    txn: Transaction
-    total: Decimal
-    points: int
-    balance: int
-    created: bool
-
-
-def _resolve_lines(retailer: Retailer, lines: list[dict[str, Any]]) -> dict[str, int]:
-    from django.core.exceptions import ValidationError
-
-    from retailers.models import Product
-
-    skus = {line["sku"] for line in lines}
-    found = dict(
-        Product.objects.for_retailer(retailer).filter(sku__in=skus).values_list("sku", "pk")
-    )
-    unknown = sorted(skus - found.keys())
-    if unknown:
-        raise ValidationError({"lines": [f"Unknown SKU(s): {', '.join(unknown[:10])}."]})
-    return found
-
-
-def _recorded(txn: Transaction, created: bool) -> RecordedTransaction:
-    entry = (
-        PointsEntry.objects.filter(
-            transaction=txn, kind__in=[PointsKind.EARNED, PointsKind.CLAWBACK]
-        )
-        .order_by("-seq")
-        .first()
-    )
-    return RecordedTransaction(
-        txn=txn,
-        total=_basket_total(txn),
-        points=entry.points if entry else 0,
-        balance=_balance(txn.customer_id)[1],
-        created=created,
-    )
-
-
-@transaction.atomic
-def transaction_record(
-    *,
-    retailer: Retailer,
-    external_id: str,
-    customer_external_id: str,
-    timestamp: dt.datetime,
-    lines: list[dict[str, Any]],
-    store_external_id: str = "",
-) -> RecordedTransaction:
-    """Record a basket from the till and earn (or claw back) its points; idempotent by id.
-
-    Sending the same transaction id again returns the stored basket (``created=False``) and
-    changes nothing.
-
-    Raises:
-        django.core.exceptions.ValidationError: unknown customer, store or SKU, or a basket
-            outside the retailer's till limits (by field; see ``till_limits``).
-        TransactionConflict: the id belongs to another customer's basket.
-    """
-    from django.core.exceptions import ValidationError
-
-    from customers.models import TransactionLine
-    from customers.services.till_limits import transaction_limits_check
-    from retailers.models import Store
-
-    existing = Transaction.objects.for_retailer(retailer).filter(external_id=external_id).first()
-    customer = (
-        Customer.objects.for_retailer(retailer).filter(external_id=customer_external_id).first()
-    )
-    if customer is None:
-        raise ValidationError({"customer_id": ["Unknown customer at this retailer."]})
-    if existing is not None:
-        if existing.customer_id != customer.pk:
-            raise TransactionConflict(f"Transaction {external_id} belongs to another customer.")
-        return _recorded(existing, created=False)
-    transaction_limits_check(retailer=retailer, timestamp=timestamp, lines=lines)
-    store = None
-    if store_external_id:
-        store = Store.objects.for_retailer(retailer).filter(external_id=store_external_id).first()
-        if store is None:
-            raise ValidationError({"store_id": ["Unknown store at this retailer."]})
-    products = _resolve_lines(retailer, lines)
-    txn = Transaction(
-        retailer=retailer,
-        external_id=external_id,
-        customer=customer,
-        store=store,
-        timestamp=timestamp,
-    )
-    try:
-        with transaction.atomic():
-            txn.save()
-    except IntegrityError:
-        # A concurrent request recorded it first: answer like a repeat.
-        return _recorded(
-            Transaction.objects.for_retailer(retailer).get(external_id=external_id), created=False
-        )
-    TransactionLine.objects.bulk_create(
-        TransactionLine(
-            retailer=retailer,
-            transaction=txn,
-            line_no=i,
-            product_id=products[line["sku"]],
-            quantity=line["quantity"],
-            amount=line["amount"],
-            discount=line.get("discount") or Decimal("0.00"),
-        )
-        for i, line in enumerate(lines, start=1)
-    )
-    points_earn(txn=txn)
-    return _recorded(txn, created=True)

@@ -1,0 +1,22 @@
+"""Writes of the retailers app: the retailer (tenant) itself."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from retailers.models import Retailer
+
+
+@transaction.atomic
+def retailer_create(
+    *, slug: str, name: str, currency: str = "EUR", time_zone: str = "UTC"
+) -> Retailer:
+    """Create a retailer (tenant).
+
+    Raises:
+        django.core.exceptions.ValidationError: a bad or taken slug, currency or time zone.
+    """
+    retailer = Retailer(slug=slug, name=name, currency=currency, time_zone=time_zone)
+    retailer.full_clean()
+    retailer.save()
+    return retailer
