@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
@@ -21,7 +20,6 @@ from optimizer.engine.scoring import fit_scoring_models
 from optimizer.exceptions import NothingToScore, ScoringRunAlreadyActive
 from optimizer.models import CustomerScore, ScoringChunk, ScoringModelVersion, ScoringRun
 from optimizer.selectors import (
-    customer_id_ranges,
     member_count,
     retailer_default_as_of,
     scoring_run_latest_succeeded,
@@ -32,10 +30,9 @@ from optimizer.services.common import (
     RANDOM_STATE,
     Progress,
     StageTimer,
-    chunk_customers,
     engine_config,
-    json_ready,
 )
+from optimizer.services.scoring_fit import scoring_fit_record, training_sample_read
 from retailers.lifecycle import (
     RunKind,
     refusal,
@@ -43,9 +40,8 @@ from retailers.lifecycle import (
     run_execute,
     run_fail,
     run_stage,
-    task_enqueue,
 )
-from retailers.models import Retailer, RunStatus
+from retailers.models import Retailer
 from retailers.runs import ACTIVE_STATUSES
 
 if TYPE_CHECKING:
@@ -170,24 +166,6 @@ def scoring_run_delete(*, run: ScoringRun) -> None:
     run.delete()
 
 
-def _training_filter(member_ids: np.ndarray, limit: int) -> frames.CustomerFilter:
-    """All customers, or the same seeded sample ``fit_scoring_models`` would draw."""
-    if member_ids.size <= limit:
-        return frames.ALL_CUSTOMERS
-    rng = np.random.default_rng(RANDOM_STATE)
-    sample = np.sort(rng.choice(member_ids, size=limit, replace=False))
-    return frames.CustomerFilter(ids=tuple(int(i) for i in sample))
-
-
-def _notes(metrics: dict[str, Any]) -> list[str]:
-    """One readable line per model: what served it (the model or which fallback) and why."""
-    notes = [f"{target}: {why}" for target, why in metrics.get("status", {}).items()]
-    holdout = metrics.get("holdout", {})
-    if holdout.get("status") not in (None, "ok"):
-        notes.append(f"holdout {holdout['status']}")
-    return notes
-
-
 def scoring_run_prepare(
     *, run_id: int, enqueue_chunks: bool = True, progress: Progress | None = None
 ) -> tuple[ScoringRun | None, list[int]]:
@@ -243,27 +221,16 @@ def _fit_stage(run: ScoringRun, *, inline: bool, progress: Progress | None) -> l
     timer, config, retailer = StageTimer(), engine_config(), run.retailer
     run_stage(run, 1, "reading the training sample", progress)
     with timer("read_sample"):
-        members = frames.customers_frame(retailer=retailer, as_of=run.as_of)
-        if members.empty:
-            raise NothingToScore(f"{retailer} has no customers enrolled before {run.as_of}")
-        sample = _training_filter(members["customer_id"].to_numpy(), config.max_train_customers)
-        customers = members[members["customer_id"].isin(sample.ids)] if sample.ids else members
-        baskets, category_days = frames.history_frames(
-            retailer=retailer, as_of=run.as_of, customers=sample
-        )
-        offers = frames.offers_frame(retailer=retailer, as_of=run.as_of, customers=sample)
-        ranges = customer_id_ranges(
-            retailer=retailer, as_of=run.as_of, chunk_size=chunk_customers()
-        )
-    del members
+        sample = training_sample_read(run=run, max_customers=config.max_train_customers)
+    ranges = sample.ranges
     run_stage(run, 5, "fitting the models", progress)
     previous = scoring_run_latest_succeeded(retailer=retailer, exclude_id=run.pk)
     with timer("fit"):
         model = fit_scoring_models(
-            baskets=baskets,
-            customers=customers,
-            category_days=category_days,
-            offers=offers,
+            baskets=sample.baskets,
+            customers=sample.customers,
+            category_days=sample.category_days,
+            offers=sample.offers,
             bonus_types=frames.bonus_type_codes(retailer=retailer),
             as_of=run.as_of,
             horizon_weeks=run.horizon_weeks,
@@ -271,60 +238,15 @@ def _fit_stage(run: ScoringRun, *, inline: bool, progress: Progress | None) -> l
             config=config,
             previous_segments=previous.segment_state if previous else None,
         )
-    del baskets, category_days, offers, customers
+    del sample
     run_stage(run, FIT_PROGRESS - 2, "saving the model", progress)
     with timer("save_model"):
         saved = scoring_artifact_save(run=run, model=model)
-    metrics = json_ready(model.metrics)
-    with transaction.atomic():
-        locked = ScoringRun.objects.select_for_update(no_key=True).get(pk=run.pk)
-        if locked.attempt != run.attempt or locked.status != RunStatus.RUNNING:
-            return []  # failed or taken over meanwhile: this attempt's work is void
-        ScoringModelVersion.objects.create(
-            retailer=retailer,
-            run=locked,
-            artifact_path=saved.path,
-            sha256=saved.sha256,
-            size_bytes=saved.size_bytes,
-            sklearn_version=model.sklearn_version,
-            feature_names=list(model.feature_columns),
-            training_customers=int(metrics.get("counts", {}).get("training_customers", 0)),
-            metrics=metrics,
-        )
-        ScoringChunk.objects.bulk_create(
-            ScoringChunk(
-                retailer=retailer,
-                run=locked,
-                index=index,
-                first_customer_id=first,
-                last_customer_id=last,
-                customers=count,
-            )
-            for index, (first, last, count) in enumerate(ranges)
-        )
-        locked.metrics = {**metrics, "notes": _notes(metrics)}
-        locked.segment_state = json_ready(model.segments.state()) if model.segments else None
-        locked.bonus_types = list(model.bonus_types)
-        locked.chunks_total = len(ranges)
-        locked.timings = timer.seconds
-        locked.progress = FIT_PROGRESS
-        locked.stage = f"scoring {len(ranges)} chunk(s)"
-        locked.heartbeat_at = timezone.now()
-        locked.save(
-            update_fields=[
-                "metrics",
-                "segment_state",
-                "bonus_types",
-                "chunks_total",
-                "timings",
-                "progress",
-                "stage",
-                "heartbeat_at",
-            ]
-        )
-        if not inline:
-            for index in range(len(ranges)):
-                task_enqueue("optimizer.tasks.scoring_chunk_task", locked.pk, locked.attempt, index)
+    recorded = scoring_fit_record(
+        run=run, model=model, saved=saved, ranges=ranges, timings=timer.seconds, inline=inline
+    )
+    if not recorded:
+        return []  # failed or taken over meanwhile: this attempt's work is void
     if progress is not None:
         progress(FIT_PROGRESS, f"scoring {len(ranges)} chunk(s)")
     return list(range(len(ranges)))
