@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -34,8 +34,8 @@ import pandas as pd
 import sklearn
 from threadpoolctl import threadpool_limits
 
-from optimizer.engine.baseline import baseline_predict, fit_baseline
-from optimizer.engine.customer_models import clv, fit_customer_models, predict_customer_models
+from optimizer.engine.baseline import baseline_predict
+from optimizer.engine.customer_models import clv, predict_customer_models
 from optimizer.engine.explain import explain, reason_reference
 from optimizer.engine.features import (
     BASE_FEATURES,
@@ -43,19 +43,17 @@ from optimizer.engine.features import (
     population_mask,
     type_feature_columns,
 )
+from optimizer.engine.fit_stages import fit_metrics, fit_population_models, validate_and_refit
 from optimizer.engine.history import day_of, prepare_history, subset_history
-from optimizer.engine.labels import window_labels
-from optimizer.engine.response import fit_response, predict_response
+from optimizer.engine.response import predict_response
 from optimizer.engine.segmentation import fit_segments, segment_names, segment_profile
 from optimizer.engine.types import (
-    Baseline,
     EngineInputError,
     History,
     ScoringConfig,
     ScoringModel,
     ScoringResult,
 )
-from optimizer.engine.validation import temporal_holdout
 
 #: KPI columns copied to the output next to the scores.
 OUTPUT_KPIS: tuple[str, ...] = (
@@ -91,19 +89,6 @@ PROFILE_COLUMNS: tuple[str, ...] = (
     "redemption_rate",
 )
 UNSEGMENTED = "all customers"
-
-
-def _iso(day: int) -> str:
-    return (date(1970, 1, 1) + timedelta(days=int(day))).isoformat()
-
-
-def _baseline_info(b: Baseline) -> dict[str, Any]:
-    return {
-        "bgnbd": None if b.bgnbd is None else {k: float(v) for k, v in vars(b.bgnbd).items()},
-        "gamma_gamma": None
-        if b.gamma_gamma is None
-        else {k: float(v) for k, v in vars(b.gamma_gamma).items()},
-    }
 
 
 def fit_from_history(
@@ -149,49 +134,27 @@ def _fit(
     t1 = as_of_day - 7 * horizon_weeks
     t0 = t1 - 7 * horizon_weeks
     columns = BASE_FEATURES + type_feature_columns(history.bonus_types)
-
-    def window(cutoff: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-        members = population_mask(history, cutoff)
-        feats = features_at(history, cutoff)[members].reset_index(drop=True)
-        labels = window_labels(history, cutoff, horizon_weeks)[members].reset_index(drop=True)
-        return feats, labels
-
-    f0, l0 = window(t0)
-    f1, l1 = window(t1)
-    holdout = temporal_holdout(
-        f0,
-        l0,
-        f1,
-        l1,
-        columns=columns,
+    models, reasons, holdout = validate_and_refit(
+        history,
+        t0=t0,
+        t1=t1,
         horizon_weeks=horizon_weeks,
+        columns=columns,
         config=config,
         random_state=random_state,
     )
-    del f0, l0
-    models, reasons = fit_customer_models(
-        f1, l1, columns=columns, config=config, random_state=random_state
-    )
-    del f1, l1
     now = features_at(history, as_of_day)
     now = now[population_mask(history, as_of_day)].reset_index(drop=True)
-    baseline = fit_baseline(
-        now,
-        sample_size=config.baseline_sample,
-        min_customers=config.min_baseline_customers,
-        random_state=random_state,
-    )
-    fallback = "BG/NBD baseline" if baseline.bgnbd is not None else "recent-rate rule"
-    status = {t: r if r == "model" else f"{fallback} ({r})" for t, r in reasons.items()}
-    response, response_metrics = fit_response(
+    baseline, response, response_metrics, status = fit_population_models(
         history,
+        now,
         as_of_day=as_of_day,
         horizon_weeks=horizon_weeks,
-        feature_columns=columns,
+        columns=columns,
+        reasons=reasons,
         config=config,
         random_state=random_state,
     )
-    status["response"] = response_metrics["status"]
     holdout["response"] = response_metrics.pop("holdout")
     model = ScoringModel(
         as_of_day=as_of_day,
@@ -215,28 +178,19 @@ def _fit(
     segments = fit_segments(
         scored, config=config, random_state=random_state, previous=previous_segments
     )
-    metrics: dict[str, Any] = {
-        "as_of": _iso(as_of_day),
-        "horizon_weeks": horizon_weeks,
-        "windows": {
-            "train": {"features_at": _iso(t0), "labels": [_iso(t0), _iso(t1)]},
-            "holdout": {"features_at": _iso(t1), "labels": [_iso(t1), _iso(as_of_day)]},
-            "final_fit": {"features_at": _iso(t1), "labels": [_iso(t1), _iso(as_of_day)]},
-        },
-        "counts": {"training_customers": history.n_customers, "members_at_as_of": len(now)},
-        "status": dict(status),
-        "holdout": holdout,
-        "response": response_metrics,
-        "segments": None
-        if segments is None
-        else {
-            "k": segments.k,
-            "names": list(segments.names),
-            "inherited": list(segments.inherited),
-            "silhouette": {str(k): v for k, v in segments.silhouette.items()},
-        },
-    }
-    metrics["baseline"] = _baseline_info(baseline)
+    metrics = fit_metrics(
+        history=history,
+        as_of_day=as_of_day,
+        t0=t0,
+        t1=t1,
+        horizon_weeks=horizon_weeks,
+        members=len(now),
+        status=status,
+        holdout=holdout,
+        response_metrics=response_metrics,
+        segments=segments,
+        baseline=baseline,
+    )
     return replace(model, segments=segments, metrics=metrics)
 
 
