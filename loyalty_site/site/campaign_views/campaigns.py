@@ -23,6 +23,7 @@ from django.utils.html import format_html
 from django.views import View
 from django.views.generic import DetailView, ListView
 
+from campaigns.exceptions import TransitionNotAllowed
 from campaigns.models import Campaign, CampaignState
 from campaigns.selectors import (
     campaign_bonus_count,
@@ -33,7 +34,6 @@ from campaigns.selectors import (
     campaign_members,
     campaign_previous,
     campaign_replacement,
-    campaign_rerun_settings,
 )
 from campaigns.services import audit_entries_for, campaign_approve, campaign_reject
 from loyalty_site.charts import campaign_breakdown_figure, campaign_results_figure, figure_data
@@ -42,7 +42,7 @@ from loyalty_site.errors import ApplicationError
 from loyalty_site.users import signed_in
 from optimizer.engine.settings import SettingsInvalid, budget_parse
 from optimizer.exceptions import AllocationRunAlreadyActive, AllocationSettingsInvalid
-from optimizer.services.allocation import allocation_run_create
+from optimizer.services.campaign_rerun import campaign_rerun
 from optimizer.services.campaign_results import campaign_results_measure
 from retailers.models import Role
 from retailers.web import RetailerViewMixin
@@ -304,26 +304,23 @@ class CampaignRerunView(CampaignObjectMixin, View):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         campaign = self.get_campaign()
-        settings = campaign_rerun_settings(campaign=campaign)
         form = CampaignRerunForm(request.POST, campaign=campaign)
-        if campaign.state != CampaignState.PROPOSED or settings is None:
-            messages.error(request, "Only a proposed campaign from an allocation run can change.")
-            return HttpResponseRedirect(_detail(campaign.pk))
         if not form.is_valid():
             errors = [error for errors in form.errors.values() for error in errors]
             messages.error(request, "Not re-run: " + " ".join(str(error) for error in errors))
             return HttpResponseRedirect(_detail(campaign.pk))
-        typed = settings["settings"]
+        drop = form.cleaned_data["action"] == "drop"
+        dropped, budget = form.cleaned_data["customers"], form.cleaned_data["budget"]
         try:
-            if form.cleaned_data["action"] == "drop":
-                dropped = form.cleaned_data["customers"]
-                excluded = sorted({*typed.excluded_customers, *dropped})
-                settings["settings"] = typed.replace(excluded_customers=excluded)
-                what = f"without {len(dropped)} more customer(s)"
-            else:
-                settings["settings"] = typed.replace(budget=form.cleaned_data["budget"])
-                what = f"with a budget of {settings['settings'].budget}"
-            run = allocation_run_create(**settings, replaces=campaign, user=signed_in(request))
+            run = campaign_rerun(
+                campaign=campaign,
+                user=signed_in(request),
+                drop_customers=dropped if drop else None,
+                budget=budget,
+            )
+        except TransitionNotAllowed as exc:
+            messages.error(request, str(exc))
+            return HttpResponseRedirect(_detail(campaign.pk))
         except AllocationRunAlreadyActive as exc:
             url = reverse("optimizer:allocation-detail", args=[exc.run_id]) if exc.run_id else ""
             link = format_html(' <a href="{}">Follow run #{}</a>.', url, exc.run_id) if url else ""
@@ -332,6 +329,9 @@ class CampaignRerunView(CampaignObjectMixin, View):
         except (AllocationSettingsInvalid, SettingsInvalid, ValidationError) as exc:
             messages.error(request, f"Not re-run: {exc}")
             return HttpResponseRedirect(_detail(campaign.pk))
+        what = (
+            f"without {len(dropped)} more customer(s)" if drop else f"with a budget of {run.budget}"
+        )
         messages.success(request, f"Re-running the allocation {what} (run #{run.pk}).")
         return HttpResponseRedirect(reverse("optimizer:allocation-detail", args=[run.pk]))
 
