@@ -4,7 +4,7 @@ One module per concern; everything is re-exported here so ``from campaigns.model
 keeps working.
 """
 
-from campaigns.models.audit import AuditEntry
+from campaigns.models.audit import AuditAction, AuditEntry
 from campaigns.models.campaign import Campaign, CampaignMember, CampaignState
 from campaigns.models.catalogue import BonusKind, BonusType, PastOffer
 from campaigns.models.promotions import (
@@ -18,6 +18,7 @@ from campaigns.models.rewards import ApiToken, Bonus, BonusState, IdempotencyRec
 __all__ = [
     "CURRENT_PROPOSAL_STATES",
     "ApiToken",
+    "AuditAction",
     "AuditEntry",
     "Bonus",
     "BonusKind",

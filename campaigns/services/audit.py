@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
-from campaigns.models import AuditEntry
+from campaigns.models import AuditAction, AuditEntry
 
 if TYPE_CHECKING:
     from loyalty_site.users import User
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 def audit_record(
     *,
     target: RetailerOwned,
-    action: str,
+    action: AuditAction,
     actor: User | None = None,
     actor_label: str = "",
     from_state: str = "",
@@ -30,13 +30,16 @@ def audit_record(
     ``actor`` is a user (or ``None`` for the system); ``actor_label`` names non-user actors such
     as an API token or a schedule. Call it inside the transaction that changes the state, so the
     entry and the change commit together.
+
+    Raises:
+        ValueError: ``action`` is not a member of :class:`AuditAction` (a free string).
     """
     user = actor if getattr(actor, "is_authenticated", False) else None
     return AuditEntry.objects.create(
         retailer_id=target.retailer_id,
         content_type=ContentType.objects.get_for_model(type(target)),
         object_id=target.pk,
-        action=action,
+        action=AuditAction(action),
         from_state=from_state,
         to_state=to_state,
         actor=user,

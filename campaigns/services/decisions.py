@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from django.utils import timezone
 
 from campaigns.exceptions import ApprovalForbidden, TransitionNotAllowed
+from campaigns.models import AuditAction
 from campaigns.services.audit import audit_record
 from retailers.models import Role
 from retailers.tenancy import has_role
@@ -55,7 +56,7 @@ def decision_record(
     obj: Decidable,
     *,
     to_state: str,
-    action: str,
+    action: AuditAction,
     actor: User,
     comment: str,
     data: dict[str, Any] | None = None,

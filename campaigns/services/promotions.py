@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 
 from campaigns.exceptions import ApprovalForbidden, TransitionNotAllowed
-from campaigns.models import PromotionItem, PromotionProposal, ProposalState
+from campaigns.models import AuditAction, PromotionItem, PromotionProposal, ProposalState
 from campaigns.services.audit import audit_record
 from campaigns.services.decisions import decision_record, decision_require
 from loyalty_site.money import quantize
@@ -81,7 +81,7 @@ def promotion_proposal_approve(
     decision_record(
         proposal,
         to_state=ProposalState.APPROVED,
-        action="approve",
+        action=AuditAction.APPROVE,
         actor=actor,
         comment=comment,
         data={"totals": proposal.totals},
@@ -103,7 +103,11 @@ def promotion_proposal_reject(*, proposal_id: int, actor: User, comment: str) ->
     creator = proposal_creator_id(proposal)
     decision_require(proposal, actor=actor, creator_id=creator, what="proposal", verb="rejected")
     decision_record(
-        proposal, to_state=ProposalState.REJECTED, action="reject", actor=actor, comment=comment
+        proposal,
+        to_state=ProposalState.REJECTED,
+        action=AuditAction.REJECT,
+        actor=actor,
+        comment=comment,
     )
     return proposal
 
@@ -147,7 +151,7 @@ def promotion_item_drop(
     proposal.save(update_fields=["totals"])
     audit_record(
         target=proposal,
-        action="drop_item",
+        action=AuditAction.DROP_ITEM,
         actor=actor,
         from_state=proposal.state,
         to_state=proposal.state,
@@ -170,7 +174,7 @@ def promotion_proposal_supersede(
     proposal.save(update_fields=["state"])
     audit_record(
         target=proposal,
-        action="supersede",
+        action=AuditAction.SUPERSEDE,
         actor=actor,
         actor_label=actor_label,
         from_state=ProposalState.PROPOSED,

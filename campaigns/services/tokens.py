@@ -17,7 +17,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns.models import ApiToken
+from campaigns.models import ApiToken, AuditAction
 from campaigns.services.audit import audit_record
 from retailers.models import Retailer
 
@@ -59,7 +59,7 @@ def api_token_create(*, retailer: Retailer, name: str, actor: User | None = None
     )
     token.full_clean()
     token.save()
-    audit_record(target=token, action="api_token_create", actor=actor, to_state="active")
+    audit_record(target=token, action=AuditAction.API_TOKEN_CREATE, actor=actor, to_state="active")
     return NewApiToken(token=token, key=f"{prefix}.{secret}")
 
 
@@ -74,7 +74,7 @@ def api_token_revoke(*, token: ApiToken, actor: User | None = None) -> ApiToken:
         cache.delete(_cache_key(token.prefix))
         audit_record(
             target=token,
-            action="api_token_revoke",
+            action=AuditAction.API_TOKEN_REVOKE,
             actor=actor,
             from_state="active",
             to_state="revoked",

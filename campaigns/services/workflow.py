@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from campaigns.models import Campaign, CampaignState
+from campaigns.models import AuditAction, Campaign, CampaignState
 from campaigns.services.audit import audit_record
 from campaigns.services.checks import campaign_check
 from campaigns.services.decisions import decision_record, decision_require
@@ -52,7 +52,7 @@ def campaign_approve(*, campaign_id: int, actor: User, comment: str = "") -> Cam
     decision_record(
         campaign,
         to_state=CampaignState.APPROVED,
-        action="approve",
+        action=AuditAction.APPROVE,
         actor=actor,
         comment=comment,
         data={"check": check},
@@ -76,7 +76,11 @@ def campaign_reject(*, campaign_id: int, actor: User, comment: str) -> Campaign:
         campaign, actor=actor, creator_id=campaign.created_by_id, what="campaign", verb="rejected"
     )
     decision_record(
-        campaign, to_state=CampaignState.REJECTED, action="reject", actor=actor, comment=comment
+        campaign,
+        to_state=CampaignState.REJECTED,
+        action=AuditAction.REJECT,
+        actor=actor,
+        comment=comment,
     )
     return campaign
 
@@ -94,7 +98,7 @@ def campaign_supersede(*, campaign_id: int, by: Campaign, actor: User | None = N
     campaign.save(update_fields=["state"])
     audit_record(
         target=campaign,
-        action="supersede",
+        action=AuditAction.SUPERSEDE,
         actor=actor,
         from_state=CampaignState.PROPOSED,
         to_state=CampaignState.SUPERSEDED,
@@ -115,7 +119,7 @@ def campaign_mark_issued(*, campaign_id: int, issued: int, actor_label: str = ""
     campaign.save(update_fields=["state", "issued_at"])
     audit_record(
         target=campaign,
-        action="issue",
+        action=AuditAction.ISSUE,
         actor_label=actor_label or "issuance task",
         from_state=CampaignState.APPROVED,
         to_state=CampaignState.ISSUED,
@@ -142,7 +146,7 @@ def campaign_close(
     campaign.save(update_fields=["state", "closed_at", "results"])
     audit_record(
         target=campaign,
-        action="close",
+        action=AuditAction.CLOSE,
         actor=actor,
         actor_label=actor_label,
         from_state=CampaignState.ISSUED,

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from customers.audit import audit_record
+from customers.audit import AuditAction, audit_record
 from customers.models import Customer, PortalAccess
 
 if TYPE_CHECKING:
@@ -59,7 +59,9 @@ def portal_link_create(
         created_by=user,
         expires_at=now + dt.timedelta(days=days or settings.PORTAL_LINK_DAYS),
     )
-    audit_record(target=access, action="portal_link_create", actor=actor, to_state="active")
+    audit_record(
+        target=access, action=AuditAction.PORTAL_LINK_CREATE, actor=actor, to_state="active"
+    )
     return NewPortalLink(access=access, token=token)
 
 
@@ -72,7 +74,7 @@ def portal_link_revoke(*, access: PortalAccess, actor: User | None = None) -> Po
         access.save(update_fields=["revoked_at"])
         audit_record(
             target=access,
-            action="portal_link_revoke",
+            action=AuditAction.PORTAL_LINK_REVOKE,
             actor=actor,
             from_state="active",
             to_state="revoked",

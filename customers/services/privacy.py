@@ -20,7 +20,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
-from customers.audit import audit_record
+from customers.audit import AuditAction, audit_record
 from customers.models import Customer, PointsEntry, PortalAccess, Transaction, TransactionLine
 from customers.services.portal import portal_links_revoke_all
 
@@ -125,6 +125,9 @@ def customer_anonymise(*, customer: Customer, actor: User | None = None) -> Cust
     customer.save(update_fields=_PERSONAL_FIELDS)
     revoked = portal_links_revoke_all(customer=customer)
     audit_record(
-        target=customer, action="anonymise", actor=actor, data={"portal_links_revoked": revoked}
+        target=customer,
+        action=AuditAction.ANONYMISE,
+        actor=actor,
+        data={"portal_links_revoked": revoked},
     )
     return customer

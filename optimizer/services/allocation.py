@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from django.db import transaction
 
-from campaigns.models import BonusType, Campaign, CampaignMember, CampaignState
+from campaigns.models import AuditAction, BonusType, Campaign, CampaignMember, CampaignState
 from campaigns.services import audit_record, campaign_supersede
 from campaigns.services.checks import type_caps
 from loyalty_site.bulk import insert_frame
@@ -387,7 +387,7 @@ def campaign_write(
     campaign.save(update_fields=["totals"])
     audit_record(
         target=campaign,
-        action="propose",
+        action=AuditAction.PROPOSE,
         actor=run.created_by,
         to_state=CampaignState.PROPOSED,
         data={"allocation_run": run.pk, "solver_status": result.status},
@@ -396,7 +396,7 @@ def campaign_write(
         if result.status not in TRUSTED_STATUSES:
             audit_record(
                 target=campaign,
-                action="not-superseding",
+                action=AuditAction.NOT_SUPERSEDING,
                 comment=(
                     f"The solver ended {result.status} (not proven within the gap tolerance): "
                     f"campaign #{run.replaces_id} stays the current proposal until an approver "

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from django.db import transaction
 
+from campaigns.models import AuditAction
 from campaigns.services.audit import audit_record
 from optimizer.models import AllocationRun, PromotionRun, ScoringRun
 from optimizer.services.allocation import ALLOCATION
@@ -50,7 +51,7 @@ def run_restart(*, run: BackgroundRun, actor: User) -> BackgroundRun:
     )
     audit_record(
         target=restarted,
-        action="restart",
+        action=AuditAction.RESTART,
         actor=actor,
         from_state=RunStatus.FAILED,
         to_state=RunStatus.QUEUED,

@@ -14,6 +14,7 @@ from django.db import transaction
 
 from campaigns.models import (
     CURRENT_PROPOSAL_STATES,
+    AuditAction,
     PromotionItem,
     PromotionProposal,
     ProposalState,
@@ -217,7 +218,7 @@ def _write_proposal(
         proposal.save(update_fields=["totals"])
         audit_record(
             target=proposal,
-            action="propose",
+            action=AuditAction.PROPOSE,
             actor=run.created_by,
             actor_label=label,
             to_state=ProposalState.PROPOSED,
