@@ -121,7 +121,7 @@ def idempotent(
     retailer = request.auth.retailer
     digest = body_hash(data)
     try:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             code, body = effect()
             if not _claim(retailer.pk, endpoint, key, digest, code, body):
                 raise _KeyTaken
@@ -133,7 +133,7 @@ def idempotent(
         if answer is None:
             raise
         code, body = answer[0], error_body(answer[1], str(exc))
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             if _claim(retailer.pk, endpoint, key, digest, code, body):
                 return Response(body, status=code)
     return _replay(_stored(retailer, endpoint, key), digest)

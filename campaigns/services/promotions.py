@@ -63,7 +63,7 @@ def _require_proposed(proposal: PromotionProposal, verb: str) -> None:
         )
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def promotion_proposal_approve(
     *, proposal_id: int, actor: User, comment: str = ""
 ) -> PromotionProposal:
@@ -89,7 +89,7 @@ def promotion_proposal_approve(
     return proposal
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def promotion_proposal_reject(*, proposal_id: int, actor: User, comment: str) -> PromotionProposal:
     """Reject a proposed week of promotions with a comment. Rejecting it again changes nothing.
 
@@ -112,7 +112,7 @@ def promotion_proposal_reject(*, proposal_id: int, actor: User, comment: str) ->
     return proposal
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def promotion_item_drop(
     *, proposal_id: int, item_id: int, actor: User, comment: str = ""
 ) -> PromotionProposal:

@@ -63,7 +63,7 @@ def api_token_create(*, retailer: Retailer, name: str, actor: User | None = None
     return NewApiToken(token=token, key=f"{prefix}.{secret}")
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def api_token_revoke(*, token: ApiToken, actor: User | None = None) -> ApiToken:
     """Revoke ``token`` (idempotent); requests with it are answered 401 from now on."""
     token = ApiToken.objects.select_for_update().get(pk=token.pk)

@@ -30,7 +30,7 @@ def _locked(campaign_id: int) -> Campaign:
     return Campaign.objects.select_for_update().select_related("retailer").get(pk=campaign_id)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def campaign_approve(*, campaign_id: int, actor: User, comment: str = "") -> Campaign:
     """Approve a proposed campaign and queue the issuance of its bonuses (exactly once).
 
@@ -61,7 +61,7 @@ def campaign_approve(*, campaign_id: int, actor: User, comment: str = "") -> Cam
     return campaign
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def campaign_reject(*, campaign_id: int, actor: User, comment: str) -> Campaign:
     """Reject a proposed campaign with a comment. Rejecting it again changes nothing.
 
@@ -128,7 +128,7 @@ def campaign_mark_issued(*, campaign_id: int, issued: int, actor_label: str = ""
     return campaign
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def campaign_close(
     *,
     campaign_id: int,

@@ -65,7 +65,7 @@ def portal_link_create(
     return NewPortalLink(access=access, token=token)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def portal_link_revoke(*, access: PortalAccess, actor: User | None = None) -> PortalAccess:
     """Revoke a link (idempotent)."""
     access = PortalAccess.objects.select_for_update().get(pk=access.pk)

@@ -106,7 +106,7 @@ def customers_export_zip(*, customers: Iterable[Customer]) -> bytes:
     return buffer.getvalue()
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def customer_anonymise(*, customer: Customer, actor: User | None = None) -> Customer:
     """Erase ``customer``'s personal data, keeping transactions and aggregates. Idempotent.
 

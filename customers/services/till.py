@@ -60,7 +60,7 @@ def _recorded(txn: Transaction, created: bool) -> RecordedTransaction:
     )
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def transaction_record(
     *,
     retailer: Retailer,

@@ -117,7 +117,7 @@ def _check_catalogue(retailer: Retailer, settings: AllocationSettings) -> None:
             )
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def allocation_run_create(
     *,
     retailer: Retailer,

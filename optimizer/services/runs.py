@@ -91,7 +91,7 @@ def _active_message(run: ScoringRun) -> str:
     return f"a scoring run for {run.retailer} is already running (run #{run.pk}, {when})"
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def scoring_run_create(
     *,
     retailer: Retailer,

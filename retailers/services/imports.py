@@ -120,7 +120,7 @@ IMPORT = RunKind(
 )
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def import_job_create(
     *,
     retailer: Retailer,

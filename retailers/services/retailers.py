@@ -7,7 +7,7 @@ from django.db import transaction
 from retailers.models import Retailer
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def retailer_create(
     *, slug: str, name: str, currency: str = "EUR", time_zone: str = "UTC"
 ) -> Retailer:

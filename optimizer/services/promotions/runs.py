@@ -74,7 +74,7 @@ def promotion_run_create(
 ) -> PromotionRun | None: ...
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def promotion_run_create(
     *,
     retailer: Retailer,
