@@ -49,11 +49,6 @@ from loyalty_site.hot_sql import as_date, hot_cursor
 from loyalty_site.money import ZERO, quantize
 from retailers.models import Retailer
 
-#: Test hook: called once the use is taken and the budget booked, before the commit (inside the
-#: locks), so the concurrency tests can widen the critical section and prove the locks, not luck,
-#: hold.
-_critical_section_hook = None
-
 _B, _T, _C = Bonus._meta.db_table, BonusType._meta.db_table, Customer._meta.db_table
 _CA = Campaign._meta.db_table
 # Table names come from the models; every value is a parameter.
@@ -334,8 +329,6 @@ def bonus_redeem(
     with hot_cursor() as cursor:
         redeemed = _take_at_once(cursor, use) if connection.vendor == "postgresql" else None
         redeemed = redeemed or _take(cursor, use)
-        if _critical_section_hook is not None:
-            _critical_section_hook()
     return redeemed
 
 

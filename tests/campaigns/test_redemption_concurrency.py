@@ -95,7 +95,18 @@ def _codes(results: list) -> Counter:
 
 
 def _slow_hook(monkeypatch, seconds=0.05):
-    monkeypatch.setattr(redemption_service, "_critical_section_hook", lambda: time.sleep(seconds))
+    """Widen the critical section: sleep once the use is taken and the budget booked, before the
+    commit (inside the locks), so that the locks, not luck, must hold."""
+    for name in ("_take_at_once", "_take"):
+        take = getattr(redemption_service, name)
+
+        def slow(cursor, use, take=take):
+            redeemed = take(cursor, use)
+            if redeemed is not None:
+                time.sleep(seconds)
+            return redeemed
+
+        monkeypatch.setattr(redemption_service, name, slow)
 
 
 @pytest.mark.parametrize("delay", [False, None, True])  # None: a second plain round
