@@ -268,7 +268,7 @@ class MembershipAdmin(TenancyFormsMixin, admin.ModelAdmin):
         """Retailers whose memberships the user manages (``None``: all, for superusers)."""
         if request.user.is_superuser:
             return None
-        mine = Membership.objects.filter(user=request.user, role=Role.ADMIN)
+        mine = Membership.objects.filter(user=signed_in(request), role=Role.ADMIN)
         return set(mine.values_list("retailer_id", flat=True))
 
     def _manages(self, request: HttpRequest, obj: Membership | None) -> bool:

@@ -3,7 +3,7 @@ page shows its progress and, when ready, a download link for the retailer's staf
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from django.apps import apps
 from django.conf import settings
@@ -34,7 +34,10 @@ def admin_export_queryset(job: ExportJob) -> models.QuerySet:
     the synchronous Export exactly."""
     if job.created_by is None:
         raise ValueError("the user who asked for this export no longer exists")
-    model_admin = admin.site._registry[apps.get_model(job.options["admin"])]
+    # The admin that queued the job is a contract import-export admin with this mixin.
+    model_admin = cast(
+        BackgroundExportMixin, admin.site._registry[apps.get_model(job.options["admin"])]
+    )
     request = HttpRequest()
     request.method = "GET"
     request.GET = QueryDict(job.options.get("query", ""))
@@ -46,12 +49,23 @@ class BackgroundExportMixin:
     """For ``ContractImportExportAdmin``: an Export of more than ``EXPORT_SYNC_MAX_ROWS`` rows
     becomes one :class:`ExportJob` per retailer in it, instead of a file built in the request."""
 
+    if TYPE_CHECKING:
+        # What the mixin uses of the model admin and of import-export's ExportMixin.
+        model: type[models.Model]
+        import_kind: ClassVar[str]
+
+        def has_export_permission(self, request: HttpRequest) -> bool: ...
+        def get_export_form_class(self) -> Any: ...
+        def get_export_formats(self) -> list[Any]: ...
+        def get_export_resource_classes(self, request: HttpRequest) -> list[Any]: ...
+        def get_export_queryset(self, request: HttpRequest) -> models.QuerySet: ...
+
     def export_action(self, request: HttpRequest) -> HttpResponse:
         if request.method == "POST" and self.has_export_permission(request):
             queued = self._queue_big_export(request)
             if queued is not None:
                 return queued
-        return super().export_action(request)
+        return super().export_action(request)  # type: ignore[misc]
 
     def _queue_big_export(self, request: HttpRequest) -> HttpResponse | None:
         """A redirect to the new job(s) when the export is too big for the request, else None."""
@@ -68,8 +82,8 @@ class BackgroundExportMixin:
             return None
         options = {"admin": self.model._meta.label_lower, "query": request.GET.urlencode()}
         # One EXISTS per retailer of the user (a few), not a scan of the rows for their retailers.
-        retailers = scope_for_user(Retailer.objects.all(), request.user)
-        retailers = [r for r in retailers if queryset.filter(retailer=r).exists()]
+        mine = scope_for_user(Retailer.objects.all(), request.user)
+        retailers = [r for r in mine if queryset.filter(retailer=r).exists()]
         jobs = [
             export_job_create(
                 retailer=retailer,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar, cast
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
@@ -19,7 +20,12 @@ from retailers.admin_scoping import (
     scoped_list_filter,
 )
 from retailers.models import Role
-from retailers.tenancy import has_role, retailer_ids_for_user, scope_for_user
+from retailers.tenancy import (
+    RetailerScopedQuerySet,
+    has_role,
+    retailer_ids_for_user,
+    scope_for_user,
+)
 
 
 class TenancyFormsMixin:
@@ -59,7 +65,9 @@ class TenancyFormsMixin:
         entries = super().get_list_filter(request)  # type: ignore[misc]
         return tuple(scoped_list_filter(self.model, entry) for entry in entries)  # type: ignore[attr-defined]
 
-    def get_actions(self, request: HttpRequest) -> dict[str, tuple]:
+    def get_actions(
+        self, request: HttpRequest
+    ) -> dict[str, tuple[Callable[..., str], str, str] | None]:
         actions = super().get_actions(request)  # type: ignore[misc]
         return {
             name: (guarded_action(func, self.action_role(func)), name, description)
@@ -115,7 +123,9 @@ class RetailerScopedAdmin(TenancyFormsMixin, admin.ModelAdmin):
     """
 
     def get_queryset(self, request: HttpRequest) -> models.QuerySet:
-        return super().get_queryset(request).for_user(request.user)
+        # Every model under this admin is retailer-owned: its queryset is the scoped one.
+        queryset = cast(RetailerScopedQuerySet, super().get_queryset(request))
+        return queryset.for_user(request.user)
 
     def _allowed(self, request: HttpRequest, action: str, obj: Any = None) -> bool:
         user = request.user

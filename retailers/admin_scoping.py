@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -67,7 +67,8 @@ def _scoped_raw_id_widget(widget: ForeignKeyRawIdWidget, queryset: models.QueryS
     """A copy of ``widget`` (foreign-key or many-to-many) that labels only ids of ``queryset``."""
     scoped = copy.copy(widget)
     scoped.__class__ = _scoped_raw_id_class(type(widget))
-    scoped.queryset = queryset
+    # The copy is now of the scoped subclass, which declares the queryset it labels.
+    cast(_ScopedRawIdMixin, scoped).queryset = queryset
     return scoped
 
 
@@ -78,9 +79,11 @@ def scope_form_fields(form: forms.BaseForm, *, user: RequestUser, role: str | No
         queryset = getattr(field, "queryset", None)
         if queryset is None:
             continue
-        field.queryset = scope_for_user(queryset, user, role=role)
+        scoped = scope_for_user(queryset, user, role=role)
+        # A form field with a queryset is a model choice field (single or multiple).
+        cast(forms.ModelChoiceField, field).queryset = scoped
         if isinstance(field.widget, ForeignKeyRawIdWidget):
-            field.widget = _scoped_raw_id_widget(field.widget, field.queryset)
+            field.widget = _scoped_raw_id_widget(field.widget, scoped)
 
 
 def _retailers_of(value: Any) -> set[int]:

@@ -272,7 +272,7 @@ def bonus_type_code(campaign_type: str) -> str:
 #: How the demo offers Complete Journey's campaign types again. The dataset records coupon
 #: campaigns without face values; these are the demo's stated assumptions (docs/demo-data.md), so
 #: that allocation can use the response learned from their history.
-DEMO_OFFER_TERMS: dict[str, dict[str, object]] = {
+DEMO_OFFER_TERMS: dict[str, dict[str, str | float]] = {
     "type-a": {
         "name": "Personal coupon booklet: 3.00 off",
         "kind": "amount_discount",
@@ -447,9 +447,9 @@ def aggregate_promotions(
             "mailer_stores": result["mailer_stores"].to_numpy(),
         }
     )
-    counts = {
+    summary = {
         "promotion_rows_raw": rows,
         "promotion_rows_unknown_sku": rows - len(promotions),
         "promotion_history": len(frame),
     }
-    return frame, counts
+    return frame, summary

@@ -25,7 +25,8 @@ def _cascades_from_retailer(model: Model) -> list[models.ForeignKey]:
     return [
         f
         for f in model._meta.concrete_fields
-        if f.many_to_one
+        if isinstance(f, models.ForeignKey)
+        and f.many_to_one
         and f.related_model is Retailer
         and f.remote_field.on_delete is models.CASCADE
     ]

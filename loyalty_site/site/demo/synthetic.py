@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -234,7 +235,7 @@ def _traits(rng: np.random.Generator, catalog: Catalog, n: int) -> dict[str, np.
     return t
 
 
-def _simulate_block(catalog: Catalog, block: int) -> dict[str, dict]:
+def _simulate_block(catalog: Catalog, block: int) -> dict[str, Any]:
     """All random draws for customers ``block * BLOCK ...``, as arrays."""
     first = block * BLOCK
     n = min(first + BLOCK, catalog.customers) - first

@@ -84,7 +84,7 @@ def latest_backtest(*, retailer: Retailer) -> dict[str, Any]:
         "weeks": weeks,
         "competitor": competitor,
         "run_id": run.pk,
-        "week_start": run.week_start.isoformat(),
+        "week_start": _week(run).isoformat(),
     }
 
 
@@ -97,7 +97,7 @@ def execute_proposal_stage(run: PromotionRun, progress: Progress | None) -> None
         banned = _product_ids(retailer, list(options.banned), "banned")
         frames = promotion_frames_read(
             retailer=retailer,
-            week_start=run.week_start,
+            week_start=_week(run),
             history_weeks=config.train_weeks + config.long_window + 1,
             max_products=max_products(),
             pinned=pinned,
@@ -112,7 +112,7 @@ def execute_proposal_stage(run: PromotionRun, progress: Progress | None) -> None
         result = propose_week(
             panel=frames.panel,
             products=frames.products,
-            week_start=run.week_start,
+            week_start=_week(run),
             inventory=frames.inventory,
             competitor_prices=frames.competitor_prices,
             reach=frames.reach,
@@ -138,6 +138,21 @@ def _dec(value: Any, places: int, limit: float | None = None) -> Decimal | None:
     return Decimal(f"{number:.{places}f}")
 
 
+def _required(value: Decimal | None, field: str) -> Decimal:
+    """``value`` of a column the item must have (the forecast fills it for every selection)."""
+    if value is None:
+        raise ValueError(f"the forecast left {field} empty for a selected product")
+    return value
+
+
+def _week(run: PromotionRun) -> dt.date:
+    """The run's week: proposal and backtest runs are always created with one (the column is
+    nullable in the model, so the type says ``date | None``)."""
+    if run.week_start is None:
+        raise ValueError(f"promotion run #{run.pk} has no week")
+    return run.week_start
+
+
 def _items(run: PromotionRun, proposal: PromotionProposal, selected: Any) -> list[PromotionItem]:
     items = []
     for rank, row in enumerate(selected.itertuples(index=False), start=1):
@@ -149,11 +164,11 @@ def _items(run: PromotionRun, proposal: PromotionProposal, selected: Any) -> lis
                 product_id=int(row.product_id),
                 rank=rank,
                 pinned=bool(row.pinned),
-                discount_rate=_dec(row.promo_depth, 4, 0.9999),
-                baseline_units=_dec(row.baseline_units, 2),
-                promoted_units=_dec(row.promoted_units, 2),
-                lift=_dec(row.lift, 3, 99999),
-                incremental_units=_dec(row.incremental_units, 2),
+                discount_rate=_required(_dec(row.promo_depth, 4, 0.9999), "discount_rate"),
+                baseline_units=_required(_dec(row.baseline_units, 2), "baseline_units"),
+                promoted_units=_required(_dec(row.promoted_units, 2), "promoted_units"),
+                lift=_required(_dec(row.lift, 3, 99999), "lift"),
+                incremental_units=_required(_dec(row.incremental_units, 2), "incremental_units"),
                 incremental_revenue=quantize(row.incremental_revenue),
                 incremental_margin=quantize(row.incremental_margin),
                 discount_cost=quantize(row.discount_cost),
@@ -191,13 +206,13 @@ def _write_proposal(
             return  # failed or taken over meanwhile: this attempt's work is void
         current = (
             PromotionProposal.objects.select_for_update()
-            .filter(retailer=run.retailer, week_start=run.week_start)
+            .filter(retailer=run.retailer, week_start=_week(run))
             .filter(state__in=CURRENT_PROPOSAL_STATES)
             .first()
         )
         if current is not None and current.state == ProposalState.APPROVED:
             raise PromotionWeekDecided(
-                f"the week of {run.week_start} was approved meanwhile (proposal #{current.pk})"
+                f"the week of {_week(run)} was approved meanwhile (proposal #{current.pk})"
             )
         if current is not None:
             promotion_proposal_supersede(
@@ -206,7 +221,7 @@ def _write_proposal(
         proposal = PromotionProposal.objects.create(
             retailer=run.retailer,
             promotion_run=locked,
-            week_start=run.week_start,
+            week_start=_week(run),
             options=run.options,
             solver=json_ready(solver),
             backtest=latest_backtest(retailer=run.retailer),
@@ -242,7 +257,7 @@ def execute_backtest_stage(run: PromotionRun, progress: Progress | None) -> None
     with timer("read"):
         frames = promotion_frames_read(
             retailer=retailer,
-            week_start=run.week_start,
+            week_start=_week(run),
             history_weeks=config.train_weeks + config.long_window + weeks + 1,
             max_products=max_products(),
             rank_weeks=weeks + config.long_window,
@@ -257,7 +272,7 @@ def execute_backtest_stage(run: PromotionRun, progress: Progress | None) -> None
             competitor_prices=frames.competitor_prices,
             config=replace(config, backtest_weeks=weeks),
             random_state=RANDOM_STATE,
-            last_week=run.week_start - dt.timedelta(weeks=1),
+            last_week=_week(run) - dt.timedelta(weeks=1),
         )
     table = outcome.weeks.assign(week_start=outcome.weeks["week_start"].dt.date.astype("str"))
     result = {
