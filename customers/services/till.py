@@ -60,6 +60,21 @@ def _recorded(txn: Transaction, created: bool) -> RecordedTransaction:
     )
 
 
+def _lines_create(txn: Transaction, lines: list[dict[str, Any]], products: dict[str, int]) -> None:
+    TransactionLine.objects.bulk_create(
+        TransactionLine(
+            retailer_id=txn.retailer_id,
+            transaction=txn,
+            line_no=i,
+            product_id=products[line["sku"]],
+            quantity=line["quantity"],
+            amount=line["amount"],
+            discount=line.get("discount") or Decimal("0.00"),
+        )
+        for i, line in enumerate(lines, start=1)
+    )
+
+
 @transaction.atomic(durable=True)
 def transaction_record(
     *,
@@ -112,17 +127,6 @@ def transaction_record(
         return _recorded(
             Transaction.objects.for_retailer(retailer).get(external_id=external_id), created=False
         )
-    TransactionLine.objects.bulk_create(
-        TransactionLine(
-            retailer=retailer,
-            transaction=txn,
-            line_no=i,
-            product_id=products[line["sku"]],
-            quantity=line["quantity"],
-            amount=line["amount"],
-            discount=line.get("discount") or Decimal("0.00"),
-        )
-        for i, line in enumerate(lines, start=1)
-    )
+    _lines_create(txn, lines, products)
     points_earn(txn=txn)
     return _recorded(txn, created=True)

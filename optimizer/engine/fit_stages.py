@@ -11,6 +11,7 @@ clock; windows are ``t0 = as_of - 2H`` and ``t1 = as_of - H`` (see ``validation.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -18,11 +19,39 @@ import pandas as pd
 
 from optimizer.engine.baseline import fit_baseline
 from optimizer.engine.customer_models import fit_customer_models
-from optimizer.engine.features import features_at, population_mask
+from optimizer.engine.features import (
+    BASE_FEATURES,
+    features_at,
+    population_mask,
+    type_feature_columns,
+)
 from optimizer.engine.labels import window_labels
 from optimizer.engine.response import fit_response
 from optimizer.engine.types import Baseline, History, ResponseModel, ScoringConfig, SegmentModel
 from optimizer.engine.validation import temporal_holdout
+
+
+@dataclass(frozen=True)
+class FitWindows:
+    """The days of one fit (days since 1970-01-01) and its feature columns."""
+
+    as_of_day: int
+    horizon_weeks: int
+    t0: int
+    t1: int
+    columns: tuple[str, ...]
+
+    @classmethod
+    def at(cls, history: History, as_of_day: int, horizon_weeks: int) -> FitWindows:
+        """``t1 = as_of - H`` and ``t0 = as_of - 2H``; the columns include every bonus type's."""
+        t1 = as_of_day - 7 * horizon_weeks
+        return cls(
+            as_of_day=as_of_day,
+            horizon_weeks=horizon_weeks,
+            t0=t1 - 7 * horizon_weeks,
+            t1=t1,
+            columns=BASE_FEATURES + type_feature_columns(history.bonus_types),
+        )
 
 
 def _iso(day: int) -> str:
@@ -39,20 +68,15 @@ def _baseline_info(b: Baseline) -> dict[str, Any]:
 
 
 def validate_and_refit(
-    history: History,
-    *,
-    t0: int,
-    t1: int,
-    horizon_weeks: int,
-    columns: tuple[str, ...],
-    config: ScoringConfig,
-    random_state: int,
+    history: History, w: FitWindows, *, config: ScoringConfig, random_state: int
 ) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
     """Measure on the holdout (train at ``t0``, test at ``t1``), then refit at ``t1``.
 
     Returns ``(models, reasons, holdout)``: the churn, visits and spend pipelines, why each is
     a model or a fallback, and the holdout metrics.
     """
+
+    t0, t1, horizon_weeks, columns = w.t0, w.t1, w.horizon_weeks, w.columns
 
     def window(cutoff: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         members = population_mask(history, cutoff)
@@ -82,10 +106,8 @@ def validate_and_refit(
 def fit_population_models(
     history: History,
     now: pd.DataFrame,
+    w: FitWindows,
     *,
-    as_of_day: int,
-    horizon_weeks: int,
-    columns: tuple[str, ...],
     reasons: dict[str, str],
     config: ScoringConfig,
     random_state: int,
@@ -106,9 +128,9 @@ def fit_population_models(
     status = {t: r if r == "model" else f"{fallback} ({r})" for t, r in reasons.items()}
     response, response_metrics = fit_response(
         history,
-        as_of_day=as_of_day,
-        horizon_weeks=horizon_weeks,
-        feature_columns=columns,
+        as_of_day=w.as_of_day,
+        horizon_weeks=w.horizon_weeks,
+        feature_columns=w.columns,
         config=config,
         random_state=random_state,
     )
@@ -117,12 +139,9 @@ def fit_population_models(
 
 
 def fit_metrics(
-    *,
     history: History,
-    as_of_day: int,
-    t0: int,
-    t1: int,
-    horizon_weeks: int,
+    w: FitWindows,
+    *,
     members: int,
     status: dict[str, str],
     holdout: dict[str, Any],
@@ -131,6 +150,7 @@ def fit_metrics(
     baseline: Baseline,
 ) -> dict[str, Any]:
     """The fit's metrics as stored on the run: windows, counts, status, holdout, segments."""
+    as_of_day, t0, t1, horizon_weeks = w.as_of_day, w.t0, w.t1, w.horizon_weeks
     metrics: dict[str, Any] = {
         "as_of": _iso(as_of_day),
         "horizon_weeks": horizon_weeks,

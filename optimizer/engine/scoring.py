@@ -41,9 +41,13 @@ from optimizer.engine.features import (
     BASE_FEATURES,
     features_at,
     population_mask,
-    type_feature_columns,
 )
-from optimizer.engine.fit_stages import fit_metrics, fit_population_models, validate_and_refit
+from optimizer.engine.fit_stages import (
+    FitWindows,
+    fit_metrics,
+    fit_population_models,
+    validate_and_refit,
+)
 from optimizer.engine.history import day_of, prepare_history, subset_history
 from optimizer.engine.response import predict_response
 from optimizer.engine.segmentation import fit_segments, segment_names, segment_profile
@@ -131,29 +135,14 @@ def _fit(
     config: ScoringConfig,
     previous_segments: Mapping[str, Any] | None,
 ) -> ScoringModel:
-    t1 = as_of_day - 7 * horizon_weeks
-    t0 = t1 - 7 * horizon_weeks
-    columns = BASE_FEATURES + type_feature_columns(history.bonus_types)
+    w = FitWindows.at(history, as_of_day, horizon_weeks)
     models, reasons, holdout = validate_and_refit(
-        history,
-        t0=t0,
-        t1=t1,
-        horizon_weeks=horizon_weeks,
-        columns=columns,
-        config=config,
-        random_state=random_state,
+        history, w, config=config, random_state=random_state
     )
     now = features_at(history, as_of_day)
     now = now[population_mask(history, as_of_day)].reset_index(drop=True)
     baseline, response, response_metrics, status = fit_population_models(
-        history,
-        now,
-        as_of_day=as_of_day,
-        horizon_weeks=horizon_weeks,
-        columns=columns,
-        reasons=reasons,
-        config=config,
-        random_state=random_state,
+        history, now, w, reasons=reasons, config=config, random_state=random_state
     )
     holdout["response"] = response_metrics.pop("holdout")
     model = ScoringModel(
@@ -161,7 +150,7 @@ def _fit(
         horizon_weeks=horizon_weeks,
         random_state=random_state,
         config=config,
-        feature_columns=columns,
+        feature_columns=w.columns,
         bonus_types=history.bonus_types,
         churn=models["churn"],
         visits=models["visits"],
@@ -179,11 +168,8 @@ def _fit(
         scored, config=config, random_state=random_state, previous=previous_segments
     )
     metrics = fit_metrics(
-        history=history,
-        as_of_day=as_of_day,
-        t0=t0,
-        t1=t1,
-        horizon_weeks=horizon_weeks,
+        history,
+        w,
         members=len(now),
         status=status,
         holdout=holdout,

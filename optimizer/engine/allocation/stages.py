@@ -244,9 +244,7 @@ def build_decisions(
     with_reasons: bool,
 ) -> pd.DataFrame:
     """One row per customer (input order): status, chosen type, value, cost, dates, reason.
-
-    ``choice`` is the chosen type index per customer (-1: none); ``choice_core`` the same for
-    the core's rows, as the solver returned it after :func:`drop_unneeded`.
+    ``choice``: the chosen type per customer (-1: none); ``choice_core``: the same per core row.
     """
     n, seg, segments, types = inp.seg.shape[0], inp.seg, inp.segments, inp.types
     allocated = choice >= 0
