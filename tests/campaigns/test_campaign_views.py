@@ -338,6 +338,19 @@ def test_invalid_edits_are_refused_with_a_message(client, retailer, make_staff, 
     assert any("Only a proposed campaign" in text for text in message_texts(response))
 
 
+def test_a_rerun_while_a_run_is_active_links_to_that_run(client, retailer, make_staff, proposal):
+    active = start_allocation(retailer=retailer, budget="20", enqueue=False)
+    client.force_login(make_staff(retailer, Role.APPROVER))
+    response = client.post(
+        reverse("campaigns:campaign-rerun", args=[proposal.pk]),
+        {"action": "budget", "budget": "30"},
+    )
+    assert response.url == detail(proposal.pk)
+    texts = message_texts(response)
+    assert any(t.startswith("Not re-run: ") and f"Follow run #{active.pk}" in t for t in texts)
+    assert AllocationRun.objects.count() == 2
+
+
 # --- Review details ----------------------------------------------------------------------------
 def test_members_table_filters_pages_and_puts_treated_first(client, retailer, make_staff):
     campaign = CampaignFactory(retailer=retailer)

@@ -41,7 +41,7 @@ from loyalty_site.error_pages import DomainErrorRedirectMixin
 from loyalty_site.errors import ApplicationError
 from loyalty_site.users import signed_in
 from optimizer.engine.settings import SettingsInvalid, budget_parse
-from optimizer.exceptions import AllocationRunAlreadyActive, AllocationSettingsInvalid
+from optimizer.exceptions import AllocationRunAlreadyActive
 from optimizer.services.campaign_rerun import campaign_rerun
 from optimizer.services.campaign_results import campaign_results_measure
 from retailers.models import Role
@@ -294,13 +294,14 @@ class CampaignRejectView(CampaignDecisionView):
         campaign_reject(campaign_id=campaign.pk, actor=signed_in(self.request), comment=comment)
 
 
-class CampaignRerunView(CampaignObjectMixin, View):
+class CampaignRerunView(CampaignObjectMixin, DomainErrorRedirectMixin, View):
     """Edit a proposal by re-running its allocation (approvers; POST only): without the ticked
     customers (added to the earlier exclusions), or with a new budget. The new proposal
     supersedes this one once it is solved."""
 
     min_role = Role.APPROVER
     http_method_names = ["post"]
+    domain_error_prefix = "Not re-run: "
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         campaign = self.get_campaign()
@@ -318,22 +319,28 @@ class CampaignRerunView(CampaignObjectMixin, View):
                 drop_customers=dropped if drop else None,
                 budget=budget,
             )
-        except TransitionNotAllowed as exc:
-            messages.error(request, str(exc))
-            return HttpResponseRedirect(_detail(campaign.pk))
-        except AllocationRunAlreadyActive as exc:
-            url = reverse("optimizer:allocation-detail", args=[exc.run_id]) if exc.run_id else ""
-            link = format_html(' <a href="{}">Follow run #{}</a>.', url, exc.run_id) if url else ""
-            messages.error(request, format_html("Not re-run: {}.{}", str(exc), link))
-            return HttpResponseRedirect(_detail(campaign.pk))
-        except (AllocationSettingsInvalid, SettingsInvalid, ValidationError) as exc:
+        except (SettingsInvalid, ValidationError) as exc:
             messages.error(request, f"Not re-run: {exc}")
             return HttpResponseRedirect(_detail(campaign.pk))
-        what = (
-            f"without {len(dropped)} more customer(s)" if drop else f"with a budget of {run.budget}"
-        )
+        what = f"with a budget of {run.budget}"
+        if drop:
+            what = f"without {len(dropped)} more customer(s)"
         messages.success(request, f"Re-running the allocation {what} (run #{run.pk}).")
         return HttpResponseRedirect(reverse("optimizer:allocation-detail", args=[run.pk]))
+
+    def domain_error_message(self, exc: ApplicationError) -> str:
+        if isinstance(exc, TransitionNotAllowed):
+            return str(exc)
+        if isinstance(exc, AllocationRunAlreadyActive):
+            link = ""
+            if exc.run_id:
+                url = reverse("optimizer:allocation-detail", args=[exc.run_id])
+                link = format_html(' <a href="{}">Follow run #{}</a>.', url, exc.run_id)
+            return format_html("Not re-run: {}.{}", str(exc), link)
+        return super().domain_error_message(exc)
+
+    def domain_error_url(self, exc: ApplicationError) -> str:
+        return _detail(self.kwargs["pk"])
 
 
 class CampaignResultsView(CampaignObjectMixin, View):
