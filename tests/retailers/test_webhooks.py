@@ -267,3 +267,35 @@ def test_retry_delay_is_capped(settings):
     settings.WEBHOOK_RETRY_MAX_SECONDS = 3600
     assert retry_delay(30) <= dt.timedelta(hours=1)
     assert retry_delay(30) >= dt.timedelta(minutes=30)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_delivery_claimed_by_another_sender_is_skipped_not_waited_for(
+    postgres_only, retailer, receiver, monkeypatch
+):
+    from django.db import connections
+
+    monkeypatch.setattr("retailers.webhooks.async_task", lambda *args: None)  # no nudge
+    endpoint_for(retailer, receiver.url)
+    event_emit(retailer_id=retailer.pk, type=POINTS, data={}, now=T0)
+    locked, release = threading.Event(), threading.Event()
+
+    def other_sender():
+        try:
+            with transaction.atomic():
+                list(WebhookDelivery.objects.select_for_update())
+                locked.set()
+                release.wait(30)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_sender)
+    thread.start()
+    assert locked.wait(30)
+    try:
+        assert webhook_deliveries_dispatch(now=T0).delivered == 0  # skipped, not blocked
+    finally:
+        release.set()
+        thread.join()
+    assert webhook_deliveries_dispatch(now=T0).delivered == 1
+    assert len(receiver.received) == 1
