@@ -299,3 +299,24 @@ def test_a_delivery_claimed_by_another_sender_is_skipped_not_waited_for(
         thread.join()
     assert webhook_deliveries_dispatch(now=T0).delivered == 1
     assert len(receiver.received) == 1
+
+
+def test_the_documented_python_check_accepts_a_real_delivery(retailer, receiver):
+    import re
+    from pathlib import Path
+
+    import time_machine
+
+    doc = (Path(__file__).parents[2] / "docs" / "webhooks.md").read_text()
+    code = re.search(r"```python\n(.*?)```", doc, re.DOTALL).group(1)
+    namespace: dict = {}
+    exec(code, namespace)  # noqa: S102 (our own documentation)
+    _, secret = endpoint_for(retailer, receiver.url)
+    event_emit(retailer_id=retailer.pk, type=POINTS, data={"n": 1}, now=T0)
+    webhook_deliveries_dispatch(now=T0)
+    [(headers, body)] = receiver.received
+    with time_machine.travel(T0 + dt.timedelta(seconds=5), tick=False):
+        assert namespace["verify"](headers[SIGNATURE_HEADER], body, secret)
+        assert not namespace["verify"](headers[SIGNATURE_HEADER], body, "whsec_wrong")
+    with time_machine.travel(T0 + dt.timedelta(minutes=10), tick=False):
+        assert not namespace["verify"](headers[SIGNATURE_HEADER], body, secret)
