@@ -32,6 +32,13 @@ def export_jobs_expire_task() -> int:
     return export_jobs_expire()
 
 
+def outbox_events_purge_task() -> int:
+    """Daily: delete finished webhook events older than ``WEBHOOK_KEEP_DAYS``."""
+    from retailers.webhooks import outbox_events_purge
+
+    return outbox_events_purge()
+
+
 def webhook_deliveries_dispatch_task() -> dict[str, int]:
     """Send every due webhook delivery (nudged after commits that wrote events; every minute).
 

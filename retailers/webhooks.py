@@ -163,11 +163,25 @@ def webhook_delivery_replay(*, delivery_id: int, now: dt.datetime | None = None)
     return delivery
 
 
+def outbox_events_purge(*, now: dt.datetime | None = None) -> int:
+    """Delete events older than ``WEBHOOK_KEEP_DAYS`` whose every delivery is finished
+    (delivered or failed), with their deliveries (the daily schedule). A delivery still pending
+    keeps its event. Returns the number of events deleted."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(days=settings.WEBHOOK_KEEP_DAYS)
+    old = OutboxEvent.objects.filter(created_at__lt=cutoff).exclude(
+        deliveries__status=DeliveryStatus.PENDING
+    )
+    _, by_model = old.delete()
+    return by_model.get(OutboxEvent._meta.label, 0)
+
+
 __all__ = [
     "DISPATCH_TASK",
     "WebhookEventType",
     "endpoint_signing_secrets",
     "event_emit",
+    "outbox_events_purge",
     "webhook_delivery_replay",
     "webhook_endpoint_create",
     "webhook_endpoint_rotate_secret",

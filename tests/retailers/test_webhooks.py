@@ -320,3 +320,35 @@ def test_the_documented_python_check_accepts_a_real_delivery(retailer, receiver)
         assert not namespace["verify"](headers[SIGNATURE_HEADER], body, "whsec_wrong")
     with time_machine.travel(T0 + dt.timedelta(minutes=10), tick=False):
         assert not namespace["verify"](headers[SIGNATURE_HEADER], body, secret)
+
+
+def test_purge_deletes_old_finished_events_only(retailer, receiver, settings):
+    from retailers.webhooks import outbox_events_purge
+
+    settings.WEBHOOK_KEEP_DAYS = 30
+    endpoint_for(retailer, receiver.url)
+    old_done = event_emit(retailer_id=retailer.pk, type=POINTS, data={}, now=T0)
+    old_pending = event_emit(retailer_id=retailer.pk, type=POINTS, data={}, now=T0)
+    recent = event_emit(retailer_id=retailer.pk, type=POINTS, data={}, now=T0)
+    WebhookDelivery.objects.filter(event=old_done).update(status=DeliveryStatus.DELIVERED)
+    WebhookDelivery.objects.filter(event=recent).update(status=DeliveryStatus.FAILED)
+    OutboxEvent.objects.filter(pk=recent.pk).update(created_at=T0 + dt.timedelta(days=20))
+
+    assert outbox_events_purge(now=T0 + dt.timedelta(days=31)) == 1
+    assert set(OutboxEvent.objects.values_list("pk", flat=True)) == {old_pending.pk, recent.pk}
+    assert WebhookDelivery.objects.count() == 2
+
+
+def test_setup_schedules_sends_webhooks_every_minute():
+    from django.core.management import call_command
+    from django_q.models import Schedule
+
+    call_command("setup_schedules")
+    call_command("setup_schedules")
+    schedule = Schedule.objects.get(name="webhooks: send due deliveries")
+    assert (schedule.func, schedule.schedule_type, schedule.minutes) == (
+        "retailers.tasks.webhook_deliveries_dispatch_task",
+        Schedule.MINUTES,
+        1,
+    )
+    assert Schedule.objects.filter(func="retailers.tasks.outbox_events_purge_task").count() == 1

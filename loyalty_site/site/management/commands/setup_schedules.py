@@ -29,6 +29,11 @@ SCHEDULES: dict[str, tuple[str, str, dict[str, Any]]] = {
         Schedule.MINUTES,
         {"repeats": -1, "minutes": 1},
     ),
+    "webhooks: delete finished events after WEBHOOK_KEEP_DAYS": (
+        "retailers.tasks.outbox_events_purge_task",
+        Schedule.DAILY,
+        {"repeats": -1},
+    ),
     "exports: delete expired export files": (
         "retailers.tasks.export_jobs_expire_task",
         Schedule.DAILY,
