@@ -355,6 +355,15 @@ REST_FRAMEWORK = {
 #: POS API requests with a larger body are refused with 413 (baskets are small).
 API_MAX_BODY_BYTES = int(os.environ.get("API_MAX_BODY_BYTES", str(256 * 1024)))
 #: Customer portal: secret links expire after this many days; page views per IP per minute.
+# Webhooks (docs/webhooks.md): request timeout, retry backoff and when retries stop, and how long
+# a rotated secret keeps signing. Plain http:// to 127.0.0.1/localhost only when allowed (tests).
+WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
+WEBHOOK_RETRY_BASE_SECONDS = int(os.environ.get("WEBHOOK_RETRY_BASE_SECONDS", "60"))
+WEBHOOK_RETRY_MAX_SECONDS = int(os.environ.get("WEBHOOK_RETRY_MAX_SECONDS", str(4 * 3600)))
+WEBHOOK_GIVE_UP_SECONDS = int(os.environ.get("WEBHOOK_GIVE_UP_SECONDS", str(24 * 3600)))
+WEBHOOK_SECRET_GRACE_SECONDS = int(os.environ.get("WEBHOOK_SECRET_GRACE_SECONDS", str(24 * 3600)))
+WEBHOOK_KEEP_DAYS = int(os.environ.get("WEBHOOK_KEEP_DAYS", "30"))
+WEBHOOK_ALLOW_LOCAL_HTTP = os.environ.get("WEBHOOK_ALLOW_LOCAL_HTTP", "") == "1"
 PORTAL_LINK_DAYS = int(os.environ.get("PORTAL_LINK_DAYS", "90"))
 PORTAL_RATE_PER_MINUTE = int(os.environ.get("PORTAL_RATE_PER_MINUTE", "30"))
 #: An allocation for a week more than this many weeks after its scores' as-of date is warned

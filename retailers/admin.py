@@ -408,3 +408,7 @@ class ImportJobAdmin(JobProgressColumn, RetailerScopedAdmin):
             "<tbody>{}</tbody></table>",
             rows,
         )
+
+
+# The webhooks' admins live in their own module; importing it registers them.
+from retailers import admin_webhooks  # noqa: E402, F401

@@ -462,3 +462,21 @@ class ExportJob(CsvJob):
     def filename(self) -> str:
         """The name the download is saved under (``transactions.csv``, as the admin's Export)."""
         return f"{self.kind}.csv"
+
+
+# The webhook models live in their own module; importing them here registers them with the app.
+from retailers.webhook_models import (  # noqa: E402
+    DeliveryStatus,
+    OutboxEvent,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEventType,
+)
+
+__all__ = [
+    "DeliveryStatus",
+    "OutboxEvent",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEventType",
+]

@@ -30,3 +30,22 @@ def export_job_run_task(job_id: int) -> str | None:
 def export_jobs_expire_task() -> int:
     """Daily: delete the files of exports older than ``EXPORT_KEEP_DAYS``."""
     return export_jobs_expire()
+
+
+def outbox_events_purge_task() -> int:
+    """Daily: delete finished webhook events older than ``WEBHOOK_KEEP_DAYS``."""
+    from retailers.webhooks import outbox_events_purge
+
+    return outbox_events_purge()
+
+
+def webhook_deliveries_dispatch_task() -> dict[str, int]:
+    """Send every due webhook delivery (nudged after commits that wrote events; every minute).
+
+    Safe to run in parallel: each delivery is claimed by one sender (``SKIP LOCKED``).
+    """
+    from dataclasses import asdict
+
+    from retailers.webhook_delivery import webhook_deliveries_dispatch
+
+    return asdict(webhook_deliveries_dispatch())

@@ -3,7 +3,7 @@ URL conf joins both in the ``api`` namespace)."""
 
 from django.urls import path
 
-from campaigns.api import views
+from campaigns.api import promotions, views
 
 app_name = "api"
 
@@ -14,4 +14,9 @@ urlpatterns = [
     path("points/redeem/", views.PointsRedeemApi.as_view(), name="points-redeem"),
     path("campaigns/", views.CampaignListApi.as_view(), name="campaigns"),
     path("campaigns/<int:pk>/", views.CampaignDetailApi.as_view(), name="campaign"),
+    path(
+        "promotions/current/",
+        promotions.PromotionsCurrentApi.as_view(),
+        name="promotions-current",
+    ),
 ]

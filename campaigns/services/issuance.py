@@ -41,6 +41,7 @@ from campaigns.models import (
     CampaignMember,
     CampaignState,
 )
+from campaigns.services.events import bonuses_issued_emit
 from campaigns.services.workflow import campaign_mark_issued
 from customers.models import PointsEntry, PointsKind, TransactionLine
 from customers.services.points import points_bonus_credit
@@ -152,6 +153,7 @@ def _issue_batch(campaign: Campaign, members: list[CampaignMember]) -> int:
             member_id__in=ids, points__gt=0, state=BonusState.ISSUED
         ).order_by("pk"):
             points_credit_within_limit(bonus=bonus, campaign=campaign)
+        bonuses_issued_emit(campaign, ids)
     return created
 
 

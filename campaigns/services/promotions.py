@@ -18,6 +18,7 @@ from campaigns.exceptions import ApprovalForbidden, TransitionNotAllowed
 from campaigns.models import AuditAction, PromotionItem, PromotionProposal, ProposalState
 from campaigns.services.audit import audit_record
 from campaigns.services.decisions import decision_record, decision_require
+from campaigns.services.events import promotion_approved_emit
 from loyalty_site.money import quantize
 from retailers.models import Role
 from retailers.tenancy import has_role
@@ -86,6 +87,7 @@ def promotion_proposal_approve(
         comment=comment,
         data={"totals": proposal.totals},
     )
+    promotion_approved_emit(proposal)
     return proposal
 
 

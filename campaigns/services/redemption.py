@@ -43,6 +43,7 @@ from campaigns.exceptions import (  # noqa: F401
     RedemptionError,
 )
 from campaigns.models import Bonus, BonusKind, BonusState, BonusType, Campaign, Redemption
+from campaigns.services.events import bonus_redeemed_emit, bonuses_expired_emit
 from customers.models import Customer
 from customers.services.points import points_bonus_credit, retailer_today
 from loyalty_site.hot_sql import as_date, hot_cursor
@@ -329,9 +330,11 @@ def bonus_redeem(
     with hot_cursor() as cursor:
         redeemed = _take_at_once(cursor, use) if connection.vendor == "postgresql" else None
         redeemed = redeemed or _take(cursor, use)
+    bonus_redeemed_emit(retailer.pk, redeemed)
     return redeemed
 
 
+@transaction.atomic
 def bonuses_expire_due(*, now: dt.datetime | None = None) -> int:
     """issued -> expired for every bonus past its ``valid_to`` (the daily schedule).
 
@@ -340,6 +343,8 @@ def bonuses_expire_due(*, now: dt.datetime | None = None) -> int:
     """
     now = now or timezone.now()
     earliest_today = (now - dt.timedelta(hours=12)).date()
-    return Bonus.objects.filter(state=BonusState.ISSUED, valid_to__lt=earliest_today).update(
+    expired = Bonus.objects.filter(state=BonusState.ISSUED, valid_to__lt=earliest_today).update(
         state=BonusState.EXPIRED, state_changed_at=now
     )
+    bonuses_expired_emit(now=now)
+    return expired

@@ -15,9 +15,11 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from campaigns.models import AuditAction, Campaign, CampaignState
+from campaigns.services import events
 from campaigns.services.audit import audit_record
 from campaigns.services.checks import campaign_check
 from campaigns.services.decisions import decision_record, decision_require
+from retailers.webhook_models import WebhookEventType
 
 if TYPE_CHECKING:
     from loyalty_site.users import User
@@ -58,6 +60,7 @@ def campaign_approve(*, campaign_id: int, actor: User, comment: str = "") -> Cam
         data={"check": check},
     )
     transaction.on_commit(lambda: async_task(ISSUE_TASK, campaign.pk))
+    events.campaign_event_emit(campaign, WebhookEventType.CAMPAIGN_APPROVED)
     return campaign
 
 
@@ -152,4 +155,5 @@ def campaign_close(
         from_state=CampaignState.ISSUED,
         to_state=CampaignState.CLOSED,
     )
+    events.campaign_event_emit(campaign, WebhookEventType.CAMPAIGN_CLOSED)
     return campaign

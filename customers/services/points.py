@@ -23,6 +23,8 @@ from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from customers.events import points_changed_emit
+
 # Re-exported: callers import the ledger errors from here as well as from customers.exceptions.
 from customers.exceptions import (  # noqa: F401
     InsufficientPoints,
@@ -89,7 +91,7 @@ def _append(customer: Customer, *, kind: str, points: int, **fields: Any) -> Poi
             f"Customer {customer.external_id} has {balance} points; {points} more would pass "
             f"the largest balance, {MAX_POINTS_BALANCE}."
         )
-    return PointsEntry.objects.create(
+    entry = PointsEntry.objects.create(
         retailer_id=customer.retailer_id,
         customer=customer,
         seq=seq + 1,
@@ -98,6 +100,7 @@ def _append(customer: Customer, *, kind: str, points: int, **fields: Any) -> Poi
         balance_after=balance + points,
         **fields,
     )
+    return points_changed_emit(entry, customer)
 
 
 def points_for_amount(*, retailer: Retailer, amount: Decimal) -> int:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from loyalty_site.site.campaign_views import campaigns, promotions
+from loyalty_site.site.campaign_views import campaigns, promotion_outcomes, promotions
 
 app_name = "campaigns"
 
@@ -41,6 +41,11 @@ urlpatterns = [
         "promotions/<int:pk>/",
         promotions.PromotionProposalDetailView.as_view(),
         name="promotion-detail",
+    ),
+    path(
+        "promotions/<int:pk>/published.csv",
+        promotion_outcomes.PromotionProposalCsvView.as_view(),
+        name="promotion-csv",
     ),
     path(
         "promotions/<int:pk>/decide/",

@@ -22,7 +22,8 @@ Reads, in bulk, everything one proposal or backtest of a retailer needs, as the 
   :data:`REACH_WEEKS` weeks before the week.
 * **recent promotions**: products of *approved* ``PromotionProposal`` s of the ``recent_weeks``
   weeks before. ``PromotionHistory`` weeks need no second source: they are in the panel's shares,
-  from which the engine takes each product's last promoted week.
+  from which the engine takes each product's last promoted week. Approved proposals' weeks join
+  those shares as a mailer to every store (``optimizer.frames.approved_weeks``).
 
 Only data strictly before the week start (midnight, retailer's time zone) is read, except stock,
 which may be counted on the Monday itself.
@@ -42,6 +43,7 @@ from django.db import connection
 from campaigns.models import PromotionItem, ProposalState
 from customers.models import Transaction, TransactionLine
 from optimizer.engine.promotions import weekly_panel
+from optimizer.frames.approved_weeks import with_approved_weeks
 from optimizer.frames.common import days_to_datetime, query_frame, table
 from optimizer.frames.trading_days import trading_days_frame
 from optimizer.models import CustomerScore, ScoringRun
@@ -372,7 +374,11 @@ def promotion_panel_read(*, retailer: Retailer, since: dt.date, before: dt.date)
     weeks in [``since``'s week, ``before``)."""
     sales = sales_panel_frame(retailer=retailer, since=since, before=before)
     history = promotion_history_frame(retailer=retailer, since=since, before=before)
-    panel = with_promotion_shares(sales, history, store_count(retailer=retailer))
+    stores = store_count(retailer=retailer)
+    history = with_approved_weeks(
+        history, retailer_id=retailer.pk, since=since, before=before, stores=stores
+    )
+    panel = with_promotion_shares(sales, history, stores)
     days = trading_days_frame(retailer=retailer, since=since, before=before)
     panel = panel.merge(days, on="week_start", how="left")
     panel["trading_days"] = panel["trading_days"].fillna(0).astype(np.int64)

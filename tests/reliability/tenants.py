@@ -48,6 +48,7 @@ from retailers.models import (
     Role,
     RunStatus,
 )
+from retailers.webhook_models import OutboxEvent, WebhookDelivery, WebhookEndpoint
 from tests.campaigns.factories import BonusTypeFactory, PastOfferFactory
 from tests.campaigns.rewards_factories import BonusFactory, CampaignFactory, CampaignMemberFactory
 from tests.customers.factories import CustomerFactory, TransactionFactory
@@ -255,6 +256,24 @@ def build_tenant(marker: str, *, role: str = Role.ADMIN) -> Tenant:
     )
     o["idempotency"] = IdempotencyRecord.objects.create(
         retailer=retailer, key=f"{marker}-key", endpoint="redemptions", request_hash="0" * 64
+    )
+    now_ = timezone.now()
+    o["webhook_endpoint"] = WebhookEndpoint.objects.create(
+        retailer=retailer,
+        url=f"https://{marker}.example.com/hook",
+        event_types=["points.changed"],
+        secret=f"whsec_{marker}",
+    )
+    o["outbox_event"] = OutboxEvent.objects.create(
+        retailer=retailer, type="points.changed", payload={"marker": marker}, created_at=now_
+    )
+    o["webhook_delivery"] = WebhookDelivery.objects.create(
+        retailer=retailer,
+        endpoint=o["webhook_endpoint"],
+        event=o["outbox_event"],
+        next_attempt_at=now_,
+        window_started_at=now_,
+        last_error=f"{marker} error",
     )
     o["audit_entry"] = audit_record(
         target=o["campaign"], action="propose", actor_label=f"{marker} test", comment=marker

@@ -123,6 +123,7 @@ MAPPINGS: dict[str, Filler] = {
     "campaigns:promotion-run-detail": one("pk", "promotion_run"),
     "campaigns:promotion-detail": one("pk", "proposal"),
     "campaigns:promotion-decide": one("pk", "proposal"),
+    "campaigns:promotion-csv": one("pk", "proposal"),
     "campaigns:promotion-item-drop": pair("pk", "proposal", "item_pk", "proposal_item"),
     "api:customer": one("external_id", "customer", "external_id"),
     "api:campaign": one("pk", "campaign"),

@@ -26,6 +26,7 @@ from campaigns.services.promotions import (
 )
 from loyalty_site.error_pages import DomainErrorRedirectMixin
 from loyalty_site.errors import ApplicationError
+from loyalty_site.site.campaign_views.promotion_outcomes import proposal_outcome_context
 from loyalty_site.users import signed_in
 from optimizer.models import PromotionRun
 from optimizer.services import PromotionError, PromotionRunAlreadyActive, promotion_run_create
@@ -169,6 +170,7 @@ class PromotionProposalDetailView(RetailerViewMixin, DetailView):
             can_decide=can_edit and not blocked,
             four_eyes_blocked=can_edit and blocked,
             decision_form=PromotionDecisionForm(),
+            **proposal_outcome_context(proposal),
         )
         return context
 

@@ -24,6 +24,16 @@ SCHEDULES: dict[str, tuple[str, str, dict[str, Any]]] = {
         Schedule.DAILY,
         {"repeats": -1},
     ),
+    "webhooks: send due deliveries": (
+        "retailers.tasks.webhook_deliveries_dispatch_task",
+        Schedule.MINUTES,
+        {"repeats": -1, "minutes": 1},
+    ),
+    "webhooks: delete finished events after WEBHOOK_KEEP_DAYS": (
+        "retailers.tasks.outbox_events_purge_task",
+        Schedule.DAILY,
+        {"repeats": -1},
+    ),
     "exports: delete expired export files": (
         "retailers.tasks.export_jobs_expire_task",
         Schedule.DAILY,
