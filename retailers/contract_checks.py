@@ -21,23 +21,30 @@ resource attribute, the CSV column or ``__all__``), so the caller reports them a
 from __future__ import annotations
 
 import operator
+import re
 import types
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, cast
 
 from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
-from django.core.validators import MaxLengthValidator, ProhibitNullCharactersValidator
-from django.db import models
+from django.core.validators import (
+    EmailValidator,
+    MaxLengthValidator,
+    ProhibitNullCharactersValidator,
+    validate_email,
+)
+from django.db import connection, models
 from django.db.models import Q
 from import_export.fields import Field
 
+from retailers.models import Retailer
 from retailers.resources import BaseResource, RetailerKey, TextCell, spreadsheet_row
 from retailers.tenancy import RetailerOwned
 
 #: ``{row index: {error key: [message]}}``, only rows with problems.
 Errors = dict[int, dict[str, list[str]]]
-#: ``{model field name: value per row}`` (a related row's instance for a foreign key).
+#: ``{model field name: value per row}`` (the related row's primary key for a foreign key).
 Columns = dict[str, list[Any]]
 
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
@@ -62,28 +69,65 @@ def import_fields(resource: BaseResource, headers: Sequence[str]) -> list[Field]
     ]
 
 
+def keyed_rows(
+    model: type[models.Model],
+    retailer: Retailer,
+    key: str,
+    keys: Sequence[Any],
+    names: Sequence[str],
+    chunk: int = 5_000,
+) -> list[tuple[Any, ...]]:
+    """``names`` (attribute names) of the retailer's rows of ``model`` whose ``key`` is one of
+    ``keys``: on PostgreSQL one query with an array parameter (an ``IN`` list of thousands of
+    placeholders costs more to build in Django and psycopg than to run), elsewhere ``IN`` chunks.
+    """
+    if not keys:
+        return []
+    if connection.vendor != "postgresql":
+        rows = model._default_manager.filter(retailer=retailer)
+        found: list[tuple[Any, ...]] = []
+        for start in range(0, len(keys), chunk):
+            part = keys[start : start + chunk]
+            found += rows.filter(**{f"{key}__in": part}).values_list(*names)
+        return found
+    quote = connection.ops.quote_name
+    column = {f.attname: f.column for f in model._meta.concrete_fields}
+    column["pk"] = model._meta.pk.column
+    selected = ", ".join(quote(column[name]) for name in names)
+    sql = (
+        f"SELECT {selected} FROM {quote(model._meta.db_table)} "  # noqa: S608
+        f"WHERE {quote(column['retailer_id'])} = %s AND {quote(column[key])} = ANY(%s)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [retailer.pk, list(keys)])
+        return cursor.fetchall()
+
+
 def cells_read(field: Field, cells: Sequence[Any], errors: Errors) -> list[Any]:
-    """The values of one column as the field's widget reads them (None where it cannot)."""
+    """The values of one column as the field's widget reads them (None where it cannot); a
+    key cell gives the related row's primary key, looked up for the whole column at once."""
     widget = field.widget
     texts = ["" if cell is None else str(cell).strip() for cell in cells]
-    if isinstance(widget, RetailerKey):
-        widget.preload(sorted(set(texts) - {""}))
     known: dict[str, Any] = {}
     failed: dict[str, str] = {}
+    if isinstance(widget, RetailerKey) and widget.retailer is not None:
+        wanted = sorted(set(texts) - {""})
+        found = keyed_rows(
+            widget.model, widget.retailer, widget.field, wanted, [widget.field, "pk"]
+        )
+        known = {str(key): pk for key, pk in found}
     if type(widget) is TextCell:  # the cell is its text: only a required empty one fails
         values: list[Any] = texts
         if widget.required:
             failed[""] = "a value is required"
     else:
-        for text in set(texts):
-            found = widget.loaded(text) if isinstance(widget, RetailerKey) and text else None
-            if found is not None:
-                known[text] = found
-                continue
-            try:
-                known[text] = field.clean({field.column_name: text})
+        for text in set(texts) - known.keys():
+            try:  # the widget's own reading: its message, or the row it creates (bonus types)
+                value = field.clean({field.column_name: text})
             except ValueError as exc:
                 failed[text] = str(exc)
+                continue
+            known[text] = value.pk if isinstance(value, models.Model) else value
         values = [known.get(text) for text in texts]
     if failed:
         for row, text in enumerate(texts):
@@ -125,15 +169,38 @@ def row_checks(resource: BaseResource, columns: Columns, errors: Errors) -> None
             _add(errors, row, column, [message])
 
 
+#: Addresses Django's ``EmailValidator`` certainly accepts (a plain dot-atom at a plain domain);
+#: any other address is passed to the validator itself.
+_PLAIN_EMAIL = re.compile(
+    r"[a-z0-9_+-]+(?:\.[a-z0-9_+-]+)*@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}",
+    re.IGNORECASE | re.ASCII,
+)
+
+
 def _certainly_valid_text(field: models.Field) -> Callable[[Any], bool] | None:
     """A cheap test that passes only text the field would accept (None: no such test)."""
-    if type(field) is not models.CharField or field.choices:
+    plain: tuple[type, ...] = (MaxLengthValidator, ProhibitNullCharactersValidator)
+    if type(field) is models.EmailField:
+        plain = (*plain, EmailValidator)
+    elif type(field) is not models.CharField:
         return None
-    plain = (MaxLengthValidator, ProhibitNullCharactersValidator)
-    if any(type(validator) not in plain for validator in field.validators):
+    if field.choices or any(type(validator) not in plain for validator in field.validators):
+        return None
+    if any(isinstance(v, EmailValidator) and v != validate_email for v in field.validators):
         return None
     longest, blank = field.max_length or 0, field.blank
-    return lambda v: type(v) is str and len(v) <= longest and (blank or v != "") and "\x00" not in v
+    email = _PLAIN_EMAIL.fullmatch if type(field) is models.EmailField else None
+
+    def valid(value: Any) -> bool:
+        return (
+            type(value) is str
+            and len(value) <= longest
+            and (blank or value != "")
+            and "\x00" not in value
+            and (email is None or email(value) is not None)
+        )
+
+    return valid
 
 
 def field_values_checked(field: models.Field, values: Sequence[Any], errors: Errors) -> None:
@@ -167,10 +234,7 @@ def _column(model: type[models.Model], columns: Columns, name: str) -> list[Any]
         return None
     if field.name not in columns:
         return None
-    values = columns[field.name]
-    if field.is_relation:
-        return [None if v is None else v.pk for v in values]
-    return values
+    return columns[field.name]
 
 
 def condition_holds(

@@ -22,7 +22,7 @@ and :class:`ImportRejected` listing every bad row with its spreadsheet row numbe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
@@ -41,6 +41,7 @@ from retailers.contract_checks import (
     duplicate_keys,
     field_values_checked,
     import_fields,
+    keyed_rows,
     model_clean_checked,
     row_checks,
 )
@@ -49,8 +50,6 @@ from retailers.import_kinds import resource_class_for
 from retailers.models import Retailer
 from retailers.resources import BaseResource, spreadsheet_row
 
-#: Keys per ``IN (...)`` query.
-KEY_CHUNK = 5_000
 #: From this many written rows on, foreign keys are checked set-wise (a few queries) instead of
 #: by PostgreSQL's trigger per row and key.
 SET_WISE_REFERENCES_FROM = 1_000
@@ -95,7 +94,7 @@ def contract_rows_import(
             progress(total // 2, total)  # read and checked; what is left is the writing
         fields = [f for f in model._meta.concrete_fields if f.name in columns]
         written = [field.attname for field in fields]
-        values = list(zip(*(_plain(model, f.name, columns[f.name]) for f in fields), strict=True))
+        values = list(zip(*(columns[f.name] for f in fields), strict=True))
         stored = _stored(resource, columns, written)
         created, changed = [], []
         for row, key in enumerate(_keys(resource, columns)):
@@ -136,7 +135,8 @@ def _checked(
             field_values_checked(field, columns[field.name], errors)
 
     def instance(row: int) -> models.Model:
-        values = {name: column[row] for name, column in columns.items()}
+        names = {field.name: field.attname for field in model._meta.concrete_fields}
+        values = {names[name]: column[row] for name, column in columns.items()}
         return model(retailer=resource.retailer, **values)
 
     model_clean_checked(model, len(dataset), errors, instance)
@@ -157,40 +157,25 @@ def _row_errors(resource: BaseResource, errors: Errors, numbers: Any) -> list[Ro
     return found
 
 
-def _plain(model: type[models.Model], name: str, values: list[Any]) -> list[Any]:
-    """A column as the database stores it (the primary key of a related row)."""
-    if model._meta.get_field(name).is_relation:
-        return [None if value is None else value.pk for value in values]
-    return values
-
-
 def _keys(resource: BaseResource, columns: Columns) -> list[tuple[Any, ...]]:
     """The natural key of each row, as stored (related rows as primary keys)."""
-    model = resource._meta.model
     names = [resource.fields[name].attribute for name in resource.get_import_id_fields()]
-    return list(zip(*(_plain(model, name, columns[name]) for name in names), strict=True))
-
-
-def _chunks(values: Sequence[Any], size: int = KEY_CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
+    return list(zip(*(columns[name] for name in names), strict=True))
 
 
 def _stored(
     resource: BaseResource, columns: Columns, written: Sequence[str]
 ) -> dict[tuple[Any, ...], tuple[int, tuple[Any, ...]]]:
-    """``{natural key: (primary key, written values)}`` of the retailer's rows the file names,
-    one query per chunk of keys."""
+    """``{natural key: (primary key, written values)}`` of the retailer's rows the file names."""
     model = resource._meta.model
     names = [resource.fields[name].attribute for name in resource.get_import_id_fields()]
     keys = [model._meta.get_field(name).attname for name in names]
-    wanted = sorted({value for value in _plain(model, names[0], columns[names[0]])} - {None})
-    table = resource.get_queryset().order_by()
+    wanted = sorted(set(columns[names[0]]) - {None})
     found = {}
-    for chunk in _chunks(wanted):
-        query = table.filter(**{f"{keys[0]}__in": chunk}).values_list("pk", *keys, *written)
-        for pk, *values in query:
-            found[tuple(values[: len(keys)])] = (pk, tuple(values[len(keys) :]))
+    retailer = resource.retailer
+    assert retailer is not None  # noqa: S101 - contract_rows_import binds it
+    for pk, *values in keyed_rows(model, retailer, keys[0], wanted, ["pk", *keys, *written]):
+        found[tuple(values[: len(keys)])] = (pk, tuple(values[len(keys) :]))
     return found
 
 
@@ -207,7 +192,7 @@ def _insert(
         if field.name == "retailer":
             values = [retailer.pk] * len(rows)
         elif field.name in columns:
-            column = _plain(model, field.name, columns[field.name])
+            column = columns[field.name]
             values = [column[row] for row in rows]
         elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
             values = [now] * len(rows)
