@@ -91,8 +91,8 @@ def keyed_rows(
             found += rows.filter(**{f"{key}__in": part}).values_list(*names)
         return found
     quote = connection.ops.quote_name
-    column = {f.attname: f.column for f in model._meta.concrete_fields}
-    column["pk"] = model._meta.pk.column
+    column = {f.attname: str(f.column) for f in model._meta.concrete_fields}
+    column["pk"] = str(model._meta.pk.column)
     selected = ", ".join(quote(column[name]) for name in names)
     sql = (
         f"SELECT {selected} FROM {quote(model._meta.db_table)} "  # noqa: S608
@@ -250,7 +250,8 @@ def condition_holds(
     As the database's CHECK: a comparison with NULL does not fail the row.
     """
     if isinstance(condition, Q):
-        parts = [condition_holds(child, model, columns, rows) for child in condition.children]
+        children = cast(list[Q | tuple[str, Any]], condition.children)
+        parts = [condition_holds(child, model, columns, rows) for child in children]
         if any(part is None for part in parts):
             return None
         join = all if condition.connector == Q.AND else any
@@ -267,7 +268,7 @@ def condition_holds(
     if kind == "in":
         return [value in expected for value in actual]
     if isinstance(expected, models.F):
-        others = _column(model, columns, expected.name)
+        others = _column(model, columns, expected.name)  # type: ignore[attr-defined]  # F.name
     elif kind in _COMPARE and not isinstance(expected, models.expressions.Combinable):
         others = [expected] * rows
     else:
@@ -294,7 +295,8 @@ def constraints_checked(
     for constraint in model._meta.constraints:
         if not isinstance(constraint, models.CheckConstraint):
             continue
-        holds = condition_holds(constraint.condition, model, columns, rows)
+        condition = cast(Q | tuple[str, Any], constraint.condition)
+        holds = condition_holds(condition, model, columns, rows)
         for row in valid:
             if holds is None:
                 try:
@@ -302,7 +304,7 @@ def constraints_checked(
                 except ValidationError as exc:
                     _add(errors, row, NON_FIELD_ERRORS, exc.messages)
             elif not holds[row]:
-                message = constraint.get_violation_error_message()
+                message = str(constraint.get_violation_error_message())
                 _add(errors, row, NON_FIELD_ERRORS, [message])
 
 
