@@ -208,9 +208,40 @@ def _certainly_valid_text(field: models.Field) -> Callable[[Any], bool] | None:
     return valid
 
 
+def _column_valid(field: models.Field, values: Sequence[Any]) -> bool:
+    """Whether every value of the column passes the field's checks, tested on the column as a
+    whole (text) or once per distinct value; False says only "look row by row"."""
+    if type(field) in (models.CharField, models.EmailField) and _certainly_valid_text(field):
+        if set(map(type, values)) != {str}:
+            return False
+        email = _PLAIN_EMAIL.fullmatch if type(field) is models.EmailField else None
+        return (
+            max(map(len, values), default=0) <= (field.max_length or 0)
+            and (field.blank or "" not in values)
+            and "\x00" not in "".join(values)
+            and (email is None or all(map(email, filter(None, values))))
+        )
+    present = [value for value in values if value is not None]
+    distinct: set[Any] = set(present)
+    if any(isinstance(value, Decimal) for value in distinct):  # 1.0 == 1.000: keep the places
+        distinct = {Decimal(text) for text in set(map(str, present))}
+    if len(present) < len(values):
+        distinct.add(None)
+    for value in distinct:
+        if field.blank and value in field.empty_values:
+            continue
+        try:
+            field.clean(value, None)
+        except ValidationError:
+            return False
+    return True
+
+
 def field_values_checked(field: models.Field, values: Sequence[Any], errors: Errors) -> None:
     """The model field's own checks (``Field.clean``) on every value, as ``full_clean`` runs them:
     not on rows whose cell for it failed, nor on empty values of a field that may be blank."""
+    if _column_valid(field, values):
+        return
     quick = _certainly_valid_text(field)
     verdicts: dict[Any, list[str]] = {}
     for row, value in enumerate(values):

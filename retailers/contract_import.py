@@ -193,7 +193,7 @@ def _insert(
             values = [retailer.pk] * len(rows)
         elif field.name in columns:
             column = columns[field.name]
-            values = [column[row] for row in rows]
+            values = column if len(rows) == len(column) else [column[row] for row in rows]
         elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
             values = [now] * len(rows)
         else:
@@ -213,8 +213,8 @@ def _update(
         return
     pk = model._meta.pk.attname
     keys = {f.attname for f in model._meta.concrete_fields if f.is_relation or f.primary_key}
-    columns = {pk: [key for key, _ in changed]}
-    columns |= {name: [values[row][i] for _, row in changed] for i, name in enumerate(attnames)}
+    by_column = zip(*(values[row] for _, row in changed), strict=True)
+    columns = {pk: [key for key, _ in changed]} | dict(zip(attnames, by_column, strict=True))
     table = pa.table(
         {
             name: pa.array(column, type=pa.int64() if name in keys else None)
