@@ -24,7 +24,6 @@ from optimizer.models import (
     ScoringRun,
 )
 from optimizer.selectors import holdout_table, timings_table
-from optimizer.services import scoring_run_create, scoring_run_delete
 from retailers.admin import RelatedOnly
 from retailers.admin_mixins import ReadOnlyScopedAdmin, RetailerScopedAdmin
 from retailers.models import Retailer, Role
@@ -124,9 +123,13 @@ class ScoringRunAdmin(RetailerScopedAdmin):
         return summary, counts, set(), []
 
     def delete_model(self, request: HttpRequest, obj: ScoringRun) -> None:
+        from optimizer.services import scoring_run_delete  # see _scoring_run_create
+
         scoring_run_delete(run=obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: models.QuerySet) -> None:
+        from optimizer.services import scoring_run_delete  # see _scoring_run_create
+
         for run in queryset:
             scoring_run_delete(run=run)
 
@@ -146,7 +149,7 @@ class ScoringRunAdmin(RetailerScopedAdmin):
         form = ScoringRunStartForm(request.POST or None, retailers=retailers)
         if request.method == "POST" and form.is_valid():
             try:
-                run = scoring_run_create(
+                run = _scoring_run_create(
                     retailer=form.cleaned_data["retailer"],
                     as_of=form.cleaned_data["as_of"],
                     horizon_weeks=form.cleaned_data["horizon_weeks"],
@@ -338,3 +341,13 @@ class PromotionRunAdmin(ReadOnlyScopedAdmin):
         "heartbeat_at", "finished_at",
     )  # fmt: skip
     fields = readonly_fields
+
+
+def _scoring_run_create(**kwargs: Any) -> ScoringRun:
+    """``optimizer.services.scoring_run_create``, imported when first used: the services import
+    the scoring engine (scikit-learn, SciPy), about a second of every ``manage.py`` start-up
+    (the admin is imported by ``django.setup()``) that commands such as ``import_csv`` never use.
+    """
+    from optimizer.services import scoring_run_create
+
+    return scoring_run_create(**kwargs)

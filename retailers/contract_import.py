@@ -4,15 +4,17 @@ customers, inventory, competitor prices, offers): the admin's rules at tens of t
 Why not django-import-export's own ``import_data`` here: it looks every row's existing instance
 and every foreign key up with a query of its own and checks each model constraint with another
 query per row (``Model.validate_constraints``), which made ``import_csv products`` of 60,432 rows
-take 231 s. This module keeps the resource as the one statement of the rules -- its cells read the
-values, its duplicate-key rule and ``row_checks`` apply (``BaseResource.import_instance``), the
-model's field validation and ``clean()`` run (``full_clean``) -- and does the rest set-wise:
+take 231 s; even one ``full_clean`` per row keeps an import under 10,000 rows/s. This module
+keeps the resource and the model as the statement of the rules and applies them column by
+column (:mod:`retailers.contract_checks`), then works set-wise:
 
-* foreign keys and existing rows are loaded with one query per key column / chunk of keys;
-* check constraints are evaluated on the row in Python (:func:`constraint_problems`) instead of
-  one ``SELECT`` per row; uniqueness holds by construction (one row per natural key in the file,
-  existing rows updated in place) and the database constraints still back it;
-* new rows are written with bulk ``INSERT``\\s, changed rows with one bulk upsert by primary key.
+* foreign keys and existing rows are loaded with one query per key column / chunk of keys, the
+  existing rows as plain values (no model instances);
+* uniqueness holds by construction (one row per natural key in the file, existing rows updated
+  in place) and the database constraints still back it;
+* new rows are written with one ``COPY`` (:func:`loyalty_site.bulk.insert_frame`), changed rows
+  with one ``COPY`` into a temporary table and one ``UPDATE ... FROM`` it; on PostgreSQL their
+  foreign keys are checked set-wise (:func:`loyalty_site.bulk.references_checked_in_bulk`).
 
 Results and errors are those of the import-export path: ``{"rows", "new", "updated", "skipped"}``
 and :class:`ImportRejected` listing every bad row with its spreadsheet row number and column.
@@ -20,138 +22,41 @@ and :class:`ImportRejected` listing every bad row with its spreadsheet row numbe
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
+import pyarrow as pa
 import tablib
-from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
-from django.db import models, transaction
-from django.db.models import Q
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.db import connection, models, transaction
+from django.utils import timezone
 
+from loyalty_site.bulk import csv_text, insert_frame, note_references, references_checked_in_bulk
+from retailers.contract_checks import (
+    Columns,
+    Errors,
+    cells_read,
+    constraints_checked,
+    duplicate_keys,
+    field_values_checked,
+    import_fields,
+    keyed_rows,
+    model_clean_checked,
+    row_checks,
+)
 from retailers.exceptions import ImportRejected, RowError
 from retailers.import_kinds import resource_class_for
 from retailers.models import Retailer
-from retailers.resources import BaseResource, RetailerKey, spreadsheet_row
+from retailers.resources import BaseResource, spreadsheet_row
 
-#: Keys per ``IN (...)`` query (SQLite's default limit on parameters is far above it).
-KEY_CHUNK = 5_000
-#: Rows per INSERT / upsert statement.
-WRITE_BATCH = 2_000
-#: A background import reports its progress every this many rows.
-PROGRESS_EVERY = 5_000
+#: From this many written rows on, foreign keys are checked set-wise (a few queries) instead of
+#: by PostgreSQL's trigger per row and key.
+SET_WISE_REFERENCES_FROM = 1_000
+#: Name of the temporary table the changed rows go through.
+STAGE = "contract_import_stage"
 
 Progress = Callable[[int, int | None], None]
-
-_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "exact": operator.eq,
-    "gt": operator.gt,
-    "gte": operator.ge,
-    "lt": operator.lt,
-    "lte": operator.le,
-}
-
-
-def _holds(condition: Q | tuple[str, Any], instance: models.Model) -> bool | None:
-    """Whether ``condition`` holds on ``instance`` (None: a lookup this evaluator cannot read).
-
-    SQL semantics for NULL: a comparison with NULL is unknown, and a CHECK passes when unknown.
-    """
-    if isinstance(condition, Q):
-        results = [_holds(child, instance) for child in condition.children]
-        if any(result is None for result in results):
-            return None
-        value = all(results) if condition.connector == Q.AND else any(results)
-        return not value if condition.negated else value
-    lookup, expected = condition
-    name, _, kind = lookup.partition("__")
-    kind = kind or "exact"
-    try:
-        field = instance._meta.get_field(name)
-    except FieldDoesNotExist:  # a related path: Django checks it with its own query
-        return None
-    actual = getattr(instance, field.attname)
-    if kind == "isnull":
-        return (actual is None) == bool(expected)
-    if kind == "in":
-        return actual in expected
-    if isinstance(expected, models.F):  # another column of the same row
-        try:
-            expected = getattr(instance, instance._meta.get_field(expected.name).attname)
-        except FieldDoesNotExist:
-            return None
-    if kind not in _COMPARE or isinstance(expected, models.expressions.Combinable):
-        return None
-    if actual is None or expected is None:
-        return True  # NULL makes the comparison unknown, which a CHECK lets pass
-    return _COMPARE[kind](actual, expected)
-
-
-def constraint_problems(instance: models.Model) -> list[str]:
-    """Messages of the model's check constraints that ``instance`` breaks.
-
-    Conditions are read in Python; one this evaluator cannot read (a related path, an expression)
-    is checked by Django with its own query.
-    """
-    problems = []
-    for constraint in instance._meta.constraints:
-        if not isinstance(constraint, models.CheckConstraint):
-            continue
-        holds = _holds(constraint.condition, instance)
-        if holds is None:
-            try:
-                constraint.validate(type(instance), instance)
-            except ValidationError as exc:
-                problems += exc.messages
-        elif not holds:
-            problems.append(constraint.get_violation_error_message())
-    return problems
-
-
-def _chunks(values: Sequence[Any], size: int = KEY_CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
-def _preload_keys(resource: BaseResource, rows: list[dict[str, Any]]) -> None:
-    """Fill every foreign-key cell's cache with the file's keys, one query per chunk of keys."""
-    for field in resource.get_import_fields():
-        widget = field.widget
-        if not isinstance(widget, RetailerKey) or field.column_name not in rows[0]:
-            continue
-        widget.preload(sorted({str(row[field.column_name] or "").strip() for row in rows} - {""}))
-
-
-def _key_of(resource: BaseResource, row: dict[str, Any]) -> tuple[str, ...]:
-    return tuple(
-        str(row.get(resource.fields[name].column_name) or "").strip()
-        for name in resource.get_import_id_fields()
-    )
-
-
-def _existing(resource: BaseResource, rows: list[dict[str, Any]]) -> dict[tuple, models.Model]:
-    """Stored rows of the retailer that the file's rows update, by natural key."""
-    id_fields = [resource.fields[name] for name in resource.get_import_id_fields()]
-    first = id_fields[0]
-    related = [f.attribute for f in id_fields if isinstance(f.widget, RetailerKey)]
-    table = resource.get_queryset().select_related(*related)
-    if isinstance(first.widget, RetailerKey):
-        values = sorted({_key_of(resource, row)[0] for row in rows} - {""})
-        found = (first.widget.loaded(value) for value in values)
-        cached = [row.pk for row in found if row is not None]
-        lookup, wanted = f"{first.attribute}_id__in", cached
-    else:
-        lookup = f"{first.attribute}__in"
-        wanted = sorted({_key_of(resource, row)[0] for row in rows} - {""})
-    found: dict[tuple, models.Model] = {}
-    for chunk in _chunks(wanted):
-        for instance in table.filter(**{lookup: chunk}):
-            found[tuple(str(f.export(instance)).strip() for f in id_fields)] = instance
-    return found
-
-
-def _values(instance: models.Model, names: Sequence[str]) -> tuple[Any, ...]:
-    return tuple(getattr(instance, name) for name in names)
 
 
 def contract_rows_import(
@@ -175,88 +80,166 @@ def contract_rows_import(
     problems = resource.header_problems(headers)
     if problems:
         raise ImportRejected(problems)
-    rows = [dict(zip(headers, values, strict=True)) for values in dataset]
-    counts = {"rows": len(rows), "new": 0, "updated": 0, "skipped": 0}
-    if not rows:
+    total = len(dataset)
+    counts = {"rows": total, "new": 0, "updated": 0, "skipped": 0}
+    if not total:
         return counts
     numbers = getattr(dataset, "row_numbers", None)
+    model = resource._meta.model
     with transaction.atomic():
-        _preload_keys(resource, rows)
-        existing = _existing(resource, rows)
-        columns = resource.error_columns()
-        attnames = _written_attnames(resource, headers)
-        created, changed, errors = [], [], []
-        for number, row in enumerate(rows, 1):
-            instance = existing.get(_key_of(resource, row))
-            before = _values(instance, attnames) if instance is not None else None
-            instance = instance or resource.init_instance(row)
-            row_errors = _row_errors(resource, instance, row, number)
-            if row_errors:
-                where = spreadsheet_row(numbers, number)
-                for key, messages in row_errors.items():
-                    column = columns.get(key, "")
-                    prefix = "" if column or key == NON_FIELD_ERRORS else f"{key}: "
-                    errors += [RowError(where, column, prefix + text) for text in messages]
-            elif before is None:
-                created.append(instance)
-            elif _values(instance, attnames) != before:
-                changed.append(instance)
-            else:
-                counts["skipped"] += 1
-            if progress is not None and number % PROGRESS_EVERY == 0:
-                progress(number, len(rows))
+        columns, errors = _checked(resource, dataset, headers, numbers)
         if errors:
-            raise ImportRejected(errors)
-        model = type(resource.init_instance())
-        model._default_manager.bulk_create(created, batch_size=WRITE_BATCH)
-        if changed:
-            model._default_manager.bulk_create(
-                changed,
-                batch_size=WRITE_BATCH,
-                update_conflicts=True,
-                unique_fields=["pk"],
-                update_fields=attnames,
-            )
+            raise ImportRejected(_row_errors(resource, errors, numbers))
+        if progress is not None:
+            progress(total // 2, total)  # read and checked; what is left is the writing
+        fields = [f for f in model._meta.concrete_fields if f.name in columns]
+        written = [field.attname for field in fields]
+        values = list(zip(*(columns[f.name] for f in fields), strict=True))
+        stored = _stored(resource, columns, written)
+        created, changed = [], []
+        for row, key in enumerate(_keys(resource, columns)):
+            found = stored.get(key)
+            if found is None:
+                created.append(row)
+            elif found[1] != values[row]:
+                changed.append((found[0], row))
+        with _references_checked(len(created) + len(changed)):
+            _insert(model, retailer, columns, created)
+            _update(model, written, values, changed)
     counts["new"], counts["updated"] = len(created), len(changed)
+    counts["skipped"] = total - len(created) - len(changed)
     if progress is not None:
-        progress(len(rows), len(rows))
+        progress(total, total)
     return counts
 
 
-def _written_attnames(resource: BaseResource, headers: Sequence[str]) -> list[str]:
-    """Model columns the file's cells write (``product_id`` for the ``sku`` column)."""
+def _references_checked(rows: int) -> AbstractContextManager[bool]:
+    if rows >= SET_WISE_REFERENCES_FROM:
+        return references_checked_in_bulk()
+    return nullcontext(False)
+
+
+def _checked(
+    resource: BaseResource, dataset: tablib.Dataset, headers: list[str], numbers: Any
+) -> tuple[Columns, Errors]:
+    """Every rule of the resource and the model on the file; ``(columns, errors)``."""
     model = resource._meta.model
-    names = []
-    for field in resource.get_import_fields():
-        if field.readonly or field.column_name not in headers or not field.attribute:
+    errors: Errors = {}
+    columns: Columns = {}
+    for field in import_fields(resource, headers):
+        columns[field.attribute] = cells_read(field, dataset[field.column_name], errors)
+    duplicate_keys(resource, dataset, numbers, errors)
+    row_checks(resource, columns, errors)
+    for field in model._meta.concrete_fields:
+        if not field.is_relation and field.name in columns:
+            field_values_checked(field, columns[field.name], errors)
+
+    def instance(row: int) -> models.Model:
+        names = {field.name: field.attname for field in model._meta.concrete_fields}
+        values = {names[name]: column[row] for name, column in columns.items()}
+        return model(retailer=resource.retailer, **values)
+
+    model_clean_checked(model, len(dataset), errors, instance)
+    constraints_checked(model, columns, len(dataset), errors, instance)
+    return columns, errors
+
+
+def _row_errors(resource: BaseResource, errors: Errors, numbers: Any) -> list[RowError]:
+    """The problems as :class:`RowError` (spreadsheet row, CSV column), ordered by row."""
+    columns = resource.error_columns()
+    found = []
+    for row in sorted(errors):
+        where = spreadsheet_row(numbers, row + 1)
+        for key, messages in errors[row].items():
+            column = columns.get(key, "")
+            prefix = "" if column or key == NON_FIELD_ERRORS else f"{key}: "
+            found += [RowError(where, column, prefix + text) for text in messages]
+    return found
+
+
+def _keys(resource: BaseResource, columns: Columns) -> list[tuple[Any, ...]]:
+    """The natural key of each row, as stored (related rows as primary keys)."""
+    names = [resource.fields[name].attribute for name in resource.get_import_id_fields()]
+    return list(zip(*(columns[name] for name in names), strict=True))
+
+
+def _stored(
+    resource: BaseResource, columns: Columns, written: Sequence[str]
+) -> dict[tuple[Any, ...], tuple[int, tuple[Any, ...]]]:
+    """``{natural key: (primary key, written values)}`` of the retailer's rows the file names."""
+    model = resource._meta.model
+    names = [resource.fields[name].attribute for name in resource.get_import_id_fields()]
+    keys = [model._meta.get_field(name).attname for name in names]
+    wanted = sorted(set(columns[names[0]]) - {None})
+    found = {}
+    retailer = resource.retailer
+    assert retailer is not None  # noqa: S101 - contract_rows_import binds it
+    for pk, *values in keyed_rows(model, retailer, keys[0], wanted, ["pk", *keys, *written]):
+        found[tuple(values[: len(keys)])] = (pk, tuple(values[len(keys) :]))
+    return found
+
+
+def _insert(
+    model: type[models.Model], retailer: Retailer, columns: Columns, rows: list[int]
+) -> None:
+    """Write the new rows with one ``COPY``: the file's values, the model's defaults elsewhere."""
+    if not rows:
+        return
+    now, table = timezone.now(), {}
+    for field in model._meta.concrete_fields:
+        if field.primary_key:
             continue
-        names.append(model._meta.get_field(field.attribute).attname)
-    return names
+        if field.name == "retailer":
+            values = [retailer.pk] * len(rows)
+        elif field.name in columns:
+            column = columns[field.name]
+            values = column if len(rows) == len(column) else [column[row] for row in rows]
+        elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            values = [now] * len(rows)
+        else:
+            values = [field.get_default()] * len(rows)
+        table[field.column] = pa.array(values, type=pa.int64() if field.is_relation else None)
+    insert_frame(model, pa.table(table))
 
 
-def _row_errors(
-    resource: BaseResource, instance: models.Model, row: dict[str, Any], number: int
-) -> dict[str, list[str]]:
-    """The resource's and the model's problems with one row, ``{key: [message]}``."""
-    errors: dict[str, Any] = {}
-    try:
-        resource.import_instance(instance, row, row_number=number)
-    except ValidationError as exc:
-        errors = exc.update_error_dict(errors)
-    # Foreign keys are excluded from the field checks: Django's would query each one per row
-    # (``ForeignKey.validate``), and every one here is a row this import just read from the
-    # database inside the retailer (the retailer itself, or a key cell's preloaded row).
-    relations = [f.name for f in instance._meta.concrete_fields if f.is_relation]
-    try:
-        instance.full_clean(
-            exclude=[*errors, *relations], validate_unique=False, validate_constraints=False
+def _update(
+    model: type[models.Model],
+    attnames: Sequence[str],
+    values: Sequence[tuple[Any, ...]],
+    changed: list[tuple[int, int]],
+) -> None:
+    """Write the changed rows: ``COPY`` into a temporary table, then one ``UPDATE ... FROM``."""
+    if not changed:
+        return
+    pk = model._meta.pk.attname
+    keys = {f.attname for f in model._meta.concrete_fields if f.is_relation or f.primary_key}
+    by_column = zip(*(values[row] for _, row in changed), strict=True)
+    columns = {pk: [key for key, _ in changed]} | dict(zip(attnames, by_column, strict=True))
+    table = pa.table(
+        {
+            name: pa.array(column, type=pa.int64() if name in keys else None)
+            for name, column in columns.items()
+        }
+    )
+    if connection.vendor != "postgresql":
+        objects = [model(**dict(zip([pk, *attnames], r, strict=True))) for r in table.to_pylist()]
+        names = [f.name for f in model._meta.concrete_fields if f.attname in attnames]
+        model._default_manager.bulk_update(objects, names)
+        return
+    note_references(model, table)
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(name) for name in table.column_names)
+    target, stage = quote(model._meta.db_table), quote(STAGE)
+    assignments = ", ".join(f"{quote(name)} = s.{quote(name)}" for name in attnames)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS "  # noqa: S608
+            f"SELECT {names} FROM {target} LIMIT 0"
         )
-    except ValidationError as exc:
-        errors = exc.update_error_dict(errors)
-    if not errors:
-        for message in constraint_problems(instance):
-            errors.setdefault(NON_FIELD_ERRORS, []).append(message)
-    return {
-        key: [text for error in values for text in ValidationError(error).messages]
-        for key, values in errors.items()
-    }
+        with cursor.cursor.copy(f"COPY {stage} ({names}) FROM STDIN WITH (FORMAT csv)") as copy:
+            copy.write(memoryview(csv_text(table)))
+        cursor.execute(
+            f"UPDATE {target} AS t SET {assignments} FROM {stage} AS s "  # noqa: S608
+            f"WHERE t.{quote(pk)} = s.{quote(pk)}"
+        )
+        cursor.execute(f"DROP TABLE {stage}")

@@ -7,27 +7,39 @@ from decimal import Decimal
 
 import pytest
 
-from retailers.contract_import import constraint_problems, contract_rows_import
+from campaigns.models import PastOffer
+from retailers.contract_checks import constraints_checked
+from retailers.contract_import import contract_rows_import
 from retailers.models import ImportKind, Product
 from retailers.services import read_csv
-from tests.campaigns.factories import PastOfferFactory
 from tests.retailers.factories import ProductFactory, StoreFactory
 
 
 @pytest.mark.django_db
-def test_check_constraints_are_evaluated_on_the_row_without_a_query(django_assert_num_queries):
-    cheap = ProductFactory.build(unit_cost=Decimal("-1.00"))
-    fine = ProductFactory.build()
-    offer = PastOfferFactory.build(sent_on=dt.date(2024, 3, 10), valid_until=dt.date(2024, 3, 1))
-    open_ended = PastOfferFactory.build(redeemed_on=None)
+def test_check_constraints_are_evaluated_on_the_columns_without_a_query(
+    django_assert_num_queries,
+):
+    columns = {
+        "unit_cost": [Decimal("-1.00"), Decimal("1.00"), None],
+        "price": [Decimal("2.00"), Decimal("2.00"), Decimal("2.00")],
+    }
+    offers = {
+        "sent_on": [dt.date(2024, 3, 10), dt.date(2024, 3, 1), dt.date(2024, 3, 1)],
+        "valid_until": [dt.date(2024, 3, 1), dt.date(2024, 3, 9), dt.date(2024, 3, 9)],
+        "redeemed_on": [None, dt.date(2024, 2, 1), dt.date(2024, 3, 2)],
+    }
+    errors: dict = {}
     with django_assert_num_queries(0):
-        assert constraint_problems(cheap) == [
-            "Constraint “product_non_negative_money” is violated."
-        ]
-        assert constraint_problems(fine) == []
-        # F() compares with another column of the row; NULL passes, as in SQL.
-        assert len(constraint_problems(offer)) == 1
-        assert constraint_problems(open_ended) == []
+        constraints_checked(Product, columns, 3, errors, _no_instance)
+        # NULL passes, as in SQL; F() compares with another column of the row.
+        assert errors == {0: {"__all__": ["Constraint “product_non_negative_money” is violated."]}}
+        offer_errors: dict = {}
+        constraints_checked(PastOffer, offers, 3, offer_errors, _no_instance)
+        assert sorted(offer_errors) == [0, 1]
+
+
+def _no_instance(row: int):
+    raise AssertionError("every condition is read on the columns")
 
 
 @pytest.mark.django_db

@@ -19,6 +19,10 @@ def format_row_error(error: RowError) -> str:
 
 
 class Command(BaseCommand):
+    # No system checks: they import every URL module, and through the views the scoring engine
+    # (scikit-learn, SciPy), about a second of start-up an import never uses. ``manage.py check``
+    # and the server run them.
+    requires_system_checks: list[str] = []
     help = (
         "Import one contract CSV file (see docs/csv-format.md) into a retailer. All or nothing: "
         "any invalid row imports nothing and every bad row is printed."
