@@ -6,11 +6,9 @@ Every import is all or nothing: a file with any invalid row raises
 
 from __future__ import annotations
 
-import codecs
-import csv
 import dataclasses
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +18,8 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
 from retailers.contract_import import contract_rows_import
-from retailers.exceptions import ImportRejected, RowError
+from retailers.csvio import file_chunks, inspect_csv, read_csv
+from retailers.exceptions import ImportRejected
 from retailers.import_kinds import bulk_import, bulk_loader_for, resource_class_for
 from retailers.lifecycle import RunKind, run_create, run_execute, run_finish
 from retailers.models import ImportJob, ImportKind, Retailer, RunStatus
@@ -32,7 +31,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, int | None], None]
-CHUNK_BYTES = 1 << 16
 
 
 @transaction.atomic
@@ -48,133 +46,6 @@ def retailer_create(
     retailer.full_clean()
     retailer.save()
     return retailer
-
-
-# --- Reading CSV files ------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class CsvInfo:
-    """What a quick pass over a CSV file found: its header and how many data rows follow."""
-
-    headers: list[str]
-    data_rows: int
-
-
-def _reject(row: int, message: str) -> ImportRejected:
-    return ImportRejected([RowError(row, "", message)])
-
-
-def _text_lines(chunks: Iterable[bytes]) -> Iterator[str]:
-    """Decode UTF-8 (with or without BOM) and yield lines with their line endings."""
-    decoder = codecs.getincrementaldecoder("utf-8-sig")("strict")
-    pending, line, first = "", 1, True
-    for chunk in chunks:
-        if first and chunk:
-            first = False
-            if chunk.startswith(b"PK\x03\x04"):
-                raise _reject(1, "this is a spreadsheet workbook, not CSV: save it as CSV UTF-8")
-            if chunk.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-                raise _reject(1, "the file is UTF-16 text, not UTF-8: save it as CSV UTF-8")
-            if b"\x00" in chunk:
-                raise _reject(1, "this is not a text file (it contains NUL bytes)")
-        try:
-            pending += decoder.decode(chunk)
-        except UnicodeDecodeError as exc:
-            bad = line + pending.count("\n") + chunk[: exc.start].count(b"\n")
-            byte = chunk[exc.start : exc.start + 1].hex().upper() or "?"
-            raise _reject(
-                bad,
-                f"the file is not UTF-8 text (byte 0x{byte} on line {bad}): save it as CSV UTF-8",
-            ) from None
-        *lines, pending = pending.split("\n")
-        for text in lines:
-            line += 1
-            yield text + "\n"
-    pending += decoder.decode(b"", final=True)
-    if pending:
-        yield pending
-
-
-def _records(chunks: Iterable[bytes]) -> Iterator[tuple[int, list[str]]]:
-    """``(spreadsheet row, cells)`` of every CSV record (the header is row 1)."""
-    reader = csv.reader(_text_lines(chunks))
-    number = 0
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise _reject(number + 1, f"cannot be read as CSV: {exc}") from None
-        number += 1
-        yield number, cells
-
-
-def _header(records: Iterator[tuple[int, list[str]]]) -> list[str]:
-    first = next(records, None)
-    # Column names are compared trimmed and case-insensitively (as the bulk loader does).
-    headers = [cell.strip().lower() for cell in first[1]] if first else []
-    if not any(headers):
-        raise _reject(1, "the file is empty: the first row must name the columns")
-    duplicates = sorted({h for h in headers if headers.count(h) > 1})
-    if duplicates:
-        raise ImportRejected([RowError(1, h, "column appears more than once") for h in duplicates])
-    return headers
-
-
-def file_chunks(path: str | Path) -> Iterator[bytes]:
-    """The bytes of the file at ``path``, in chunks."""
-    with open(path, "rb") as stream:
-        yield from iter(lambda: stream.read(CHUNK_BYTES), b"")
-
-
-def inspect_csv(chunks: Iterable[bytes]) -> CsvInfo:
-    """Check that a file is CSV text in UTF-8 with a header, and count its data rows.
-
-    Streams the file (nothing is kept in memory). Blank rows are not counted.
-
-    Raises:
-        ImportRejected: the file is empty, not UTF-8 text, or not CSV.
-    """
-    records = _records(chunks)
-    headers = _header(records)
-    rows = sum(1 for _, cells in records if any(cell.strip() for cell in cells))
-    return CsvInfo(headers=headers, data_rows=rows)
-
-
-def read_csv(chunks: Iterable[bytes]) -> tablib.Dataset:
-    """Read a whole contract CSV file into a dataset for the import resources.
-
-    Blank rows are dropped; ``dataset.row_numbers`` keeps each row's spreadsheet row number so
-    that errors still name the right row.
-
-    Raises:
-        ImportRejected: the file is empty (not even a header), not UTF-8 text, not CSV, or has
-            rows of a different width than the header (every such row is listed). A header with
-            no data rows is a valid, empty dataset (a nightly export with nothing new).
-    """
-    records = _records(chunks)
-    headers = _header(records)
-    dataset = tablib.Dataset(headers=headers)
-    numbers: list[int] = []
-    errors: list[RowError] = []
-    for number, cells in records:
-        if not any(cell.strip() for cell in cells):
-            continue
-        while len(cells) > len(headers) and not cells[-1].strip():
-            cells.pop()  # trailing empty cells, as some spreadsheets write them
-        if len(cells) != len(headers):
-            errors.append(
-                RowError(number, "", f"has {len(cells)} cells, the header has {len(headers)}")
-            )
-            continue
-        dataset.append(cells)
-        numbers.append(number)
-    if errors:
-        raise ImportRejected(errors)
-    dataset.row_numbers = numbers
-    return dataset
 
 
 def header_check(*, kind: str, headers: list[str]) -> None:
