@@ -74,8 +74,9 @@ def import_dataset_run(
     """Import a dataset (from :func:`read_csv`) of ``kind`` into ``retailer``, all or nothing.
 
     Returns the counts of rows: ``{"rows", "new", "updated", "skipped"}``. Transactions go
-    through their import-export resource row by row (files of any size take the bulk loader,
-    :func:`import_file_run`); every other kind through the set-wise ``contract_rows_import``.
+    through their import-export resource, which hands the dataset to the bulk loader (as
+    :func:`import_file_run` does with a file); every other kind through the set-wise
+    ``contract_rows_import``.
 
     Raises:
         ImportRejected: any row is invalid (nothing was written).
