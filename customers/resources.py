@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
-from django.core.exceptions import ValidationError
-from django.db import models
+import pandas as pd
 from import_export.fields import Field
+from import_export.results import RowResult
 
 from customers.models import Customer, Transaction, TransactionLine
 from customers.services.transactions_csv import COLUMNS as TRANSACTION_COLUMNS
+from customers.services.transactions_import import transactions_import_frame
+from retailers.exceptions import ImportRejected, RowError
+from retailers.models import Retailer
 from retailers.resources import (
     BaseResource,
     BooleanCell,
+    ContractResult,
     DateCell,
     DecimalCell,
     IntegerCell,
@@ -21,19 +24,9 @@ from retailers.resources import (
     TextCell,
     TimestampCell,
     product_key,
+    spreadsheet_row,
     store_key,
 )
-
-#: The basket header columns, which every row of one transaction_id repeats.
-HEADER_COLUMNS = ("customer_id", "store_id", "timestamp")
-#: Basket columns -> ``Transaction`` fields, and back.
-HEADER_FIELDS = {
-    "transaction_id": "external_id",
-    "customer_id": "customer",
-    "store_id": "store",
-    "timestamp": "timestamp",
-}
-HEADER_COLUMN_OF = {field: column for column, field in HEADER_FIELDS.items()}
 
 
 class CustomerResource(BaseResource):
@@ -62,36 +55,13 @@ class CustomerResource(BaseResource):
         import_id_fields = ("customer_id",)
 
 
-def _sign(value: Decimal) -> int:
-    return (value > 0) - (value < 0)
-
-
-def line_sign_problems(
-    quantity: Decimal | None, amount: Decimal | None, discount: Decimal | None
-) -> dict[str, str]:
-    """Sign rules of a basket line, as the bulk loader checks them.
-
-    A return has a negative quantity AND a negative amount; the discount has the line's sign
-    (>= 0 on a sale, <= 0 on a return). Returns ``{column: message}``.
-    """
-    if quantity is None or amount is None:
-        return {}
-    if _sign(quantity) * _sign(amount) < 0:
-        return {"amount": "has the opposite sign of the quantity (a return has both negative)"}
-    line = _sign(amount) or _sign(quantity)
-    if discount is not None and _sign(discount) * line < 0:
-        return {"discount": "has the opposite sign of the line (>= 0 on a sale, <= 0 on a return)"}
-    return {}
-
-
 class TransactionLineResource(BaseResource):
     """transactions.csv: one row per basket line; the rows of a basket share transaction_id.
 
-    The basket (``Transaction``) is created with its first valid row; ``line_no`` is the row's
-    position among its basket's rows in the file. A transaction_id already stored for the retailer
-    is left as it is: its rows are skipped when they repeat the stored header (customer_id,
-    store_id, timestamp) and are errors when they do not. The bulk loader
-    (``customers.services.transactions_bulk_import``) applies the same rules to big files.
+    Every import of this file goes through the bulk loader
+    (``customers.services.transactions_import_frame``): one set of rules, one write path. This
+    resource adapts it for import-export: the dataset in, and the admin's preview (a row per line,
+    new or skipped) and row errors (spreadsheet rows of the file) out. The columns map the export.
     """
 
     transaction_id = Field(
@@ -128,133 +98,57 @@ class TransactionLineResource(BaseResource):
         # Lines are only ever created: a stored transaction is left as it is (rows skipped).
         force_init_instance = True
 
-    def before_import(self, dataset: Any, **kwargs: Any) -> None:
+    def import_data_inner(self, dataset: Any, *args: Any, **kwargs: Any) -> ContractResult:
+        retailer = self.retailer
+        if retailer is None or self.header_problems(dataset.headers or []):
+            return super().import_data_inner(dataset, *args, **kwargs)  # the file's own errors
+        numbers = getattr(dataset, "row_numbers", None)
+        result = self.get_result_class()()
+        result.total_rows, result.row_numbers = len(dataset), numbers
+        result.diff_headers = list(dataset.headers)
+        result.error_columns = self.error_columns()
         ids = [str(value or "").strip() for value in dataset["transaction_id"]]
-        self._line_no: dict[int, int] = {}
-        self._first_row: dict[str, int] = {}
-        counts: dict[str, int] = {}
-        for number, tid in enumerate(ids, 1):
-            counts[tid] = counts.get(tid, 0) + 1
-            self._line_no[number] = counts[tid]
-            self._first_row.setdefault(tid, number)
-        scoped = (
-            Transaction.objects.for_retailer(self.retailer)
-            if self.retailer is not None
-            else Transaction.objects.none()  # what retailer=None matched: nothing
+        stored = set(
+            Transaction.objects.for_retailer(retailer)
+            .filter(external_id__in=set(ids))
+            .values_list("external_id", flat=True)
         )
-        stored = scoped.filter(external_id__in=set(ids))
-        self._stored = {t.external_id: t for t in stored.select_related("customer", "store")}
-        self._stored_pks = {t.pk for t in self._stored.values()}
-        self._headers: dict[str, tuple[dict[str, Any], dict[str, str]]] = {}  # first rows
-        self._created: dict[str, Transaction] = {}
-
-    def import_instance(self, instance: models.Model, row: dict[str, Any], **kwargs: Any) -> None:
-        line = cast(TransactionLine, instance)  # Meta.model
-        number = kwargs["row_number"]
-        errors: dict[str, list[Any]] = {}
-        header: dict[str, Any] = {}  # the cells read; a cell that cannot be read is left out
-        raw = {column: str(row.get(column) or "").strip() for column in HEADER_FIELDS}
-        for column in HEADER_FIELDS:
-            try:
-                header[column] = self.fields[column].clean(row)
-            except ValueError as exc:
-                errors[column] = [str(exc)]
-        tid = header.get("transaction_id") or ""
-        stored = self._stored.get(tid)
-        if stored is not None:
-            line.transaction = stored
-            line_errors = self._line_errors(line, row, **kwargs)
-            differing = self._differing((header, {}), (self._header_of(stored), {}))
-            if not differing and not errors:
-                return  # the stored basket stays as it is: skip_row() skips this row
-            for column in differing:
-                errors[column] = [f"transaction {tid} already exists with another {column}"]
-            raise ValidationError({**line_errors, **errors})
-        first = self._first_row.get(tid, number)
-        if first == number:
-            self._headers[tid] = (header, raw)
-        elif tid:  # rows without a transaction_id are errors already, not one basket
-            for column in self._differing((header, raw), self._headers.get(tid, ({}, {}))):
-                where = self.spreadsheet_row(first)
-                errors[column] = [f"differs from row {where}, the first row of transaction {tid}"]
-        line.transaction = self._created.get(tid) or Transaction(
-            retailer=self.retailer,
-            external_id=tid,
-            customer=header.get("customer_id"),
-            store=header.get("store_id"),
-            # None when the cell could not be read: the row then fails and is never saved.
-            timestamp=header.get("timestamp"),  # type: ignore[misc]
-        )
-        line.line_no = self._line_no[number]
-        errors = {**self._line_errors(line, row, **kwargs), **errors}
-        if errors:
-            raise ValidationError(errors)
-
-    def _line_errors(self, instance: Any, row: dict[str, Any], **kwargs: Any) -> dict[str, list]:
-        """Read the line's own cells (sku, quantity, amount, discount) into ``instance``."""
+        frame = pd.DataFrame([list(row) for row in dataset], columns=dataset.headers, dtype="str")
         try:
-            super().import_instance(instance, row, **kwargs)
-        except ValidationError as exc:
-            return exc.update_error_dict({})
-        return {}
-
-    @staticmethod
-    def _header_of(transaction: Transaction) -> dict[str, Any]:
-        return {
-            "customer_id": transaction.customer,
-            "store_id": transaction.store,
-            "timestamp": transaction.timestamp,
-        }
-
-    @staticmethod
-    def _differing(mine: tuple[dict, dict], other: tuple[dict, dict]) -> list[str]:
-        """Header columns whose values differ: compared as read (a timestamp's instant, a
-        customer), or as cell text where a cell could not be read; ``(values, texts)`` pairs."""
-        (values, texts), (other_values, other_texts) = mine, other
-        differing = []
-        for column in HEADER_COLUMNS:
-            if column in values and column in other_values:
-                if values[column] != other_values[column]:
-                    differing.append(column)
-            elif column in texts and column in other_texts and texts[column] != other_texts[column]:
-                differing.append(column)
-        return differing
-
-    def row_checks(self, instance: models.Model) -> dict[str, str]:
-        line = cast(TransactionLine, instance)  # Meta.model
-        return line_sign_problems(line.quantity, line.amount, line.discount)
-
-    def skip_row(self, instance: Any, original: Any, row: Any, import_validation_errors=None):
-        return not import_validation_errors and instance.transaction_id in self._stored_pks
-
-    def validate_instance(self, instance: Any, import_validation_errors=None, validate_unique=True):
-        errors = dict(import_validation_errors or {})
-        header = instance.transaction
-        if header.pk in self._stored_pks:  # a conflict with a stored basket: already an error
-            raise ValidationError(errors)
-        if header.pk is None:  # a new basket: its first valid row creates it
-            try:
-                header.full_clean(exclude=[HEADER_FIELDS[c] for c in errors if c in HEADER_FIELDS])
-            except ValidationError as exc:
-                for key, messages in exc.message_dict.items():
-                    errors.setdefault(HEADER_COLUMN_OF.get(key, key), []).extend(messages)
-        try:
-            # The basket is checked above; the sign constraint is row_checks()'s message.
-            instance.full_clean(
-                exclude=[*errors, "transaction"], validate_unique=False, validate_constraints=False
-            )
-        except ValidationError as exc:
-            errors = exc.update_error_dict(errors)
-        if errors:
-            raise ValidationError(errors)
-
-    def before_save_instance(self, instance: Any, row: Any, **kwargs: Any) -> None:
-        header = instance.transaction
-        if header.pk is None:
-            header.save()
-            self._created[header.external_id] = header
-        instance.transaction = header
+            transactions_import_frame(retailer=retailer, frame=frame, progress=self.progress)
+        except ImportRejected as exc:  # the loader's rows are frame positions + 2
+            result.file_errors = [
+                RowError(
+                    spreadsheet_row(numbers, e.row - 1) if e.row > 1 else e.row, e.column, e.message
+                )
+                for e in exc.errors
+            ]
+            return result
+        _preview_rows(result, retailer, dataset, ids, stored)
+        return result
 
     def dehydrate_timestamp(self, line: TransactionLine) -> str:
         transaction = line.transaction
         return transaction.timestamp.astimezone(transaction.retailer.tz).isoformat()
+
+
+def _preview_rows(
+    result: ContractResult, retailer: Retailer, dataset: Any, ids: list[str], stored: set[str]
+) -> None:
+    """One row result per line, new or skipped, with its written line (the admin's log)."""
+    new = [tid for tid in ids if tid not in stored]
+    written = {
+        (line.transaction.external_id, line.line_no): line
+        for line in TransactionLine.objects.for_retailer(retailer)
+        .filter(transaction__external_id__in=set(new))
+        .select_related("transaction")
+    }
+    seen: dict[str, int] = {}
+    for tid, cells in zip(ids, dataset, strict=True):
+        seen[tid] = seen.get(tid, 0) + 1
+        row = RowResult()
+        row.import_type = RowResult.IMPORT_TYPE_SKIP if tid in stored else RowResult.IMPORT_TYPE_NEW
+        row.diff = list(cells)
+        row.instance = written.get((tid, seen[tid]))
+        result.append_row_result(row)
+        result.increment_row_result_total(row)

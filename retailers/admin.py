@@ -19,6 +19,7 @@ from loyalty_site import safe_csv
 from loyalty_site.users import signed_in
 from retailers.admin_exports import BackgroundExportMixin
 from retailers.admin_mixins import JobProgressColumn, RetailerScopedAdmin, TenancyFormsMixin
+from retailers.csvio import inspect_csv, read_csv
 from retailers.exceptions import NOTHING_NEW, ImportRejected
 from retailers.forms import RetailerConfirmImportForm, RetailerImportForm
 from retailers.models import (
@@ -38,7 +39,7 @@ from retailers.resources import (
     ProductResource,
     StoreResource,
 )
-from retailers.services import header_check, import_job_create, inspect_csv, read_csv
+from retailers.services import header_check, import_job_create
 from retailers.tenancy import retailer_ids_for_user, scope_for_user
 
 RelatedOnly = admin.RelatedOnlyFieldListFilter

@@ -1,20 +1,17 @@
 import datetime as dt
-import threading
 from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.test.utils import CaptureQueriesContext
+from django.db import IntegrityError, connection, transaction
 
 from customers.models import Customer, Transaction, TransactionLine
 from loyalty_site.bulk import (
     allocate_ids,
     insert_chunks,
     insert_frame,
-    references_checked_in_bulk,
     timestamp_text,
 )
 from tests.retailers.factories import RetailerFactory
@@ -185,42 +182,7 @@ def test_allocate_ids_takes_distinct_ids_from_the_sequence(postgres_only):
     assert (ids == np.arange(ids[0], ids[0] + 5)).all()  # nobody else inserting
 
 
-# --- foreign keys checked set-wise ------------------------------------------------------------
-
-
-def test_references_checked_in_bulk_skips_rows_created_in_the_block(postgres_only):
-    from tests.customers.factories import CustomerFactory
-    from tests.retailers.factories import ProductFactory
-
-    customer = CustomerFactory()
-    product = ProductFactory(retailer=customer.retailer)
-    with (
-        CaptureQueriesContext(connection) as queries,
-        transaction.atomic(),
-        references_checked_in_bulk() as set_wise,
-    ):
-        [tx_id] = allocate_ids(Transaction, 1)
-        insert_frame(
-            Transaction,
-            pd.DataFrame(
-                {
-                    "id": [tx_id],
-                    "retailer_id": [customer.retailer_id],
-                    "external_id": ["T1"],
-                    "customer_id": [customer.pk],
-                    "store_id": pd.array([None], dtype="Int64"),
-                    "timestamp": pd.to_datetime(["2024-06-01T10:00:00Z"]),
-                }
-            ),
-        )
-        insert_frame(TransactionLine, line_frame(tx_id, product.pk, customer.retailer_id))
-
-    assert set_wise is True
-    locked = [q["sql"] for q in queries if "FOR KEY SHARE" in q["sql"]]
-    assert any("customers_customer" in sql for sql in locked)
-    assert any("retailers_product" in sql for sql in locked)
-    assert not any("customers_transaction" in sql for sql in locked)  # created here
-    assert TransactionLine.objects.get().transaction_id == tx_id
+# --- foreign keys: the database's own per-row checks -----------------------------------------
 
 
 def line_frame(transaction_id: int, product_id: int, retailer_id: int) -> pd.DataFrame:
@@ -237,38 +199,50 @@ def line_frame(transaction_id: int, product_id: int, retailer_id: int) -> pd.Dat
     )
 
 
-@pytest.mark.django_db(transaction=True)
-def test_references_checked_in_bulk_holds_the_parent_rows_until_commit():
-    """The check ends with the parents locked FOR KEY SHARE: another session cannot delete a
-    product the new lines reference before they are committed."""
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks are a PostgreSQL matter")
-    from retailers.models import Product
+@pytest.mark.parametrize("statement_per_chunk", [False, True])
+def test_insert_chunks_raises_a_foreign_key_refused_at_the_end_of_its_copy(statement_per_chunk):
+    """With the constraints IMMEDIATE the foreign keys are checked when a COPY ends, after the
+    writer thread sent its last buffer: the error still reaches the caller (no hang)."""
     from tests.customers.factories import TransactionFactory
     from tests.retailers.factories import ProductFactory
 
     basket = TransactionFactory()
     product = ProductFactory(retailer=basket.retailer)
-    refused: list[BaseException] = []
-
-    def delete_product() -> None:
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute("SET LOCAL lock_timeout = '200ms'")
-                cursor.execute("DELETE FROM retailers_product WHERE id = %s", [product.pk])
-        except DatabaseError as exc:
-            refused.append(exc)
-        finally:
-            connection.close()
-
+    chunks = [
+        line_frame(basket.pk, product.pk, basket.retailer_id),
+        line_frame(basket.pk + 10_000, product.pk, basket.retailer_id),  # no such transaction
+    ]
+    columns = list(chunks[0].columns)
+    errors = (IntegrityError, connection.Database.IntegrityError)
     with transaction.atomic():
-        with references_checked_in_bulk() as set_wise:
-            insert_frame(TransactionLine, line_frame(basket.pk, product.pk, basket.retailer_id))
-        other = threading.Thread(target=delete_product)
-        other.start()
-        other.join(10)
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        with pytest.raises(errors, match="customers_transaction"):
+            insert_chunks(TransactionLine, columns, chunks, statement_per_chunk=statement_per_chunk)
+        transaction.set_rollback(True)
+    assert not TransactionLine.objects.exists()
 
-    assert set_wise is True
-    assert len(refused) == 1
-    assert "lock timeout" in str(refused[0])
-    assert Product.objects.filter(pk=product.pk).exists()
+
+@pytest.mark.parametrize(("statement_per_chunk", "statements"), [(False, 1), (True, 3)])
+def test_insert_chunks_writes_one_copy_statement_per_chunk_when_asked(
+    monkeypatch, statement_per_chunk, statements
+):
+    import psycopg
+
+    retailer = RetailerFactory()
+    copies: list[str] = []
+    real_copy = psycopg.Cursor.copy
+
+    def counted(cursor, statement, *args, **kwargs):
+        copies.append(str(statement))
+        return real_copy(cursor, statement, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "copy", counted)
+    chunks = [customer_chunk(retailer, [f"C{i}"]) for i in range(3)]
+
+    written = insert_chunks(
+        Customer, CUSTOMER_COLUMNS, chunks, statement_per_chunk=statement_per_chunk
+    )
+
+    assert written == Customer.objects.filter(retailer=retailer).count() == 3
+    assert len(copies) == statements

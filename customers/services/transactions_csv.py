@@ -1,6 +1,9 @@
 """Reading transactions.csv in chunks, and collecting row errors with a bounded list.
 
-Files are read with pyarrow's streaming CSV reader (Arrow strings straight from the bytes, about
+The text rules (UTF-8, what is refused on row 1, row numbers, where an encoding error or a row
+of the wrong width is reported) are the platform's one CSV reader's, ``retailers.csvio``: the
+header, and a file that the columnar readers refuse, are read with it. The body of a file is
+read with pyarrow's streaming CSV reader (Arrow strings straight from the bytes, about
 four times faster than pandas' C parser, whose Python strings are then converted to Arrow). It
 reads a blank line as a row of empty cells, as pandas does; anything else it refuses (a row of
 spaces, a row with fewer or more fields than the header, a byte that is not UTF-8, an unbalanced
@@ -18,7 +21,6 @@ whole (empty, not text, wrong header) are reported on row 1.
 from __future__ import annotations
 
 import codecs
-import csv
 import itertools
 import re
 from collections.abc import Iterator, Sequence
@@ -30,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from retailers import csvio
 from retailers.exceptions import ImportRejected, RowError
 
 #: The columns of the public contract, in the order errors are listed within a row.
@@ -139,15 +142,8 @@ class CsvSource:
             head = fh.read(_SNIFF_BYTES)
         if not head.removeprefix(codecs.BOM_UTF8).strip():
             raise file_error("the file is empty")
-        if b"\x00" in head:
-            raise file_error("the file is not CSV text (it contains NUL bytes: UTF-16 or binary?)")
-        try:
-            with self.path.open(encoding="utf-8-sig", newline="") as fh:
-                header = next(csv.reader(fh))
-        except UnicodeDecodeError:
-            raise self._encoding_error() from None
-        except csv.Error as exc:
-            raise file_error(f"the header is not valid CSV: {exc}") from None
+        csvio.sniff(head)
+        _, header = next(csvio.records(csvio.file_chunks(self.path)))
         self.rename = check_header(header)
         self.header = header
         #: Read with pandas (see the module docstring); set when pyarrow refuses the file.
@@ -234,36 +230,24 @@ class CsvSource:
             raise self._field_count_errors(exc) from None
 
     def _encoding_error(self) -> ImportRejected:
-        """Locate the first byte that is not UTF-8 and report its physical line."""
-        decoder = codecs.getincrementaldecoder("utf-8")()
-        offset = line = 0
-        with self.path.open("rb") as fh:
-            while block := fh.read(1 << 20):
-                try:
-                    decoder.decode(block)
-                except UnicodeDecodeError as exc:
-                    line += block[: exc.start].count(b"\n")
-                    byte = block[exc.start]
-                    return file_error(
-                        f"the file is not UTF-8 text: byte 0x{byte:02x} at offset "
-                        f"{offset + exc.start} (save it as UTF-8 CSV)",
-                        row=line + 1,
-                    )
-                offset += len(block)
-                line += block.count(b"\n")
-        return file_error("the file is not UTF-8 text (it ends inside a character)", row=line + 1)
+        """The error of the first byte that is not UTF-8, on its physical line."""
+        try:
+            for _ in csvio.text_lines(csvio.file_chunks(self.path)):
+                pass
+        except ImportRejected as exc:
+            return exc
+        return file_error("the file is not UTF-8 text")  # pandas refused what csvio reads
 
     def _field_count_errors(self, exc: pd.errors.ParserError) -> ImportRejected:
         """List every record with more fields than the header (pandas stops at the first)."""
         errors = ErrorList()
         expected = len(self.rename)
-        with self.path.open(encoding="utf-8-sig", newline="") as fh:
-            reader = csv.reader(fh)
-            next(reader)
-            for row, record in enumerate(reader, start=2):
-                if len(record) > expected:
-                    message = f"has {len(record)} fields, the header has {expected}"
-                    errors.add(np.array([row]), "", message)
+        rows = csvio.records(csvio.file_chunks(self.path))
+        next(rows)  # the header
+        for row, record in rows:
+            if len(record) > expected:
+                message = f"has {len(record)} fields, the header has {expected}"
+                errors.add(np.array([row]), "", message)
         if not errors:  # not a field count: an unbalanced quote, typically
             reason = str(exc).removeprefix("Error tokenizing data. C error: ").strip()
             return file_error(f"the file is not valid CSV: {reason}")

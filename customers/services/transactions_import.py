@@ -35,16 +35,17 @@ the only per-line data in memory (Arrow-backed ``str`` columns, int64 code array
    transactions running at the same time, or a referenced row deleted under the import, is
    reported as row 0.
 
-On PostgreSQL the rows travel by ``COPY`` (``loyalty_site.bulk``): pyarrow writes the CSV text
-of a chunk while a writer thread sends the previous one, and transaction ids come from the
-sequence (no read-back). When the role is permitted, the per-row foreign key triggers are
-replaced by one set-wise check of the referenced rows (``bulk.references_checked_in_bulk``);
-without that permission the database's own deferred checks run at commit (slower, same
-guarantees). Either way the customers, stores and products are locked ``FOR KEY SHARE`` as they
-are resolved, so a concurrent delete waits for the import and then fails on the foreign key
-(see ``transactions_load``). The seconds of each stage are logged (logger
-``customers.services.transactions_import``, ``extra`` keys ``stages``, ``result`` and
-``set_wise``); see ``bench/import_transactions.py``.
+The rows travel by ``COPY`` (``loyalty_site.bulk``): pyarrow writes the CSV text of a chunk
+while a writer thread sends the previous one, and transaction ids come from the sequence (no
+read-back). Every constraint stays on, for any role (no superuser, no special grant): the
+database checks each foreign key of each new row with its own trigger. The import sets the
+constraints ``IMMEDIATE`` and sends each chunk of lines as its own ``COPY``, so the server
+checks one chunk while Python formats the next, instead of running every check at commit with
+Python idle; they are ``DEFERRED`` again (Django's default) when the load ends. The customers,
+stores and products are also locked ``FOR KEY SHARE`` as they are resolved, so a concurrent
+delete waits for the import and then fails on the foreign key (see ``transactions_load``). The
+seconds of each stage are logged (logger ``customers.services.transactions_import``, ``extra``
+keys ``stages`` and ``result``); see ``bench/import_transactions.py``.
 
 ``progress(lines_done, total)`` is called after each chunk: ``total`` is ``None`` during the
 validation pass and the number of lines during the load pass (``lines_done`` restarts at 0).
@@ -64,7 +65,6 @@ from django.db import IntegrityError, connections, transaction
 from customers.services.transactions_checks import Validator
 from customers.services.transactions_csv import CsvSource, FrameSource, ReadAgain
 from customers.services.transactions_load import LoadPlan, Progress
-from loyalty_site.bulk import DanglingReferences, references_checked_in_bulk
 from retailers.exceptions import ImportRejected, RowError
 
 if TYPE_CHECKING:
@@ -189,18 +189,20 @@ def _import(
     driver_integrity_error = connections["default"].Database.IntegrityError  # type: ignore[attr-defined]
     try:
         with transaction.atomic():
-            with references_checked_in_bulk() as set_wise:
-                plan = LoadPlan(retailer, check, create_missing_customers, stages.lap)
-                if plan.has_key_errors:
-                    plan.locate_key_errors(source)
-                if check.errors:
-                    raise check.errors.rejection()
-                counts = plan.load(source, progress)
-            stages.lap("check references")
+            with connections["default"].cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # see the module docstring
+            plan = LoadPlan(retailer, check, create_missing_customers, stages.lap)
+            if plan.has_key_errors:
+                plan.locate_key_errors(source)
+            if check.errors:
+                raise check.errors.rejection()
+            counts = plan.load(source, progress)
+            with connections["default"].cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # Django's default again
         stages.lap("commit")
     except (IntegrityError, driver_integrity_error) as exc:
         reason = str(exc).strip()
-        if isinstance(exc, DanglingReferences) or _sqlstate(exc) == _FOREIGN_KEY_VIOLATION:
+        if _sqlstate(exc) == _FOREIGN_KEY_VIOLATION:
             cause = "a customer, store or product of the file was deleted during the import"
         else:
             cause = "another import of the same transactions may have run at the same time"
@@ -208,12 +210,11 @@ def _import(
         raise ImportRejected([RowError(0, "", message)], total_errors=1) from exc
     result = TransactionImportResult(**counts, seconds=stages.total())
     logger.info(
-        "imported %s lines for %s in %.1f s (foreign keys checked %s): %s",
+        "imported %s lines for %s in %.1f s: %s",
         result.lines_read,
         retailer.slug,
         result.seconds,
-        "set-wise" if set_wise else "per row",
         ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in stages.seconds.items()),
-        extra={"stages": stages.seconds, "result": result.as_dict(), "set_wise": set_wise},
+        extra={"stages": stages.seconds, "result": result.as_dict()},
     )
     return result

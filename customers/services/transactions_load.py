@@ -1,10 +1,9 @@
 """The database side of a transactions import: resolve keys, judge transactions, write rows.
 
-Runs inside the caller's ``transaction.atomic()`` (and ``bulk.references_checked_in_bulk()``)
-after the validation pass (``transactions_checks.Validator``) has coded every distinct key of
-the file.
+Runs inside the caller's ``transaction.atomic()`` after the validation pass
+(``transactions_checks.Validator``) has coded every distinct key of the file.
 
-Referential integrity under concurrent writers: on PostgreSQL the retailer, customers, stores and
+Referential integrity under concurrent writers: the retailer, customers, stores and
 products are resolved ``FOR KEY SHARE``, the lock a foreign key trigger takes. From then until
 the import ends, another transaction cannot delete them (nor change their key): its ``DELETE``
 waits, then fails on the foreign key once the lines are committed. A row deleted before it was
@@ -52,38 +51,28 @@ def _lookup(
     """``(key, *fields)`` of the rows of ``queryset`` whose ``key`` is in ``values``: one query.
 
     ``values`` travel as ONE JSON text parameter, not as one placeholder each (PostgreSQL
-    allows 65,535 and SQLite 32,766 placeholders per statement; a text[] parameter is adapted
-    item by item in Python, JSON is dumped in C). Rows come straight from the driver (no model
-    converters): datetimes may be text on SQLite. ``lock`` locks the rows found ``FOR KEY
-    SHARE`` on PostgreSQL (``queryset`` must then read one table).
+    allows 65,535 placeholders per statement; a text[] parameter is adapted item by item in
+    Python, JSON is dumped in C). Rows come straight from the driver (no model converters).
+    ``lock`` locks the rows found ``FOR KEY SHARE`` (``queryset`` must then read one table).
 
-    On PostgreSQL each value is looked up through a ``LATERAL`` subquery, so the plan is one
-    index probe per value whatever the statistics say. Right after a bulk load they are stale
-    (a retailer "has 1 transaction"), and ``key IN (SELECT json_array_elements_text(...))`` was
-    then planned as a nested loop over both sides: re-importing 250,000 transactions ran for
-    more than 10 minutes instead of under a second.
+    Each value is looked up through a ``LATERAL`` subquery, so the plan is one index probe per
+    value whatever the statistics say. Right after a bulk load they are stale (a retailer "has
+    1 transaction"), and ``key IN (SELECT json_array_elements_text(...))`` was then planned as a
+    nested loop over both sides: re-importing 250,000 transactions ran for more than 10 minutes
+    instead of under a second.
     """
     if not values:
         return []
-    connection = connections[queryset.db]
-    keys_json = json.dumps(list(values))
-    queryset = queryset.order_by()
-    if connection.vendor != "postgresql":
-        keys = RawSQL("SELECT value FROM json_each(%s)", (keys_json,))
-        rows = queryset.filter(**{f"{key}__in": keys}).values_list(key, *fields)
-        sql, params = rows.query.sql_with_params()
-    else:
-        rows = queryset.filter(**{key: RawSQL("_keys.value", ())}).values_list(key, *fields)
-        inner, params = rows.query.sql_with_params()
-        if lock:
-            inner += " FOR KEY SHARE"
-        sql = (
-            "SELECT _found.* FROM json_array_elements_text(%s::json) AS _keys(value) "  # noqa: S608
-            f"CROSS JOIN LATERAL ({inner}) AS _found"
-        )
-        params = (keys_json, *params)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    rows = queryset.order_by().filter(**{key: RawSQL("_keys.value", ())}).values_list(key, *fields)
+    inner, params = rows.query.sql_with_params()
+    if lock:
+        inner += " FOR KEY SHARE"
+    sql = (
+        "SELECT _found.* FROM json_array_elements_text(%s::json) AS _keys(value) "  # noqa: S608
+        f"CROSS JOIN LATERAL ({inner}) AS _found"
+    )
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, (json.dumps(list(values)), *params))
         return cursor.fetchall()
 
 
@@ -117,12 +106,11 @@ class LoadPlan:
         self.check = check
         self.create_missing = create_missing
         self.lap: Lap = lap or (lambda stage: None)
-        self.postgres = connections[Customer.objects.db].vendor == "postgresql"
-        if self.postgres:  # the parent rows stay until commit (see the module docstring)
-            rows = Retailer.objects.filter(pk=retailer.pk).values_list("pk")
-            sql, params = rows.query.sql_with_params()
-            with connections[rows.db].cursor() as cursor:
-                cursor.execute(f"{sql} FOR KEY SHARE", params)
+        # The parent rows stay until commit (see the module docstring).
+        rows = Retailer.objects.filter(pk=retailer.pk).values_list("pk")
+        sql, params = rows.query.sql_with_params()
+        with connections[rows.db].cursor() as cursor:
+            cursor.execute(f"{sql} FOR KEY SHARE", params)
         self.customer_ids = _ids(
             Customer.objects.for_retailer(retailer),
             "external_id",
@@ -250,7 +238,11 @@ class LoadPlan:
         lines_created = 0
         if len(codes):
             lines = self._line_chunks(source, new, progress)
-            lines_created = insert_chunks(TransactionLine, _LINE_COLUMNS, lines)
+            # One COPY per chunk: the server checks the foreign keys of a chunk (the constraints
+            # are IMMEDIATE, see transactions_import) while the next one is formatted.
+            lines_created = insert_chunks(
+                TransactionLine, _LINE_COLUMNS, lines, statement_per_chunk=True
+            )
         elif progress:
             progress(check.lines, check.lines)
         self.lap("write lines")
@@ -263,33 +255,22 @@ class LoadPlan:
         }
 
     def _write_transactions(self, codes: np.ndarray) -> None:
-        """Insert the new transactions (``codes``) and note their ids in ``tx_ids``.
-
-        On PostgreSQL the ids are taken from the sequence first and copied with the rows;
-        elsewhere they are read back by external id.
-        """
+        """Insert the new transactions (``codes``) and note their ids in ``tx_ids``: the ids
+        are taken from the sequence first and copied with the rows (no read-back)."""
         if not len(codes):
             return
         check = self.check
-        external = check.transactions.known.take(pa.array(codes))
         stores = self.tx_store[codes]
+        self.tx_ids[codes] = allocate_ids(Transaction, len(codes))
         columns: dict[str, Any] = {
+            "id": self.tx_ids[codes],
             "retailer_id": np.full(len(codes), self.retailer.pk, dtype=np.int64),
-            "external_id": external,
+            "external_id": check.transactions.known.take(pa.array(codes)),
             "customer_id": self.tx_customer[codes],
             "store_id": pa.array(stores, pa.int64(), mask=stores < 0),
             "timestamp": pa.array(check.timestamp[codes], pa.timestamp("us", tz="UTC")),
         }
-        if self.postgres:
-            self.tx_ids[codes] = allocate_ids(Transaction, len(codes))
-            columns = {"id": self.tx_ids[codes], **columns}
         insert_frame(Transaction, pa.table(columns))
-        if not self.postgres:
-            self.tx_ids[codes] = _ids(
-                Transaction.objects.for_retailer(self.retailer),
-                "external_id",
-                external.to_pylist(),
-            )
 
     def _create_customers(self, new: np.ndarray) -> int:
         """Create the unknown customers of new transactions, enrolled on their first day."""

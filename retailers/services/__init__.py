@@ -1,17 +1,12 @@
 """Writes of the retailers app, one module per seam: the retailer itself (:mod:`.retailers`),
-reading CSV files (:mod:`.csv_files`) and running imports and import jobs (:mod:`.imports`).
+the header check of CSV files (:mod:`.csv_files`; the reader is :mod:`retailers.csvio`) and
+running imports and import jobs (:mod:`.imports`).
 
 Re-exported here so ``from retailers.services import ...`` keeps working.
 """
 
-from retailers.services.csv_files import (
-    CHUNK_BYTES,
-    CsvInfo,
-    file_chunks,
-    header_check,
-    inspect_csv,
-    read_csv,
-)
+from retailers.csvio import CHUNK_BYTES, CsvInfo, file_chunks, inspect_csv, read_csv
+from retailers.services.csv_files import header_check
 from retailers.services.imports import (
     IMPORT,
     JobProgress,

@@ -18,12 +18,13 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
 from retailers.contract_import import contract_rows_import
+from retailers.csvio import file_chunks, inspect_csv, read_csv
 from retailers.exceptions import ImportRejected
 from retailers.import_kinds import bulk_import, bulk_loader_for, resource_class_for
 from retailers.lifecycle import RunKind, run_create, run_execute, run_finish
 from retailers.models import ImportJob, ImportKind, Retailer, RunStatus
 from retailers.resources import PROGRESS_EVERY
-from retailers.services.csv_files import file_chunks, header_check, inspect_csv, read_csv
+from retailers.services.csv_files import header_check
 
 if TYPE_CHECKING:
     from loyalty_site.users import User
@@ -52,8 +53,9 @@ def import_dataset_run(
     """Import a dataset (from :func:`read_csv`) of ``kind`` into ``retailer``, all or nothing.
 
     Returns the counts of rows: ``{"rows", "new", "updated", "skipped"}``. Transactions go
-    through their import-export resource row by row (files of any size take the bulk loader,
-    :func:`import_file_run`); every other kind through the set-wise ``contract_rows_import``.
+    through their import-export resource, which hands the dataset to the bulk loader (as
+    :func:`import_file_run` does with a file); every other kind through the set-wise
+    ``contract_rows_import``.
 
     Raises:
         ImportRejected: any row is invalid (nothing was written).

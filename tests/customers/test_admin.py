@@ -86,9 +86,11 @@ def test_admin_transaction_import_lists_bad_rows_and_writes_nothing(staff_client
         },
     )
     errors = [str(e) for e in response.context["result"].row_error_list()]
+    # The bulk loader's messages: the admin imports through it.
     assert errors == [
-        "row 4, column 'customer_id': unknown customer_id 'C0404'",
-        "row 5, column 'customer_id': differs from row 4, the first row of transaction T0002",
+        "row 4, column 'customer_id': unknown customer 'C0404' (not found for retailer 'acme')",
+        "row 5, column 'customer_id': differs from row 4, the first row of transaction 'T0002': "
+        "all rows of a transaction share its customer_id, store_id and timestamp",
     ]
     assert "confirm_form" not in response.context
     assert not Transaction.objects.exists()

@@ -160,8 +160,9 @@ def test_transactions_bulk_import_names_both_missing_and_unexpected_columns(cata
     [
         (b"", 1, "the file is empty"),
         (b"\xef\xbb\xbf\r\n", 1, "the file is empty"),
-        ("\n".join([HEADER, GOOD[0]]).encode("utf-16"), 1, "NUL bytes"),
-        (b"PK\x03\x04\x14\x00\x06\x00", 1, "NUL bytes"),
+        ("\n".join([HEADER, GOOD[0]]).encode("utf-16"), 1, "UTF-16 text, not UTF-8"),
+        (b"PK\x03\x04\x14\x00\x06\x00", 1, "spreadsheet workbook"),
+        (HEADER.encode() + b"\n" + GOOD[0].encode() + b"\x00\n", 1, "NUL bytes"),
         (("\n".join([HEADER, GOOD[0], GOOD[1]]) + "\n").encode() + b"T3,C\xe9\n", 4, "not UTF-8"),
         (b"\xff\xfe" + HEADER.encode(), 1, "not UTF-8"),
     ],

@@ -1,43 +1,30 @@
 """Referential integrity of the bulk loader on PostgreSQL: concurrent deletes, dangling rows, and
-the fallback to per-row foreign key triggers when they cannot be switched off."""
+an import by a role that is not a superuser (every constraint stays on for every role)."""
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 import uuid
 
-import pandas as pd
 import pytest
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection
 from django.db.models import ProtectedError
 
 from customers.models import Transaction, TransactionLine
 from customers.services import transactions_bulk_import
 from customers.services import transactions_load as module
-from loyalty_site import bulk
 from retailers.exceptions import ImportRejected
 from retailers.models import Product
 from tests.customers.factories import CustomerFactory
 from tests.customers.test_transactions_import import GOOD, write
 from tests.retailers.factories import ProductFactory, RetailerFactory, StoreFactory
 
-SET_WISE, PER_ROW = "set-wise", "per-row"
-
 
 @pytest.fixture
 def on_postgres():
     if connection.vendor != "postgresql":
         pytest.skip("row locks and foreign key triggers are a PostgreSQL matter")
-
-
-@pytest.fixture(params=[SET_WISE, PER_ROW])
-def checks(request, monkeypatch):
-    """Run the test with the triggers switched off (superuser) and with the per-row fallback."""
-    if request.param == PER_ROW:
-        monkeypatch.setattr(bulk, "_skip_row_triggers", lambda using: False)
-    return request.param
 
 
 def make_catalogue():
@@ -80,7 +67,7 @@ def wait_for_a_lock_wait(seconds: float = 4.0) -> bool:
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("on_postgres")
 def test_transactions_bulk_import_makes_a_concurrent_product_delete_wait_then_fail(
-    checks, tmp_path, monkeypatch
+    tmp_path, monkeypatch
 ):
     retailer = make_catalogue()
     product = Product.objects.get(retailer=retailer, sku="A")
@@ -121,10 +108,10 @@ def test_transactions_bulk_import_makes_a_concurrent_product_delete_wait_then_fa
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("on_postgres")
 def test_transactions_bulk_import_fails_cleanly_when_a_product_vanishes_inside_it(
-    checks, tmp_path, monkeypatch
+    tmp_path, monkeypatch
 ):
     """A product deleted after it was resolved (here by the import's own session, which its
-    lock does not stop) is caught: set-wise at the end, or by the trigger at commit."""
+    lock does not stop) is caught by the foreign key's trigger."""
     retailer = make_catalogue()
     product = Product.objects.get(retailer=retailer, sku="B")
     real_write = module.LoadPlan._write_transactions
@@ -141,15 +128,14 @@ def test_transactions_bulk_import_fails_cleanly_when_a_product_vanishes_inside_i
     error = rejected.value.errors[0]
     assert error.row == 0
     assert "was deleted during the import" in error.message
-    if checks == SET_WISE:
-        assert f"retailers.Product={product.pk}" in error.message
+    assert "retailers_product" in error.message
     assert Transaction.objects.count() == TransactionLine.objects.count() == 0
     assert Product.objects.filter(pk=product.pk).exists()  # rolled back with the rest
 
 
 @pytest.fixture
 def non_superuser(on_postgres, db):
-    """Switch this test's session to a role that may not set ``session_replication_role``.
+    """Switch this test's session to a plain role: no superuser, no special grant.
 
     Everything (the role, its grants, the ``SET ROLE``) happens inside the test's transaction
     and is rolled back with it.
@@ -160,91 +146,37 @@ def non_superuser(on_postgres, db):
         cursor.execute(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
         cursor.execute(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}")
         cursor.execute(f"SET ROLE {role}")
+        cursor.execute("SELECT current_user, current_setting('is_superuser')")
+        assert cursor.fetchone() == (role, "off")
     return role
 
 
-def test_references_checked_in_bulk_keeps_the_row_triggers_for_a_non_superuser(non_superuser):
+def test_transactions_bulk_import_works_for_a_plain_role(non_superuser, tmp_path):
     retailer = make_catalogue()  # written as the role
-    product = Product.objects.get(retailer=retailer, sku="A")
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT current_user, current_setting('is_superuser')")
-        assert cursor.fetchone() == (non_superuser, "off")
-    dangling = pd.DataFrame(
-        {
-            "retailer_id": [retailer.pk],
-            "transaction_id": [987_654_321],  # no such transaction
-            "line_no": [1],
-            "product_id": [product.pk],
-            "quantity": ["1"],
-            "amount": ["1.00"],
-            "discount": ["0"],
-        }
-    )
-    with transaction.atomic():
-        with bulk.references_checked_in_bulk() as set_wise:
-            assert set_wise is False
-            with connection.cursor() as cursor:
-                cursor.execute("SHOW session_replication_role")
-                assert cursor.fetchone()[0] == "origin"
-            bulk.insert_frame(TransactionLine, dangling)
-        # What COMMIT does: the deferred trigger refuses the row.
-        with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        transaction.set_rollback(True)
-
-
-class Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture
-def import_log():
-    """The records of the loader's logger during the test (whatever the logging plugins)."""
-    logger = logging.getLogger("customers.services.transactions_import")
-    handler, level = Records(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    yield handler.records
-    logger.removeHandler(handler)
-    logger.setLevel(level)
-
-
-def test_transactions_bulk_import_falls_back_to_row_triggers_for_a_non_superuser(
-    non_superuser, tmp_path, import_log
-):
-    retailer = make_catalogue()
 
     result = transactions_bulk_import(retailer=retailer, path=write(tmp_path, *GOOD))
 
     assert (result.transactions_created, result.lines_created) == (2, 4)
-    [record] = [r for r in import_log if hasattr(r, "set_wise")]
-    assert record.set_wise is False
-    assert "per row" in record.getMessage()
     with connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the deferred checks pass
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # whatever is still deferred passes
+        cursor.execute("SHOW session_replication_role")
+        assert cursor.fetchone()[0] == "origin"  # no trigger was switched off
     assert dangling_lines() == 0
 
 
-def test_transactions_bulk_import_checks_set_wise_for_a_role_granted_the_setting(
-    non_superuser, tmp_path, import_log
+def test_transactions_bulk_import_of_a_plain_role_refuses_a_product_deleted_inside_it(
+    non_superuser, tmp_path, monkeypatch
 ):
-    """The production set-up: the app's role is no superuser but was granted the setting."""
-    if connection.pg_version < 150000:
-        pytest.skip("GRANT SET ON PARAMETER needs PostgreSQL 15")
-    with connection.cursor() as cursor:
-        cursor.execute("RESET ROLE")
-        cursor.execute(f"GRANT SET ON PARAMETER session_replication_role TO {non_superuser}")
-        cursor.execute(f"SET ROLE {non_superuser}")
     retailer = make_catalogue()
+    product = Product.objects.get(retailer=retailer, sku="A")
+    real_write = module.LoadPlan._write_transactions
 
-    result = transactions_bulk_import(retailer=retailer, path=write(tmp_path, *GOOD))
+    def write_then_delete(plan, codes):
+        real_write(plan, codes)
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM retailers_product WHERE id = %s", [product.pk])
 
-    assert result.lines_created == 4
-    [record] = [r for r in import_log if hasattr(r, "set_wise")]
-    assert record.set_wise is True
-    assert dangling_lines() == 0
+    monkeypatch.setattr(module.LoadPlan, "_write_transactions", write_then_delete)
+    with pytest.raises(ImportRejected, match="was deleted during the import"):
+        transactions_bulk_import(retailer=retailer, path=write(tmp_path, *GOOD))
+    assert Transaction.objects.count() == TransactionLine.objects.count() == 0

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from retailers.csvio import inspect_csv, read_csv
 from retailers.exceptions import ImportRejected
 from retailers.models import Store
-from retailers.services import inspect_csv, read_csv
 from tests.retailers.test_resources import csv_bytes, run_import
 
 

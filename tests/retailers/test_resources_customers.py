@@ -114,8 +114,14 @@ def test_stored_transaction_with_another_header_is_a_row_error(shop):
         "T1,C2,S1,2024-06-01T10:00:00,P1,1,1.00,0.00",
         "T1,C1,S1,2024-06-01T11:00:00,P1,1,1.00,0.00",
     )
-    assert rejected_cells(shop, "transactions", data) == {(2, "customer_id"), (3, "timestamp")}
-    with pytest.raises(ImportRejected, match="transaction T1 already exists with another"):
+    # Every row of T1 is refused for the stored customer; row 3 also disagrees with row 2.
+    assert rejected_cells(shop, "transactions", data) == {
+        (2, "customer_id"),
+        (3, "customer_id"),
+        (3, "timestamp"),
+    }
+    stored = "transaction 'T1' already exists with customer_id 'C1'"
+    with pytest.raises(ImportRejected, match=stored):
         run_import(shop, "transactions", data)
 
 
@@ -127,7 +133,8 @@ def test_rows_of_one_basket_must_agree_on_the_header(shop):
         "T1,C1,S1,2024-06-01T10:05:00,P3,1,1.00,0.00",
     )
     assert rejected_cells(shop, "transactions", data) == {(3, "customer_id"), (4, "timestamp")}
-    with pytest.raises(ImportRejected, match="differs from row 2, the first row of transaction T1"):
+    first = "differs from row 2, the first row of transaction 'T1'"
+    with pytest.raises(ImportRejected, match=first):
         run_import(shop, "transactions", data)
     assert not Transaction.objects.exists()
 

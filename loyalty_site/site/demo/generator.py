@@ -22,7 +22,7 @@ from campaigns.models import BonusType, PastOffer
 from customers.models import Customer, Transaction, TransactionLine
 from loyalty_site import safe_csv
 from loyalty_site.site.demo import synthetic
-from loyalty_site.site.demo.dbtuning import analyze, bulk_session, foreign_keys_checked_in_bulk
+from loyalty_site.site.demo.dbtuning import analyze, bulk_session
 from loyalty_site.site.demo.writing import (
     PhaseTimer,
     retailer_check_replaceable,
@@ -123,10 +123,7 @@ def _write_chunk(
     """One chunk in one transaction (run in a worker thread: its own connection)."""
     store_ids, product_ids, bonus_ids = ids
     try:
-        with (
-            transaction.atomic(),
-            foreign_keys_checked_in_bulk(),
-        ):
+        with transaction.atomic():
             customer_ids = write_customers(retailer, chunk.customers)
             n_tx, n_lines = write_transactions(
                 retailer,

@@ -27,7 +27,6 @@ from django.utils import timezone
 from campaigns.models import BonusType, PastOffer
 from customers.models import Customer, Transaction, TransactionLine
 from loyalty_site.bulk import id_map, insert_frame
-from loyalty_site.site.demo.dbtuning import foreign_keys_checked_in_bulk, note_foreign_keys
 from loyalty_site.site.demo.purge import retailer_purge
 from retailers.exceptions import DemoRetailerConflict
 from retailers.models import (
@@ -67,8 +66,8 @@ class PhaseTimer:
 
     @contextmanager
     def writing(self, name: str) -> Iterator[None]:
-        """A timed write phase: one transaction, foreign keys checked in bulk where possible."""
-        with self.phase(name), transaction.atomic(), foreign_keys_checked_in_bulk():
+        """A timed write phase: one transaction."""
+        with self.phase(name), transaction.atomic():
             yield
 
 
@@ -101,8 +100,7 @@ def _max_pk(model: type[models.Model]) -> int:
 
 
 def _insert(model: type[models.Model], frame: pd.DataFrame) -> int:
-    """``insert_frame``, after recording the frame's foreign keys for a bulk check."""
-    note_foreign_keys(model, frame)
+    """``insert_frame`` of ``frame`` into ``model``."""
     return insert_frame(model, frame)
 
 
