@@ -13,8 +13,8 @@ column (:mod:`retailers.contract_checks`), then works set-wise:
 * uniqueness holds by construction (one row per natural key in the file, existing rows updated
   in place) and the database constraints still back it;
 * new rows are written with one ``COPY`` (:func:`loyalty_site.bulk.insert_frame`), changed rows
-  with one ``COPY`` into a temporary table and one ``UPDATE ... FROM`` it; on PostgreSQL their
-  foreign keys are checked set-wise (:func:`loyalty_site.bulk.references_checked_in_bulk`).
+  with one ``COPY`` into a temporary table and one ``UPDATE ... FROM`` it; PostgreSQL's foreign
+  key triggers stay on (the keys were resolved set-wise above, so they never fail in practice).
 
 Results and errors are those of the import-export path: ``{"rows", "new", "updated", "skipped"}``
 and :class:`ImportRejected` listing every bad row with its spreadsheet row number and column.
@@ -23,7 +23,6 @@ and :class:`ImportRejected` listing every bad row with its spreadsheet row numbe
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import pyarrow as pa
@@ -32,7 +31,7 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from loyalty_site.bulk import csv_text, insert_frame, note_references, references_checked_in_bulk
+from loyalty_site.bulk import csv_text, insert_frame
 from retailers.contract_checks import (
     Columns,
     Errors,
@@ -50,9 +49,6 @@ from retailers.import_kinds import resource_class_for
 from retailers.models import Retailer
 from retailers.resources import BaseResource, spreadsheet_row
 
-#: From this many written rows on, foreign keys are checked set-wise (a few queries) instead of
-#: by PostgreSQL's trigger per row and key.
-SET_WISE_REFERENCES_FROM = 1_000
 #: Name of the temporary table the changed rows go through.
 STAGE = "contract_import_stage"
 
@@ -103,20 +99,13 @@ def contract_rows_import(
                 created.append(row)
             elif found[1] != values[row]:
                 changed.append((found[0], row))
-        with _references_checked(len(created) + len(changed)):
-            _insert(model, retailer, columns, created)
-            _update(model, written, values, changed)
+        _insert(model, retailer, columns, created)
+        _update(model, written, values, changed)
     counts["new"], counts["updated"] = len(created), len(changed)
     counts["skipped"] = total - len(created) - len(changed)
     if progress is not None:
         progress(total, total)
     return counts
-
-
-def _references_checked(rows: int) -> AbstractContextManager[bool]:
-    if rows >= SET_WISE_REFERENCES_FROM:
-        return references_checked_in_bulk()
-    return nullcontext(False)
 
 
 def _checked(
@@ -226,7 +215,6 @@ def _update(
         names = [f.name for f in model._meta.concrete_fields if f.attname in attnames]
         model._default_manager.bulk_update(objects, names)
         return
-    note_references(model, table)
     quote = connection.ops.quote_name
     names = ", ".join(quote(name) for name in table.column_names)
     target, stage = quote(model._meta.db_table), quote(STAGE)
