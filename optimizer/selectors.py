@@ -70,9 +70,8 @@ def customer_id_ranges(
         f"SELECT id, (ROW_NUMBER() OVER (ORDER BY id) - 1) / %s AS bucket FROM {table} "
         "WHERE retailer_id = %s AND enrolled_on < %s) numbered GROUP BY bucket ORDER BY 1"
     )
-    day: Any = as_of if connection.vendor == "postgresql" else as_of.isoformat()
     with connection.cursor() as cursor:
-        cursor.execute(sql, [chunk_size, retailer.pk, day])
+        cursor.execute(sql, [chunk_size, retailer.pk, as_of])
         return [(int(lo), int(hi), int(n)) for lo, hi, n in cursor.fetchall()]
 
 

@@ -179,7 +179,7 @@ def test_insert_chunks_raises_what_the_database_refuses():
     assert not Customer.objects.exists()
 
 
-def test_allocate_ids_takes_distinct_ids_from_the_sequence(postgres_only):
+def test_allocate_ids_takes_distinct_ids_from_the_sequence():
     ids = allocate_ids(Transaction, 5)
     assert len(set(ids.tolist())) == 5
     assert (ids == np.arange(ids[0], ids[0] + 5)).all()  # nobody else inserting
@@ -188,7 +188,7 @@ def test_allocate_ids_takes_distinct_ids_from_the_sequence(postgres_only):
 # --- foreign keys checked set-wise ------------------------------------------------------------
 
 
-def test_references_checked_in_bulk_skips_rows_created_in_the_block(postgres_only):
+def test_references_checked_in_bulk_skips_rows_created_in_the_block():
     from tests.customers.factories import CustomerFactory
     from tests.retailers.factories import ProductFactory
 
@@ -241,8 +241,6 @@ def line_frame(transaction_id: int, product_id: int, retailer_id: int) -> pd.Dat
 def test_references_checked_in_bulk_holds_the_parent_rows_until_commit():
     """The check ends with the parents locked FOR KEY SHARE: another session cannot delete a
     product the new lines reference before they are committed."""
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks are a PostgreSQL matter")
     from retailers.models import Product
     from tests.customers.factories import TransactionFactory
     from tests.retailers.factories import ProductFactory

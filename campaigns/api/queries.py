@@ -2,7 +2,7 @@
 
 A till asks this on every scan, so it skips the ORM's query compilation and the nested
 serializers (together about three quarters of the request's CPU) and renders plain dicts. The
-SQL is portable (PostgreSQL and SQLite) and, like every other read, scoped by ``retailer_id``:
+SQL is, like every other read, scoped by ``retailer_id``:
 another retailer's customer is simply not found. The FIFO lot logic stays in
 :mod:`customers.points_fifo`, the same code the ORM paths use.
 """
@@ -15,7 +15,7 @@ from typing import Any
 from campaigns.models import Bonus, BonusState, BonusType
 from customers.models import Customer, PointsEntry
 from customers.points_fifo import Movement, lots_from_chain, next_expiry
-from loyalty_site.hot_sql import as_date, hot_cursor
+from loyalty_site.hot_sql import hot_cursor
 from loyalty_site.money import quantize
 
 _CUSTOMER_BONUSES = f"""
@@ -39,7 +39,7 @@ ORDER BY seq
 
 
 def _money(value: Any) -> str:
-    return str(quantize(value))  # SQLite hands decimals back as int or float
+    return str(quantize(value))
 
 
 def _bonus(row: tuple) -> dict[str, Any]:
@@ -51,8 +51,8 @@ def _bonus(row: tuple) -> dict[str, Any]:
         "kind": kind,
         "value": _money(value),
         "points": points,
-        "valid_from": as_date(valid_from).isoformat(),
-        "valid_to": as_date(valid_to).isoformat(),
+        "valid_from": valid_from.isoformat(),
+        "valid_to": valid_to.isoformat(),
         "state": state,
         "uses": uses,
         "max_uses": max_uses,
@@ -78,10 +78,7 @@ def customer_snapshot(*, retailer_id: int, external_id: str, today: dt.date) -> 
     balance = ledger[-1][3] if ledger else 0
     upcoming = None
     if balance:
-        lots = lots_from_chain(
-            Movement(seq, points, as_date(expires) if expires is not None else None)
-            for seq, points, expires, _ in ledger
-        )
+        lots = lots_from_chain(Movement(seq, points, expires) for seq, points, expires, _ in ledger)
         upcoming = next_expiry(lots, today)
     return {
         "customer_id": external_id,

@@ -15,10 +15,10 @@ Any refusal raises, which rolls the whole transaction back. The check constraint
 ``uses <= max_uses`` and ``spent <= spend_limit`` are the backstop.
 
 Tills redeem at the rate of a national chain's checkouts, so these are plain SQL statements
-(portable between PostgreSQL and SQLite, scoped by ``retailer_id``) rather than ORM queries,
-whose compilation cost more CPU than the database work itself. On PostgreSQL, steps 1-3 are a
-single statement for every bonus whose cost is its fixed ``redemption_cost`` (all kinds but the
-points multiplier); step 0 is then only needed to say why a redemption was refused.
+(scoped by ``retailer_id``) rather than ORM queries, whose compilation cost more CPU than the
+database work itself. Steps 1-3 are a single statement for every bonus whose cost is its fixed
+``redemption_cost`` (all kinds but the points multiplier); step 0 is then only needed to say why a
+redemption was refused.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from campaigns.exceptions import (  # noqa: F401
 from campaigns.models import Bonus, BonusKind, BonusState, BonusType, Campaign, Redemption
 from customers.models import Customer
 from customers.services.points import points_bonus_credit, retailer_today
-from loyalty_site.hot_sql import as_date, hot_cursor
+from loyalty_site.hot_sql import hot_cursor
 from loyalty_site.money import ZERO, quantize
 from retailers.models import Retailer
 
@@ -152,8 +152,8 @@ def _find(cursor: Any, retailer: Retailer, code: str) -> _Found | None:
         found,
         value=quantize(found.value),
         redemption_cost=quantize(found.redemption_cost),
-        valid_from=as_date(found.valid_from),
-        valid_to=as_date(found.valid_to),
+        valid_from=found.valid_from,
+        valid_to=found.valid_to,
     )
 
 
@@ -193,7 +193,7 @@ class _Use:
 
 
 def _take_at_once(cursor: Any, use: _Use) -> Redeemed | None:
-    """PostgreSQL: take the use, record it and book its cost in one statement, or ``None``.
+    """Take the use, record it and book its cost in one statement, or ``None``.
 
     Covers the common case, a bonus still issued and valid today whose cost is its fixed
     ``redemption_cost`` (every kind but the points multiplier). ``None`` (no row) leaves it to
@@ -258,7 +258,7 @@ def _take(cursor: Any, use: _Use) -> Redeemed:
         # Lost to another use, or cancelled/expired since it was read: tell which.
         cursor.execute(_STATE, [bonus.id])
         state, valid_to = cursor.fetchone()
-        _check_dates(bonus.code, state, bonus.valid_from, as_date(valid_to), use.today)
+        _check_dates(bonus.code, state, bonus.valid_from, valid_to, use.today)
         raise AlreadyRedeemed(f"Bonus {bonus.code} has already been redeemed.")
     use_no = taken[0]
     cursor.execute(
@@ -310,7 +310,7 @@ def bonus_redeem(
     """Redeem the bonus ``code`` of ``retailer`` once.
 
     The till calls this on every redemption, so it runs plain SQL statements (see the module
-    docstring) instead of ORM queries: one on PostgreSQL in the common case. Any refusal raises
+    docstring) instead of ORM queries: one in the common case. Any refusal raises
     and the caller's transaction must roll back (no savepoint is taken: a refusal after the use
     was taken must undo it). The campaign's row stays locked until the commit: the caller should
     write what it still has to (the API stores its answer to the till) and commit promptly.
@@ -332,8 +332,7 @@ def bonus_redeem(
         api_token_id=getattr(api_token, "pk", None),
     )
     with hot_cursor() as cursor:
-        redeemed = _take_at_once(cursor, use) if connection.vendor == "postgresql" else None
-        redeemed = redeemed or _take(cursor, use)
+        redeemed = _take_at_once(cursor, use) or _take(cursor, use)
         if _critical_section_hook is not None:
             _critical_section_hook()
     return redeemed

@@ -1,6 +1,6 @@
 """Allocation inputs: a scoring run's scores, the bonus catalogue, contact history and uplift.
 
-Reads everything :func:`optimizer.engine.allocation.allocate` needs in bulk (COPY on PostgreSQL)
+Reads everything :func:`optimizer.engine.allocation.allocate` needs in bulk (COPY)
 and nothing else: the engine sees plain frames, never the ORM.
 """
 
@@ -12,7 +12,6 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
-from django.db import connection
 
 from campaigns.models import BonusKind, BonusType, Campaign, CampaignMember, CampaignState
 from customers.models import Customer
@@ -102,14 +101,9 @@ def _recent_bonuses(run: AllocationRun, customer_ids: pd.Series) -> np.ndarray:
 
 def _responses(run: AllocationRun) -> pd.DataFrame:
     """Long frame: ``customer_id``, ``bonus_type``, ``response_probability``."""
-    each = (
-        "jsonb_each_text(s.responses)"
-        if connection.vendor == "postgresql"
-        else "json_each(s.responses)"
-    )
     sql = (
         "SELECT s.customer_id, j.key, j.value "  # noqa: S608
-        f"FROM {table(CustomerScore)} s, {each} j WHERE s.run_id = %(run)s"
+        f"FROM {table(CustomerScore)} s, jsonb_each_text(s.responses) j WHERE s.run_id = %(run)s"
     )
     names = ["customer_id", "bonus_type", "response_probability"]
     dtypes = {"customer_id": "int64", "bonus_type": "str", "response_probability": "float64"}

@@ -276,10 +276,7 @@ def test_points_multiplier_credits_extra_points_and_books_their_value(client, re
     assert points_summary(customer=bonus.customer).balance == 50
 
 
-@pytest.mark.postgres
-def test_postgres_takes_records_and_books_a_fixed_cost_use_in_one_statement(
-    postgres_only, client, bonus
-):
+def test_postgres_takes_records_and_books_a_fixed_cost_use_in_one_statement(client, bonus):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -293,8 +290,7 @@ def test_postgres_takes_records_and_books_a_fixed_cost_use_in_one_statement(
     assert Campaign.objects.get(pk=bonus.campaign_id).spent == Decimal("1.00")
 
 
-@pytest.mark.postgres
-def test_postgres_multiplier_takes_the_step_by_step_path(postgres_only, client, retailer):
+def test_postgres_multiplier_takes_the_step_by_step_path(client, retailer):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 

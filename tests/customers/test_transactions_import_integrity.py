@@ -26,12 +26,6 @@ from tests.retailers.factories import ProductFactory, RetailerFactory, StoreFact
 SET_WISE, PER_ROW = "set-wise", "per-row"
 
 
-@pytest.fixture
-def on_postgres():
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks and foreign key triggers are a PostgreSQL matter")
-
-
 @pytest.fixture(params=[SET_WISE, PER_ROW])
 def checks(request, monkeypatch):
     """Run the test with the triggers switched off (superuser) and with the per-row fallback."""
@@ -78,7 +72,6 @@ def wait_for_a_lock_wait(seconds: float = 4.0) -> bool:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("on_postgres")
 def test_transactions_bulk_import_makes_a_concurrent_product_delete_wait_then_fail(
     checks, tmp_path, monkeypatch
 ):
@@ -119,7 +112,6 @@ def test_transactions_bulk_import_makes_a_concurrent_product_delete_wait_then_fa
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("on_postgres")
 def test_transactions_bulk_import_fails_cleanly_when_a_product_vanishes_inside_it(
     checks, tmp_path, monkeypatch
 ):
@@ -148,7 +140,7 @@ def test_transactions_bulk_import_fails_cleanly_when_a_product_vanishes_inside_i
 
 
 @pytest.fixture
-def non_superuser(on_postgres, db):
+def non_superuser(db):
     """Switch this test's session to a role that may not set ``session_replication_role``.
 
     Everything (the role, its grants, the ``SET ROLE``) happens inside the test's transaction

@@ -13,8 +13,7 @@ Django side (writes through ``loyalty_site.bulk.insert_frame``):
 
 - ``writing``: shared writers (contract frames -> rows, demo staff users, phase timing).
 - ``purge``: deletes a demo retailer's rows table by table.
-- ``dbtuning``: bulk-load session settings (SQLite page cache, PostgreSQL set-wise foreign key
-  checks, ANALYZE).
+- ``dbtuning``: bulk-load session settings (set-wise foreign key checks, ANALYZE).
 - ``loader``: ``demo_load`` behind ``manage.py load_demo``.
 - ``generator``: ``synthetic_retailer_generate`` behind ``manage.py generate_retailer``.
 
