@@ -34,7 +34,7 @@ from retailers.import_kinds import resource_class_for
 from retailers.models import Retailer
 from retailers.resources import BaseResource, RetailerKey, spreadsheet_row
 
-#: Keys per ``IN (...)`` query (SQLite's default limit on parameters is far above it).
+#: Keys per ``IN (...)`` query (bounds one statement's parameters and its plan).
 KEY_CHUNK = 5_000
 #: Rows per INSERT / upsert statement.
 WRITE_BATCH = 2_000
