@@ -14,7 +14,8 @@ documents, and writes engine scores back as :class:`~optimizer.models.CustomerSc
 The aggregation runs in SQL and the rows stream out with ``COPY (SELECT ...) TO STDOUT``
 (psycopg 3 ``cursor.copy``) into ``pandas.read_csv``; business dates are computed there with
 ``AT TIME ZONE``. Baskets and category days come from one query whose cost follows the chunk's
-own baskets (see ``reads._history``). Scores go back through
+own baskets (see ``optimizer.queries.history``; every statement is in
+``optimizer.queries``, scoped to the retailer by ``loyalty_site.sql``). Scores go back through
 :func:`loyalty_site.bulk.insert_frame` (``COPY``).
 
 Offers are "the response to past offers" input of the next run: today the imported

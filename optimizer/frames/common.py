@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from django.db import connection, models
+from django.db import connection
 
+from loyalty_site.sql import RetailerSQL
 from retailers.models import Retailer
 
 
@@ -49,20 +50,14 @@ class ScoringFrames:
     offers: pd.DataFrame
 
 
-def table(model: type[models.Model]) -> str:
-    """The quoted table name of ``model``."""
-    return connection.ops.quote_name(model._meta.db_table)
-
-
 def cutoff_of(retailer: Retailer, as_of: dt.date) -> dt.datetime:
     """Midnight starting ``as_of`` in the retailer's time zone: the first instant not read."""
     return dt.datetime.combine(as_of, dt.time.min, tzinfo=retailer.tz)
 
 
 def base_params(retailer: Retailer, as_of: dt.date) -> dict[str, Any]:
-    """Query parameters every reader uses."""
+    """Query parameters every reader uses (the retailer's id is bound by the statement)."""
     return {
-        "retailer": retailer.pk,
         "cutoff": cutoff_of(retailer, as_of),
         "as_of": as_of,
         "tz": retailer.time_zone,
@@ -75,11 +70,17 @@ def days_to_datetime(days: pd.Series) -> pd.Series:
 
 
 def query_frame(
-    sql: str, params: dict[str, Any], names: list[str], dtypes: dict[str, str]
+    query: RetailerSQL,
+    retailer_id: int,
+    values: dict[str, Any],
+    names: list[str],
+    dtypes: dict[str, str],
 ) -> pd.DataFrame:
-    """Rows of ``sql`` as a frame, streamed out with ``COPY (...) TO STDOUT`` (CSV)."""
+    """Rows of ``query`` (an ``optimizer.queries`` statement) for one retailer as a frame,
+    streamed out with ``COPY (...) TO STDOUT`` (CSV)."""
     buffer = io.BytesIO()
-    statement = f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)"
+    statement = f"COPY ({query.text}) TO STDOUT WITH (FORMAT csv)"
+    params = query.params(retailer_id, **values)
     with connection.cursor() as cursor, cursor.cursor.copy(statement, params) as copy:
         for data in copy:
             buffer.write(data)

@@ -36,13 +36,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from django.db import connection
 
 from campaigns.models import PromotionItem, ProposalState
-from customers.models import Transaction, TransactionLine
-from optimizer.frames.common import days_to_datetime, query_frame, table
+from optimizer import queries
+from optimizer.frames.common import days_to_datetime, query_frame
 from optimizer.frames.trading_days import trading_days_frame
-from optimizer.models import CustomerScore, ScoringRun
+from optimizer.models import ScoringRun
 from retailers.models import (
     CompetitorPrice,
     InventoryLevel,
@@ -87,16 +86,6 @@ def local_midnight(retailer: Retailer, day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min, tzinfo=retailer.tz)
 
 
-def _day_sql(column: str) -> str:
-    """A date column as days since 1970-01-01."""
-    return f"({column} - DATE '1970-01-01')"
-
-
-def _dates(values: pd.Series) -> pd.Series:
-    """What :func:`_day_sql` returned -> datetime64[s]."""
-    return days_to_datetime(values.astype("float64"))
-
-
 def store_count(*, retailer: Retailer) -> int:
     """Stores of the chain: the denominator of the display and mailer shares.
 
@@ -112,24 +101,14 @@ def store_count(*, retailer: Retailer) -> int:
 
 
 def _sales(retailer: Retailer, since: dt.date, before: dt.date) -> pd.DataFrame:
-    ts = connection.ops.quote_name("timestamp")
-    week = f"(date_trunc('week', t.{ts} AT TIME ZONE %(tz)s)::date - DATE '1970-01-01')"
-    sql = (
-        f"SELECT l.product_id, {week}, SUM(l.quantity::float8), SUM(l.amount::float8), "  # noqa: S608
-        "SUM(ABS(l.discount::float8)), COUNT(DISTINCT t.customer_id) "
-        f"FROM {table(TransactionLine)} l JOIN {table(Transaction)} t ON t.id = l.transaction_id "
-        f"WHERE t.retailer_id = %(retailer)s AND l.retailer_id = %(retailer)s "
-        f"AND t.{ts} >= %(start)s AND t.{ts} < %(cutoff)s AND l.quantity > 0 GROUP BY 1, 2"
-    )
     params = {
-        "retailer": retailer.pk,
         "tz": retailer.time_zone,
         "start": local_midnight(retailer, since),
         "cutoff": local_midnight(retailer, before),
     }
     names = ["product_id", "week_start", "units", "revenue", "discount", "buyers"]
     dtypes = dict.fromkeys(names, "float64") | {"product_id": "int64", "week_start": "int64"}
-    frame = query_frame(sql, params, names, dtypes)
+    frame = query_frame(queries.sales_weeks(), retailer.pk, params, names, dtypes)
     frame["week_start"] = days_to_datetime(frame["week_start"].astype("float64"))
     return frame
 
@@ -148,16 +127,12 @@ def sales_panel_frame(*, retailer: Retailer, since: dt.date, before: dt.date) ->
 def promotion_history_frame(*, retailer: Retailer, since: dt.date, before: dt.date) -> pd.DataFrame:
     """``PromotionHistory`` rows of the weeks in [``since``, ``before``): ``product_id`` int64,
     ``week_start`` datetime64[s], ``display_stores``, ``mailer_stores`` int64."""
-    sql = (
-        f"SELECT product_id, {_day_sql('week_start')}, display_stores, mailer_stores "  # noqa: S608
-        f"FROM {table(PromotionHistory)} WHERE retailer_id = %(retailer)s "
-        "AND week_start >= %(since)s AND week_start < %(before)s"
-    )
-    params = {"retailer": retailer.pk, "since": since, "before": before}
+    params = {"since": since, "before": before}
     names = ["product_id", "week_start", "display_stores", "mailer_stores"]
     dtypes = {"product_id": "int64", "display_stores": "int64", "mailer_stores": "int64"}
-    frame = query_frame(sql, params, names, dtypes | {"week_start": "int64"})
-    frame["week_start"] = _dates(frame["week_start"])
+    query = queries.promotion_history()
+    frame = query_frame(query, retailer.pk, params, names, dtypes | {"week_start": "int64"})
+    frame["week_start"] = days_to_datetime(frame["week_start"].astype("float64"))
     return frame.astype(dtypes)
 
 
@@ -279,30 +254,16 @@ def reach_frame(
     )
     if segments is not None and (run is None or not segments):
         return empty, info
-    ts = connection.ops.quote_name("timestamp")
     params: dict[str, Any] = {
-        "retailer": retailer.pk,
         "start": local_midnight(retailer, week_start - dt.timedelta(weeks=REACH_WEEKS)),
         "cutoff": local_midnight(retailer, week_start),
     }
-    join = ""
     if segments is not None:
-        names = []
-        for n, segment in enumerate(segments):
-            params[f"seg{n}"] = segment
-            names.append(f"%(seg{n})s")
+        params.update({f"seg{n}": segment for n, segment in enumerate(segments)})
         params["run"] = run.pk  # type: ignore[union-attr]
-        join = (
-            f" JOIN {table(CustomerScore)} s ON s.customer_id = t.customer_id "
-            f"AND s.run_id = %(run)s AND s.segment IN ({', '.join(names)})"
-        )
-    sql = (
-        "SELECT l.product_id, COUNT(DISTINCT t.customer_id) "  # noqa: S608
-        f"FROM {table(TransactionLine)} l JOIN {table(Transaction)} t ON t.id = l.transaction_id"
-        f"{join} WHERE t.retailer_id = %(retailer)s AND t.{ts} >= %(start)s "
-        f"AND t.{ts} < %(cutoff)s AND l.quantity > 0 GROUP BY 1"
-    )
-    frame = query_frame(sql, params, ["product_id", "reach"], {"product_id": "int64"})
+    query = queries.reach(None if segments is None else len(segments))
+    names = ["product_id", "reach"]
+    frame = query_frame(query, retailer.pk, params, names, {"product_id": "int64"})
     return frame.astype({"product_id": "int64", "reach": "int64"}), info
 
 
