@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection, connections
+from django.db import connections
 from django.utils import timezone
 
 from campaigns.exceptions import ProposalInvalid
@@ -40,7 +40,7 @@ from optimizer.models import AllocationRun, CustomerScore, ScoringModelVersion, 
 from optimizer.services import scoring_run_create
 from optimizer.services.allocation import allocation_run_execute
 from retailers.models import Role, RunStatus
-from tests.database import database_url
+from tests.database import database_params, database_url
 from tests.optimizer.allocation_fixtures import scored_tenant, start_allocation
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -120,13 +120,7 @@ def table_lock(table: str):
     """A second connection holding ``ACCESS EXCLUSIVE`` on ``table`` until ``.rollback()``."""
     import psycopg
 
-    db = connection.settings_dict
-    conn = psycopg.connect(
-        dbname=db["NAME"],
-        host=db["HOST"] or "127.0.0.1",
-        port=db["PORT"] or 5432,
-        user=db["USER"] or "postgres",
-    )
+    conn = psycopg.connect(**database_params())
     conn.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
     return conn
 
