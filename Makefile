@@ -20,6 +20,8 @@ migrate: install
 
 ## Quick start 1/2: set up, load the Complete Journey demo (once), queue its first scoring run,
 ## then run the web server and the workers (which execute that run in the background).
+## Without DATABASE_URL every step uses the embedded PostgreSQL in var/pgdata (started on the
+## first connection, stopped when its last process exits; loyalty_site/embedded_pg).
 demo: migrate
 	DJANGO_DEBUG=1 $(BIN)/python manage.py load_demo --if-missing
 	DJANGO_DEBUG=1 $(BIN)/python manage.py score --retailer demo --if-none
@@ -33,7 +35,7 @@ run: migrate
 worker: install
 	$(BIN)/python manage.py qcluster
 
-## Quick start 2/2: the whole test suite (SQLite unless DATABASE_URL is set).
+## Quick start 2/2: the whole test suite, on the embedded PostgreSQL unless DATABASE_URL is set.
 test: install
 	$(BIN)/pytest -q
 

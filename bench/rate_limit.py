@@ -67,7 +67,8 @@ def main() -> None:
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     stores = ["database", "cache"]
-    print(f"{connection.vendor}, CACHE_URL={'set' if settings.CACHE_URL else 'unset'}")
+    cache = "set" if settings.CACHE_URL else "unset"
+    print(f"PostgreSQL {connection.pg_version}, CACHE_URL={cache}")
     for store in stores:
         settings.RATE_LIMIT_STORE = store
         name = f"bench-{store}-{time.time_ns()}"

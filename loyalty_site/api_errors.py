@@ -5,7 +5,7 @@
 ``fields`` appears on validation errors only (field name -> list of messages). A domain error
 (:class:`loyalty_site.errors.ApplicationError`) is answered with its own ``status`` and ``code``
 and its message; DRF's and Django's ``ValidationError`` are 400 ``invalid``. A lock wait that
-hit PostgreSQL's ``lock_timeout`` (or a deadlock, or SQLite's "database is locked") is answered
+hit PostgreSQL's ``lock_timeout`` (or a deadlock, or a serialization failure) is answered
 503 with ``Retry-After``: the request changed nothing and can be retried.
 """
 
@@ -45,9 +45,7 @@ def is_lock_timeout(exc: BaseException) -> bool:
     """True for an ``OperationalError`` that means "the row was busy, retry"."""
     if not isinstance(exc, OperationalError):
         return False
-    cause = exc.__cause__
-    sqlstate = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
-    return sqlstate in RETRYABLE_SQLSTATES or "database is locked" in str(exc)
+    return getattr(exc.__cause__, "sqlstate", None) in RETRYABLE_SQLSTATES
 
 
 def domain_error_answer(exc: BaseException) -> tuple[int, str] | None:

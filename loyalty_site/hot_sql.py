@@ -1,20 +1,19 @@
 """A cursor for the few hot paths written in plain SQL (the tills' lookup and redemption).
 
-On PostgreSQL it sends its statements as server-side prepared statements: each web process's
+It sends its statements as server-side prepared statements: each web process's
 connection parses and plans a statement once and then only binds new values, which halves the
 database's CPU per redemption (planning the lookup's three-table join costs more than running
 it). Django leaves prepared statements off for its own queries, to keep transaction-mode
 connection poolers working; these few named statements are prepared by psycopg at the protocol
 level, which PgBouncer 1.21+ supports (``max_prepared_statements``).
 
-Elsewhere (SQLite, ``DB_PREPARED_STATEMENTS=0``) and whenever Django records queries (``DEBUG``,
+With ``DB_PREPARED_STATEMENTS=0`` and whenever Django records queries (``DEBUG``,
 ``CaptureQueriesContext``), it is Django's ordinary cursor. Errors are Django's database errors in
 every case.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -48,8 +47,8 @@ class _PreparedCursor:
 
 @contextmanager
 def hot_cursor() -> Iterator[Any]:
-    """A cursor on the default connection; prepared statements on PostgreSQL."""
-    if connection.vendor == "postgresql" and not connection.queries_logged:
+    """A cursor on the default connection; prepared statements unless turned off or logged."""
+    if not connection.queries_logged:
         connection.ensure_connection()
         prepared = connection.connection.prepare_threshold is not None
     else:
@@ -66,8 +65,3 @@ def hot_cursor() -> Iterator[Any]:
         yield _PreparedCursor(raw)
     finally:
         raw.close()  # type: ignore[attr-defined]
-
-
-def as_date(value: Any) -> dt.date:
-    """A date column read by plain SQL: a ``date``, or its ISO text where the driver gives text."""
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))

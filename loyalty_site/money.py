@@ -1,7 +1,8 @@
 """Decimal helpers for money. Pure Python: no Django import.
 
-Money is ``Decimal`` with two places everywhere in models and the API. SQLite stores decimals as
-REAL, so database aggregates must pass through :func:`quantize` before they are shown or compared.
+Money is ``Decimal`` with two places everywhere in models and the API. Database aggregates (a
+``SUM`` or ``AVG`` of ``numeric`` comes back with more places) pass through :func:`quantize`
+before they are shown or compared.
 """
 
 from __future__ import annotations

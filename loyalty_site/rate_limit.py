@@ -10,7 +10,7 @@ process, so a limit of 30 a minute means 30 whatever the number of workers:
 
 * ``"database"`` (the default): the table ``loyalty_rate_counter`` (``retailers.RateCounter``,
   UNLOGGED on PostgreSQL: no WAL flush per hit), one atomic ``INSERT ... ON CONFLICT DO UPDATE
-  ... RETURNING`` per hit (PostgreSQL, SQLite 3.35+); the first hit of a window deletes the
+  ... RETURNING`` per hit; the first hit of a window deletes the
   windows that have ended. ``bench/rate_limit.py`` measures it.
 * ``"cache"`` (the default with ``CACHE_URL``): the Django cache, i.e. Redis. Without
   ``CACHE_URL`` that cache is per process and so is the count: development only.

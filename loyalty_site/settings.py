@@ -1,6 +1,8 @@
 """Settings of the loyalty platform: one file, every difference between environments from env vars.
 
-Defaults give a working single-machine install: SQLite file database, django-q2 ORM broker.
+Defaults give a working single-machine install: an embedded PostgreSQL server
+(loyalty_site.embedded_pg: started on the first connection, data in var/pgdata), the django-q2
+ORM broker.
 
 Environment variables
     DJANGO_DEBUG            "1" for development (default off).
@@ -9,8 +11,8 @@ Environment variables
     DJANGO_CSRF_TRUSTED_ORIGINS  comma separated origins, e.g. "https://loyalty.example.com".
     DJANGO_SECURE           "1" forces HTTPS-only cookies, HSTS and the SSL redirect
                             (default: on unless DEBUG).
-    DJANGO_DB_PATH          SQLite file (default BASE_DIR/db.sqlite3) when DATABASE_URL is unset.
-    DATABASE_URL            e.g. postgres://postgres@127.0.0.1:5432/loyalty selects PostgreSQL.
+    DATABASE_URL            e.g. postgres://postgres@127.0.0.1:5432/loyalty: that PostgreSQL server
+                            (default: the embedded server, database "loyalty").
     DB_LOCK_TIMEOUT_MS      PostgreSQL lock_timeout for every connection (default 5000).
     REDIS_URL               switches the django-q2 broker from the ORM to Redis (see README).
     CACHE_URL               redis://... : one cache shared by the web processes (resolved API
@@ -140,40 +142,40 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 DB_LOCK_TIMEOUT_MS = int(os.environ.get("DB_LOCK_TIMEOUT_MS", "5000"))
+# Persistent connections. Health checks (one "SELECT 1" round trip before each request's first
+# query) are off, as in Django's default: after a database restart each web process's first
+# request fails once (the till retries with its Idempotency-Key) and reconnects. Set
+# DB_CONN_HEALTH_CHECKS=1 to trade that round trip for never failing that request.
+_CONN_HEALTH_CHECKS = os.environ.get("DB_CONN_HEALTH_CHECKS", "0") == "1"
+DATABASES: dict[str, dict[str, Any]]
 if os.environ.get("DATABASE_URL"):
-    # Persistent connections. Health checks (one "SELECT 1" round trip before each request's
-    # first query) are off, as in Django's default: after a database restart each web process's
-    # first request fails once (the till retries with its Idempotency-Key) and reconnects. Set
-    # DB_CONN_HEALTH_CHECKS=1 to trade that round trip for never failing that request.
     DATABASES = {
-        "default": dj_database_url.config(
-            conn_max_age=60,
-            conn_health_checks=os.environ.get("DB_CONN_HEALTH_CHECKS", "0") == "1",
+        "default": dict(
+            dj_database_url.config(conn_max_age=60, conn_health_checks=_CONN_HEALTH_CHECKS)
         )
     }
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        # Bounded lock waits: a blocked request fails fast (and is answered 409/503) rather than
-        # hanging a worker.
-        DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
-            f"-c lock_timeout={DB_LOCK_TIMEOUT_MS}"
-        )
-        # Prepared statements for the tills' hot SQL paths only (loyalty_site.hot_sql asks for
-        # them explicitly; Django's ORM binds client-side and never prepares). Set
-        # DB_PREPARED_STATEMENTS=0 behind a pooler that cannot keep them (PgBouncer < 1.21).
-        if os.environ.get("DB_PREPARED_STATEMENTS", "1") == "1":
-            DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 2**31 - 1
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_URL must name a PostgreSQL database (postgres://...)")
 else:
+    # No server configured: PostgreSQL from the pgserver wheel, started on the first connection.
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": os.environ.get("DJANGO_DB_PATH", str(BASE_DIR / "db.sqlite3")),
-            "OPTIONS": {
-                "timeout": 20,
-                "transaction_mode": "IMMEDIATE",
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            },
+            "ENGINE": "loyalty_site.embedded_pg",
+            "NAME": "loyalty",
+            "USER": "postgres",
+            "PGDATA": str(BASE_DIR / "var" / "pgdata"),
+            "CONN_MAX_AGE": 60,
+            "CONN_HEALTH_CHECKS": _CONN_HEALTH_CHECKS,
         }
     }
+# Bounded lock waits: a blocked request fails fast (and is answered 409/503) rather than hanging a
+# worker.
+DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c lock_timeout={DB_LOCK_TIMEOUT_MS}"
+# Prepared statements for the tills' hot SQL paths only (loyalty_site.hot_sql asks for them
+# explicitly; Django's ORM binds client-side and never prepares). Set DB_PREPARED_STATEMENTS=0
+# behind a pooler that cannot keep them (PgBouncer < 1.21).
+if os.environ.get("DB_PREPARED_STATEMENTS", "1") == "1":
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 2**31 - 1
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth -----------------------------------------------------------------------------------
@@ -393,4 +395,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler", "level": LOG_LEVEL}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # The embedded server's start and stop (every pg_ctl call at INFO) only when they fail.
+    "loggers": {"pgserver": {"level": "WARNING"}},
 }

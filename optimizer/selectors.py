@@ -12,6 +12,7 @@ from django.db.models import Max, QuerySet
 
 from customers.models import Customer, Transaction
 from customers.services.points import retailer_today
+from optimizer import queries
 from optimizer.models import ACTIVE_STATUSES, CustomerScore, ScoringRun
 from retailers.models import Retailer, RunStatus
 from retailers.weeks import upcoming_week_starts
@@ -64,15 +65,9 @@ def customer_id_ranges(
     """
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
-    table = connection.ops.quote_name(Customer._meta.db_table)
-    sql = (
-        "SELECT MIN(id), MAX(id), COUNT(*) FROM ("  # noqa: S608
-        f"SELECT id, (ROW_NUMBER() OVER (ORDER BY id) - 1) / %s AS bucket FROM {table} "
-        "WHERE retailer_id = %s AND enrolled_on < %s) numbered GROUP BY bucket ORDER BY 1"
-    )
-    day: Any = as_of if connection.vendor == "postgresql" else as_of.isoformat()
+    query = queries.member_ranges()
     with connection.cursor() as cursor:
-        cursor.execute(sql, [chunk_size, retailer.pk, day])
+        cursor.execute(query.text, query.params(retailer.pk, chunk_size=chunk_size, as_of=as_of))
         return [(int(lo), int(hi), int(n)) for lo, hi, n in cursor.fetchall()]
 
 

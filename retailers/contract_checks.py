@@ -39,6 +39,7 @@ from django.db.models import Q
 from import_export.fields import Field
 
 from retailers.models import Retailer
+from retailers.queries import keyed_rows_sql
 from retailers.resources import BaseResource, RetailerKey, TextCell, spreadsheet_row
 from retailers.tenancy import RetailerOwned
 
@@ -75,31 +76,18 @@ def keyed_rows(
     key: str,
     keys: Sequence[Any],
     names: Sequence[str],
-    chunk: int = 5_000,
 ) -> list[tuple[Any, ...]]:
     """``names`` (attribute names) of the retailer's rows of ``model`` whose ``key`` is one of
-    ``keys``: on PostgreSQL one query with an array parameter (an ``IN`` list of thousands of
-    placeholders costs more to build in Django and psycopg than to run), elsewhere ``IN`` chunks.
+    ``keys``: one query with an array parameter (an ``IN`` list of thousands of placeholders
+    costs more to build in Django and psycopg than to run).
     """
     if not keys:
         return []
-    if connection.vendor != "postgresql":
-        rows = model._default_manager.filter(retailer=retailer)
-        found: list[tuple[Any, ...]] = []
-        for start in range(0, len(keys), chunk):
-            part = keys[start : start + chunk]
-            found += rows.filter(**{f"{key}__in": part}).values_list(*names)
-        return found
-    quote = connection.ops.quote_name
     column = {f.attname: str(f.column) for f in model._meta.concrete_fields}
     column["pk"] = str(model._meta.pk.column)
-    selected = ", ".join(quote(column[name]) for name in names)
-    sql = (
-        f"SELECT {selected} FROM {quote(model._meta.db_table)} "  # noqa: S608
-        f"WHERE {quote(column['retailer_id'])} = %s AND {quote(column[key])} = ANY(%s)"
-    )
+    query = keyed_rows_sql(model, [column[name] for name in names], column[key])
     with connection.cursor() as cursor:
-        cursor.execute(sql, [retailer.pk, list(keys)])
+        cursor.execute(query.text, query.params(retailer.pk, keys=list(keys)))
         return cursor.fetchall()
 
 

@@ -210,11 +210,6 @@ def _update(
             for name, column in columns.items()
         }
     )
-    if connection.vendor != "postgresql":
-        objects = [model(**dict(zip([pk, *attnames], r, strict=True))) for r in table.to_pylist()]
-        names = [f.name for f in model._meta.concrete_fields if f.attname in attnames]
-        model._default_manager.bulk_update(objects, names)
-        return
     quote = connection.ops.quote_name
     names = ", ".join(quote(name) for name in table.column_names)
     target, stage = quote(model._meta.db_table), quote(STAGE)

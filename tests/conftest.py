@@ -7,7 +7,6 @@ import os
 
 import pytest
 import time_machine
-from django.db import connection
 
 from retailers.models import Role
 from tests.retailers.factories import MembershipFactory, RetailerFactory, UserFactory
@@ -73,10 +72,3 @@ def api_client():
     from rest_framework.test import APIClient
 
     return APIClient()
-
-
-@pytest.fixture
-def postgres_only(db):
-    """Skip the test unless the database is PostgreSQL."""
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL (set DATABASE_URL)")

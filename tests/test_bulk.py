@@ -176,7 +176,7 @@ def test_insert_chunks_raises_what_the_database_refuses():
     assert not Customer.objects.exists()
 
 
-def test_allocate_ids_takes_distinct_ids_from_the_sequence(postgres_only):
+def test_allocate_ids_takes_distinct_ids_from_the_sequence():
     ids = allocate_ids(Transaction, 5)
     assert len(set(ids.tolist())) == 5
     assert (ids == np.arange(ids[0], ids[0] + 5)).all()  # nobody else inserting

@@ -19,6 +19,7 @@ from django.db import connection
 from loyalty_site import rate_limit
 from loyalty_site.rate_limit import hit
 from retailers.models import RateCounter
+from tests.database import database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -87,9 +88,8 @@ def test_the_default_store_is_the_database_without_cache_url_and_the_cache_with_
     assert shared["RATE_LIMIT_STORE"] == "cache"
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_hits_are_each_counted_once(postgres_only, settings):
+def test_concurrent_hits_are_each_counted_once(settings):
     settings.RATE_LIMIT_STORE = "database"
     counts: list[int] = []
     start = threading.Barrier(8)
@@ -118,15 +118,10 @@ print(json.dumps([hit(sys.argv[1], 86400).count for _ in range(3)]))
 """
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_two_web_processes_without_cache_url_share_one_counter(postgres_only):
-    db = connection.settings_dict
+def test_two_web_processes_without_cache_url_share_one_counter():
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CACHE_URL"))}
-    env.update(
-        DJANGO_SETTINGS_MODULE="loyalty_site.settings",
-        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-    )
+    env.update(DJANGO_SETTINGS_MODULE="loyalty_site.settings", DATABASE_URL=database_url())
     name = f"portal:{uuid.uuid4()}"
 
     def web_process() -> list[int]:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 SETTINGS_FILE = BASE_DIR / "loyalty_site" / "settings.py"
@@ -23,7 +24,6 @@ ENV_KEYS = (
     "DJANGO_DEBUG",
     "DJANGO_SECURE",
     "DJANGO_SECRET_KEY",
-    "DJANGO_DB_PATH",
 )
 
 
@@ -36,10 +36,12 @@ def load_settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict:
     return runpy.run_path(str(SETTINGS_FILE))
 
 
-def test_settings_default_to_sqlite_and_orm_broker(monkeypatch):
+def test_settings_default_to_embedded_postgres_and_orm_broker(monkeypatch):
     conf = load_settings(monkeypatch)
-    assert conf["DATABASES"]["default"]["ENGINE"] == "django.db.backends.sqlite3"
-    assert conf["DATABASES"]["default"]["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+    db = conf["DATABASES"]["default"]
+    assert db["ENGINE"] == "loyalty_site.embedded_pg"
+    assert db["PGDATA"] == str(BASE_DIR / "var" / "pgdata")
+    assert "lock_timeout=" in db["OPTIONS"]["options"]
     assert conf["Q_CLUSTER"]["orm"] == "default"
     assert "redis" not in conf["Q_CLUSTER"]
     assert conf["DEBUG"] is False
@@ -50,6 +52,11 @@ def test_settings_database_url_selects_postgres_with_bounded_lock_waits(monkeypa
     db = conf["DATABASES"]["default"]
     assert db["ENGINE"] == "django.db.backends.postgresql"
     assert "lock_timeout=" in db["OPTIONS"]["options"]
+
+
+def test_settings_refuse_a_database_url_that_is_not_postgres(monkeypatch):
+    with pytest.raises(ImproperlyConfigured, match="PostgreSQL"):
+        load_settings(monkeypatch, DATABASE_URL="sqlite:////tmp/loyalty.sqlite3")
 
 
 def test_settings_redis_url_switches_broker(monkeypatch):

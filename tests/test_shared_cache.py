@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.database import database_url
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 pytestmark = [
@@ -102,19 +104,9 @@ print(json.dumps(True))
 """
 
 
-def database_url() -> str:
-    from django.db import connection
-
-    db = connection.settings_dict
-    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(("shared", "after_revoke"), [(True, False), (False, True)])
-def test_a_token_revoked_in_one_process_is_refused_by_another(
-    postgres_only, retailer, shared, after_revoke
-):
+def test_a_token_revoked_in_one_process_is_refused_by_another(retailer, shared, after_revoke):
     """Shared cache: refused at once. Per-process cache: still accepted from the other process's
     cached copy (for up to ``CACHE_SECONDS``), as documented."""
     from campaigns.services.tokens import api_token_create

@@ -26,6 +26,7 @@ from rest_framework.response import Response
 
 from campaigns.exceptions import IdempotencyKeyMissing, IdempotencyKeyReused
 from campaigns.models import IdempotencyRecord
+from campaigns.queries import IDEMPOTENCY_CLAIM
 from loyalty_site.api_errors import domain_error_answer, error_body
 from loyalty_site.hot_sql import hot_cursor
 
@@ -58,15 +59,6 @@ def _replay(record: IdempotencyRecord, digest: str) -> Response:
     return response
 
 
-_INSERT = f"""
-INSERT INTO {IdempotencyRecord._meta.db_table}
-    (retailer_id, endpoint, "key", request_hash, status_code, response_body, created_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s)
-ON CONFLICT (retailer_id, endpoint, "key") DO NOTHING
-RETURNING id
-"""  # noqa: S608 - the table name comes from the model, values are parameters
-
-
 def _json(body: Any) -> Any:
     return IdempotencyRecord._meta.get_field("response_body").get_db_prep_value(body, connection)
 
@@ -77,17 +69,17 @@ def _claim(retailer_id: int, endpoint: str, key: str, digest: str, code: int, bo
     A concurrent request with the same key blocks on the unique index until this transaction
     ends: it then finds the committed record, or stores its own answer after a rollback.
     """
-    params = [
+    params = IDEMPOTENCY_CLAIM.params(
         retailer_id,
-        endpoint,
-        key,
-        digest,
-        code,
-        _json(body),
-        connection.ops.adapt_datetimefield_value(timezone.now()),
-    ]
+        endpoint=endpoint,
+        key=key,
+        hash=digest,
+        status=code,
+        body=_json(body),
+        now=timezone.now(),
+    )
     with hot_cursor() as cursor:
-        cursor.execute(_INSERT, params)
+        cursor.execute(IDEMPOTENCY_CLAIM.text, params)
         return cursor.fetchone() is not None
 
 

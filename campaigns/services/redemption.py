@@ -15,10 +15,10 @@ Any refusal raises, which rolls the whole transaction back. The check constraint
 ``uses <= max_uses`` and ``spent <= spend_limit`` are the backstop.
 
 Tills redeem at the rate of a national chain's checkouts, so these are plain SQL statements
-(portable between PostgreSQL and SQLite, scoped by ``retailer_id``) rather than ORM queries,
-whose compilation cost more CPU than the database work itself. On PostgreSQL, steps 1-3 are a
-single statement for every bonus whose cost is its fixed ``redemption_cost`` (all kinds but the
-points multiplier); step 0 is then only needed to say why a redemption was refused.
+(``campaigns.queries``, each scoped to the retailer) rather than ORM queries, whose compilation cost
+more CPU than the database work itself. Steps 1-3 are a single statement for every bonus whose cost
+is its fixed ``redemption_cost`` (all kinds but the points multiplier); step 0 is then only needed
+to say why a redemption was refused.
 """
 
 from __future__ import annotations
@@ -42,69 +42,20 @@ from campaigns.exceptions import (  # noqa: F401
     BudgetExhausted,
     RedemptionError,
 )
-from campaigns.models import Bonus, BonusKind, BonusState, BonusType, Campaign, Redemption
+from campaigns.models import Bonus, BonusKind, BonusState
+from campaigns.queries import (
+    BONUS_FIND,
+    BONUS_STATE,
+    BONUS_TAKE_RECORD_BOOK,
+    BONUS_TAKE_USE,
+    CAMPAIGN_BOOK,
+    REDEMPTION_RECORD,
+)
 from campaigns.services.events import bonus_redeemed_emit, bonuses_expired_emit
-from customers.models import Customer
 from customers.services.points import points_bonus_credit, retailer_today
-from loyalty_site.hot_sql import as_date, hot_cursor
+from loyalty_site.hot_sql import hot_cursor
 from loyalty_site.money import ZERO, quantize
 from retailers.models import Retailer
-
-_B, _T, _C = Bonus._meta.db_table, BonusType._meta.db_table, Customer._meta.db_table
-_CA = Campaign._meta.db_table
-# Table names come from the models; every value is a parameter.
-_FIND = f"""
-SELECT b.id, b.campaign_id, b.code, b.value, b.redemption_cost,
-       b.valid_from, b.valid_to, b.state, b.max_uses, t.kind, c.external_id
-FROM {_B} b JOIN {_T} t ON t.id = b.bonus_type_id JOIN {_C} c ON c.id = b.customer_id
-WHERE b.retailer_id = %s AND b.code = %s
-"""  # noqa: S608
-_TAKE_USE = f"""
-UPDATE {_B}
-SET uses = uses + 1,
-    state = CASE WHEN uses + 1 >= max_uses THEN %s ELSE state END,
-    state_changed_at = %s
-WHERE id = %s AND state = %s AND uses < max_uses
-RETURNING uses
-"""  # noqa: S608
-_TAKE_RECORD_BOOK = f"""
-WITH take AS (
-    UPDATE {_B} b
-    SET uses = b.uses + 1,
-        state = CASE WHEN b.uses + 1 >= b.max_uses THEN %s ELSE b.state END,
-        state_changed_at = %s
-    FROM {_T} t, {_C} c
-    WHERE b.retailer_id = %s AND b.code = %s
-      AND t.id = b.bonus_type_id AND c.id = b.customer_id AND t.kind <> %s
-      AND b.state = %s AND b.uses < b.max_uses AND b.valid_from <= %s AND b.valid_to >= %s
-    RETURNING b.id, b.campaign_id, b.code, b.value, b.redemption_cost, b.uses, b.max_uses,
-              t.kind, c.external_id
-), record AS (
-    INSERT INTO {Redemption._meta.db_table}
-        (retailer_id, bonus_id, use_no, cost, basket_amount, store_id, api_token_id, redeemed_at)
-    SELECT %s, id, uses, redemption_cost, %s, %s, %s, %s FROM take
-    RETURNING id
-), book AS (
-    UPDATE {_CA} ca SET spent = ca.spent + take.redemption_cost
-    FROM take
-    WHERE ca.id = take.campaign_id AND ca.retailer_id = %s AND take.redemption_cost > 0
-      AND ca.spent <= ca.spend_limit - take.redemption_cost
-    RETURNING ca.id
-)
-SELECT take.*, record.id, take.redemption_cost <= 0 OR EXISTS (SELECT FROM book)
-FROM take, record
-"""  # noqa: S608
-_STATE = f"SELECT state, valid_to FROM {_B} WHERE id = %s"  # noqa: S608
-_RECORD = f"""
-INSERT INTO {Redemption._meta.db_table}
-    (retailer_id, bonus_id, use_no, cost, basket_amount, store_id, api_token_id, redeemed_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
-RETURNING id
-"""  # noqa: S608
-_BOOK = f"""
-UPDATE {_CA} SET spent = spent + %s
-WHERE id = %s AND retailer_id = %s AND spent <= spend_limit - %s
-"""  # noqa: S608
 
 
 @dataclass(frozen=True)
@@ -139,7 +90,7 @@ class _Found:
 
 
 def _find(cursor: Any, retailer: Retailer, code: str) -> _Found | None:
-    cursor.execute(_FIND, [retailer.pk, code])
+    cursor.execute(BONUS_FIND.text, BONUS_FIND.params(retailer.pk, code=code))
     row = cursor.fetchone()
     if row is None:
         return None
@@ -148,8 +99,8 @@ def _find(cursor: Any, retailer: Retailer, code: str) -> _Found | None:
         found,
         value=quantize(found.value),
         redemption_cost=quantize(found.redemption_cost),
-        valid_from=as_date(found.valid_from),
-        valid_to=as_date(found.valid_to),
+        valid_from=found.valid_from,
+        valid_to=found.valid_to,
     )
 
 
@@ -189,7 +140,7 @@ class _Use:
 
 
 def _take_at_once(cursor: Any, use: _Use) -> Redeemed | None:
-    """PostgreSQL: take the use, record it and book its cost in one statement, or ``None``.
+    """Take the use, record it and book its cost in one statement, or ``None``.
 
     Covers the common case, a bonus still issued and valid today whose cost is its fixed
     ``redemption_cost`` (every kind but the points multiplier). ``None`` (no row) leaves it to
@@ -199,24 +150,21 @@ def _take_at_once(cursor: Any, use: _Use) -> Redeemed | None:
         BudgetExhausted: the campaign's spend limit cannot cover this use (the caller's
             transaction must roll back the use taken).
     """
+    query = BONUS_TAKE_RECORD_BOOK
     cursor.execute(
-        _TAKE_RECORD_BOOK,
-        [
-            BonusState.REDEEMED,
-            use.stamp,
+        query.text,
+        query.params(
             use.retailer.pk,
-            use.code,
-            BonusKind.POINTS_MULTIPLIER,
-            BonusState.ISSUED,
-            use.today,
-            use.today,
-            use.retailer.pk,
-            use.basket_amount,
-            use.store_id,
-            use.api_token_id,
-            use.stamp,
-            use.retailer.pk,
-        ],
+            redeemed=BonusState.REDEEMED.value,
+            now=use.stamp,
+            code=use.code,
+            multiplier=BonusKind.POINTS_MULTIPLIER.value,
+            issued=BonusState.ISSUED.value,
+            today=use.today,
+            basket=use.basket_amount,
+            store_id=use.store_id,
+            api_token_id=use.api_token_id,
+        ),
     )
     row = cursor.fetchone()
     if row is None:
@@ -248,35 +196,41 @@ def _take(cursor: Any, use: _Use) -> Redeemed:
     _check_dates(bonus.code, bonus.state, bonus.valid_from, bonus.valid_to, use.today)
     extra_points = _multiplier_points(bonus, retailer, use.basket_amount)
     cost = quantize(extra_points * retailer.point_value) if extra_points else bonus.redemption_cost
-    cursor.execute(_TAKE_USE, [BonusState.REDEEMED, use.stamp, bonus.id, BonusState.ISSUED])
+    take = BONUS_TAKE_USE.params(
+        retailer.pk,
+        redeemed=BonusState.REDEEMED.value,
+        now=use.stamp,
+        bonus_id=bonus.id,
+        issued=BonusState.ISSUED.value,
+    )
+    cursor.execute(BONUS_TAKE_USE.text, take)
     taken = cursor.fetchone()
     if taken is None:
         # Lost to another use, or cancelled/expired since it was read: tell which.
-        cursor.execute(_STATE, [bonus.id])
+        cursor.execute(BONUS_STATE.text, BONUS_STATE.params(retailer.pk, bonus_id=bonus.id))
         state, valid_to = cursor.fetchone()
-        _check_dates(bonus.code, state, bonus.valid_from, as_date(valid_to), use.today)
+        _check_dates(bonus.code, state, bonus.valid_from, valid_to, use.today)
         raise AlreadyRedeemed(f"Bonus {bonus.code} has already been redeemed.")
     use_no = taken[0]
-    cursor.execute(
-        _RECORD,
-        [
-            retailer.pk,
-            bonus.id,
-            use_no,
-            cost,
-            use.basket_amount,
-            use.store_id,
-            use.api_token_id,
-            use.stamp,
-        ],
+    record = REDEMPTION_RECORD.params(
+        retailer.pk,
+        bonus_id=bonus.id,
+        use_no=use_no,
+        cost=cost,
+        basket=use.basket_amount,
+        store_id=use.store_id,
+        api_token_id=use.api_token_id,
+        now=use.stamp,
     )
+    cursor.execute(REDEMPTION_RECORD.text, record)
     redemption_id = cursor.fetchone()[0]
     if extra_points:
         points_bonus_credit(bonus=Bonus.objects.get(pk=bonus.id), points=extra_points)
     # Last, so the campaign row (shared by every redemption of the campaign) is locked for as
     # short a time as possible: from here to the commit.
     if cost > 0:
-        cursor.execute(_BOOK, [cost, bonus.campaign_id, retailer.pk, cost])
+        book = CAMPAIGN_BOOK.params(retailer.pk, cost=cost, campaign_id=bonus.campaign_id)
+        cursor.execute(CAMPAIGN_BOOK.text, book)
         if cursor.rowcount == 0:
             raise BudgetExhausted("The campaign's spend limit is reached.")
     return Redeemed(
@@ -306,7 +260,7 @@ def bonus_redeem(
     """Redeem the bonus ``code`` of ``retailer`` once.
 
     The till calls this on every redemption, so it runs plain SQL statements (see the module
-    docstring) instead of ORM queries: one on PostgreSQL in the common case. Any refusal raises
+    docstring) instead of ORM queries: one in the common case. Any refusal raises
     and the caller's transaction must roll back (no savepoint is taken: a refusal after the use
     was taken must undo it). The campaign's row stays locked until the commit: the caller should
     write what it still has to (the API stores its answer to the till) and commit promptly.
@@ -328,8 +282,7 @@ def bonus_redeem(
         api_token_id=getattr(api_token, "pk", None),
     )
     with hot_cursor() as cursor:
-        redeemed = _take_at_once(cursor, use) if connection.vendor == "postgresql" else None
-        redeemed = redeemed or _take(cursor, use)
+        redeemed = _take_at_once(cursor, use) or _take(cursor, use)
     bonus_redeemed_emit(retailer.pk, redeemed)
     return redeemed
 

@@ -11,12 +11,12 @@ documents, and writes engine scores back as :class:`~optimizer.models.CustomerSc
 * Customers are chosen by an inclusive id range (a chunk), an explicit id list (the training
   sample), or neither (all).
 
-On PostgreSQL the aggregation runs in SQL and the rows stream out with ``COPY (SELECT ...) TO
-STDOUT`` (psycopg 3 ``cursor.copy``) into ``pandas.read_csv``; business dates are computed there
-with ``AT TIME ZONE``. Baskets and category days come from one query whose cost follows the
-chunk's own baskets (see ``reads._history_postgresql``). On SQLite plain queries are read and
-dates are localised in pandas. Scores go back through :func:`loyalty_site.bulk.insert_frame`
-(``COPY`` on PostgreSQL).
+The aggregation runs in SQL and the rows stream out with ``COPY (SELECT ...) TO STDOUT``
+(psycopg 3 ``cursor.copy``) into ``pandas.read_csv``; business dates are computed there with
+``AT TIME ZONE``. Baskets and category days come from one query whose cost follows the chunk's
+own baskets (see ``optimizer.queries.history``; every statement is in
+``optimizer.queries``, scoped to the retailer by ``loyalty_site.sql``). Scores go back through
+:func:`loyalty_site.bulk.insert_frame` (``COPY``).
 
 Offers are "the response to past offers" input of the next run: today the imported
 :class:`~campaigns.models.PastOffer` history; platform-issued bonuses join by adding one more

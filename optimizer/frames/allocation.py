@@ -1,6 +1,6 @@
 """Allocation inputs: a scoring run's scores, the bonus catalogue, contact history and uplift.
 
-Reads everything :func:`optimizer.engine.allocation.allocate` needs in bulk (COPY on PostgreSQL)
+Reads everything :func:`optimizer.engine.allocation.allocate` needs in bulk (COPY)
 and nothing else: the engine sees plain frames, never the ORM.
 """
 
@@ -12,12 +12,11 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
-from django.db import connection
 
 from campaigns.models import BonusKind, BonusType, Campaign, CampaignMember, CampaignState
-from customers.models import Customer
-from optimizer.frames.common import query_frame, table
-from optimizer.models import AllocationRun, CustomerScore
+from optimizer import queries
+from optimizer.frames.common import query_frame
+from optimizer.models import AllocationRun
 from retailers.models import Retailer
 
 #: Campaign states whose treated members count against the contact limit.
@@ -38,19 +37,13 @@ class AllocationInputs:
 
 def _customers(run: AllocationRun) -> pd.DataFrame:
     scoring = run.scoring_run
-    sql = (
-        "SELECT s.customer_id, s.segment, s.churn_probability, s.expected_visits, "  # noqa: S608
-        "s.expected_spend, s.clv, s.recency_days, s.frequency_52w, s.avg_basket, "
-        "c.marketing_consent "
-        f"FROM {table(CustomerScore)} s JOIN {table(Customer)} c ON c.id = s.customer_id "
-        "WHERE s.run_id = %(run)s ORDER BY s.customer_id"
-    )
     names = [
         "customer_id", "segment", "churn_probability", "expected_visits", "expected_spend",
         "clv", "recency_days", "frequency_52w", "avg_basket", "marketing_consent",
     ]  # fmt: skip
     floats = {n: "float64" for n in names[2:9]}
-    frame = query_frame(sql, {"run": scoring.pk}, names, {"customer_id": "int64", **floats})
+    dtypes = {"customer_id": "int64", **floats}
+    frame = query_frame(queries.run_scores(), run.retailer_id, {"run": scoring.pk}, names, dtypes)
     frame = frame.astype({"customer_id": "int64", "segment": "str", **floats})
     consent = frame["marketing_consent"]
     if consent.dtype != bool:
@@ -102,18 +95,10 @@ def _recent_bonuses(run: AllocationRun, customer_ids: pd.Series) -> np.ndarray:
 
 def _responses(run: AllocationRun) -> pd.DataFrame:
     """Long frame: ``customer_id``, ``bonus_type``, ``response_probability``."""
-    each = (
-        "jsonb_each_text(s.responses)"
-        if connection.vendor == "postgresql"
-        else "json_each(s.responses)"
-    )
-    sql = (
-        "SELECT s.customer_id, j.key, j.value "  # noqa: S608
-        f"FROM {table(CustomerScore)} s, {each} j WHERE s.run_id = %(run)s"
-    )
     names = ["customer_id", "bonus_type", "response_probability"]
     dtypes = {"customer_id": "int64", "bonus_type": "str", "response_probability": "float64"}
-    frame = query_frame(sql, {"run": run.scoring_run_id}, names, dtypes)
+    values = {"run": run.scoring_run_id}
+    frame = query_frame(queries.run_responses(), run.retailer_id, values, names, dtypes)
     return frame.astype(dtypes)
 
 

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from django.db import connection, models
+from django.db import connection
 
+from loyalty_site.sql import RetailerSQL
 from retailers.models import Retailer
 
 
@@ -30,21 +31,10 @@ class CustomerFilter:
         if self.last_id is not None:
             params["last_id"] = self.last_id
             clauses.append(f"{column} <= %(last_id)s")
-        if self.ids is not None and connection.vendor == "postgresql":
+        if self.ids is not None:
             params["ids"] = list(self.ids)
             clauses.append(f"{column} = ANY(%(ids)s::bigint[])")
-        elif self.ids is not None:
-            # SQLite caps the number of parameters: read the span, keep the ids in pandas.
-            params["ids_lo"] = min(self.ids, default=0)
-            params["ids_hi"] = max(self.ids, default=-1)
-            clauses.append(f"{column} BETWEEN %(ids_lo)s AND %(ids_hi)s")
         return "".join(f" AND {clause}" for clause in clauses)
-
-    def keep(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Rows of ``frame`` whose ``customer_id`` passes the filter (for the SQLite id list)."""
-        if self.ids is None or connection.vendor == "postgresql":
-            return frame
-        return frame[frame["customer_id"].isin(self.ids)].reset_index(drop=True)
 
 
 ALL_CUSTOMERS = CustomerFilter()
@@ -60,24 +50,18 @@ class ScoringFrames:
     offers: pd.DataFrame
 
 
-def table(model: type[models.Model]) -> str:
-    """The quoted table name of ``model``."""
-    return connection.ops.quote_name(model._meta.db_table)
-
-
 def cutoff_of(retailer: Retailer, as_of: dt.date) -> dt.datetime:
     """Midnight starting ``as_of`` in the retailer's time zone: the first instant not read."""
     return dt.datetime.combine(as_of, dt.time.min, tzinfo=retailer.tz)
 
 
 def base_params(retailer: Retailer, as_of: dt.date) -> dict[str, Any]:
-    """Query parameters every reader uses, adapted to the database."""
-    cutoff: Any = cutoff_of(retailer, as_of)
-    day: Any = as_of
-    if connection.vendor != "postgresql":
-        cutoff = connection.ops.adapt_datetimefield_value(cutoff)
-        day = as_of.isoformat()
-    return {"retailer": retailer.pk, "cutoff": cutoff, "as_of": day, "tz": retailer.time_zone}
+    """Query parameters every reader uses (the retailer's id is bound by the statement)."""
+    return {
+        "cutoff": cutoff_of(retailer, as_of),
+        "as_of": as_of,
+        "tz": retailer.time_zone,
+    }
 
 
 def days_to_datetime(days: pd.Series) -> pd.Series:
@@ -85,31 +69,22 @@ def days_to_datetime(days: pd.Series) -> pd.Series:
     return pd.to_datetime(days, unit="D").astype("datetime64[s]")
 
 
-def local_dates(timestamps: pd.Series, retailer: Retailer) -> pd.Series:
-    """Stored UTC timestamps (SQLite text) -> the retailer's local business date, midnight."""
-    utc = pd.to_datetime(timestamps, utc=True, format="ISO8601")
-    local = utc.dt.tz_convert(retailer.time_zone).dt.tz_localize(None).dt.normalize()
-    return local.astype("datetime64[s]")
-
-
 def query_frame(
-    sql: str, params: dict[str, Any], names: list[str], dtypes: dict[str, str]
+    query: RetailerSQL,
+    retailer_id: int,
+    values: dict[str, Any],
+    names: list[str],
+    dtypes: dict[str, str],
 ) -> pd.DataFrame:
-    """Rows of ``sql`` as a frame: ``COPY (...) TO STDOUT`` on PostgreSQL, ``fetchall`` else."""
-    if connection.vendor == "postgresql":
-        buffer = io.BytesIO()
-        statement = f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)"
-        with connection.cursor() as cursor, cursor.cursor.copy(statement, params) as copy:
-            for data in copy:
-                buffer.write(data)
-        if buffer.tell() == 0:
-            return pd.DataFrame({n: pd.Series(dtype=dtypes.get(n, "float64")) for n in names})
-        buffer.seek(0)
-        return pd.read_csv(buffer, names=names, header=None, dtype=dtypes, na_values=[""])
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    frame = pd.DataFrame.from_records(rows, columns=names)
-    if frame.empty:
-        return pd.DataFrame({n: pd.Series(dtype=dtypes.get(n, "object")) for n in names})
-    return frame
+    """Rows of ``query`` (an ``optimizer.queries`` statement) for one retailer as a frame,
+    streamed out with ``COPY (...) TO STDOUT`` (CSV)."""
+    buffer = io.BytesIO()
+    statement = f"COPY ({query.text}) TO STDOUT WITH (FORMAT csv)"
+    params = query.params(retailer_id, **values)
+    with connection.cursor() as cursor, cursor.cursor.copy(statement, params) as copy:
+        for data in copy:
+            buffer.write(data)
+    if buffer.tell() == 0:
+        return pd.DataFrame({n: pd.Series(dtype=dtypes.get(n, "float64")) for n in names})
+    buffer.seek(0)
+    return pd.read_csv(buffer, names=names, header=None, dtype=dtypes, na_values=[""])

@@ -7,9 +7,8 @@ Reads, in bulk, everything one proposal or backtest of a retailer needs, as the 
   from ``TransactionLine`` joined to ``Transaction`` (lines with a positive quantity; the week is
   the retailer-local Monday of the transaction's timestamp), plus ``display_share`` /
   ``mailer_share`` = ``PromotionHistory.display_stores`` / ``mailer_stores`` over the retailer's
-  store count. PostgreSQL aggregates to product-weeks in one SQL statement (``date_trunc('week',
-  ts AT TIME ZONE tz)``, streamed out with ``COPY``); SQLite aggregates per product, local day
-  and customer in SQL and to weeks with the engine's ``weekly_panel``.
+  store count, aggregated to product-weeks in one SQL statement (``date_trunc('week',
+  ts AT TIME ZONE tz)``, streamed out with ``COPY``).
 * **products**: the candidates: the ``max_products`` products with a positive price and the
   highest revenue over the last ``rank_weeks`` weeks of the panel, plus every pinned product.
 * **inventory**: per product the latest chain-level row (``store`` empty) dated on or before the
@@ -38,15 +37,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from django.db import connection
 
 from campaigns.models import PromotionItem, ProposalState
-from customers.models import Transaction, TransactionLine
-from optimizer.engine.promotions import weekly_panel
+from optimizer import queries
 from optimizer.frames.approved_weeks import with_approved_weeks
-from optimizer.frames.common import days_to_datetime, query_frame, table
+from optimizer.frames.common import days_to_datetime, query_frame
 from optimizer.frames.trading_days import trading_days_frame
-from optimizer.models import CustomerScore, ScoringRun
+from optimizer.models import ScoringRun
 from retailers.models import (
     CompetitorPrice,
     InventoryLevel,
@@ -86,34 +83,9 @@ class PromotionFrames:
     counts: dict[str, Any] = field(default_factory=dict)
 
 
-def _pg() -> bool:
-    return connection.vendor == "postgresql"
-
-
 def local_midnight(retailer: Retailer, day: dt.date) -> dt.datetime:
     """Midnight starting ``day`` in the retailer's time zone (aware)."""
     return dt.datetime.combine(day, dt.time.min, tzinfo=retailer.tz)
-
-
-def _param(value: dt.date | dt.datetime) -> Any:
-    """A date or aware datetime as the database's raw cursor wants it."""
-    if _pg():
-        return value
-    if isinstance(value, dt.datetime):
-        return connection.ops.adapt_datetimefield_value(value)
-    return value.isoformat()
-
-
-def _day_sql(column: str) -> str:
-    """A date column as days since 1970-01-01 (PostgreSQL) or as stored text (SQLite)."""
-    return f"({column} - DATE '1970-01-01')" if _pg() else column
-
-
-def _dates(values: pd.Series) -> pd.Series:
-    """What :func:`_day_sql` returned -> datetime64[s]."""
-    if _pg():
-        return days_to_datetime(values.astype("float64"))
-    return pd.to_datetime(values).astype("datetime64[s]")
 
 
 def store_count(*, retailer: Retailer) -> int:
@@ -130,53 +102,17 @@ def store_count(*, retailer: Retailer) -> int:
     return max([1, *(max(d, m) for d, m in rows.iterator(chunk_size=10_000))])
 
 
-def _sales_postgresql(retailer: Retailer, since: dt.date, before: dt.date) -> pd.DataFrame:
-    ts = connection.ops.quote_name("timestamp")
-    week = f"(date_trunc('week', t.{ts} AT TIME ZONE %(tz)s)::date - DATE '1970-01-01')"
-    sql = (
-        f"SELECT l.product_id, {week}, SUM(l.quantity::float8), SUM(l.amount::float8), "  # noqa: S608
-        "SUM(ABS(l.discount::float8)), COUNT(DISTINCT t.customer_id) "
-        f"FROM {table(TransactionLine)} l JOIN {table(Transaction)} t ON t.id = l.transaction_id "
-        f"WHERE t.retailer_id = %(retailer)s AND l.retailer_id = %(retailer)s "
-        f"AND t.{ts} >= %(start)s AND t.{ts} < %(cutoff)s AND l.quantity > 0 GROUP BY 1, 2"
-    )
+def _sales(retailer: Retailer, since: dt.date, before: dt.date) -> pd.DataFrame:
     params = {
-        "retailer": retailer.pk,
         "tz": retailer.time_zone,
         "start": local_midnight(retailer, since),
         "cutoff": local_midnight(retailer, before),
     }
     names = ["product_id", "week_start", "units", "revenue", "discount", "buyers"]
     dtypes = dict.fromkeys(names, "float64") | {"product_id": "int64", "week_start": "int64"}
-    frame = query_frame(sql, params, names, dtypes)
+    frame = query_frame(queries.sales_weeks(), retailer.pk, params, names, dtypes)
     frame["week_start"] = days_to_datetime(frame["week_start"].astype("float64"))
     return frame
-
-
-def _sales_sqlite(retailer: Retailer, since: dt.date, before: dt.date) -> pd.DataFrame:
-    ts = connection.ops.quote_name("timestamp")
-    sql = (
-        f"SELECT l.product_id, django_datetime_cast_date(t.{ts}, %(tz)s, 'UTC'), t.customer_id, "  # noqa: S608
-        "SUM(l.quantity), SUM(l.amount), SUM(ABS(l.discount)) "
-        f"FROM {table(TransactionLine)} l JOIN {table(Transaction)} t ON t.id = l.transaction_id "
-        f"WHERE t.retailer_id = %(retailer)s AND t.{ts} >= %(start)s AND t.{ts} < %(cutoff)s "
-        "AND l.quantity > 0 GROUP BY 1, 2, 3"
-    )
-    params = {
-        "retailer": retailer.pk,
-        "tz": retailer.time_zone,
-        "start": _param(local_midnight(retailer, since)),
-        "cutoff": _param(local_midnight(retailer, before)),
-    }
-    names = ["product_id", "day", "customer_id", "quantity", "amount", "discount"]
-    lines = query_frame(sql, params, names, {})
-    lines = lines.astype(
-        {"product_id": "int64", "customer_id": "int64", "quantity": "float64"}
-        | {"amount": "float64", "discount": "float64"}
-    )
-    lines["day"] = pd.to_datetime(lines["day"])
-    panel = weekly_panel(lines)
-    return panel[["product_id", "week_start", "units", "revenue", "discount", "buyers"]]
 
 
 def sales_panel_frame(*, retailer: Retailer, since: dt.date, before: dt.date) -> pd.DataFrame:
@@ -185,8 +121,7 @@ def sales_panel_frame(*, retailer: Retailer, since: dt.date, before: dt.date) ->
     Columns: ``product_id`` int64, ``week_start`` datetime64[s] (local Monday), ``units``,
     ``revenue``, ``discount`` (money, >= 0) and ``buyers`` (distinct customers) float64.
     """
-    read = _sales_postgresql if _pg() else _sales_sqlite
-    frame = read(retailer, since, before)
+    frame = _sales(retailer, since, before)
     frame["week_start"] = frame["week_start"].astype("datetime64[s]")
     return frame.sort_values(["product_id", "week_start"], ignore_index=True)
 
@@ -194,16 +129,12 @@ def sales_panel_frame(*, retailer: Retailer, since: dt.date, before: dt.date) ->
 def promotion_history_frame(*, retailer: Retailer, since: dt.date, before: dt.date) -> pd.DataFrame:
     """``PromotionHistory`` rows of the weeks in [``since``, ``before``): ``product_id`` int64,
     ``week_start`` datetime64[s], ``display_stores``, ``mailer_stores`` int64."""
-    sql = (
-        f"SELECT product_id, {_day_sql('week_start')}, display_stores, mailer_stores "  # noqa: S608
-        f"FROM {table(PromotionHistory)} WHERE retailer_id = %(retailer)s "
-        "AND week_start >= %(since)s AND week_start < %(before)s"
-    )
-    params = {"retailer": retailer.pk, "since": _param(since), "before": _param(before)}
+    params = {"since": since, "before": before}
     names = ["product_id", "week_start", "display_stores", "mailer_stores"]
     dtypes = {"product_id": "int64", "display_stores": "int64", "mailer_stores": "int64"}
-    frame = query_frame(sql, params, names, dtypes | {"week_start": "int64"} if _pg() else dtypes)
-    frame["week_start"] = _dates(frame["week_start"])
+    query = queries.promotion_history()
+    frame = query_frame(query, retailer.pk, params, names, dtypes | {"week_start": "int64"})
+    frame["week_start"] = days_to_datetime(frame["week_start"].astype("float64"))
     return frame.astype(dtypes)
 
 
@@ -325,30 +256,16 @@ def reach_frame(
     )
     if segments is not None and (run is None or not segments):
         return empty, info
-    ts = connection.ops.quote_name("timestamp")
     params: dict[str, Any] = {
-        "retailer": retailer.pk,
-        "start": _param(local_midnight(retailer, week_start - dt.timedelta(weeks=REACH_WEEKS))),
-        "cutoff": _param(local_midnight(retailer, week_start)),
+        "start": local_midnight(retailer, week_start - dt.timedelta(weeks=REACH_WEEKS)),
+        "cutoff": local_midnight(retailer, week_start),
     }
-    join = ""
     if segments is not None:
-        names = []
-        for n, segment in enumerate(segments):
-            params[f"seg{n}"] = segment
-            names.append(f"%(seg{n})s")
+        params.update({f"seg{n}": segment for n, segment in enumerate(segments)})
         params["run"] = run.pk  # type: ignore[union-attr]
-        join = (
-            f" JOIN {table(CustomerScore)} s ON s.customer_id = t.customer_id "
-            f"AND s.run_id = %(run)s AND s.segment IN ({', '.join(names)})"
-        )
-    sql = (
-        "SELECT l.product_id, COUNT(DISTINCT t.customer_id) "  # noqa: S608
-        f"FROM {table(TransactionLine)} l JOIN {table(Transaction)} t ON t.id = l.transaction_id"
-        f"{join} WHERE t.retailer_id = %(retailer)s AND t.{ts} >= %(start)s "
-        f"AND t.{ts} < %(cutoff)s AND l.quantity > 0 GROUP BY 1"
-    )
-    frame = query_frame(sql, params, ["product_id", "reach"], {"product_id": "int64"})
+    query = queries.reach(None if segments is None else len(segments))
+    names = ["product_id", "reach"]
+    frame = query_frame(query, retailer.pk, params, names, {"product_id": "int64"})
     return frame.astype({"product_id": "int64", "reach": "int64"}), info
 
 

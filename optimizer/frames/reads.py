@@ -3,28 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-from django.db import connection
 
-from campaigns.models import Bonus, BonusState, BonusType, PastOffer, Redemption
-from customers.models import Customer, Transaction, TransactionLine
+from campaigns.models import BonusType
+from optimizer import queries
 from optimizer.frames.common import (
     ALL_CUSTOMERS,
     CustomerFilter,
     ScoringFrames,
     base_params,
     days_to_datetime,
-    local_dates,
     query_frame,
-    table,
 )
+from optimizer.queries import CODES_PER_WORD, OFFER_SOURCES
 from retailers.models import Product, Retailer
 
-#: Category codes packed per bigint word of the PostgreSQL history query (bit 63 is the sign).
-CODES_PER_WORD = 63
+__all__ = ["OFFER_SOURCES"]  # re-exported by optimizer.frames
+
 BASKET_COLUMNS = ["customer_id", "date", "amount", "discount"]
 CATEGORY_COLUMNS = ["customer_id", "date", "category"]
 
@@ -37,40 +34,17 @@ def customers_frame(
     A member enrolled before ``as_of``; later enrolments are not scored in this run.
     """
     params = base_params(retailer, as_of)
-    where = customers.sql("c.id", params)
-    pg = connection.vendor == "postgresql"
-    enrolled = "c.enrolled_on - DATE '1970-01-01'" if pg else "c.enrolled_on"
-    sql = (
-        f"SELECT c.id, {enrolled} FROM {table(Customer)} c "  # noqa: S608
-        f"WHERE c.retailer_id = %(retailer)s AND c.enrolled_on < %(as_of)s{where} ORDER BY c.id"
-    )
-    frame = query_frame(sql, params, ["customer_id", "enrolled_on"], {"customer_id": "int64"})
-    frame = customers.keep(frame)
+    query = queries.members(customers.sql("c.id", params))
+    names = ["customer_id", "enrolled_on"]
+    frame = query_frame(query, retailer.pk, params, names, {"customer_id": "int64"})
     frame["customer_id"] = frame["customer_id"].astype(np.int64)
-    if pg:
-        frame["enrolled_on"] = days_to_datetime(frame["enrolled_on"])
-    else:
-        frame["enrolled_on"] = pd.to_datetime(frame["enrolled_on"]).astype("datetime64[s]")
+    frame["enrolled_on"] = days_to_datetime(frame["enrolled_on"])
     return frame
 
 
 def _category_count(retailer: Retailer) -> int:
     products = Product.objects.for_retailer(retailer).exclude(category="")
     return products.values("category").distinct().count()
-
-
-def _codes_cte() -> str:
-    """``codes(id, code)``: the retailer's products and the alphabetical position of their
-    non-blank category, computed in the same query so every chunk of a run codes alike."""
-    products = table(Product)
-    return (
-        "WITH codes AS MATERIALIZED (SELECT p.id, c.code FROM "  # noqa: S608
-        f"{products} p JOIN (SELECT category, "
-        "(ROW_NUMBER() OVER (ORDER BY category) - 1)::int AS code "
-        f"FROM (SELECT DISTINCT category FROM {products} "
-        "WHERE retailer_id = %(retailer)s AND category <> '') d) c ON c.category = p.category "
-        "WHERE p.retailer_id = %(retailer)s) "
-    )
 
 
 def _unpack_categories(customer_id: np.ndarray, day: np.ndarray, words: np.ndarray) -> pd.DataFrame:
@@ -91,40 +65,17 @@ def _unpack_categories(customer_id: np.ndarray, day: np.ndarray, words: np.ndarr
     return pd.DataFrame({"customer_id": c[first], "date": d[first], "category": k[first]})
 
 
-def _history_postgresql(
+def _history(
     retailer: Retailer, as_of: dt.date, customers: CustomerFilter
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One query for baskets and category days: for each transaction, a lateral aggregate over
-    its lines (found through their transaction index, so a chunk costs in proportion to its own
-    baskets, not to the whole table) with the basket's categories packed as bitmasks."""
+    """One query for baskets and category days (``optimizer.queries.history``), with each
+    basket's categories packed as bitmasks."""
     params = base_params(retailer, as_of)
     where = customers.sql("t.customer_id", params)
     words = -(-_category_count(retailer) // CODES_PER_WORD)
-    ts = connection.ops.quote_name("timestamp")
-    packed = "".join(
-        f", COALESCE(bit_or(CASE WHEN c.code / {CODES_PER_WORD} = {w} "
-        f"THEN 1::int8 << (c.code %% {CODES_PER_WORD}) END), 0) AS w{w}"
-        for w in range(words)
-    )
-    # Only quoted table names and integers are formatted in; values are query parameters.
-    lateral = (
-        f"SELECT SUM(l.amount) AS amount, SUM(l.discount) AS discount, COUNT(*) AS n{packed} "  # noqa: S608
-        f"FROM {table(TransactionLine)} l"
-        + (" LEFT JOIN codes c ON c.id = l.product_id" if words else "")
-        + " WHERE l.transaction_id = t.id"
-    )
-    columns = "".join(f", x.w{w}" for w in range(words))
-    select = (
-        f"SELECT t.customer_id, ((t.{ts} AT TIME ZONE %(tz)s)::date - DATE '1970-01-01'), "  # noqa: S608
-        f"x.amount, x.discount{columns} FROM {table(Transaction)} t "
-        f"CROSS JOIN LATERAL ({lateral}) x "
-        f"WHERE t.retailer_id = %(retailer)s AND t.{ts} < %(cutoff)s{where} AND x.n > 0 "
-        f"ORDER BY t.customer_id, t.{ts}"
-    )
-    sql = (_codes_cte() if words else "") + select
     names = [*BASKET_COLUMNS, *(f"w{w}" for w in range(words))]
     dtypes = dict.fromkeys(names, "int64") | {"amount": "float64", "discount": "float64"}
-    frame = query_frame(sql, params, names, dtypes)
+    frame = query_frame(queries.history(words, where), retailer.pk, params, names, dtypes)
     customer_id = frame["customer_id"].to_numpy(dtype=np.int64)
     day = frame["date"].to_numpy(dtype=np.int64)
     categories = _unpack_categories(
@@ -134,48 +85,6 @@ def _history_postgresql(
     baskets = frame[BASKET_COLUMNS].copy()
     baskets["date"] = days_to_datetime(baskets["date"])
     return baskets, categories
-
-
-def _history_sqlite(
-    retailer: Retailer, as_of: dt.date, customers: CustomerFilter
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Plain queries; local dates in pandas (SQLite tenants are small)."""
-    params = base_params(retailer, as_of)
-    where = customers.sql("t.customer_id", params)
-    tx, lines, products = table(Transaction), table(TransactionLine), table(Product)
-    ts = connection.ops.quote_name("timestamp")
-    scope = f"WHERE t.retailer_id = %(retailer)s AND t.{ts} < %(cutoff)s{where}"
-    sql = (
-        f"SELECT t.customer_id, t.{ts}, SUM(l.amount), SUM(l.discount) "  # noqa: S608
-        f"FROM {tx} t JOIN {lines} l ON l.transaction_id = t.id {scope} GROUP BY t.id"
-    )
-    baskets = customers.keep(query_frame(sql, params, BASKET_COLUMNS, {}))
-    baskets = baskets.astype({"customer_id": "int64", "amount": "float64", "discount": "float64"})
-    baskets["date"] = local_dates(baskets["date"], retailer)
-    baskets = baskets.sort_values(["customer_id", "date"], kind="stable").reset_index(drop=True)
-    # Category codes as on PostgreSQL (rank among the retailer's sorted non-empty categories),
-    # mapped in pandas: SQLite joins a CTE without an index, once per line (minutes on the demo).
-    codes = {
-        name: code
-        for code, name in enumerate(
-            Product.objects.for_retailer(retailer)
-            .exclude(category="")
-            .order_by("category")
-            .values_list("category", flat=True)
-            .distinct()
-        )
-    }
-    sql = (
-        f"SELECT DISTINCT t.customer_id, t.{ts}, p.category FROM {tx} t "  # noqa: S608
-        f"JOIN {lines} l ON l.transaction_id = t.id JOIN {products} p ON p.id = l.product_id "
-        f"{scope} AND p.category <> ''"
-    )
-    categories = customers.keep(query_frame(sql, params, CATEGORY_COLUMNS, {}))
-    categories["category"] = categories["category"].map(codes)
-    categories = categories.astype({"customer_id": "int64", "category": "int32"})
-    categories["date"] = local_dates(categories["date"], retailer)
-    categories = categories.drop_duplicates().sort_values(CATEGORY_COLUMNS, kind="stable")
-    return baskets, categories.reset_index(drop=True)
 
 
 def history_frames(
@@ -191,9 +100,7 @@ def history_frames(
     int32: the position of the product's category among the retailer's distinct non-blank
     categories (alphabetical). Products without a category are left out.
     """
-    if connection.vendor == "postgresql":
-        return _history_postgresql(retailer, as_of, customers)
-    return _history_sqlite(retailer, as_of, customers)
+    return _history(retailer, as_of, customers)
 
 
 def baskets_frame(
@@ -210,55 +117,6 @@ def category_days_frame(
     return history_frames(retailer=retailer, as_of=as_of, customers=customers)[1]
 
 
-def _past_offers_sql(pg: bool) -> str:
-    """Imported offer history as (customer_id, bonus_type, sent, valid, redeemed)."""
-
-    def day(column: str) -> str:
-        return f"({column} - DATE '1970-01-01')" if pg else column
-
-    return (
-        f"SELECT o.customer_id, bt.code, {day('o.sent_on')}, {day('o.valid_until')}, "  # noqa: S608
-        f"CASE WHEN o.redeemed_on < %(as_of)s THEN {day('o.redeemed_on')} END "
-        f"FROM {table(PastOffer)} o JOIN {table(BonusType)} bt ON bt.id = o.bonus_type_id "
-        "WHERE o.retailer_id = %(retailer)s AND o.sent_on < %(as_of)s{where}"
-    )
-
-
-def _issued_bonuses_sql(pg: bool) -> str:
-    """Bonuses the platform issued, redeemed when their first use happened before ``as_of``.
-
-    This closes the feedback loop: the redemptions of one campaign become the "response to
-    previous rewards" of the next scoring run. Cancelled bonuses were never really offered.
-    """
-
-    def day(column: str) -> str:
-        return f"({column} - DATE '1970-01-01')" if pg else column
-
-    # Django's SQLite backend registers django_datetime_cast_date (UTC storage -> local date).
-    used_on = (
-        "(r.redeemed_at AT TIME ZONE %(tz)s)::date"
-        if pg
-        else "django_datetime_cast_date(r.redeemed_at, %(tz)s, 'UTC')"
-    )
-    first_use = (
-        f"(SELECT MIN({used_on}) FROM {table(Redemption)} r "  # noqa: S608
-        "WHERE r.bonus_id = o.id AND r.redeemed_at < %(cutoff)s)"
-    )
-    return (
-        f"SELECT o.customer_id, bt.code, {day('o.valid_from')}, {day('o.valid_to')}, "  # noqa: S608
-        f"{day(first_use)} "
-        f"FROM {table(Bonus)} o JOIN {table(BonusType)} bt ON bt.id = o.bonus_type_id "
-        "WHERE o.retailer_id = %(retailer)s AND o.valid_from < %(as_of)s "
-        f"AND o.state <> '{BonusState.CANCELLED.value}'{{where}}"
-    )
-
-
-#: Offer histories the response features learn from, as SQL builders of the same five columns
-#: (``{where}`` takes the customer filter on ``o.customer_id``): imported history and the
-#: bonuses the platform issued itself.
-OFFER_SOURCES: tuple[Callable[[bool], str], ...] = (_past_offers_sql, _issued_bonuses_sql)
-
-
 def offers_frame(
     *, retailer: Retailer, as_of: dt.date, customers: CustomerFilter = ALL_CUSTOMERS
 ) -> pd.DataFrame:
@@ -268,22 +126,20 @@ def offers_frame(
     ``redeemed_on`` datetime64[s] (``redeemed_on`` NaT: not redeemed before ``as_of``).
     """
     params = base_params(retailer, as_of)
-    where = customers.sql("o.customer_id", params)
-    pg = connection.vendor == "postgresql"
-    union = " UNION ALL ".join(source(pg).replace("{where}", where) for source in OFFER_SOURCES)
-    sql = f"SELECT * FROM ({union}) offers ORDER BY 1, 3, 2"  # noqa: S608
+    query = queries.offers(customers.sql("o.customer_id", params))
     names = ["customer_id", "bonus_type", "sent_on", "valid_until", "redeemed_on"]
-    dtypes = {"customer_id": "int64", "bonus_type": "str"}
-    if pg:
-        dtypes.update(sent_on="int64", valid_until="int64", redeemed_on="float64")
-    frame = customers.keep(query_frame(sql, params, names, dtypes))
+    dtypes = {
+        "customer_id": "int64",
+        "bonus_type": "str",
+        "sent_on": "int64",
+        "valid_until": "int64",
+        "redeemed_on": "float64",
+    }
+    frame = query_frame(query, retailer.pk, params, names, dtypes)
     frame["customer_id"] = frame["customer_id"].astype(np.int64)
     frame["bonus_type"] = frame["bonus_type"].astype("str")
     for column in ("sent_on", "valid_until", "redeemed_on"):
-        if pg:
-            frame[column] = days_to_datetime(frame[column])
-        else:
-            frame[column] = pd.to_datetime(frame[column]).astype("datetime64[s]")
+        frame[column] = days_to_datetime(frame[column])
     return frame
 
 

@@ -12,41 +12,23 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
-from django.db import connection
 
-from customers.models import Transaction
+from optimizer import queries
 from optimizer.engine.promotions.panel import week_date, week_numbers
-from optimizer.frames.common import days_to_datetime, query_frame, table
+from optimizer.frames.common import days_to_datetime, query_frame
 from retailers.models import Retailer
 
 
 def trading_days_frame(*, retailer: Retailer, since: dt.date, before: dt.date) -> pd.DataFrame:
     """Distinct local trading days per Monday week of [``since``, ``before``):
     ``week_start`` datetime64[s], ``trading_days`` int64 (weeks without a sale are absent)."""
-    ts = connection.ops.quote_name("timestamp")
-    pg = connection.vendor == "postgresql"
-    day = (
-        f"((t.{ts} AT TIME ZONE %(tz)s)::date - DATE '1970-01-01')"
-        if pg
-        else f"django_datetime_cast_date(t.{ts}, %(tz)s, 'UTC')"
-    )
-    sql = (
-        f"SELECT DISTINCT {day} FROM {table(Transaction)} t "  # noqa: S608
-        f"WHERE t.retailer_id = %(retailer)s AND t.{ts} >= %(start)s AND t.{ts} < %(cutoff)s"
-    )
-    start = dt.datetime.combine(since, dt.time.min, tzinfo=retailer.tz)
-    cutoff = dt.datetime.combine(before, dt.time.min, tzinfo=retailer.tz)
-    bounds: tuple[dt.datetime | str | None, ...] = (start, cutoff)
-    if not pg:  # SQLite takes them as adapted text
-        bounds = tuple(connection.ops.adapt_datetimefield_value(v) for v in (start, cutoff))
     params = {
-        "retailer": retailer.pk,
         "tz": retailer.time_zone,
-        "start": bounds[0],
-        "cutoff": bounds[1],
+        "start": dt.datetime.combine(since, dt.time.min, tzinfo=retailer.tz),
+        "cutoff": dt.datetime.combine(before, dt.time.min, tzinfo=retailer.tz),
     }
-    days = query_frame(sql, params, ["day"], {})["day"]
-    days = days_to_datetime(days.astype("float64")) if pg else pd.to_datetime(days)
+    days = query_frame(queries.trading_days(), retailer.pk, params, ["day"], {})["day"]
+    days = days_to_datetime(days.astype("float64"))
     counts = pd.Series(week_numbers(days)).value_counts().sort_index()
     return pd.DataFrame(
         {

@@ -160,8 +160,7 @@ def _check_deferred_constraints() -> None:
     """Run PostgreSQL's deferred foreign-key checks of the new rows now, before the run's row
     lock is taken: left to the commit they would hold that lock for seconds while other chunks
     wait for it (and hit the lock timeout)."""
-    if connection.vendor == "postgresql":
-        connection.check_constraints()
+    connection.check_constraints()
 
 
 def _number(value: Any) -> float | None:

@@ -158,9 +158,8 @@ class JobProgress:
     """Records a running job's ``processed_rows`` every :data:`PROGRESS_EVERY` rows.
 
     The import itself runs in one database transaction (all or nothing), in which an update would
-    stay invisible until the end. On PostgreSQL the count is therefore written through a second,
-    autocommit connection, so the admin shows it live; SQLite allows a single writer, so there it
-    is written in the import's transaction and shows when the import ends.
+    stay invisible until the end. The count is therefore written through a second, autocommit
+    connection, so the admin shows it live.
     """
 
     def __init__(self, job_id: int) -> None:
@@ -181,9 +180,6 @@ class JobProgress:
             logger.warning("could not record progress of import job %s", self.job_id, exc_info=True)
 
     def _write(self, values: dict[str, Any]) -> None:
-        if connections[DEFAULT_DB_ALIAS].vendor != "postgresql":
-            ImportJob.objects.filter(pk=self.job_id).update(**values)
-            return
         if self._side is None:
             self._side = connections.create_connection(DEFAULT_DB_ALIAS)
         quote = self._side.ops.quote_name

@@ -34,11 +34,11 @@ from tests.campaigns.rewards_factories import (
 )
 from tests.customers.factories import CustomerFactory
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def _pg(postgres_only):
+def _clear_cache():
     cache.clear()
 
 

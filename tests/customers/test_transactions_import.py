@@ -216,7 +216,6 @@ def test_transactions_bulk_import_uses_a_constant_number_of_queries(catalogue, t
     assert len(queries) < 25
 
 
-@pytest.mark.usefixtures("postgres_only")
 def test_transactions_bulk_import_copies_and_rolls_back_atomically_on_postgres(
     catalogue, tmp_path, monkeypatch
 ):

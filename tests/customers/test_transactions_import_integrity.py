@@ -21,12 +21,6 @@ from tests.customers.test_transactions_import import GOOD, write
 from tests.retailers.factories import ProductFactory, RetailerFactory, StoreFactory
 
 
-@pytest.fixture
-def on_postgres():
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks and foreign key triggers are a PostgreSQL matter")
-
-
 def make_catalogue():
     retailer = RetailerFactory(slug="acme")
     StoreFactory(retailer=retailer, external_id="S1")
@@ -65,7 +59,6 @@ def wait_for_a_lock_wait(seconds: float = 4.0) -> bool:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("on_postgres")
 def test_transactions_bulk_import_makes_a_concurrent_product_delete_wait_then_fail(
     tmp_path, monkeypatch
 ):
@@ -106,7 +99,6 @@ def test_transactions_bulk_import_makes_a_concurrent_product_delete_wait_then_fa
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("on_postgres")
 def test_transactions_bulk_import_fails_cleanly_when_a_product_vanishes_inside_it(
     tmp_path, monkeypatch
 ):
@@ -134,7 +126,7 @@ def test_transactions_bulk_import_fails_cleanly_when_a_product_vanishes_inside_i
 
 
 @pytest.fixture
-def non_superuser(on_postgres, db):
+def non_superuser(db):
     """Switch this test's session to a plain role: no superuser, no special grant.
 
     Everything (the role, its grants, the ``SET ROLE``) happens inside the test's transaction

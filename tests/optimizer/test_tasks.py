@@ -124,8 +124,6 @@ def test_chunks_writing_at_the_same_time_do_not_wait_for_each_other(
     """A chunk still inserting its scores holds a foreign-key share lock on the run row; the
     next chunk's lock on that row must not wait for it (it did, and timed out, with FOR UPDATE
     on PostgreSQL; FOR NO KEY UPDATE does not conflict)."""
-    if connection.vendor != "postgresql":
-        pytest.skip("row lock modes are a PostgreSQL matter")
     monkeypatch.setattr("retailers.lifecycle.async_task", lambda *args, **kwargs: None)
     scoring_settings.SCORING_CHUNK_CUSTOMERS = 20
     retailer = RetailerFactory(slug="locks")

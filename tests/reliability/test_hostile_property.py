@@ -202,7 +202,7 @@ def api_request(draw):
     return method, path, urlencode(query), body, content_type, headers
 
 
-#: Bounded for CI (SQLite and PostgreSQL each), with no per-example deadline: the first request
+#: Bounded for CI, with no per-example deadline: the first request
 #: warms caches. The fixtures (a till, its retailer's catalogue, a customer with points and a
 #: bonus) are function-scoped on purpose and shared by the examples, which is what the health
 #: check warns about; each example runs in its own savepoint, rolled back after it, so every

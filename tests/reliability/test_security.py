@@ -31,6 +31,7 @@ from customers.services.portal import (
 )
 from retailers.models import Role
 from tests.customers.factories import CustomerFactory
+from tests.database import database_url
 from tests.reliability.tenants import build_tenant
 from tests.reliability.test_isolation import (
     CREDENTIAL_PARAMS,
@@ -54,7 +55,7 @@ def run_with_production_settings(code: str, tmp_path: Path, **extra: str) -> str
     env.update(
         {
             "DJANGO_SETTINGS_MODULE": "loyalty_site.settings",
-            "DJANGO_DB_PATH": str(tmp_path / "db.sqlite3"),
+            "DATABASE_URL": database_url(),
             **PRODUCTION_ENV,
             **extra,
         }

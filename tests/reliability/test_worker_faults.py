@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection, connections
+from django.db import connections
 from django.utils import timezone
 
 from campaigns.exceptions import ProposalInvalid
@@ -40,6 +40,7 @@ from optimizer.models import AllocationRun, CustomerScore, ScoringModelVersion, 
 from optimizer.services import scoring_run_create
 from optimizer.services.allocation import allocation_run_execute
 from retailers.models import Role, RunStatus
+from tests.database import database_params, database_url
 from tests.optimizer.allocation_fixtures import scored_tenant, start_allocation
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -50,13 +51,11 @@ CUSTOMERS = 40
 
 def worker_env(tmp_path: Path) -> dict[str, str]:
     """The environment of a production-like worker on the test database."""
-    db = connection.settings_dict
-    url = f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "Q_"))}
     env.update(
         {
             "DJANGO_SETTINGS_MODULE": "loyalty_site.settings",
-            "DATABASE_URL": f"{url}/{db['NAME']}",
+            "DATABASE_URL": database_url(),
             # Tasks are signed with the secret key: the worker must share the test's.
             "DJANGO_SECRET_KEY": settings.SECRET_KEY,
             "Q_CLUSTER_NAME": settings.LONG_TASK_CLUSTER,
@@ -121,13 +120,7 @@ def table_lock(table: str):
     """A second connection holding ``ACCESS EXCLUSIVE`` on ``table`` until ``.rollback()``."""
     import psycopg
 
-    db = connection.settings_dict
-    conn = psycopg.connect(
-        dbname=db["NAME"],
-        host=db["HOST"] or "127.0.0.1",
-        port=db["PORT"] or 5432,
-        user=db["USER"] or "postgres",
-    )
+    conn = psycopg.connect(**database_params())
     conn.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
     return conn
 
@@ -153,11 +146,10 @@ def simulate_retry_elapsed(run: AllocationRun) -> None:
     AllocationRun.objects.filter(pk=run.pk).update(started_at=long_ago, heartbeat_at=long_ago)
 
 
-@pytest.mark.postgres
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_worker_killed_mid_allocation_is_redelivered_and_writes_one_proposal(
-    postgres_only, retailer, tmp_path, monkeypatch
+    retailer, tmp_path, monkeypatch
 ):
     scored_tenant(retailer, customers=CUSTOMERS)
     run = start_allocation(retailer=retailer, budget=Decimal("40.00"), enqueue=False)
@@ -228,11 +220,8 @@ def _in_threads(count: int, target) -> list:
     return results
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_same_allocation_run_executed_three_times_at_once_writes_one_campaign(
-    postgres_only, retailer
-):
+def test_same_allocation_run_executed_three_times_at_once_writes_one_campaign(retailer):
     scored_tenant(retailer, customers=CUSTOMERS)
     run = start_allocation(retailer=retailer, budget=Decimal("40.00"), enqueue=False)
     results = _in_threads(3, lambda: allocation_run_execute(run_id=run.pk))
@@ -260,11 +249,10 @@ def test_same_allocation_run_executed_three_times_at_once_writes_one_campaign(
     assert rows(run) == rows(reference)
 
 
-@pytest.mark.postgres
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_same_scoring_run_executed_three_times_at_once_writes_one_set_of_scores(
-    postgres_only, retailer, scoring_settings
+    retailer, scoring_settings
 ):
     from tests.optimizer.factories import AS_OF, synthetic_tenant
 
@@ -292,8 +280,7 @@ def test_worker_sees_bounded_queue_settings_on_the_long_queue(tmp_path):
     """What a worker started with Q_CLUSTER_NAME=long actually runs with (django-q2's Conf)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "Q_"))}
     env.update({"DJANGO_SETTINGS_MODULE": "loyalty_site.settings", "Q_CLUSTER_NAME": "long"})
-    env.pop("DATABASE_URL", None)
-    env["DJANGO_DB_PATH"] = str(tmp_path / "db.sqlite3")
+    env["DATABASE_URL"] = database_url()
     code = (
         "import django; django.setup(); from django_q.conf import Conf; "
         "print(Conf.TIMEOUT, Conf.RETRY, Conf.MAX_ATTEMPTS, Conf.CATCH_UP, Conf.CLUSTER_NAME)"
@@ -314,7 +301,7 @@ def test_worker_sees_bounded_queue_settings_on_the_long_queue(tmp_path):
     assert catch_up == "False"
 
 
-# --- Time-limited solves and tampered proposals (SQLite and PostgreSQL) -----------------------
+# --- Time-limited solves and tampered proposals ---------------------------------------------
 
 
 @pytest.fixture

@@ -46,7 +46,6 @@ def group_alive(pgid: int) -> bool:
     return True
 
 
-@pytest.mark.postgres
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
@@ -65,7 +64,7 @@ def group_alive(pgid: int) -> bool:
     ids=["cluster-process", "process-group"],
 )
 def test_qcluster_stops_on_sigterm_and_its_interrupted_run_is_abandoned_and_restartable(
-    postgres_only, retailer, tmp_path, monkeypatch, make_staff, to_group
+    retailer, tmp_path, monkeypatch, make_staff, to_group
 ):
     scored_tenant(retailer, customers=CUSTOMERS)
     run = start_allocation(retailer=retailer, budget=Decimal("40.00"), enqueue=False)

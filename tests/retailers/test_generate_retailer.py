@@ -102,7 +102,7 @@ def test_generate_retailer_refuses_a_retailer_that_is_not_a_demo():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_generate_retailer_parallel_writers_write_the_same_rows(postgres_only):
+def test_generate_retailer_parallel_writers_write_the_same_rows():
     generate("--customers=3000", "--seed=8", "--weeks=12", "--chunk-customers=1000", "--workers=3")
     expected = synthetic.generate(3000, seed=8, weeks=12)
     retailer = Retailer.objects.get(slug="synthetic")

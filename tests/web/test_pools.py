@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.database import database_url
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 API = "/api/v1/campaigns/"  # 401 without a token: answered by the API itself, no database
@@ -54,13 +56,12 @@ def pool(name: str, tmp_path: Path, workers: int = 1, timeout: int = 60):
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "loyalty_site.settings",
         "DJANGO_SECURE": "0",
-        "DJANGO_DB_PATH": str(tmp_path / "web.sqlite3"),
+        "DATABASE_URL": database_url(),
         "WEB_POOL": name,
         "WEB_TIMEOUT": str(timeout),
         "WEB_CONCURRENCY": str(workers),
         "WEB_BIND": f"127.0.0.1:{port}",
     }
-    env.pop("DATABASE_URL", None)
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     command = [str(GUNICORN), "tests.web.blocking_wsgi", "-c", "python:loyalty_site.gunicorn_conf"]
     server = subprocess.Popen(  # noqa: S603 - fixed command

@@ -13,7 +13,7 @@ Django side (writes through ``loyalty_site.bulk.insert_frame``):
 
 - ``writing``: shared writers (contract frames -> rows, demo staff users, phase timing).
 - ``purge``: deletes a demo retailer's rows table by table.
-- ``dbtuning``: bulk-load session settings (SQLite page cache, ANALYZE).
+- ``dbtuning``: planner statistics after a bulk load (ANALYZE).
 - ``loader``: ``demo_load`` behind ``manage.py load_demo``.
 - ``generator``: ``synthetic_retailer_generate`` behind ``manage.py generate_retailer``.
 

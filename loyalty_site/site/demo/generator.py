@@ -22,7 +22,7 @@ from campaigns.models import BonusType, PastOffer
 from customers.models import Customer, Transaction, TransactionLine
 from loyalty_site import safe_csv
 from loyalty_site.site.demo import synthetic
-from loyalty_site.site.demo.dbtuning import analyze, bulk_session
+from loyalty_site.site.demo.dbtuning import analyze
 from loyalty_site.site.demo.writing import (
     PhaseTimer,
     retailer_check_replaceable,
@@ -66,10 +66,10 @@ def synthetic_retailer_generate(
 
     ``weeks`` of history before ``as_of`` are written; the truth (latent parameters and the
     8-week future after ``as_of``, see docs/synthetic-data.md) goes to ``truth_out`` as CSV
-    when given. The same ``seed`` (and sizes) always writes the same data. On PostgreSQL
-    ``workers`` chunks are written concurrently, each in its own transaction and connection
-    (the database does most of the work, so two writers use both cores); SQLite, or a caller's
-    open transaction, means one writer.
+    when given. The same ``seed`` (and sizes) always writes the same data. ``workers`` chunks
+    are written concurrently, each in its own transaction and connection (the database does
+    most of the work, so two writers use both cores); a caller's open transaction means one
+    writer.
 
     Raises:
         DemoRetailerConflict: ``slug`` belongs to a retailer that is not a demo.
@@ -80,41 +80,40 @@ def synthetic_retailer_generate(
     catalog = synthetic.build_catalog(customers, seed, weeks, as_of, time_zone=SYNTHETIC_TIME_ZONE)
     timer = PhaseTimer(say)
     counts = {"customers": 0, "transactions": 0, "lines": 0, "offers": 0, "offers_redeemed": 0}
-    with bulk_session():
-        with timer.phase("replace retailer"), transaction.atomic():
-            retailer = retailer_replace(
-                slug=slug,
-                name=f"Synthetic retailer (seed {seed})",
-                currency=SYNTHETIC_CURRENCY,
-                time_zone=SYNTHETIC_TIME_ZONE,
+    with timer.phase("replace retailer"), transaction.atomic():
+        retailer = retailer_replace(
+            slug=slug,
+            name=f"Synthetic retailer (seed {seed})",
+            currency=SYNTHETIC_CURRENCY,
+            time_zone=SYNTHETIC_TIME_ZONE,
+        )
+    with timer.writing("stores, products, bonus types"):
+        store_ids = write_stores(retailer, catalog.stores)
+        product_ids = write_products(retailer, catalog.products)
+        bonus_ids = write_bonus_types(retailer, catalog.bonus_types)
+    counts.update(stores=len(store_ids), products=len(product_ids), bonus_types=len(bonus_ids))
+    with timer.phase("customers, baskets, offers"):
+        counts.update(
+            _write_chunks(
+                retailer,
+                synthetic.iter_chunks(catalog, chunk_customers),
+                ids=(store_ids, product_ids, bonus_ids),
+                workers=workers if _threads_can_write() else 1,
+                truth_out=truth_out,
+                progress=lambda n, lines, s: say(
+                    f"  customers {n:>9,} / {customers:,}: lines {lines:,} ({s:.0f} s)"
+                ),
             )
-        with timer.writing("stores, products, bonus types"):
-            store_ids = write_stores(retailer, catalog.stores)
-            product_ids = write_products(retailer, catalog.products)
-            bonus_ids = write_bonus_types(retailer, catalog.bonus_types)
-        counts.update(stores=len(store_ids), products=len(product_ids), bonus_types=len(bonus_ids))
-        with timer.phase("customers, baskets, offers"):
-            counts.update(
-                _write_chunks(
-                    retailer,
-                    synthetic.iter_chunks(catalog, chunk_customers),
-                    ids=(store_ids, product_ids, bonus_ids),
-                    workers=workers if _threads_can_write() else 1,
-                    truth_out=truth_out,
-                    progress=lambda n, lines, s: say(
-                        f"  customers {n:>9,} / {customers:,}: lines {lines:,} ({s:.0f} s)"
-                    ),
-                )
-            )
-        with timer.phase("statistics (ANALYZE)"):
-            analyze([Store, Product, BonusType, Customer, Transaction, TransactionLine, PastOffer])
+        )
+    with timer.phase("statistics (ANALYZE)"):
+        analyze([Store, Product, BonusType, Customer, Transaction, TransactionLine, PastOffer])
     return GenerateResult(slug=slug, counts=counts, timings=dict(timer.timings))
 
 
 def _threads_can_write() -> bool:
-    """Worker threads need PostgreSQL (SQLite has one writer) and must see the retailer and
-    catalogue: not when the caller runs us inside its own transaction (e.g. a test)."""
-    return connection.vendor == "postgresql" and not connection.in_atomic_block
+    """Worker threads must see the retailer and catalogue: not when the caller runs us inside
+    its own transaction (e.g. a test)."""
+    return not connection.in_atomic_block
 
 
 def _write_chunk(

@@ -22,7 +22,7 @@ from customers.models import Customer, Transaction, TransactionLine
 from loyalty_site.site.demo import completejourney as cj
 from loyalty_site.site.demo import completejourney_files as files
 from loyalty_site.site.demo import derived, timeshift
-from loyalty_site.site.demo.dbtuning import analyze, bulk_session
+from loyalty_site.site.demo.dbtuning import analyze
 from loyalty_site.site.demo.writing import (
     DEMO_PASSWORD,
     PhaseTimer,
@@ -124,15 +124,14 @@ def demo_load(
     retailer_check_replaceable(slug)
     if shift_dates and today is None:
         today = timezone.now().astimezone(zoneinfo.ZoneInfo(cj.RETAILER_TIME_ZONE)).date()
-    with bulk_session():
-        return _load(
-            slug=slug,
-            households=households,
-            promotions=promotions,
-            password=password,
-            today=today if shift_dates else None,
-            timer=PhaseTimer(report or (lambda line: None)),
-        )
+    return _load(
+        slug=slug,
+        households=households,
+        promotions=promotions,
+        password=password,
+        today=today if shift_dates else None,
+        timer=PhaseTimer(report or (lambda line: None)),
+    )
 
 
 def _load(

@@ -51,7 +51,7 @@ class Command(BaseCommand):
             "--workers",
             type=int,
             default=2,
-            help="chunks written concurrently on PostgreSQL (default 2; SQLite always 1)",
+            help="chunks written concurrently (default 2)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
