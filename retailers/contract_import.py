@@ -178,6 +178,7 @@ def _insert(
     for field in model._meta.concrete_fields:
         if field.primary_key:
             continue
+        values: list[Any]
         if field.name == "retailer":
             values = [retailer.pk] * len(rows)
         elif field.name in columns:
