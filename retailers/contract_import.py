@@ -31,7 +31,7 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from loyalty_site.bulk import csv_text, insert_frame
+from loyalty_site.bulk import analyze, csv_text, insert_frame
 from retailers.contract_checks import (
     Columns,
     Errors,
@@ -49,6 +49,9 @@ from retailers.import_kinds import resource_class_for
 from retailers.models import Retailer
 from retailers.resources import BaseResource, spreadsheet_row
 
+#: From this many written rows on, the table's planner statistics are refreshed with the write
+#: (the next import looks its keys up with them; autovacuum may lag or be off).
+ANALYZE_FROM = 10_000
 #: Name of the temporary table the changed rows go through.
 STAGE = "contract_import_stage"
 
@@ -101,6 +104,8 @@ def contract_rows_import(
                 changed.append((found[0], row))
         _insert(model, retailer, columns, created)
         _update(model, written, values, changed)
+        if len(created) + len(changed) >= ANALYZE_FROM:
+            analyze([model])
     counts["new"], counts["updated"] = len(created), len(changed)
     counts["skipped"] = total - len(created) - len(changed)
     if progress is not None:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db import connection, models
+from django.db import models
+
+from loyalty_site import bulk
 
 __all__ = ["analyze"]
 
@@ -20,6 +22,4 @@ def analyze(tables: Iterable[type[models.Model]]) -> None:
     lagging, or off as on this machine) the per-row foreign key checks of a delete were planned
     as sequential scans and the demo's purge ran for minutes instead of seconds.
     """
-    with connection.cursor() as cursor:
-        for model in tables:
-            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+    bulk.analyze(tables)
