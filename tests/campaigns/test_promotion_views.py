@@ -160,7 +160,15 @@ def test_every_role_reads_the_list_and_the_proposal(client, retailer, make_staff
     page = client.get(reverse("campaigns:promotion-detail", args=[proposal.pk]))
     body = page.content.decode()
     assert page.status_code == 200
-    for text in ("reason 1", "HiGHS", "Optimal", "0.410", "0.620", "Audit log", "2.50x"):
+    for text in (
+        "reason 1",
+        "HiGHS",
+        "Optimal",
+        "0.410",
+        "0.620",
+        "Audit log",
+        "2.5\u00d7 baseline",
+    ):
         assert text in body
     assert ("Approve" in body) == (role == Role.APPROVER)
     assert ("Propose a week" in listing.content.decode()) == (role != Role.VIEWER)
