@@ -11,6 +11,7 @@ hashes, compresses and serves) it like any other static file; nothing is fetched
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -102,6 +103,22 @@ def segment_sizes_figure(profile: Sequence[Mapping[str, Any]]) -> go.Figure:
     return fig
 
 
+def _date_axis(history: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Whole days on the time axis; one point gets a week around it (plotly would otherwise
+    zoom into it and print sub-millisecond ticks)."""
+    axis: dict[str, Any] = {"type": "date", "tickformat": "%Y-%m-%d"}
+    if len(history) == 1:
+        day = history[0]["as_of"]
+        axis.update(
+            range=[
+                (day - dt.timedelta(days=3)).isoformat(),
+                (day + dt.timedelta(days=3)).isoformat(),
+            ],
+            dtick=86_400_000,
+        )
+    return axis
+
+
 def score_history_figure(history: Sequence[Mapping[str, Any]]) -> go.Figure:
     """A customer's churn probability (left axis) and CLV (right axis) across scoring runs.
 
@@ -120,6 +137,7 @@ def score_history_figure(history: Sequence[Mapping[str, Any]]) -> go.Figure:
         },
         legend={"orientation": "h", "y": -0.2},
         hovermode="x unified",
+        xaxis=_date_axis(history),
     )
     fig.add_scatter(
         x=dates,

@@ -75,3 +75,15 @@ def test_collectstatic_copies_plotly_js(settings, tmp_path):
 def test_segment_sizes_figure_tolerates_small_profiles(profile):
     fig = segment_sizes_figure(profile).to_plotly_json()
     assert len(fig["data"][0]["x"]) == len(profile)
+
+
+def test_score_history_with_one_run_shows_days_around_it():
+    import datetime as dt
+
+    from loyalty_site.charts import score_history_figure
+
+    day = dt.date(2025, 6, 2)
+    fig = score_history_figure([{"as_of": day, "churn_probability": 0.3, "clv": 120}])
+    axis = fig.to_plotly_json()["layout"]["xaxis"]
+    assert axis["tickformat"] == "%Y-%m-%d"
+    assert axis["range"] == ["2025-05-30", "2025-06-05"]
