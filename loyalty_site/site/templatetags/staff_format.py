@@ -2,6 +2,7 @@
 
 - ``{{ share|percent }}``: a fraction as a percentage with sensible precision (``0.0007`` ->
   ``0.07%``, ``0.0153`` -> ``1.5%``, ``0.153`` -> ``15%``), never ``0% (0.0007)``;
+- ``{{ figure|chart_bars }}``: a chart's bars (``loyalty_site.charts.chart_bars``);
 - ``{{ amount|money:retailer.currency }}``: two decimals, thousands separated, with the
   retailer's currency code (``1,230.50 EUR``).
 
@@ -16,6 +17,8 @@ from typing import Any
 
 from django import template
 from django.template.defaultfilters import floatformat
+
+from loyalty_site.charts import chart_bars as _chart_bars
 
 register = template.Library()
 DASH = "\u2013"  # en dash, as the templates print a missing figure
@@ -59,3 +62,9 @@ def money(value: Any, currency: str = "") -> str:
         return DASH
     text = floatformat(number, "2g")
     return f"{text} {currency}".strip()
+
+
+@register.filter
+def chart_bars(figure: Any) -> dict[str, Any]:
+    """The bars ``staff/_chart.html`` draws for a ``figure_data`` figure."""
+    return _chart_bars(figure or {})
