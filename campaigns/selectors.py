@@ -54,16 +54,20 @@ def campaign_members(
     return members.order_by("is_control", "-expected_value", "customer_id")
 
 
-def campaign_member_choices(*, campaign: Campaign) -> dict[str, list[str]]:
-    """The segments and bonus type codes that occur among ``campaign``'s members (filters)."""
+def campaign_member_choices(*, campaign: Campaign) -> dict[str, list[Any]]:
+    """The segments and bonus types (``(code, name)`` pairs, by name) that occur among
+    ``campaign``'s members (filters: the code is the value, the name what people read)."""
     members = campaign.members.order_by()
     segments = members.exclude(segment="").values_list("segment", flat=True).distinct()
-    codes = (
+    types = (
         members.filter(bonus_type__isnull=False)
-        .values_list("bonus_type__code", flat=True)
+        .values_list("bonus_type__code", "bonus_type__name")
         .distinct()
     )
-    return {"segments": sorted(segments), "bonus_types": sorted(codes)}
+    return {
+        "segments": sorted(segments),
+        "bonus_types": sorted(types, key=lambda pair: (pair[1] or pair[0], pair[0])),
+    }
 
 
 def campaign_type_counts(*, campaign: Campaign) -> dict[str, int]:

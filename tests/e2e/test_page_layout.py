@@ -8,7 +8,8 @@ Each page is opened in a fresh browser context (a cold HTTP cache) and must:
   requirements-dev.txt, bundles axe-core).
 
 The cold load time (navigation start to the load event) of each page is printed, never asserted
-(no timed assertions in tests). Screenshots go to var/screenshots/ (git-ignored).
+(no timed assertions in tests). Screenshots go to var/screenshots/ (git-ignored), each also
+as its first screen (``*-first-screen.png``).
 """
 
 from __future__ import annotations
@@ -138,7 +139,10 @@ def test_every_page_fits_both_widths_and_passes_axe(
             if name in SHOT_PAGES:
                 shot = SCREENSHOTS / f"{name}-{width_name}.png"
                 opened.screenshot(path=str(shot), full_page=True)
-                report.append(f"  screenshot {shot.relative_to(SCREENSHOTS.parents[1])}")
+                opened.screenshot(path=str(shot.with_name(f"{shot.stem}-first-screen.png")))
+                report.append(
+                    f"  screenshots {shot.relative_to(SCREENSHOTS.parents[1])} (+ first screen)"
+                )
             context.close()
     with capsys.disabled():
         print("\n" + "\n".join(report))
