@@ -85,6 +85,8 @@ def staff_urls(data: Pages) -> dict[str, str]:
             "campaigns:promotion-run-detail", args=[data.proposal.promotion_run_id]
         ),
         "password-change": reverse("password_change"),
+        "team": reverse("retailers:team"),
+        "retailer-new": reverse("retailers:create"),
     }
 
 
@@ -109,7 +111,11 @@ def test_every_page_fits_both_widths_and_passes_axe(
     live_server, browser, retailer, make_staff, scoring_settings, capsys
 ):
     data = pages_data(retailer)
-    user = make_staff(retailer, Role.ADMIN, username="walker")
+    # A superuser admin: every page (the new-retailer form too) is open to them.
+    user = make_staff(retailer, Role.ADMIN, username="walker", is_superuser=True)
+    make_staff(
+        retailer, Role.ANALYST, username="a-colleague-with-a-long-name", email="x@example.com"
+    )
     base = live_server.url
     login = browser.new_context()
     page = login.new_page()
