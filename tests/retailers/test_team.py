@@ -96,3 +96,29 @@ def test_a_superuser_creates_a_retailer_and_works_on_it(client, retailer, make_s
     )
     assert bad.status_code == 200
     assert not Retailer.objects.filter(slug="x").exists()
+
+
+def test_a_retailer_admin_without_model_permissions_manages_it_in_the_admin(
+    client, retailer, other_retailer, make_staff
+):
+    boss = make_staff(retailer, Role.ADMIN)  # like demo-admin: is_staff, a role, no permission
+    assert not boss.user_permissions.exists()
+    client.force_login(boss)
+    index = client.get(reverse("admin:index")).content.decode()
+    for model in ("retailer", "membership", "apitoken"):
+        assert f"/admin/{'campaigns' if model == 'apitoken' else 'retailers'}/{model}/" in index
+    assert (
+        client.get(reverse("admin:retailers_retailer_change", args=[retailer.pk])).status_code
+        == 200
+    )
+    member = Membership.objects.get(user=boss)
+    assert (
+        client.get(reverse("admin:retailers_membership_change", args=[member.pk])).status_code
+        == 200
+    )
+    other = client.get(reverse("admin:retailers_retailer_change", args=[other_retailer.pk]))
+    assert other.status_code == 302  # not one of theirs: the admin sends them back to its index
+    client.force_login(make_staff(retailer, Role.VIEWER))
+    viewing = client.get(reverse("admin:retailers_retailer_change", args=[retailer.pk]))
+    assert viewing.status_code == 200
+    assert "Save" not in viewing.content.decode()
