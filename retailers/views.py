@@ -11,7 +11,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import UserPassesTestMixin
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.urls import Resolver404, resolve, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
@@ -95,15 +96,15 @@ class MembershipRoleView(RetailerViewMixin, View):
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # Another retailer's member is a 404 whatever was posted.
+        member = get_object_or_404(Membership, pk=kwargs["pk"], retailer=self.retailer)
         form = MembershipRoleForm(request.POST)
         try:
             if not form.is_valid():
                 raise ValidationError("Choose one of the roles.")
             member = membership_role_set(
-                retailer=self.retailer, membership_id=kwargs["pk"], role=form.cleaned_data["role"]
+                retailer=self.retailer, membership_id=member.pk, role=form.cleaned_data["role"]
             )
-        except Membership.DoesNotExist as exc:
-            raise Http404 from exc
         except (ValidationError, LastAdminRemoved) as exc:
             messages.error(request, f"Not changed: {getattr(exc, 'message', exc)}")
         else:
