@@ -14,7 +14,7 @@ from typing import Any
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
-from campaigns.models import Bonus, Campaign, CampaignMember, CampaignState, Redemption
+from campaigns.models import Bonus, BonusType, Campaign, CampaignMember, CampaignState, Redemption
 from loyalty_site.money import quantize
 from retailers.models import Retailer
 
@@ -54,16 +54,20 @@ def campaign_members(
     return members.order_by("is_control", "-expected_value", "customer_id")
 
 
-def campaign_member_choices(*, campaign: Campaign) -> dict[str, list[str]]:
-    """The segments and bonus type codes that occur among ``campaign``'s members (filters)."""
+def campaign_member_choices(*, campaign: Campaign) -> dict[str, list[Any]]:
+    """The segments and bonus types (``(code, name)`` pairs, by name) that occur among
+    ``campaign``'s members (filters: the code is the value, the name what people read)."""
     members = campaign.members.order_by()
     segments = members.exclude(segment="").values_list("segment", flat=True).distinct()
-    codes = (
+    types = (
         members.filter(bonus_type__isnull=False)
-        .values_list("bonus_type__code", flat=True)
+        .values_list("bonus_type__code", "bonus_type__name")
         .distinct()
     )
-    return {"segments": sorted(segments), "bonus_types": sorted(codes)}
+    return {
+        "segments": sorted(segments),
+        "bonus_types": sorted(types, key=lambda pair: (pair[1] or pair[0], pair[0])),
+    }
 
 
 def campaign_type_counts(*, campaign: Campaign) -> dict[str, int]:
@@ -76,6 +80,21 @@ def campaign_type_counts(*, campaign: Campaign) -> dict[str, int]:
         .values_list("bonus_type__code", "n")
     )
     return dict(rows)
+
+
+def campaign_breakdown_by_type(*, campaign: Campaign) -> list[dict[str, Any]]:
+    """The campaign's ``breakdown["by_bonus_type"]`` rows, each with the bonus type's name as
+    ``bonus_name`` (the stored rows carry only its code, which means nothing to a marketer)."""
+    rows = (campaign.breakdown or {}).get("by_bonus_type") or []
+    names = dict(
+        BonusType.objects.filter(
+            retailer_id=campaign.retailer_id, code__in=[row.get("bonus_type") for row in rows]
+        ).values_list("code", "name")
+    )
+    return [
+        {**row, "bonus_name": names.get(row.get("bonus_type")) or row.get("bonus_type")}
+        for row in rows
+    ]
 
 
 def campaign_previous(*, campaign: Campaign) -> Campaign | None:

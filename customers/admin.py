@@ -157,7 +157,9 @@ class PortalAccessAdmin(RetailerScopedAdmin):
     list_display = ("customer", "created_at", "expires_at", "revoked_at", "last_used_at")
     list_filter = (("retailer", RelatedOnly), ("revoked_at", admin.EmptyFieldListFilter))
     search_fields = ("customer__external_id",)
-    raw_id_fields = ("customer",)
+    # The customer is looked up by its own id (typing 2042 finds customer 2042), never by the
+    # internal key a raw-id box takes (which linked 2042 to another customer).
+    autocomplete_fields = ("customer",)
     fields = ("customer", "created_by", "created_at", "expires_at", "revoked_at", "last_used_at")
     readonly_fields = ("created_by", "created_at", "expires_at", "revoked_at", "last_used_at")
     actions = ["revoke"]

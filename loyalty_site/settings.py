@@ -210,11 +210,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT: Path | None = BASE_DIR / "staticfiles"  # settings_test sets None
 STATICFILES_DIRS = [BASE_DIR / "static"]
-# The chart library's JavaScript is served from the installed plotly package (no CDN).
 STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.FileSystemFinder",
     "django.contrib.staticfiles.finders.AppDirectoriesFinder",
-    "loyalty_site.charts.PlotlyJsFinder",
 ]
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "var" / "media"))
@@ -246,18 +244,12 @@ X_FRAME_OPTIONS = "DENY"
 #: site, or inline with the response's nonce (``{{ CSP_NONCE }}``: the admin's own templates,
 #: Swagger UI's initialiser); no inline ``style`` attributes or event handlers, no eval, no
 #: other origin. Images may be ``data:`` URIs (Swagger UI's icons). The portal's QR codes are
-#: inline SVG. plotly.js (served from this site) adds two <style> elements, allowed by hash: an
-#: empty one that it fills through the CSSOM, and maplibre's CSS (plotly.js 4.1.1: after an
-#: upgrade tests/e2e/test_csp.py names the new hash).
-PLOTLY_STYLE_HASHES = [
-    "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",  # "" (empty)
-    "'sha256-ji27qzEtxXZW+7dun6UwjHXJ18e6WAin1VvNtkzIE/o='",  # .maplibregl-map{...}
-]
+#: inline SVG, and so are the staff pages' charts (loyalty_site/charts.py: no chart script).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
         "script-src": [SELF, NONCE],
-        "style-src": [SELF, NONCE, *PLOTLY_STYLE_HASHES],
+        "style-src": [SELF, NONCE],
         "img-src": [SELF, "data:"],
         "font-src": [SELF],
         "connect-src": [SELF],

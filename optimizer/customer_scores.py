@@ -22,6 +22,7 @@ from django.db.models import (
     Sum,
     Value,
 )
+from django.db.models.functions import Length
 
 from customers.models import Customer
 from customers.services.privacy import customer_export_section_register, export_rows
@@ -45,7 +46,10 @@ def customer_list(*, retailer: Retailer, run: ScoringRun | None) -> QuerySet[Cus
 
     One query per page whatever the page size (a filtered LEFT JOIN, no per-row lookups).
     """
-    customers = Customer.objects.for_retailer(retailer).order_by("external_id", "pk")
+    # Shorter ids first, then alphabetical: numeric ids ("2", "10", "2042") sort as numbers.
+    customers = Customer.objects.for_retailer(retailer).order_by(
+        Length("external_id"), "external_id", "pk"
+    )
     if run is None:
         nothing = Value(None, output_field=DecimalField(max_digits=12, decimal_places=4))
         return customers.annotate(**dict.fromkeys(_SCORE_FIELDS, nothing))

@@ -40,7 +40,7 @@ from retailers.resources import (
     StoreResource,
 )
 from retailers.services import header_check, import_job_create
-from retailers.tenancy import retailer_ids_for_user, scope_for_user
+from retailers.tenancy import has_role, retailer_ids_for_user, scope_for_user
 
 RelatedOnly = admin.RelatedOnlyFieldListFilter
 
@@ -208,6 +208,11 @@ class ContractImportExportAdmin(BackgroundExportMixin, ImportExportMixin, Retail
         return f"{self.import_kind}.csv"
 
 
+def _staff(request: HttpRequest) -> bool:
+    """An active staff user (the admin's own gate)."""
+    return bool(request.user.is_active and request.user.is_staff)
+
+
 @admin.register(Retailer)
 class RetailerAdmin(admin.ModelAdmin):
     """Superusers manage every retailer; staff see (and may edit) only their own."""
@@ -234,6 +239,14 @@ class RetailerAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         return () if request.user.is_superuser else ("slug", "is_demo")
 
+    # By role, not Django's model permissions: every member sees their retailers' settings, a
+    # retailer's admins edit them (the demo's ``demo-admin`` has no model permission at all).
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _staff(request) and has_role(request.user, Role.VIEWER, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _staff(request) and has_role(request.user, Role.ADMIN, obj)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return request.user.is_superuser and super().has_add_permission(request)
 
@@ -241,7 +254,7 @@ class RetailerAdmin(admin.ModelAdmin):
         return request.user.is_superuser and super().has_delete_permission(request, obj)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return super().has_module_permission(request) and retailer_ids_for_user(request.user) != []
+        return _staff(request) and retailer_ids_for_user(request.user) != []
 
 
 @admin.register(Membership)
@@ -276,17 +289,24 @@ class MembershipAdmin(TenancyFormsMixin, admin.ModelAdmin):
         managed = self._managed(request)
         return managed is None or (bool(managed) if obj is None else obj.retailer_id in managed)
 
+    # By role, not Django's model permissions (see RetailerAdmin): members see the
+    # memberships of their retailers; a retailer's admins add, change and delete them.
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _staff(request) and has_role(
+            request.user, Role.VIEWER, getattr(obj, "retailer_id", None)
+        )
+
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return super().has_add_permission(request) and self._manages(request, None)
+        return _staff(request) and self._manages(request, None)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return super().has_change_permission(request, obj) and self._manages(request, obj)
+        return _staff(request) and self._manages(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return super().has_delete_permission(request, obj) and self._manages(request, obj)
+        return _staff(request) and self._manages(request, obj)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return super().has_module_permission(request) and retailer_ids_for_user(request.user) != []
+        return _staff(request) and retailer_ids_for_user(request.user) != []
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         managed = self._managed(request)

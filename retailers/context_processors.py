@@ -23,6 +23,7 @@ NAVIGATION: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("Runs", ("optimizer:run-list",), Role.VIEWER),
     ("Campaigns", ("campaigns:campaign-list", "campaigns:list"), Role.VIEWER),
     ("Promotions", ("campaigns:promotion-list", "promotions:list"), Role.VIEWER),
+    ("Team", ("retailers:team",), Role.ADMIN),
 )
 
 

@@ -58,3 +58,10 @@ class DemoRetailerConflict(ApplicationError):
 
     code = "demo_retailer_conflict"
     status = 409
+
+
+class LastAdminRemoved(ApplicationError):
+    """A retailer keeps at least one admin: give another member the admin role first."""
+
+    code = "last_admin"
+    status = 400

@@ -1,4 +1,5 @@
-"""Forms of the retailers app: the admin's import forms, which pick the importing retailer."""
+"""Forms of the retailers app: the admin's import forms (which pick the importing retailer), the
+Team page's and the new-retailer page's."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from django import forms
 from django.db.models import QuerySet
 from import_export.forms import ConfirmImportForm, ImportForm
 
-from retailers.models import Retailer
+from retailers.models import Retailer, Role
 
 RETAILER_HELP = (
     "Every row goes into this retailer; ids (SKU, store, customer) are looked up only in it."
@@ -39,3 +40,35 @@ class RetailerConfirmImportForm(ConfirmImportForm):
     def __init__(self, *args: Any, retailers: QuerySet[Retailer], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["retailer"].queryset = retailers
+
+
+class TeamInviteForm(forms.Form):
+    """Invite a person to the current retailer's team (the Team page)."""
+
+    username = forms.CharField(max_length=150, help_text="What they type to sign in.")
+    email = forms.EmailField(
+        required=False, help_text="Where the set-your-password link is sent (optional)."
+    )
+    role = forms.ChoiceField(
+        choices=Role.choices,
+        initial=Role.VIEWER,
+        help_text="Viewer reads; analyst also starts runs; approver also decides; admin also "
+        "manages the team.",
+    )
+
+
+class MembershipRoleForm(forms.Form):
+    """A member's new role."""
+
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class RetailerCreateForm(forms.Form):
+    """A new retailer (superusers)."""
+
+    name = forms.CharField(max_length=200)
+    slug = forms.SlugField(help_text="Short id in exports and the API, e.g. acme.")
+    currency = forms.CharField(max_length=3, initial="EUR", help_text="ISO 4217 code, e.g. EUR.")
+    time_zone = forms.CharField(
+        max_length=64, initial="Europe/Helsinki", help_text="IANA zone of its stores."
+    )

@@ -12,4 +12,7 @@ app_name = "retailers"
 
 urlpatterns = [
     path("retailer/switch/", views.retailer_switch_view, name="switch"),
+    path("retailer/new/", views.RetailerCreateView.as_view(), name="create"),
+    path("team/", views.TeamView.as_view(), name="team"),
+    path("team/<int:pk>/role/", views.MembershipRoleView.as_view(), name="member-role"),
 ]

@@ -1,4 +1,4 @@
-"""Chart figures (built in Python) and the locally served plotly.js."""
+"""Chart figures (built in Python) and the bars the pages draw from them (no chart script)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ import json
 from decimal import Decimal
 
 import pytest
-from django.contrib.staticfiles import finders
 from django.core.management import call_command
 
 from loyalty_site.charts import (
-    PLOTLY_JS,
+    chart_bars,
     figure_data,
     score_history_figure,
     segment_sizes_figure,
@@ -55,23 +54,51 @@ def test_score_history_figure_puts_churn_and_clv_on_two_axes():
     json.dumps(data)  # plain JSON types only: safe for json_script
 
 
-def test_plotly_js_is_found_as_a_static_file_from_the_installed_package():
-    path = finders.find(PLOTLY_JS)
-    assert path
-    assert path.endswith("plotly.min.js")
-    with open(path, encoding="utf-8") as handle:
-        assert "plotly.js" in handle.read(300)
+def test_chart_bars_scale_each_axis_and_read_a_horizontal_chart_top_down():
+    fig = segment_sizes_figure(
+        [{"segment": "champions", "size": 120}, {"segment": "dormant", "size": 30}]
+    )
+    bars = chart_bars(figure_data(fig))
+    assert bars["title"] == "Customers per segment"
+    assert [group["label"] for group in bars["groups"]] == ["champions", "dormant"]
+    assert [group["bars"][0]["width"] for group in bars["groups"]] == ["100.0", "25.0"]
+    assert bars["groups"][0]["bars"][0]["value"] == "120"
 
 
-def test_collectstatic_copies_plotly_js(settings, tmp_path):
+def test_chart_bars_of_two_axes_and_a_probability_axis():
+    history = [
+        {"as_of": dt.date(2025, 5, 1), "churn_probability": Decimal("0.2"), "clv": Decimal("100")},
+        {"as_of": dt.date(2025, 6, 1), "churn_probability": Decimal("0.4"), "clv": Decimal("50.5")},
+    ]
+    bars = chart_bars(figure_data(score_history_figure(history)))
+    first, second = bars["groups"]
+    assert first["label"] == "2025-05-01"
+    assert [(bar["name"], bar["value"], bar["width"]) for bar in second["bars"]] == [
+        ("churn probability", "40%", "100.0"),
+        ("CLV", "50.50", "50.5"),
+    ]
+
+
+def test_collectstatic_copies_the_stylesheet_and_no_chart_script(settings, tmp_path):
     settings.STATIC_ROOT = tmp_path
     call_command("collectstatic", interactive=False, verbosity=0)
-    assert (tmp_path / PLOTLY_JS).stat().st_size > 1_000_000
     assert (tmp_path / "staff" / "site.css").exists()
-    assert (tmp_path / "staff" / "charts.js").exists()
+    assert not list(tmp_path.rglob("plotly*.js"))
 
 
 @pytest.mark.parametrize("profile", [[], [{"segment": "all", "size": 5}]])
 def test_segment_sizes_figure_tolerates_small_profiles(profile):
     fig = segment_sizes_figure(profile).to_plotly_json()
     assert len(fig["data"][0]["x"]) == len(profile)
+
+
+def test_score_history_with_one_run_shows_days_around_it():
+    import datetime as dt
+
+    from loyalty_site.charts import score_history_figure
+
+    day = dt.date(2025, 6, 2)
+    fig = score_history_figure([{"as_of": day, "churn_probability": 0.3, "clv": 120}])
+    axis = fig.to_plotly_json()["layout"]["xaxis"]
+    assert axis["tickformat"] == "%Y-%m-%d"
+    assert axis["range"] == ["2025-05-30", "2025-06-05"]

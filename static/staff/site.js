@@ -3,6 +3,9 @@
 // 2. [data-poll-url] elements refresh themselves from that URL every data-poll-interval ms
 //    while the returned fragment still carries data-poll-url (a queued or running run); when it
 //    stops, the page reloads once to show the finished report.
+// 3. A table wider than its wrapper (a phone, a half-width card) becomes a list of cards: every
+//    cell is labelled with its column's header (data-label, shown by site.css) and the table gets
+//    the class "stacked". Without JavaScript the wrapper scrolls sideways instead.
 (function () {
   "use strict";
   document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
@@ -32,4 +35,31 @@
     }, interval);
   }
   document.querySelectorAll("[data-poll-url]").forEach(poll);
+
+  function label(table) {
+    var heads = table.tHead ? table.tHead.rows[0].cells : [];
+    Array.prototype.forEach.call(table.tBodies, function (body) {
+      Array.prototype.forEach.call(body.rows, function (row) {
+        Array.prototype.forEach.call(row.cells, function (cell, i) {
+          if (heads[i] && !cell.hasAttribute("data-label")) {
+            cell.setAttribute("data-label", heads[i].textContent.trim());
+          }
+        });
+      });
+    });
+  }
+  var tables = document.querySelectorAll(".table-wrap > table");
+  function fit() {
+    tables.forEach(function (table) {
+      table.classList.remove("stacked");
+      if (table.scrollWidth > table.parentElement.clientWidth + 1) { table.classList.add("stacked"); }
+    });
+  }
+  tables.forEach(label);
+  fit();
+  var pending;
+  window.addEventListener("resize", function () {
+    window.clearTimeout(pending);
+    pending = window.setTimeout(fit, 100);
+  });
 })();

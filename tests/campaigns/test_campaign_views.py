@@ -636,7 +636,7 @@ def test_dashboard_shows_this_months_budget_and_active_campaigns(client, retaile
     assert "Waiting for approval" in html
     assert "Rejected one" not in html
     assert page.context["campaign_chart"]["data"]
-    assert html.count("plotly.min.js") == 1
+    assert 'id="chart-campaign-budget"' in html
 
 
 def test_customer_page_shows_bonuses_redemptions_and_points(client, retailer, make_staff):

@@ -160,7 +160,15 @@ def test_every_role_reads_the_list_and_the_proposal(client, retailer, make_staff
     page = client.get(reverse("campaigns:promotion-detail", args=[proposal.pk]))
     body = page.content.decode()
     assert page.status_code == 200
-    for text in ("reason 1", "HiGHS", "Optimal", "0.410", "0.620", "Audit log", "2.50x"):
+    for text in (
+        "reason 1",
+        "HiGHS",
+        "Optimal",
+        "0.410",
+        "0.620",
+        "Audit log",
+        "2.5\u00d7 baseline",
+    ):
         assert text in body
     assert ("Approve" in body) == (role == Role.APPROVER)
     assert ("Propose a week" in listing.content.decode()) == (role != Role.VIEWER)
@@ -306,3 +314,22 @@ def test_admin_shows_proposals_with_their_items_read_only(client, retailer, make
     assert page.status_code == 200
     assert "reason 2" in body
     assert 'name="_save"' not in body
+
+
+def test_a_proposal_shows_a_backtest_run_after_it(client, retailer, make_staff):
+    proposal = make_proposal(retailer)
+    proposal.backtest = {}
+    proposal.save(update_fields=["backtest"])
+    login(client, make_staff(retailer, Role.VIEWER))
+    detail = reverse("campaigns:promotion-detail", args=[proposal.pk])
+    assert "No backtest yet" in client.get(detail).content.decode()
+    PromotionRun.objects.create(
+        retailer=retailer,
+        kind=PromotionRun.Kind.BACKTEST,
+        week_start=WEEK,
+        status=RunStatus.SUCCEEDED,
+        result={"model_wape": 0.333, "model_bias": 0.01, "naive_wape": 0.5, "n_weeks": 4},
+    )
+    body = client.get(detail).content.decode()
+    assert "No backtest yet" not in body
+    assert "0.333" in body

@@ -1,5 +1,5 @@
 """The Content-Security-Policy in a real browser: every kind of page works under it and chromium
-reports no violation (staff pages with plotly charts, the admin, Swagger UI, the portal).
+reports no violation (staff pages with charts, the admin, Swagger UI, the portal).
 
 Violations are caught twice: the ``securitypolicyviolation`` DOM event (recorded by an init
 script, which CSP does not govern) and chromium's "Content Security Policy" console errors.
@@ -92,7 +92,7 @@ def test_every_kind_of_page_works_under_the_content_security_policy(live_server,
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_load_state()
-    charts = ".chart .main-svg"  # drawn by plotly.js
+    charts = ".chart svg.bar"  # drawn on the server
     pages = {
         "dashboard": ("/", charts),
         "scoring run": (f"/runs/{site['run'].pk}/", charts),

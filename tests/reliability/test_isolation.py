@@ -125,6 +125,7 @@ MAPPINGS: dict[str, Filler] = {
     "campaigns:promotion-decide": one("pk", "proposal"),
     "campaigns:promotion-csv": one("pk", "proposal"),
     "campaigns:promotion-item-drop": pair("pk", "proposal", "item_pk", "proposal_item"),
+    "retailers:member-role": one("pk", "membership"),
     "api:customer": one("external_id", "customer", "external_id"),
     "api:campaign": one("pk", "campaign"),
     # Password reset link for B's staff user with a forged token: "invalid link" page.

@@ -101,6 +101,19 @@ def test_load_demo_slice_matches_the_source_tables():
     assert not InventoryLevel.objects.filter(retailer=retailer, is_synthetic=False).exists()
     assert CompetitorPrice.objects.filter(retailer=retailer).exclude(is_synthetic=True).count() == 0
 
+    # The points ledger is replayed from the baskets: a member with baskets has points, and
+    # every chain's last balance is the sum of its entries.
+    from customers.services.points import points_ledger_total, points_summary
+
+    member = Customer.objects.filter(retailer=retailer, points_entries__isnull=False).first()
+    assert member is not None
+    last = member.points_entries.order_by("-seq").first()
+    assert last.balance_after == points_ledger_total(customer=member) > 0
+    assert (
+        points_summary(customer=member, as_of=retailer.demo_source_end).balance
+        == last.balance_after
+    )
+
 
 def test_load_demo_creates_one_staff_user_per_role_with_the_password():
     output = load("--skip-promotions", "--password", "another-Secret-9")

@@ -27,6 +27,7 @@ from campaigns.exceptions import TransitionNotAllowed
 from campaigns.models import Campaign, CampaignState
 from campaigns.selectors import (
     campaign_bonus_count,
+    campaign_breakdown_by_type,
     campaign_changes,
     campaign_counts_by_state,
     campaign_list,
@@ -195,7 +196,7 @@ class CampaignDetailView(CampaignObjectMixin, DetailView):
         totals, solver = campaign.totals or {}, campaign.solver or {}
         cost = Decimal(str(totals.get("expected_cost") or 0))
         by_segment = (campaign.breakdown or {}).get("by_segment") or []
-        by_type = (campaign.breakdown or {}).get("by_bonus_type") or []
+        by_type = campaign_breakdown_by_type(campaign=campaign)
         gap = solver.get("gap")
         return {
             "totals": totals,
@@ -213,7 +214,7 @@ class CampaignDetailView(CampaignObjectMixin, DetailView):
             if by_segment
             else None,
             "type_chart": figure_data(
-                campaign_breakdown_figure(by_type, key="bonus_type", title="By bonus type")
+                campaign_breakdown_figure(by_type, key="bonus_name", title="By bonus type")
             )
             if by_type
             else None,

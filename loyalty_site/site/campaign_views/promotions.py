@@ -140,6 +140,14 @@ class PromotionRunDetailView(RetailerViewMixin, DetailView):
         return context
 
 
+def _backtest_for(proposal: PromotionProposal) -> dict[str, Any]:
+    """The retailer's latest backtest when it is newer than the one stored with the proposal (a
+    backtest run after the proposal still tells how far to trust its forecast)."""
+    stored = proposal.backtest or {}
+    latest = latest_backtest(retailer=proposal.retailer)
+    return latest if (latest.get("run_id") or 0) > (stored.get("run_id") or 0) else stored
+
+
 class PromotionProposalDetailView(RetailerViewMixin, DetailView):
     """A week's proposal: items, totals, solver, backtest, audit log and the decision forms."""
 
@@ -171,6 +179,7 @@ class PromotionProposalDetailView(RetailerViewMixin, DetailView):
             four_eyes_blocked=can_edit and blocked,
             decision_form=PromotionDecisionForm(),
             **proposal_outcome_context(proposal),
+            backtest=_backtest_for(proposal),
         )
         return context
 

@@ -18,11 +18,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns.models import BonusType, PastOffer
-from customers.models import Customer, Transaction, TransactionLine
+from customers.models import Customer, PointsEntry, Transaction, TransactionLine
 from loyalty_site.site.demo import completejourney as cj
 from loyalty_site.site.demo import completejourney_files as files
 from loyalty_site.site.demo import derived, timeshift
 from loyalty_site.site.demo.dbtuning import analyze
+from loyalty_site.site.demo.ledger import write_points_ledger
 from loyalty_site.site.demo.writing import (
     DEMO_PASSWORD,
     PhaseTimer,
@@ -64,6 +65,7 @@ LOADED_MODELS = (
     PromotionHistory,
     InventoryLevel,
     CompetitorPrice,
+    PointsEntry,
 )
 
 
@@ -187,6 +189,10 @@ def _load(
             customer_ids=customer_ids,
             store_ids=store_ids,
             product_ids=product_ids,
+        )
+    with timer.writing("points ledger"):
+        counts["points_entries"] = write_points_ledger(
+            retailer, end=source_end + dt.timedelta(weeks=weeks)
         )
     with timer.writing("offers"):
         bonus_ids = write_bonus_types(retailer, bonus_types)
