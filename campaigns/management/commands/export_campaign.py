@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ class Command(BaseCommand):
                     )
             else:
                 rows = campaign_audience_write(
-                    campaign=campaign, stream=sys.stdout, actor_label="export_campaign"
+                    campaign=campaign, stream=self.stdout, actor_label="export_campaign"
                 )
         except TransitionNotAllowed as exc:
             raise CommandError(str(exc)) from exc
