@@ -121,6 +121,12 @@ def _qr_png(code: str) -> MIMEImage:
     return image
 
 
+class _RelatedMessage(EmailMultiAlternatives):
+    """A message whose HTML shows its attached image (``multipart/related``)."""
+
+    mixed_subtype = "related"
+
+
 @dataclass(frozen=True)
 class Rendered:
     """One rendered offer e-mail (what the preview shows)."""
@@ -155,7 +161,8 @@ class Letter:
         variables = variables_for(delivery, self.retailer)
         rendered = self.render(variables)
         unsubscribe = variables["unsubscribe_url"]
-        message = EmailMultiAlternatives(
+        with_qr = f"cid:{QR_CID}" in rendered.html
+        message = (_RelatedMessage if with_qr else EmailMultiAlternatives)(
             subject=rendered.subject,
             body=rendered.text,
             from_email=self.from_email,
@@ -168,7 +175,6 @@ class Letter:
             },
         )
         message.attach_alternative(rendered.html, "text/html")
-        if f"cid:{QR_CID}" in rendered.html:
-            message.mixed_subtype = "related"
+        if with_qr:
             message.attach(_qr_png(delivery.bonus.code))
         return message

@@ -85,6 +85,10 @@ def test_send_emails_only_the_consenting_customer_with_the_documented_content(re
     assert f'href="{unsubscribe}"' in html
     assert 'src="cid:bonus-qr"' in html
     assert [a.get("Content-ID") for a in message.attachments] == ["<bonus-qr>"]
+    raw = message.message()
+    assert raw.get_content_type() == "multipart/related"  # the HTML shows the attached QR
+    assert raw["Message-ID"] == f"<offer-bonus-{bonus.pk}@localhost>"
+    assert raw["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     portal = message.body.split("Your rewards page: ")[1].split()[0]
     token = portal.rstrip("/").rsplit("/", 1)[1]
     assert portal_access_resolve(token=token).customer == customer
