@@ -193,3 +193,16 @@ def test_setup_schedules_sends_offers_every_minute():
         Schedule.MINUTES,
         1,
     )
+
+
+def test_send_offers_command_prints_what_it_sent(retailer):
+    import io
+
+    from django.core.management import call_command
+
+    issued(retailer)
+    out = io.StringIO()
+    call_command("send_offers", stdout=out)
+    assert out.getvalue().strip() == "offer e-mails: 1 sent"
+    call_command("send_offers", stdout=out)
+    assert out.getvalue().strip().endswith("offer e-mails: none due")
