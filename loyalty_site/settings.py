@@ -292,6 +292,9 @@ SITE_URL = os.environ.get("SITE_URL", "http://localhost:8000").rstrip("/")
 #: worker died); a message is tried this many times before its delivery is failed for good.
 DELIVERY_LEASE_SECONDS = int(os.environ.get("DELIVERY_LEASE_SECONDS", "600"))
 DELIVERY_MAX_ATTEMPTS = int(os.environ.get("DELIVERY_MAX_ATTEMPTS", "3"))
+#: "off": the per-message commits of a batch do not wait for the disk (faster; a PostgreSQL
+#: crash, not a worker's, may then repeat the last messages). docs/delivery.md.
+DELIVERY_SYNCHRONOUS_COMMIT = os.environ.get("DELIVERY_SYNCHRONOUS_COMMIT", "on")
 
 # --- django-q2 ------------------------------------------------------------------------------
 # timeout < retry on every queue (django-q2 re-delivers a task only after `retry` seconds, so a

@@ -12,9 +12,10 @@ batch of at most ``EmailTemplate.per_minute`` due rows:
    rows (send date reached in the retailer's time zone, retry time passed) and ``sending`` rows
    whose claim is older than ``DELIVERY_LEASE_SECONDS`` (their worker died); they become
    ``sending`` under a fresh claim id, ``attempts + 1``. Two workers never claim the same row.
-2. *Send*, one transaction per message: lock the row, check it still belongs to this claim and
-   the customer still consents, hand the message to the e-mail backend, mark it ``sent`` and
-   commit. The decision to send and its record commit together.
+2. *Send*, one transaction per message: mark the row ``sent`` if it still belongs to this claim
+   and the customer still consents (one ``UPDATE``, which locks the row), hand the message to
+   the e-mail backend, commit. The decision to send and its record commit together; a send that
+   raises rolls the mark back.
 
 What a dying worker leaves: rows it had not reached stay ``sending`` and are claimed again after
 the lease; nothing is sent twice for them. The one message whose send returned but whose commit
@@ -35,18 +36,21 @@ import datetime as dt
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import get_connection
+from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from campaigns.models import Bonus, Campaign, Delivery, DeliveryState
 from campaigns.services.audit import audit_record
 from campaigns.services.email_messages import Letter, message_id_for, portal_seed, recipients_load
+from customers.models import Customer
 from customers.services.portal import portal_links_issue
 from retailers.models import Retailer
 
@@ -151,8 +155,63 @@ def _record_failure(delivery_id: int, attempts: int, error: str, now: dt.datetim
     return state
 
 
-def _send_one(delivery: Delivery, letter: Letter, connection: Any, now: dt.datetime) -> str:
-    """Send ``delivery`` if its claim still holds it; the outcome commits with the decision."""
+class _SendFailed(Exception):
+    """The backend refused the message: roll its ``sent`` mark back, record the failure."""
+
+
+def _consenting() -> Exists:
+    return Exists(
+        Customer.objects.filter(pk=OuterRef("customer_id"), marketing_consent=True).exclude(
+            email=""
+        )
+    )
+
+
+def _held(claim: uuid.UUID) -> QuerySet[Delivery]:
+    """The rows ``claim`` still holds, whose customer still consents and has an address."""
+    return Delivery.objects.filter(
+        _consenting(),
+        state=DeliveryState.SENDING,
+        claim=claim,
+        attempts__lte=settings.DELIVERY_MAX_ATTEMPTS,
+    )
+
+
+def _send_one(
+    delivery: Delivery,
+    letter: Letter,
+    connection: Any,
+    now: dt.datetime,
+    held: QuerySet[Delivery],
+) -> str:
+    """Send ``delivery`` if its claim still holds it (``held``: :func:`_held`, built once per
+    batch); the mark commits with the send.
+
+    The happy path is one statement: the ``UPDATE`` that marks the row ``sent`` also checks
+    (on the row itself, so a concurrent takeover is seen) that this claim holds it, and that
+    the customer still consents; it locks the row until the commit that follows the send. A
+    send that raises rolls the mark back.
+    """
+    try:
+        with transaction.atomic():
+            marked = held.filter(pk=delivery.pk).update(
+                state=DeliveryState.SENT, sent_at=now, claim=None, last_error=""
+            )
+            if marked:
+                try:
+                    letter.message(delivery, connection=connection).send()
+                except Exception as exc:
+                    raise _SendFailed(f"{type(exc).__name__}: {exc}") from exc
+                return DeliveryState.SENT
+    except _SendFailed as exc:
+        logger.warning("offer e-mail of delivery %s failed: %s", delivery.pk, exc)
+        return _record_failure(delivery.pk, delivery.attempts, str(exc), now)
+    return _settle_unsent(delivery, now)
+
+
+def _settle_unsent(delivery: Delivery, now: dt.datetime) -> str:
+    """Why :func:`_send_one` did not send: lost claim, consent or address gone, or too many
+    attempts (workers died on it); the row's end state is recorded."""
     with transaction.atomic():
         held = (
             Delivery.objects.select_for_update(of=("self",))
@@ -167,17 +226,28 @@ def _send_one(delivery: Delivery, letter: Letter, connection: Any, now: dt.datet
             state = DeliveryState.NOT_CONSENTED if not consent else DeliveryState.NO_ADDRESS
             Delivery.objects.filter(pk=delivery.pk).update(state=state, claim=None)
             return state
-        if attempts > settings.DELIVERY_MAX_ATTEMPTS:
-            return _record_failure(delivery.pk, attempts, "worker lost the message", now)
-        try:
-            letter.message(delivery, connection=connection).send()
-        except Exception as exc:
-            logger.warning("offer e-mail of delivery %s failed", delivery.pk, exc_info=True)
-            return _record_failure(delivery.pk, attempts, f"{type(exc).__name__}: {exc}", now)
-        Delivery.objects.filter(pk=delivery.pk).update(
-            state=DeliveryState.SENT, sent_at=now, claim=None, last_error=""
-        )
-        return DeliveryState.SENT
+        return _record_failure(delivery.pk, attempts, "worker lost the message", now)
+
+
+@contextmanager
+def _commit_mode() -> Iterator[None]:
+    """``DELIVERY_SYNCHRONOUS_COMMIT=off``: the batch's commits do not wait for the disk.
+
+    A worker's death loses nothing committed (PostgreSQL has the mark); a crash of PostgreSQL
+    itself may lose the marks of the last moments, whose messages are then sent again (same
+    Message-ID). Off by default (docs/delivery.md).
+    """
+    wanted = settings.DELIVERY_SYNCHRONOUS_COMMIT
+    if wanted == "on" or db_connection.vendor != "postgresql":
+        yield
+        return
+    with db_connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO off")
+    try:
+        yield
+    finally:
+        with db_connection.cursor() as cursor:
+            cursor.execute("RESET synchronous_commit")
 
 
 def deliveries_send_batch(
@@ -196,9 +266,10 @@ def deliveries_send_batch(
     if not count:
         return outcomes
     rows = recipients_load(Delivery.objects.filter(claim=claim).order_by("pk"))
-    with get_connection() as connection:
+    held = _held(claim)
+    with get_connection() as connection, _commit_mode():
         for delivery in rows:
-            outcomes[_send_one(delivery, letter, connection, now)] += 1
+            outcomes[_send_one(delivery, letter, connection, now, held)] += 1
     logger.info("offer e-mails of %s: %s", retailer, dict(outcomes))
     return outcomes
 

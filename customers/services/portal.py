@@ -73,7 +73,6 @@ def portal_link_create(
     return NewPortalLink(access=access, token=token)
 
 
-@transaction.atomic
 def portal_token_derive(seed: str) -> str:
     """The token of a bulk-issued link: HMAC-SHA256 of ``seed`` keyed by ``SECRET_KEY``."""
     digest = salted_hmac("customers.portal.bulk", seed, algorithm="sha256").digest()
