@@ -46,4 +46,4 @@ def rewards_expire_task() -> dict[str, int]:
 
 def deliveries_send_task() -> dict[str, int]:
     """Every minute: send one batch of due offer e-mails per retailer (its rate per minute)."""
-    return dict(deliveries_send_due())
+    return {str(outcome): n for outcome, n in deliveries_send_due().items()}

@@ -270,7 +270,7 @@ def deliveries_send_batch(
     with get_connection() as connection, _commit_mode():
         for delivery in rows:
             outcomes[_send_one(delivery, letter, connection, now, held)] += 1
-    logger.info("offer e-mails of %s: %s", retailer, dict(outcomes))
+    logger.info("offer e-mails of %s: %s", retailer, {str(k): n for k, n in outcomes.items()})
     return outcomes
 
 
