@@ -200,6 +200,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=5000)
     parser.add_argument("--keep", action="store_true", help="keep the bench retailer")
     parser.add_argument(
+        "--skip-baselines", action="store_true", help="only issuance and the pipeline"
+    )
+    parser.add_argument(
         "--synchronous-commit",
         choices=["on", "off", "both"],
         default="both",
@@ -229,6 +232,8 @@ def main() -> None:
         ("baseline A: send_mass_mail, plain text", lambda: baseline_mass_mail(n, args.batch)),
         ("baseline B: same messages, no pipeline", lambda: baseline_build(campaign, args.batch)),
     ]
+    if args.skip_baselines:
+        phases = []
     modes = ["on", "off"] if args.synchronous_commit == "both" else [args.synchronous_commit]
     for mode in modes:
         phases.append(
