@@ -14,6 +14,8 @@ from campaigns.models import (
     Bonus,
     BonusType,
     Campaign,
+    Delivery,
+    EmailTemplate,
     IdempotencyRecord,
     PastOffer,
     PromotionItem,
@@ -192,3 +194,25 @@ class PromotionProposalAdmin(ReadOnlyScopedAdmin):
     raw_id_fields = ("promotion_run",)
     list_select_related = ("retailer", "created_by", "decided_by")
     inlines = [PromotionItemInline]
+
+
+# --- Offer e-mails: each retailer's template (its admins edit it) and the delivery rows --------
+@admin.register(EmailTemplate)
+class EmailTemplateAdmin(RetailerScopedAdmin):
+    """The retailer's offer e-mail; the variables are listed in docs/delivery.md and checked on
+    save (a template that does not compile is refused, naming the field)."""
+
+    role_required = {**RetailerScopedAdmin.role_required, "add": Role.ADMIN, "change": Role.ADMIN}
+    list_display = ("retailer", "subject", "from_email", "per_minute", "updated_at")
+    list_filter = (("retailer", RelatedOnly),)
+    list_select_related = ("retailer",)
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyScopedAdmin):
+    list_display = ("bonus", "customer", "state", "send_on", "attempts", "sent_at", "retailer")
+    list_filter = (("retailer", RelatedOnly), "state", "send_on")
+    search_fields = ("bonus__code", "customer__external_id", "message_id")
+    raw_id_fields = ("bonus", "campaign", "customer", "portal_link")
+    list_select_related = ("bonus", "customer", "retailer")
+    date_hierarchy = "send_on"

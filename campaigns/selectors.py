@@ -14,7 +14,16 @@ from typing import Any
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
-from campaigns.models import Bonus, BonusType, Campaign, CampaignMember, CampaignState, Redemption
+from campaigns.models import (
+    Bonus,
+    BonusType,
+    Campaign,
+    CampaignMember,
+    CampaignState,
+    Delivery,
+    DeliveryState,
+    Redemption,
+)
 from loyalty_site.money import quantize
 from retailers.models import Retailer
 
@@ -271,3 +280,11 @@ def campaign_counts_by_state(*, campaigns: QuerySet[Campaign]) -> dict[str, int]
     """Campaigns per state of ``campaigns`` (already scoped): the list page's filter counts."""
     rows = campaigns.order_by().values("state").annotate(n=Count("id")).values_list("state", "n")
     return dict(rows)
+
+
+def campaign_delivery_counts(*, campaign: Campaign) -> dict[str, int]:
+    """How many of the campaign's offer e-mails are in each state (every state present)."""
+    rows = Delivery.objects.filter(campaign=campaign).values("state").annotate(n=Count("pk"))
+    counts = {state: 0 for state in DeliveryState.values}
+    counts.update({row["state"]: row["n"] for row in rows})
+    return counts

@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignState, IdempotencyRecord
+from campaigns.services.delivery import deliveries_send_due
 from campaigns.services.issuance import campaign_bonuses_issue
 from campaigns.services.redemption import bonuses_expire_due
 from customers.services.points import points_expire_due
@@ -41,3 +42,8 @@ def rewards_expire_task() -> dict[str, int]:
     }
     logger.info("expired %(bonuses)s bonuses and %(points)s points", result)
     return result
+
+
+def deliveries_send_task() -> dict[str, int]:
+    """Every minute: send one batch of due offer e-mails per retailer (its rate per minute)."""
+    return {str(outcome): n for outcome, n in deliveries_send_due().items()}

@@ -40,6 +40,10 @@ class AuditAction(models.TextChoices):
     ANONYMISE = "anonymise", "anonymised"
     PORTAL_LINK_CREATE = "portal_link_create", "portal link created"
     PORTAL_LINK_REVOKE = "portal_link_revoke", "portal link revoked"
+    MARKETING_CONSENT_WITHDRAW = "marketing_consent_withdraw", "marketing consent withdrawn"
+    # Delivery of approved campaigns.
+    PORTAL_LINKS_ISSUE = "portal_links_issue", "portal links and offer e-mails prepared"
+    AUDIENCE_EXPORT = "audience_export", "audience exported"
     # API tokens of tills.
     API_TOKEN_CREATE = "api_token_create", "API token created"
     API_TOKEN_REVOKE = "api_token_revoke", "API token revoked"
@@ -76,6 +80,7 @@ def audit_record(
     target: RetailerOwned,
     action: AuditAction,
     actor: User | None = None,
+    actor_label: str = "",
     from_state: str = "",
     to_state: str = "",
     comment: str = "",
@@ -93,6 +98,7 @@ def audit_record(
         target=target,
         action=action,
         actor=actor,
+        actor_label=actor_label,
         from_state=from_state,
         to_state=to_state,
         comment=comment,

@@ -29,11 +29,15 @@ Environment variables
     EXPORT_KEEP_DAYS        finished export files are deleted after this many days (default 2).
     WEB_POOL                "tills" (the POS API only), "staff" (everything else) or "all"
                             (default): which URLs this web process serves (README, deployment).
-    DJANGO_EMAIL_BACKEND    default: the console backend (prints mail).
+    DJANGO_EMAIL_BACKEND    default: the console backend (prints mail); SMTP or an ESP through
+                            django-anymail (docs/delivery.md), with EMAIL_HOST/PORT/HOST_USER/
+                            HOST_PASSWORD/USE_TLS or ANYMAIL (JSON) for their settings.
+    SITE_URL                absolute address of the site in e-mails (default http://localhost:8000).
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -265,6 +269,26 @@ EMAIL_BACKEND = os.environ.get(
     "DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
 )
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "loyalty@localhost")
+# SMTP: DJANGO_EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend and the EMAIL_* below.
+# An ESP through django-anymail: DJANGO_EMAIL_BACKEND=anymail.backends.<esp>.EmailBackend and its
+# credentials as JSON in ANYMAIL (e.g. {"MAILGUN_API_KEY": "..."}); docs/delivery.md.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("EMAIL_USE_TLS", "") == "1"
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "30"))
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / "sent_mail"))
+ANYMAIL: dict[str, Any] = json.loads(os.environ.get("ANYMAIL", "{}"))
+#: Absolute address of the site, for links in e-mails (portal, unsubscribe).
+SITE_URL = os.environ.get("SITE_URL", "http://localhost:8000").rstrip("/")
+#: Offer e-mails: a claimed batch not finished after this many seconds is taken over (its
+#: worker died); a message is tried this many times before its delivery is failed for good.
+DELIVERY_LEASE_SECONDS = int(os.environ.get("DELIVERY_LEASE_SECONDS", "600"))
+DELIVERY_MAX_ATTEMPTS = int(os.environ.get("DELIVERY_MAX_ATTEMPTS", "3"))
+#: "off": the per-message commits of a batch do not wait for the disk (faster; a PostgreSQL
+#: crash, not a worker's, may then repeat the last messages). docs/delivery.md.
+DELIVERY_SYNCHRONOUS_COMMIT = os.environ.get("DELIVERY_SYNCHRONOUS_COMMIT", "on")
 
 # --- django-q2 ------------------------------------------------------------------------------
 # timeout < retry on every queue (django-q2 re-delivers a task only after `retry` seconds, so a

@@ -7,6 +7,7 @@ of queueing behind staff requests.
 from django.contrib import admin
 from django.urls import include, path
 
+from loyalty_site.site import unsubscribe_views
 from loyalty_site.site.views import DashboardView
 from retailers import urls as retailers_urls
 
@@ -19,6 +20,7 @@ retailers_patterns = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("portal/", include("loyalty_site.site.portal_urls")),
+    path("unsubscribe/<str:token>/", unsubscribe_views.unsubscribe, name="unsubscribe"),
     # Staff pages: sign-in (login, logout, password change and reset), dashboard, customers, runs.
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include((retailers_patterns, retailers_urls.app_name))),

@@ -7,6 +7,7 @@ keeps working.
 from campaigns.models.audit import AuditAction, AuditEntry
 from campaigns.models.campaign import Campaign, CampaignMember, CampaignState
 from campaigns.models.catalogue import BonusKind, BonusType, PastOffer
+from campaigns.models.delivery import Delivery, DeliveryState, EmailTemplate
 from campaigns.models.promotions import (
     CURRENT_PROPOSAL_STATES,
     PromotionItem,
@@ -27,6 +28,9 @@ __all__ = [
     "Campaign",
     "CampaignMember",
     "CampaignState",
+    "Delivery",
+    "DeliveryState",
+    "EmailTemplate",
     "IdempotencyRecord",
     "PastOffer",
     "PromotionItem",

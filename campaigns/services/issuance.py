@@ -3,7 +3,9 @@
 Safe to run twice or concurrently: bonuses are bulk-created with ``ignore_conflicts`` on the unique
 member, so a member who already has one gets nothing new, and the members still without a bonus
 after a batch (a rare code collision) are retried with fresh codes. Points bonuses also credit the
-ledger once (unique per bonus). The campaign is then marked issued.
+ledger once (unique per bonus). Each new bonus gets its portal link and its offer e-mail's
+delivery row in the same transaction (``services/delivery.py``). The campaign is then marked
+issued.
 
 Cost per use (``Bonus.redemption_cost``, booked against the spend limit at redemption), unless the
 bonus type sets ``redemption_cost``:
@@ -41,6 +43,7 @@ from campaigns.models import (
     CampaignMember,
     CampaignState,
 )
+from campaigns.services.delivery import deliveries_prepare
 from campaigns.services.events import bonuses_issued_emit
 from campaigns.services.workflow import campaign_mark_issued
 from customers.models import PointsEntry, PointsKind, TransactionLine
@@ -154,6 +157,12 @@ def _issue_batch(campaign: Campaign, members: list[CampaignMember]) -> int:
         ).order_by("pk"):
             points_credit_within_limit(bonus=bonus, campaign=campaign)
         bonuses_issued_emit(campaign, ids)
+        deliveries_prepare(
+            campaign=campaign,
+            bonuses=Bonus.objects.filter(
+                member_id__in=ids, state=BonusState.ISSUED, delivery__isnull=True
+            ).select_related("customer"),
+        )
     return created
 
 

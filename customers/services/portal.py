@@ -3,6 +3,13 @@
 The token is ``secrets.token_urlsafe(32)`` (256 random bits) and only its SHA-256 is stored, so
 neither guessing nor a database leak yields a working link. Unknown, revoked and expired tokens
 are indistinguishable to the visitor (all 404).
+
+Links issued in bulk with a campaign's bonuses (:func:`portal_links_issue`) are created without
+a person to show them to: their token is derived from the bonus with an HMAC keyed by
+``SECRET_KEY`` (:func:`portal_token_derive`), so the e-mail sent days later and the audience
+export can rebuild the URL while the database still holds only the token's hash. A database leak
+alone still yields no working link; rotating ``SECRET_KEY`` disables those links (staff create
+new ones as before).
 """
 
 from __future__ import annotations
@@ -10,12 +17,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from base64 import urlsafe_b64encode
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from customers.audit import AuditAction, audit_record
 from customers.models import Customer, PortalAccess
@@ -63,6 +73,42 @@ def portal_link_create(
         target=access, action=AuditAction.PORTAL_LINK_CREATE, actor=actor, to_state="active"
     )
     return NewPortalLink(access=access, token=token)
+
+
+def portal_token_derive(seed: str) -> str:
+    """The token of a bulk-issued link: HMAC-SHA256 of ``seed`` keyed by ``SECRET_KEY``."""
+    digest = salted_hmac("customers.portal.bulk", seed, algorithm="sha256").digest()
+    return urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def portal_url(token: str) -> str:
+    """The absolute address of the portal page of ``token`` (``SITE_URL``)."""
+    return f"{settings.SITE_URL}/portal/{token}/"
+
+
+def portal_links_issue(
+    *, links: Iterable[tuple[int, int, str]], now: dt.datetime | None = None
+) -> dict[str, int]:
+    """Create one link per ``(retailer_id, customer_id, seed)`` in one statement.
+
+    Set-based (bulk insert, conflicts ignored: issuing the same seeds again creates nothing), so
+    a campaign of 100,000 recipients needs no per-customer call. Returns the link id of every
+    seed. Call it inside the issuing transaction, which records one audit entry for the batch.
+    """
+    now = now or timezone.now()
+    expires = now + dt.timedelta(days=settings.PORTAL_LINK_DAYS)
+    by_hash = {_digest(portal_token_derive(seed)): (r, c, seed) for r, c, seed in links}
+    PortalAccess.objects.bulk_create(
+        [
+            PortalAccess(retailer_id=r, customer_id=c, token_hash=digest, expires_at=expires)
+            for digest, (r, c, _) in by_hash.items()
+        ],
+        ignore_conflicts=True,
+    )
+    found = PortalAccess.objects.filter(token_hash__in=list(by_hash)).values_list(
+        "token_hash", "pk"
+    )
+    return {by_hash[digest][2]: pk for digest, pk in found}
 
 
 @transaction.atomic(durable=True)

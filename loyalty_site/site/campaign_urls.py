@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from loyalty_site.site.campaign_views import campaigns, promotion_outcomes, promotions
+from loyalty_site.site.campaign_views import campaigns, delivery, promotion_outcomes, promotions
 
 app_name = "campaigns"
 
@@ -23,6 +23,11 @@ urlpatterns = [
         "campaigns/<int:pk>/results/",
         campaigns.CampaignResultsView.as_view(),
         name="campaign-results",
+    ),
+    path(
+        "campaigns/<int:pk>/audience.csv",
+        delivery.CampaignAudienceExportView.as_view(),
+        name="campaign-audience",
     ),
     # Weekly promotions (loyalty_site/site/campaign_views/promotions.py).
     path("promotions/", promotions.PromotionProposalListView.as_view(), name="promotion-list"),

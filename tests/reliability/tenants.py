@@ -19,6 +19,8 @@ from django.utils import timezone
 
 from campaigns.models import (
     BonusKind,
+    Delivery,
+    EmailTemplate,
     IdempotencyRecord,
     PromotionItem,
     PromotionProposal,
@@ -253,6 +255,19 @@ def build_tenant(marker: str, *, role: str = Role.ADMIN) -> Tenant:
         use_no=1,
         cost=Decimal("1.00"),
         api_token=o["api_token"],
+    )
+    o["email_template"] = EmailTemplate.objects.create(
+        retailer=retailer, subject=f"{marker} offer {{{{ code }}}}", per_minute=100
+    )
+    o["delivery"] = Delivery.objects.create(
+        retailer=retailer,
+        bonus=o["bonus"],
+        campaign=o["campaign"],
+        customer=o["customer"],
+        portal_link=o["portal_access"],
+        send_on=o["bonus"].valid_from,
+        message_id=f"<{marker}-offer@example.invalid>",
+        last_error=f"{marker} refused",
     )
     o["idempotency"] = IdempotencyRecord.objects.create(
         retailer=retailer, key=f"{marker}-key", endpoint="redemptions", request_hash="0" * 64

@@ -33,6 +33,7 @@ from django.urls.resolvers import RoutePattern
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from customers.services.consent import unsubscribe_token
 from tests.reliability.tenants import Tenant, build_tenant
 
 pytestmark = pytest.mark.django_db
@@ -120,6 +121,7 @@ MAPPINGS: dict[str, Filler] = {
     "campaigns:campaign-reject": one("pk", "campaign"),
     "campaigns:campaign-rerun": one("pk", "campaign"),
     "campaigns:campaign-results": one("pk", "campaign"),
+    "campaigns:campaign-audience": one("pk", "campaign"),
     "campaigns:promotion-run-detail": one("pk", "promotion_run"),
     "campaigns:promotion-detail": one("pk", "proposal"),
     "campaigns:promotion-decide": one("pk", "proposal"),
@@ -149,6 +151,11 @@ CREDENTIAL_PARAMS: dict[str, Filler] = {
         {"token": b.revoked_portal_token},
         {"token": "x" * 43},
     ],
+    # The unsubscribe link names its customer in a signed token: A's own, and a forged one.
+    "unsubscribe": lambda a, b: [
+        {"token": unsubscribe_token(customer_id=a["customer"].pk)},
+        {"token": unsubscribe_token(customer_id=b["customer"].pk)[:-3] + "xyz"},
+    ],
 }
 #: The small allowlist of parameters that do not name an object (fixed values).
 NON_OBJECT: dict[str, Filler] = {
@@ -159,7 +166,7 @@ NON_OBJECT: dict[str, Filler] = {
 #: Known bugs, each proven by its own strict-xfail test below (remove the entry with the fix).
 KNOWN_ISSUES: set[tuple[str, str, str, str]] = set()
 #: 200 is a legitimate answer for these (they show no object): B's marker is still checked.
-MAY_ANSWER_200 = {"password_reset_confirm", "portal:page", "admin:app_list"}
+MAY_ANSWER_200 = {"password_reset_confirm", "portal:page", "admin:app_list", "unsubscribe"}
 
 ADMIN_OBJECT_VIEWS = re.compile(r"^admin/(?P<app>\w+)/(?P<model>\w+)/<path:object_id>/")
 

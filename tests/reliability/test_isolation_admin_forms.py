@@ -207,7 +207,9 @@ def test_admin_change_forms_of_retailer_a_save_a_own_data_unchanged(tenants):
         data = form_data(client.get(url))
         if any(f.name in data for f in relation_fields(model)):
             response = client.post(url, {**data, "_save": ["Save"]})
-            errors = response.context and response.context["adminform"].form.errors
+            # (A redirect's context may hold other templates' contexts: the e-mail template's
+            # own validation renders it.)
+            errors = response.status_code != 302 and response.context["adminform"].form.errors
             assert response.status_code == 302, (url, errors)
             saved.append(model._meta.label)
     assert {"customers.Transaction", "retailers.InventoryLevel", "campaigns.PastOffer"} <= set(

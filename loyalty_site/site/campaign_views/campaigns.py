@@ -40,6 +40,7 @@ from campaigns.services import audit_entries_for, campaign_approve, campaign_rej
 from loyalty_site.charts import campaign_breakdown_figure, campaign_results_figure, figure_data
 from loyalty_site.error_pages import DomainErrorRedirectMixin
 from loyalty_site.errors import ApplicationError
+from loyalty_site.site.campaign_views.delivery import delivery_context
 from loyalty_site.users import signed_in
 from optimizer.engine.settings import SettingsInvalid, budget_parse
 from optimizer.exceptions import AllocationRunAlreadyActive
@@ -189,6 +190,7 @@ class CampaignDetailView(CampaignObjectMixin, DetailView):
             if campaign.state == CampaignState.SUPERSEDED
             else None,
             **results_context(campaign.results if campaign.state == CampaignState.CLOSED else None),
+            **delivery_context(campaign, can_export=self.user_can(Role.APPROVER)),
         )
         return context
 

@@ -237,7 +237,8 @@ def build_customers(
     ``enrolled_on`` is the earlier of the household's first purchase (local date) and the start
     of the first campaign it received: households were card members before the data's first
     week (campaigns 24-26 started in 2016). Demographics, where present: ``age_band`` and
-    ``income_band`` as given, ``household_size`` "5+" -> 5. ``marketing_consent`` is True.
+    ``income_band`` as given, ``household_size`` "5+" -> 5. ``marketing_consent`` is True;
+    ``email`` is ``household-<id>@example.invalid`` (undeliverable: the demo's offer e-mails).
     Returns customer_id, enrolled_on, age_band, income_band, household_size (Int64), email,
     marketing_consent.
     """
@@ -258,7 +259,9 @@ def build_customers(
             "age_band": demo["age"].fillna("").to_numpy(),
             "income_band": demo["income"].fillna("").to_numpy(),
             "household_size": pd.array(size.to_numpy(), dtype="Int64"),
-            "email": "",
+            # Undeliverable by design (RFC 2606 .invalid): the demo's offer e-mails go to the
+            # console backend, never to a real mailbox.
+            "email": "household-" + first_purchase.index.astype(str) + "@example.invalid",
             "marketing_consent": True,
         }
     )

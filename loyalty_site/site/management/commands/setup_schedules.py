@@ -34,6 +34,11 @@ SCHEDULES: dict[str, tuple[str, str, dict[str, Any]]] = {
         Schedule.DAILY,
         {"repeats": -1},
     ),
+    "offers: send due offer e-mails": (
+        "campaigns.tasks.deliveries_send_task",
+        Schedule.MINUTES,
+        {"minutes": 1, "repeats": -1},
+    ),
     "exports: delete expired export files": (
         "retailers.tasks.export_jobs_expire_task",
         Schedule.DAILY,
