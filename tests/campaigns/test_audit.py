@@ -31,7 +31,7 @@ STORED_BEFORE = {
 
 
 def test_audit_action_keeps_every_stored_value():
-    assert set(AuditAction.values) == STORED_BEFORE
+    assert set(AuditAction.values) >= STORED_BEFORE  # new events may be added, none renamed
 
 
 def test_audit_record_stores_the_member_value(retailer):

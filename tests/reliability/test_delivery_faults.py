@@ -32,11 +32,10 @@ def consenting(retailer, n: int):
     return issued(retailer, consents=(True,) * n, emails=[f"r{i}@x.test" for i in range(n)])
 
 
-@pytest.mark.postgres
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_worker_killed_mid_batch_leaves_every_message_sent_once_but_the_one_in_flight(
-    postgres_only, retailer, tmp_path, monkeypatch
+    retailer, tmp_path, monkeypatch
 ):
     campaign = consenting(retailer, RECIPIENTS)
     expected = {
@@ -85,9 +84,8 @@ def test_worker_killed_mid_batch_leaves_every_message_sent_once_but_the_one_in_f
     }
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_two_workers_claiming_at_once_never_share_a_message(postgres_only, retailer):
+def test_two_workers_claiming_at_once_never_share_a_message(retailer):
     EmailTemplate.objects.create(retailer=retailer, per_minute=5)
     consenting(retailer, 10)
     now = timezone.now()
@@ -112,9 +110,8 @@ def test_two_workers_claiming_at_once_never_share_a_message(postgres_only, retai
     assert len(first | second) == 10
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_senders_send_each_message_once(postgres_only, retailer):
+def test_concurrent_senders_send_each_message_once(retailer):
     EmailTemplate.objects.create(retailer=retailer, per_minute=3)
     campaign = consenting(retailer, 12)
     start = threading.Barrier(3)

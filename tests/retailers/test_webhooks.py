@@ -271,7 +271,7 @@ def test_retry_delay_is_capped(settings):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_delivery_claimed_by_another_sender_is_skipped_not_waited_for(
-    postgres_only, retailer, receiver, monkeypatch
+    retailer, receiver, monkeypatch
 ):
     from django.db import connections
 
