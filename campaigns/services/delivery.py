@@ -238,7 +238,7 @@ def _commit_mode() -> Iterator[None]:
     Message-ID). Off by default (docs/delivery.md).
     """
     wanted = settings.DELIVERY_SYNCHRONOUS_COMMIT
-    if wanted == "on" or db_connection.vendor != "postgresql":
+    if wanted == "on":
         yield
         return
     with db_connection.cursor() as cursor:
