@@ -221,7 +221,7 @@ class RetailerAdmin(admin.ModelAdmin):
     list_filter = ("is_demo", "currency")
     search_fields = ("slug", "name")
     fieldsets = (
-        (None, {"fields": ("slug", "name", "currency", "time_zone", "is_demo")}),
+        (None, {"fields": ("slug", "name", "currency", "locale", "time_zone", "is_demo")}),
         ("Campaigns", {"fields": ("gross_margin_rate", "four_eyes", "contact_limit",
                                   "contact_window_weeks", "week_start_day")}),
         ("Points", {"fields": ("points_per_currency_unit", "point_value",

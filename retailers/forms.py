@@ -9,7 +9,7 @@ from django import forms
 from django.db.models import QuerySet
 from import_export.forms import ConfirmImportForm, ImportForm
 
-from retailers.models import Retailer, Role
+from retailers.models import Locale, Retailer, Role
 
 RETAILER_HELP = (
     "Every row goes into this retailer; ids (SKU, store, customer) are looked up only in it."
@@ -71,4 +71,9 @@ class RetailerCreateForm(forms.Form):
     currency = forms.CharField(max_length=3, initial="EUR", help_text="ISO 4217 code, e.g. EUR.")
     time_zone = forms.CharField(
         max_length=64, initial="Europe/Helsinki", help_text="IANA zone of its stores."
+    )
+    locale = forms.ChoiceField(
+        choices=Locale.choices,
+        initial=Locale.EN_US,
+        help_text="How numbers, money and dates are written on its staff pages.",
     )

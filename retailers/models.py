@@ -48,6 +48,23 @@ class Weekday(models.IntegerChoices):
     SUNDAY = 6, "Sunday"
 
 
+class Locale(models.TextChoices):
+    """How numbers, money and dates are written on the retailer's staff pages (Django's format
+    localisation: thousand and decimal separators, date order). The pages' words stay English."""
+
+    EN_US = "en-us", "English (United States): 1,230.50"
+    EN_GB = "en-gb", "English (United Kingdom): 1,230.50"
+    DE = "de", "Deutsch: 1.230,50"
+    FR = "fr", "Français: 1 230,50"
+    NL = "nl", "Nederlands: 1.230,50"
+    ES = "es", "Español: 1.230,50"
+    IT = "it", "Italiano: 1.230,50"
+    FI = "fi", "Suomi: 1 230,50"
+    SV = "sv", "Svenska: 1 230,50"
+    DA = "da", "Dansk: 1.230,50"
+    PL = "pl", "Polski: 1 230,50"
+
+
 class Retailer(models.Model):
     """A retail chain: the tenant that owns every other row."""
 
@@ -55,6 +72,12 @@ class Retailer(models.Model):
     name = models.CharField(max_length=200)
     currency = models.CharField(max_length=3, default="EUR", validators=[currency_validator])
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    locale = models.CharField(
+        max_length=7,
+        choices=Locale.choices,
+        default=Locale.EN_US,
+        help_text="How numbers, money and dates are written on the staff pages.",
+    )
     is_demo = models.BooleanField(
         default=False, help_text="Created by load_demo or generate_retailer."
     )

@@ -33,7 +33,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from retailers.models import Retailer, Role
 from retailers.tenancy import has_role, retailer_roles
@@ -152,13 +152,21 @@ def admin_time_zone(request: HttpRequest) -> zoneinfo.ZoneInfo | None:
     return retailers[0].tz if len(retailers) == 1 else None
 
 
+def retailer_formats_activate(retailer: Retailer) -> None:
+    """Show this request's times in the retailer's zone and its numbers, money and dates in its
+    locale, until the request ends (:class:`RetailerTimeZoneMiddleware` deactivates both)."""
+    timezone.activate(retailer.tz)
+    translation.activate(retailer.locale)
+
+
 class RetailerTimeZoneMiddleware:
-    """Times in the retailer's zone, and only for the request that asked for it.
+    """Times in the retailer's zone (and numbers in its locale), only for the request that asked.
 
     Staff pages activate the zone of the retailer they act for (:class:`RetailerViewMixin`,
     :func:`retailer_required`); admin pages that of :func:`admin_time_zone`. Templates then show
-    every datetime in that zone, and the layouts name it. The zone is deactivated after each
-    request, so that a worker thread never carries it into the next one (API answers stay UTC).
+    every datetime in that zone, and the layouts name it. The zone and the locale are deactivated
+    after each request, so that a worker thread never carries them into the next one (API answers
+    stay UTC and unlocalised).
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -167,6 +175,7 @@ class RetailerTimeZoneMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         timezone.deactivate()
+        translation.deactivate()
         if self.admin_prefix is None:
             try:
                 self.admin_prefix = reverse("admin:index")
@@ -180,6 +189,7 @@ class RetailerTimeZoneMiddleware:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+            translation.deactivate()
 
 
 class RetailerViewMixin(AccessMixin, _ViewBase):
@@ -203,7 +213,7 @@ class RetailerViewMixin(AccessMixin, _ViewBase):
 
     def _act_for(self, retailer: Retailer) -> None:
         self.retailer = self.request.retailer = retailer  # type: ignore[attr-defined]
-        timezone.activate(retailer.tz)  # until the request ends (RetailerTimeZoneMiddleware)
+        retailer_formats_activate(retailer)
         self.require_role(self.min_role)
 
     def user_can(self, minimum: str) -> bool:
@@ -254,7 +264,7 @@ def retailer_required(
             if not has_role(request.user, min_role, retailer):
                 raise PermissionDenied(f"This page needs the {min_role} role at {retailer}.")
             request.retailer = retailer  # type: ignore[attr-defined]
-            timezone.activate(retailer.tz)  # until the request ends (RetailerTimeZoneMiddleware)
+            retailer_formats_activate(retailer)
             return view(request, *args, **kwargs)
 
         return wrapped

@@ -85,11 +85,13 @@ def test_a_superuser_creates_a_retailer_and_works_on_it(client, retailer, make_s
             "slug": "nordic",
             "currency": "SEK",
             "time_zone": "Europe/Stockholm",
+            "locale": "sv",
         },
     )
     assert answer.status_code == 302
     created = Retailer.objects.get(slug="nordic")
     assert client.session[SESSION_KEY] == created.pk
+    assert created.locale == "sv"
     bad = client.post(
         reverse("retailers:create"),
         {"name": "X", "slug": "x", "currency": "euro", "time_zone": "Mars/Base"},
