@@ -20,7 +20,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Any
 
-from optimizer.engine.types import EngineInputError
+from optimizer.engine.errors import EngineInputError
 
 CENT = Decimal("0.01")
 #: ``max_digits=12, decimal_places=2`` of the money columns.

@@ -17,12 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from optimizer.engine.errors import EngineInputError as EngineInputError
+
 #: Day number used for "no such day" in int32 day arrays (NaT redemption, no purchase, ...).
 NO_DAY = np.iinfo(np.int32).max
-
-
-class EngineInputError(ValueError):
-    """An input frame misses a required column or has values the engine cannot interpret."""
 
 
 @dataclass(frozen=True)
