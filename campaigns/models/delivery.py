@@ -77,7 +77,9 @@ class EmailTemplate(RetailerOwned):
 
 
 class DeliveryState(models.TextChoices):
-    """pending -> sending -> sent | failed; not_consented and no_address are final, unsent."""
+    """pending -> sending -> sent | failed | outdated; not_consented and no_address are final,
+    unsent; outdated: the bonus was used, cancelled or past its validity before its e-mail went
+    out (an offer nobody can use is never sent)."""
 
     PENDING = "pending", "Pending"
     SENDING = "sending", "Sending"
@@ -85,6 +87,7 @@ class DeliveryState(models.TextChoices):
     FAILED = "failed", "Failed"
     NOT_CONSENTED = "not_consented", "Not consented"
     NO_ADDRESS = "no_address", "No e-mail address"
+    OUTDATED = "outdated", "Bonus no longer usable"
 
 
 class Delivery(RetailerOwned):

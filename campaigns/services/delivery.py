@@ -47,7 +47,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from campaigns.models import AuditAction, Bonus, Campaign, Delivery, DeliveryState
+from campaigns.models import AuditAction, Bonus, BonusState, Campaign, Delivery, DeliveryState
 from campaigns.services.audit import audit_record
 from campaigns.services.email_messages import Letter, message_id_for, portal_seed, recipients_load
 from customers.models import Customer
@@ -62,6 +62,7 @@ FINAL_STATES = (
     DeliveryState.FAILED,
     DeliveryState.NOT_CONSENTED,
     DeliveryState.NO_ADDRESS,
+    DeliveryState.OUTDATED,
 )
 
 
@@ -130,7 +131,12 @@ def deliveries_claim(*, retailer: Retailer, size: int, now: dt.datetime) -> tupl
     skipped, not waited for.
     """
     claim = uuid.uuid4()
+    today = now.astimezone(retailer.tz).date()
     with transaction.atomic():
+        # An offer for a bonus that was used, cancelled or has expired is never sent.
+        Delivery.objects.filter(_due(retailer, now)).exclude(
+            bonus__state=BonusState.ISSUED, bonus__valid_to__gte=today
+        ).update(state=DeliveryState.OUTDATED, claim=None)
         ids = list(
             Delivery.objects.filter(_due(retailer, now))
             .order_by("pk")

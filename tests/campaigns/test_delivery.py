@@ -10,7 +10,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from campaigns.models import AuditEntry, Bonus, CampaignState, Delivery, DeliveryState
+from campaigns.models import AuditEntry, Bonus, BonusState, CampaignState, Delivery, DeliveryState
 from campaigns.selectors import campaign_delivery_counts
 from campaigns.services.delivery import deliveries_send_due
 from campaigns.services.issuance import campaign_bonuses_issue
@@ -99,6 +99,7 @@ def test_send_emails_only_the_consenting_customer_with_the_documented_content(re
         "failed": 0,
         "not_consented": 1,
         "no_address": 1,
+        "outdated": 0,
     }
 
 
@@ -119,6 +120,28 @@ def test_send_waits_for_the_send_date_in_the_retailers_time_zone(retailer):
     on_the_day = dt.datetime.combine(later, dt.time(0, 1), tzinfo=tz)
     assert deliveries_send_due(now=on_the_day) == {DeliveryState.SENT: 1}
     assert by_customer(campaign)["K0"] == DeliveryState.SENT
+
+
+def test_an_offer_for_a_used_bonus_is_never_sent(retailer):
+    campaign = issued(retailer, consents=(True, True), emails=("a@x.test", "b@x.test"))
+    Bonus.objects.filter(campaign=campaign, customer__external_id="K1").update(
+        state=BonusState.REDEEMED
+    )
+    assert deliveries_send_due() == {DeliveryState.SENT: 1}
+    assert [message.to for message in mail.outbox] == [["a@x.test"]]
+    assert by_customer(campaign) == {"K0": DeliveryState.SENT, "K1": DeliveryState.OUTDATED}
+
+
+def test_an_offer_past_its_bonus_validity_is_never_sent(retailer):
+    campaign = issued(retailer, consents=(True,), emails=("a@x.test",))
+    bonus = Bonus.objects.get(campaign=campaign)
+    the_day_after = dt.datetime.combine(
+        bonus.valid_to + dt.timedelta(days=1), dt.time(0, 1), tzinfo=retailer.tz
+    )
+    assert deliveries_send_due(now=the_day_after) == {}
+    assert mail.outbox == []
+    assert by_customer(campaign) == {"K0": DeliveryState.OUTDATED}
+    assert campaign_delivery_counts(campaign=campaign)[DeliveryState.OUTDATED] == 1
 
 
 def test_consent_withdrawn_after_issuance_stops_the_message(retailer):
