@@ -47,7 +47,7 @@ from campaigns.services.delivery import deliveries_prepare
 from campaigns.services.events import bonuses_issued_emit
 from campaigns.services.workflow import campaign_mark_issued
 from customers.models import PointsEntry, PointsKind, TransactionLine
-from customers.services.points import points_bonus_credit
+from customers.services.points import points_bonus_credit, retailer_today
 from loyalty_site.money import ZERO, quantize
 
 #: Unambiguous alphabet (no 0/O, 1/I/L): 31 symbols, 10 of them give ~49.5 bits.
@@ -107,10 +107,26 @@ def _per_use_cost(
     return from_allocation or ZERO
 
 
-def _build(member: CampaignMember, campaign: Campaign, avg: dict[int, Decimal]) -> Bonus:
-    btype = _bonus_type(member)
+def _window(
+    member: CampaignMember, campaign: Campaign, btype: BonusType, today: dt.date
+) -> tuple[dt.date, dt.date]:
+    """``(valid_from, valid_to)`` of the member's bonus: the planned window, or, when that has
+    already ended on ``today`` (the retailer's date of issue: a campaign approved late in its
+    week), a window of the same length starting today. A bonus is never issued already expired.
+    """
     valid_from = member.send_on or campaign.week_start
     valid_to = member.expires_on or valid_from + dt.timedelta(days=btype.validity_days - 1)
+    valid_to = max(valid_to, valid_from)
+    if valid_to < today:
+        valid_from, valid_to = today, today + (valid_to - valid_from)
+    return valid_from, valid_to
+
+
+def _build(
+    member: CampaignMember, campaign: Campaign, avg: dict[int, Decimal], today: dt.date
+) -> Bonus:
+    btype = _bonus_type(member)
+    valid_from, valid_to = _window(member, campaign, btype, today)
     return Bonus(
         retailer_id=campaign.retailer_id,
         campaign=campaign,
@@ -122,7 +138,7 @@ def _build(member: CampaignMember, campaign: Campaign, avg: dict[int, Decimal]) 
         points=int(btype.face_value) if btype.kind == BonusKind.POINTS else 0,
         redemption_cost=_per_use_cost(member, avg.get(member.customer_id), campaign),
         valid_from=valid_from,
-        valid_to=max(valid_to, valid_from),
+        valid_to=valid_to,
         max_uses=btype.max_uses,
     )
 
@@ -140,12 +156,13 @@ def _issue_batch(campaign: Campaign, members: list[CampaignMember]) -> int:
     """Create the bonuses of ``members`` (one transaction); returns how many were created."""
     ids = [m.pk for m in members]
     avg = _avg_baskets([m.customer_id for m in members])
+    today = retailer_today(campaign.retailer)
     with transaction.atomic():
         before = Bonus.objects.filter(member_id__in=ids).count()
         todo = members
         for _ in range(MAX_CODE_ATTEMPTS):
             Bonus.objects.bulk_create(
-                [_build(m, campaign, avg) for m in todo], ignore_conflicts=True
+                [_build(m, campaign, avg, today) for m in todo], ignore_conflicts=True
             )
             have = set(Bonus.objects.filter(member_id__in=ids).values_list("member_id", flat=True))
             todo = [m for m in todo if m.pk not in have]

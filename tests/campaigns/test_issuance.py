@@ -1,5 +1,6 @@
 """Issuance of an approved campaign's bonuses: once per treated member, codes, costs, points."""
 
+import datetime as dt
 from decimal import Decimal
 from unittest import mock
 
@@ -12,7 +13,7 @@ from campaigns.services.issuance import CODE_ALPHABET, CODE_LENGTH, campaign_bon
 from campaigns.tasks import campaign_issue_task
 from customers.models import PointsEntry
 from tests.campaigns.factories import BonusTypeFactory
-from tests.campaigns.rewards_factories import CampaignFactory, CampaignMemberFactory
+from tests.campaigns.rewards_factories import TODAY, CampaignFactory, CampaignMemberFactory
 from tests.retailers.factories import ProductFactory
 
 pytestmark = pytest.mark.django_db
@@ -172,3 +173,26 @@ def test_setup_schedules_is_idempotent():
     results = Schedule.objects.get(name="campaigns: close finished campaigns with their results")
     assert results.func == "optimizer.tasks.campaign_results_task"
     assert Schedule.objects.filter(func="optimizer.tasks.campaign_results_task").count() == 1
+
+
+def test_a_bonus_whose_planned_window_has_ended_starts_on_the_day_of_issue(retailer):
+    """A campaign approved late in its week: the planned three days are over, so the bonus gets
+    three days from today instead of being issued already expired (the till would refuse it)."""
+    campaign = CampaignFactory(
+        retailer=retailer, state=CampaignState.APPROVED, week_start=TODAY - dt.timedelta(days=6)
+    )
+    ended = CampaignMemberFactory(
+        campaign=campaign,
+        send_on=TODAY - dt.timedelta(days=6),
+        expires_on=TODAY - dt.timedelta(days=4),
+    )
+    running = CampaignMemberFactory(
+        campaign=campaign,
+        send_on=TODAY - dt.timedelta(days=6),
+        expires_on=TODAY,
+    )
+    campaign_bonuses_issue(campaign_id=campaign.pk)
+    moved = Bonus.objects.get(member=ended)
+    assert (moved.valid_from, moved.valid_to) == (TODAY, TODAY + dt.timedelta(days=2))
+    kept = Bonus.objects.get(member=running)
+    assert (kept.valid_from, kept.valid_to) == (TODAY - dt.timedelta(days=6), TODAY)
