@@ -4,7 +4,7 @@ a demo customer with 50 baskets has points on the portal like a real member.
 Set-based: one query sums every basket, pandas numbers each customer's entries and keeps their
 running balance, and one bulk insert (COPY on PostgreSQL) writes them; nothing goes through
 ``points_earn`` one basket at a time (that would add minutes to ``load_demo``). Only baskets
-whose points are still valid on the data's last day (earned within ``points_validity_days``)
+whose points are still valid on ``as_of`` (the day the demo is loaded: they expire after it)
 are credited: older points would have expired, and their FIFO expiries are what replaying the
 whole history entry by entry would cost. Return baskets (negative totals) earn nothing here.
 """
@@ -23,10 +23,11 @@ from loyalty_site.site.demo.writing import _insert, _timestamps_text, _with_fiel
 from retailers.models import Retailer
 
 
-def write_points_ledger(retailer: Retailer, *, end: dt.date) -> int:
-    """Credit the points every basket of ``retailer`` still valid on ``end`` earned; returns
-    the number of entries written (``retailer`` must have no points entries yet)."""
-    since = end - dt.timedelta(days=retailer.points_validity_days)
+def write_points_ledger(retailer: Retailer, *, as_of: dt.date) -> int:
+    """Credit the points every basket of ``retailer`` earned that are still valid on ``as_of``
+    (they expire after it, so the daily expiry run takes none of them that day); returns the
+    number of entries written (``retailer`` must have no points entries yet)."""
+    since = as_of - dt.timedelta(days=retailer.points_validity_days - 1)
     start = dt.datetime.combine(since, dt.time(0), tzinfo=retailer.tz)
     baskets = pd.DataFrame.from_records(
         Transaction.objects.filter(retailer=retailer, customer__isnull=False, timestamp__gte=start)

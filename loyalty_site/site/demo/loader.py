@@ -191,8 +191,11 @@ def _load(
             product_ids=product_ids,
         )
     with timer.writing("points ledger"):
+        # Valid on the day the demo is loaded, not only on its data's last day: the data end up to
+        # a fortnight before today, and points earned in those days would expire at once.
+        data_end = source_end + dt.timedelta(weeks=weeks)
         counts["points_entries"] = write_points_ledger(
-            retailer, end=source_end + dt.timedelta(weeks=weeks)
+            retailer, as_of=max(data_end, today) if today else data_end
         )
     with timer.writing("offers"):
         bonus_ids = write_bonus_types(retailer, bonus_types)
