@@ -194,6 +194,50 @@ def run_scoring(retailer: Any, workers: int) -> tuple[Any, float, float, float]:
     return run, max(peaks), cpu, server
 
 
+def compare_reads(retailer: Any, customers: int, repeat: int) -> None:
+    """The history read of the first ``customers`` members (a chunk's statement, streamed with
+    COPY into frames) with the set-based statement and with the per-basket LATERAL of before,
+    alternately ``repeat`` times in the same run: wall and PostgreSQL backend CPU seconds
+    (without parallel workers, whose CPU the backend's figure would miss)."""
+    from django.db import connection
+
+    from customers.models import Customer
+    from optimizer import queries
+    from optimizer.frames import reads
+    from optimizer.frames.common import CustomerFilter
+    from tests.optimizer.reference_queries import history_lateral
+
+    with connection.cursor() as cursor:  # parallel workers' CPU would not be counted
+        cursor.execute("SET max_parallel_workers_per_gather = 0")
+    ids = Customer.objects.filter(retailer=retailer).order_by("id").values_list("id", flat=True)
+    chunk = CustomerFilter(first_id=ids[0], last_id=ids[customers - 1])
+    statements = {"set-based": queries.history, "lateral (before)": history_lateral}
+    figures: dict[str, list[tuple[float, float, int]]] = {name: [] for name in statements}
+    for _ in range(repeat):
+        for name, statement in statements.items():
+            queries.history = statement  # type: ignore[assignment]
+            wall, server = time.perf_counter(), backend_cpu()
+            baskets, _days = reads.history_frames(
+                retailer=retailer, as_of=sql_as_of(), customers=chunk
+            )
+            figures[name].append((time.perf_counter() - wall, backend_cpu() - server, len(baskets)))
+            print(f"  {name:<17} {figures[name][-1][0]:7.1f} s wall, "
+                  f"{figures[name][-1][1]:7.1f} s backend CPU, {len(baskets):,} baskets, "
+                  f"load {load_average()}", flush=True)  # fmt: skip
+    queries.history = statements["set-based"]  # type: ignore[assignment]
+    best = {name: min(rows, key=lambda row: row[1]) for name, rows in figures.items()}
+    new, old = best["set-based"], best["lateral (before)"]
+    print(f"history read of {customers:,} customers ({new[2]:,} baskets), best of {repeat}:")
+    print(f"  set-based {new[0]:.1f} s wall / {new[1]:.1f} s backend CPU; lateral {old[0]:.1f} s "
+          f"/ {old[1]:.1f} s: {old[1] / max(new[1], 1e-9):.1f}x the CPU")  # fmt: skip
+
+
+def sql_as_of() -> Any:
+    import sql_retailer  # bench/sql_retailer.py
+
+    return sql_retailer.AS_OF
+
+
 def report(run: Any, peak: float, workers: int, cpu: float, server: float) -> None:
     from optimizer.selectors import holdout_table
 
@@ -247,6 +291,14 @@ def main() -> None:
         help="history statement: set-based (now) or the per-basket LATERAL (before issue 18)",
     )
     parser.add_argument(
+        "--compare-reads",
+        type=int,
+        default=0,
+        metavar="K",
+        help="only time the history read of the first K customers, set-based vs lateral",
+    )
+    parser.add_argument("--repeat", type=int, default=2, help="rounds of --compare-reads")
+    parser.add_argument(
         "--keep-runs", action="store_true", help="keep earlier bench runs (and their scores)"
     )
     args = parser.parse_args()
@@ -258,6 +310,9 @@ def main() -> None:
 
     settings.SCORING_CHUNK_CUSTOMERS = args.chunk_customers
     retailer = ensure_retailer(args.customers, args.seed, args.generator)
+    if args.compare_reads:
+        compare_reads(retailer, args.compare_reads, args.repeat)
+        return
     if args.reads == "lateral":
         from optimizer import queries
         from tests.optimizer.reference_queries import history_lateral
