@@ -90,12 +90,13 @@ def history(words: int, where: str) -> RetailerSQL:
     """Baskets before ``%(cutoff)s`` with their local day and the basket's category codes
     packed in ``words`` bigints: (customer, day, amount, discount, w0, w1, ...).
 
-    Set-based: the chunk's transactions joined to their lines (and the lines to ``codes``,
-    a hash join on the product) and one ``GROUP BY`` of the transaction. A transaction without
-    lines has no row. The earlier per-transaction ``LATERAL`` aggregate was planned as a
-    re-scan of the materialised ``codes`` for every basket (3,030 products x 13,499 baskets for
-    2,000 customers): 19 times slower on the same rows (issue 18; the plans are checked by
-    ``tests/optimizer/test_read_plans.py``).
+    The chunk's transactions, each basket's lines through the line index (a chunk costs in
+    proportion to its own baskets, however big the lines table), the lines joined to ``codes``
+    as a set (hashed once for the statement) and one ``GROUP BY`` of the transaction. A
+    transaction without lines has no row. The earlier per-transaction ``LATERAL`` aggregate
+    joined ``codes`` inside it, and was planned as a re-scan of the materialised ``codes`` for
+    every basket (3,030 products x 13,499 baskets for 2,000 customers, 19 times slower; issue
+    18). The plans are checked by ``tests/optimizer/test_read_plans.py``.
     """
     packed = "".join(
         f", COALESCE(bit_or(CASE WHEN c.code / {CODES_PER_WORD} = {w} "
@@ -103,11 +104,15 @@ def history(words: int, where: str) -> RetailerSQL:
         for w in range(words)
     )
     codes_join = " LEFT JOIN codes c ON c.id = l.product_id" if words else ""
+    # OFFSET 0 keeps the lines a per-basket index scan (the subquery is not flattened into a
+    # join the planner may turn into a scan of the whole lines table, every tenant's, for each
+    # chunk); the category codes are hashed once for the statement.
+    lines = "SELECT l.amount, l.discount, l.product_id FROM {line} l WHERE l.transaction_id = t.id"
     select = (
         'SELECT t.customer_id, ((t."timestamp" AT TIME ZONE %(tz)s)::date '
         "- DATE '1970-01-01'), "
         f"SUM(l.amount), SUM(l.discount){packed} "
-        f"FROM {{transaction}} t JOIN {{line}} l ON l.transaction_id = t.id{codes_join} "
+        f"FROM {{transaction}} t CROSS JOIN LATERAL ({lines} OFFSET 0) l{codes_join} "
         """WHERE {retailer:t} AND t."timestamp" < %(cutoff)s{where} """
         'GROUP BY t.id ORDER BY t.customer_id, t."timestamp"'
     )
