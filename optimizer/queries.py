@@ -73,43 +73,50 @@ def members(where: str) -> RetailerSQL:
     )
 
 
-def history(words: int, where: str) -> RetailerSQL:
-    """Baskets before ``%(cutoff)s`` with their local day and the basket's category codes
-    packed in ``words`` bigints: (customer, day, amount, discount, w0, w1, ...).
-
-    For each transaction a lateral aggregate over its lines (found through their transaction
-    index, so a chunk costs in proportion to its own baskets, not to the whole table). The
-    ``codes`` CTE numbers the retailer's non-blank categories alphabetically in the same
-    statement, so every chunk of a run codes alike.
-    """
-    codes = (
-        "WITH codes AS MATERIALIZED (SELECT p.id, c.code FROM {product} p JOIN (SELECT category, "
+def _codes() -> str:
+    """``codes``: the retailer's products with a non-blank category and that category's code,
+    its position among the retailer's distinct non-blank categories (alphabetical). Numbered
+    in the same statement as the history, so every chunk of a run codes alike."""
+    return (
+        "WITH codes AS (SELECT p.id, c.code FROM {product} p JOIN (SELECT category, "
         "(ROW_NUMBER() OVER (ORDER BY category) - 1)::int AS code "
         "FROM (SELECT DISTINCT category FROM {product} q "
         "WHERE {retailer:q} AND category <> '') d) c ON c.category = p.category "
         "WHERE {retailer:p}) "
     )
+
+
+def history(words: int, where: str) -> RetailerSQL:
+    """Baskets before ``%(cutoff)s`` with their local day and the basket's category codes
+    packed in ``words`` bigints: (customer, day, amount, discount, w0, w1, ...).
+
+    The chunk's transactions, each basket's lines through the line index (a chunk costs in
+    proportion to its own baskets, however big the lines table), the lines joined to ``codes``
+    as a set (hashed once for the statement) and one ``GROUP BY`` of the transaction. A
+    transaction without lines has no row. The earlier per-transaction ``LATERAL`` aggregate
+    joined ``codes`` inside it, and was planned as a re-scan of the materialised ``codes`` for
+    every basket (3,030 products x 13,499 baskets for 2,000 customers, 19 times slower; issue
+    18). The plans are checked by ``tests/optimizer/test_read_plans.py``.
+    """
     packed = "".join(
         f", COALESCE(bit_or(CASE WHEN c.code / {CODES_PER_WORD} = {w} "
-        f"THEN 1::int8 << (c.code %% {CODES_PER_WORD}) END), 0) AS w{w}"
+        f"THEN 1::int8 << (c.code %% {CODES_PER_WORD}) END), 0)"
         for w in range(words)
     )
-    lateral = (
-        f"SELECT SUM(l.amount) AS amount, SUM(l.discount) AS discount, COUNT(*) AS n{packed} "
-        "FROM {line} l"
-        + (" LEFT JOIN codes c ON c.id = l.product_id" if words else "")
-        + " WHERE l.transaction_id = t.id"
-    )
-    columns = "".join(f", x.w{w}" for w in range(words))
+    codes_join = " LEFT JOIN codes c ON c.id = l.product_id" if words else ""
+    # OFFSET 0 keeps the lines a per-basket index scan (the subquery is not flattened into a
+    # join the planner may turn into a scan of the whole lines table, every tenant's, for each
+    # chunk); the category codes are hashed once for the statement.
+    lines = "SELECT l.amount, l.discount, l.product_id FROM {line} l WHERE l.transaction_id = t.id"
     select = (
         'SELECT t.customer_id, ((t."timestamp" AT TIME ZONE %(tz)s)::date '
         "- DATE '1970-01-01'), "
-        f"x.amount, x.discount{columns} FROM {{transaction}} t "
-        f"CROSS JOIN LATERAL ({lateral}) x "
-        """WHERE {retailer:t} AND t."timestamp" < %(cutoff)s{where} AND x.n > 0 """
-        'ORDER BY t.customer_id, t."timestamp"'
+        f"SUM(l.amount), SUM(l.discount){packed} "
+        f"FROM {{transaction}} t CROSS JOIN LATERAL ({lines} OFFSET 0) l{codes_join} "
+        """WHERE {retailer:t} AND t."timestamp" < %(cutoff)s{where} """
+        'GROUP BY t.id ORDER BY t.customer_id, t."timestamp"'
     )
-    return _scoped((codes if words else "") + select, where)
+    return _scoped((_codes() if words else "") + select, where)
 
 
 def _past_offers() -> str:
@@ -127,17 +134,16 @@ def _issued_bonuses() -> str:
 
     This closes the feedback loop: the redemptions of one campaign become the "response to
     previous rewards" of the next scoring run. Cancelled bonuses were never really offered.
+    The first use is a join and one ``GROUP BY`` (not a sub-select run once per bonus).
     """
-    first_use = (
-        "(SELECT MIN((r.redeemed_at AT TIME ZONE %(tz)s)::date) FROM {redemption} r "
-        "WHERE r.bonus_id = o.id AND r.redeemed_at < %(cutoff)s)"
-    )
     return (
         f"SELECT o.customer_id, bt.code, {_day('o.valid_from')}, {_day('o.valid_to')}, "
-        f"{_day(first_use)} "
+        f"{_day('MIN((r.redeemed_at AT TIME ZONE %(tz)s)::date)')} "
         "FROM {bonus} o JOIN {bonus_type} bt ON bt.id = o.bonus_type_id "
+        "LEFT JOIN {redemption} r ON r.bonus_id = o.id AND r.redeemed_at < %(cutoff)s "
         "WHERE {retailer:o} AND o.valid_from < %(as_of)s "
-        f"AND o.state <> '{BonusState.CANCELLED.value}'{{where}}"
+        f"AND o.state <> '{BonusState.CANCELLED.value}'{{where}} "
+        "GROUP BY o.id, bt.code"
     )
 
 
