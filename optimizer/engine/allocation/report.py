@@ -73,6 +73,12 @@ def summarise(
     for s, need in core.coverage:
         name = f"coverage:{segments[s]}"
         reports.append(_report(name, ">=", need, use["covered"][s], solution.shadow.get(name, 0.0)))
+    for r, row in enumerate(core.extra):
+        reports.append(
+            _report(
+                row.name, row.sense, row.limit, use["extra"][r], solution.shadow.get(row.name, 0.0)
+            )
+        )
 
     allocated = (decisions["status"] == ALLOCATED).to_numpy()
     n_seg = len(segments)
@@ -126,4 +132,6 @@ def summarise(
         solve_seconds=time.perf_counter() - started,
         timings={k: round(v, 4) for k, v in timings.items()},
         details=dict(solution.details),
+        gap_tolerance=gap_tolerance,
+        gap_exceeds_tolerance=bool(gap > gap_tolerance),
     )
