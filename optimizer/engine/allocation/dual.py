@@ -33,7 +33,7 @@ at most ~(K + segments + 2) rows and one column per iteration.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -378,13 +378,28 @@ def _conflict(core: Core, run: dict[str, Any]) -> list[str]:
     return names
 
 
+def _phase_one(core: Core, deadline: Deadline) -> list[str]:
+    """Every constraint of the conflict: column generation on the feasibility problem alone
+    (every value 0, artificial slacks priced 1), whose positive duals are exactly the limits
+    that stop the minimums (a Farkas certificate), not the ones that merely bind on value."""
+    zero = core.subset(
+        np.arange(core.value.shape[0]),
+        budget=core.budget,
+        caps=core.caps,
+        coverage=core.coverage,
+        limits=core.extra_limits(),
+    )
+    zero = replace(zero, value=np.where(np.isfinite(core.value), 0.0, -np.inf))
+    pricer = _Pricer(zero)
+    cols, duals = _start(pricer)
+    start = _seed(pricer, cols, duals, core.budget)
+    run = _generate(pricer, cols, core.budget, deadline.at, deadline, 1.0, 1e-9, start)
+    return _conflict(core, run) if run["artificial"] > 1e-6 else []
+
+
 def explain(core: Core, *, deadline: Deadline) -> InfeasibleAllocation:
     """The named error for a core whose minimums conflict with its limits (MILP path)."""
-    pricer = _Pricer(core)
-    cols, zero = _start(pricer)
-    start = _seed(pricer, cols, zero, core.budget)
-    run = _generate(pricer, cols, core.budget, deadline.at, deadline, _penalty(core), 1e-6, start)
-    return joint_infeasible(core, _conflict(core, run) if run["artificial"] > 1e-6 else [])
+    return joint_infeasible(core, _phase_one(core, deadline))
 
 
 def _plus10(
@@ -449,7 +464,7 @@ def solve_dual(core: Core, *, deadline: Deadline, config: AllocationConfig) -> S
     tolerance = CG_TOLERANCE_SHARE * config.gap_tolerance
     run = _generate(pricer, cols, core.budget, cg_until, deadline, penalty, tolerance, start)
     if run["artificial"] > 1e-6 and run["converged"]:
-        raise joint_infeasible(core, _conflict(core, run))
+        raise explain(core, deadline=deadline)
     t_cg = time.perf_counter() - t0
     plus = _plus10(pricer, cols, run, deadline, penalty)
     t_plus = time.perf_counter() - t0 - t_cg

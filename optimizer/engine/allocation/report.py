@@ -23,6 +23,7 @@ from optimizer.engine.allocation.solver import Solution, objective, usage
 from optimizer.engine.allocation.types import (
     ALLOCATED,
     STATUS_FEASIBLE,
+    STATUS_FEASIBLE_ABOVE_GAP,
     STATUS_OPTIMAL,
     AllocationResult,
     ConstraintReport,
@@ -61,8 +62,10 @@ def summarise(
     bound = max(solution.lp_bound, obj)
     gap = max(0.0, (bound - obj) / max(abs(bound), 1e-9))
     status = solution.status
-    if status == STATUS_OPTIMAL and gap > gap_tolerance:
-        status = STATUS_FEASIBLE
+    if status in (STATUS_OPTIMAL, STATUS_FEASIBLE) and gap > gap_tolerance:
+        # never "within gap" when it is not: the glue then refuses to supersede with it and the
+        # proposal page says so (see AllocationResult.gap_exceeds_tolerance)
+        status = STATUS_FEASIBLE_ABOVE_GAP
     reports = [_report("budget", "<=", core.budget, use["cost"], solution.shadow.get("budget", 0))]
     for j, t in enumerate(types):
         if np.isfinite(core.caps[j]):

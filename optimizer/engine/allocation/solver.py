@@ -143,12 +143,13 @@ def check_feasible(core: Core) -> None:
         need = float(sum(c.sum() for c in cheapest))
         if need > core.budget * (1 + 1e-9) + 1e-9:
             names = ", ".join(repr(core.segments[s]) for s, _ in core.coverage)
+            conflict = ("budget", *(f"coverage:{core.segments[s]}" for s, _ in core.coverage))
             raise InfeasibleAllocation(
                 f"coverage minimum(s) for {names} cannot be met within the budget: the cheapest "
                 f"bonuses that reach them cost {need:,.2f} in expectation > budget "
-                f"{core.budget:,.2f}",
+                f"{core.budget:,.2f} (conflict: {', '.join(repr(c) for c in conflict)})",
                 constraint="budget",
-                constraints=("budget", *(f"coverage:{core.segments[s]}" for s, _ in core.coverage)),
+                constraints=conflict,
             )
     n = core.value.shape[0]
     for r, row in enumerate(core.extra):
