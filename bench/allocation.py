@@ -33,7 +33,12 @@ import pandas as pd
 from allocation_baseline import lagrangian_baseline  # bench/allocation_baseline.py
 from memory import peak_rss_gb  # bench/memory.py (bench/ is sys.path[0])
 
-from optimizer.engine.allocation import AllocationConfig, CouplingConstraint, allocate
+from optimizer.engine.allocation import (
+    AllocationConfig,
+    CouplingConstraint,
+    InfeasibleAllocation,
+    allocate,
+)
 from optimizer.engine.allocation.stages import read_inputs, value_pairs
 from optimizer.engine.allocation.synthetic import make_instance
 
@@ -180,9 +185,14 @@ def main() -> None:
         baseline(inst, time_limit=60)
         print(f"    load average now: {os.getloadavg()[0]:.1f}")
         coupled = coupled_instance(n)
-        result2, seconds2, _, _ = solve(n, "dual", time_limit=60, inst=coupled)
-        show(f"(a2) {n:,} + 50 caps + 20 min", result2, seconds2)
-        print(f"    time ratio to (a): {seconds2 / seconds:.2f}x (target <= 2x)")
+        try:
+            result2, seconds2, _, _ = solve(n, "dual", time_limit=60, inst=coupled)
+        except InfeasibleAllocation as err:
+            print(f"(a2) {n:,} + 50 caps + 20 min: no allocation ({err.constraint}): {err}")
+        else:
+            show(f"(a2) {n:,} + 50 caps + 20 min", result2, seconds2)
+            print(f"    time ratio to (a): {seconds2 / seconds:.2f}x (target <= 2x)")
+            print(f"    details {result2.details}")
         reset_peak()
         result3, seconds3, _, _ = solve(n, "dual", time_limit=3, inst=inst)
         show(f"(a3) {n:,} time_limit=3", result3, seconds3)

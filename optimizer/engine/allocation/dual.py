@@ -397,6 +397,20 @@ def _phase_one(core: Core, deadline: Deadline) -> list[str]:
     return _conflict(core, run) if run["artificial"] > 1e-6 else []
 
 
+def _no_allocation(core: Core, run: dict[str, Any], deadline: Deadline) -> InfeasibleAllocation:
+    """The error when the recovery found no feasible allocation: a proven conflict when the
+    phase-one generation finds one, else an honest "none found in time" (never a claim of
+    infeasibility that was not proven)."""
+    names = _phase_one(core, deadline) if run["converged"] or not deadline.expired() else []
+    if names:
+        return joint_infeasible(core, names)
+    return InfeasibleAllocation(
+        "no feasible allocation was found within the time limit (the constraints were not "
+        "proven infeasible): allow more time or loosen the minimums",
+        constraint="time_limit",
+    )
+
+
 def explain(core: Core, *, deadline: Deadline) -> InfeasibleAllocation:
     """The named error for a core whose minimums conflict with its limits (MILP path)."""
     return joint_infeasible(core, _phase_one(core, deadline))
@@ -478,7 +492,7 @@ def solve_dual(core: Core, *, deadline: Deadline, config: AllocationConfig) -> S
     bound = float(run["bound"])
     gap = (bound - obj) / max(abs(bound), 1e-9)
     if not is_feasible(core, choice):
-        raise joint_infeasible(core, [])
+        raise _no_allocation(core, run, deadline)
     if gap <= config.optimal_tolerance:
         status = STATUS_OPTIMAL
     elif gap <= config.gap_tolerance:
