@@ -10,7 +10,7 @@ from datetime import date
 
 import pytest
 
-from optimizer.engine.allocation import allocate
+from optimizer.engine.allocation import InfeasibleAllocation, allocate
 from optimizer.engine.allocation import dual as dual_module
 from optimizer.engine.allocation import milp as milp_module
 from optimizer.engine.allocation.deadline import MIN_SOLVER_SECONDS, Deadline
@@ -125,3 +125,18 @@ def test_milp_fallback_gets_what_is_left_of_the_same_budget(monkeypatch):
     result = run(inst, clock=clock, time_limit=10, method="milp")
     assert seen == [pytest.approx(1.0)]
     assert result.status == "time_limit"
+
+
+def test_dual_never_claims_an_unproven_conflict(monkeypatch):
+    """A recovery that finds nothing feasible on a feasible instance is reported as such."""
+    import numpy as np
+
+    def nothing(core, red, bound, config, deadline, **kwargs):
+        return np.full(core.value.shape[0], -1, dtype=np.int64), "broken", 0
+
+    monkeypatch.setattr(dual_module, "recover", nothing)
+    inst = make_instance(3_000, seed=5)  # feasible: "at risk" coverage within budget and caps
+    with pytest.raises(InfeasibleAllocation) as err:
+        run(inst, clock=None, time_limit=60, method="dual")
+    assert err.value.constraint == "time_limit"
+    assert "not proven infeasible" in str(err.value)
