@@ -33,14 +33,13 @@ at most ~(K + segments + 2) rows and one column per iteration.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pulp
 
 from optimizer.engine.allocation.coupling import subtract_duals
-from optimizer.engine.allocation.coupling import usage as coupling_usage
 from optimizer.engine.allocation.deadline import Deadline
 from optimizer.engine.allocation.problem import Core
 from optimizer.engine.allocation.recovery import recover
@@ -80,11 +79,20 @@ class _Columns:
     count: list[np.ndarray]
     cover: list[np.ndarray]
     extra: list[np.ndarray]
-    #: Each column's choice per customer (int8; only for the full core, see ``lp_primal``).
+    #: Each pricing pass's choice per customer (int8; only for the full core, see
+    #: ``lp_primal``); ``block[k]`` and ``source[k]``: column k's block and pricing pass.
     choices: list[np.ndarray] | None = None
+    block: list[int] = field(default_factory=list)
+    source: list[int] = field(default_factory=list)
+    passes: int = 0
 
 
-Column = tuple[float, float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+#: Per block: value (B,), cost (B,), count (B, K), cover (B, C), rows (B, R); and the choice.
+Column = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+#: Columns are disaggregated by the customer attribute with the most coupling rows when it has
+#: at most this many values (e.g. one block per store): each block mixes pricing answers on its
+#: own, which makes the master converge in far fewer passes when many rows couple customers.
+MAX_BLOCKS = 256
 
 
 class _Pricer:
@@ -103,6 +111,7 @@ class _Pricer:
         self.need = np.array([float(n) for _, n in core.coverage])
         self.finite_caps = np.isfinite(core.caps)
         self.limits = core.extra_limits()
+        self.block, self.n_blocks = _blocks(core)
 
     def reduced(self, lam: float, mu: np.ndarray, nu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
         """``v - lam*c - mu + nu[seg] - sum sigma*w`` (-inf for non-candidates), a fresh array."""
@@ -149,21 +158,38 @@ class _Pricer:
         return bound, column
 
     def _aggregate(self, choice: np.ndarray) -> Column:
-        core = self.core
+        core, b = self.core, self.n_blocks
         rows = np.flatnonzero(choice >= 0)
         pick = choice[rows]
-        count = np.bincount(pick, minlength=len(core.types)).astype(np.float64)
-        covered = np.bincount(core.seg[rows], minlength=len(core.segments))
-        cover = covered[self.cov_segs].astype(np.float64) if self.cov_segs.size else np.zeros(0)
-        extra = coupling_usage(core.extra, core.groups, core.cost, choice)
-        return (
-            float(core.value[rows, pick].sum()),
-            float(core.cost[rows, pick].sum()),
-            count,
-            cover,
-            extra,
-            choice.astype(np.int8),
-        )
+        blk = self.block[rows]
+        k, n_seg = len(core.types), len(core.segments)
+        value = np.bincount(blk, weights=core.value[rows, pick], minlength=b)
+        w_cost = core.cost[rows, pick]
+        cost = np.bincount(blk, weights=w_cost, minlength=b)
+        count = np.bincount(blk * k + pick, minlength=b * k).reshape(b, k).astype(np.float64)
+        covered = np.bincount(blk * n_seg + core.seg[rows], minlength=b * n_seg).reshape(b, n_seg)
+        cover = covered[:, self.cov_segs].astype(np.float64)
+        extra = np.zeros((b, len(core.extra)))
+        for r, row in enumerate(core.extra):
+            hit = row.types[pick]
+            if row.attr >= 0:
+                hit &= core.groups[row.attr][rows] == row.group
+            w = np.where(hit, w_cost if row.cost_weighted else 1.0, 0.0)
+            extra[:, r] = np.bincount(blk, weights=w, minlength=b)
+        return value, cost, count, cover, extra, choice.astype(np.int8)
+
+
+def _blocks(core: Core) -> tuple[np.ndarray, int]:
+    """Block per customer (see ``MAX_BLOCKS``); one block when no attribute qualifies."""
+    n = core.value.shape[0]
+    attrs = [r.attr for r in core.extra if r.attr >= 0]
+    if attrs:
+        attr = max(set(attrs), key=attrs.count)
+        codes = core.groups[attr]
+        size = int(codes.max(initial=0)) + 1
+        if size <= MAX_BLOCKS:
+            return codes.astype(np.int64), size
+    return np.zeros(n, dtype=np.int64), 1
 
 
 def _master(
@@ -187,7 +213,9 @@ def _master(
     prob += pulp.lpSum(v * t for v, t in zip(cols.value, theta, strict=True)) - penalty * (
         pulp.lpSum(art) + pulp.lpSum(art_x.values())
     )
-    prob += (pulp.lpSum(theta) == 1, "convex")
+    for b in range(max(cols.block) + 1):
+        members = [t for t, blk in zip(theta, cols.block, strict=True) if blk == b]
+        prob += (pulp.lpSum(members) == 1, f"convex_{b}")
     prob += (pulp.lpSum(c * t for c, t in zip(cols.cost, theta, strict=True)) <= budget, "budget")
     for j in np.flatnonzero(np.isfinite(core.caps)):
         expr = pulp.lpSum(n[j] * t for n, t in zip(cols.count, theta, strict=True))
@@ -292,11 +320,15 @@ def _add(cols: _Columns, column: Column) -> None:
     value, cost, count, cover, extra, choice = column
     if cols.choices is not None:
         cols.choices.append(choice)
-    cols.value.append(value)
-    cols.cost.append(cost)
-    cols.count.append(count)
-    cols.cover.append(cover)
-    cols.extra.append(extra)
+    for b in range(value.shape[0]):
+        cols.value.append(float(value[b]))
+        cols.cost.append(float(cost[b]))
+        cols.count.append(count[b])
+        cols.cover.append(cover[b])
+        cols.extra.append(extra[b])
+        cols.block.append(b)
+        cols.source.append(cols.passes)
+    cols.passes += 1
 
 
 def _seed(pricer: _Pricer, cols: _Columns, duals: dict[str, Any], budget: float) -> dict[str, Any]:
@@ -318,8 +350,18 @@ def _start(pricer: _Pricer, *, keep: bool = False) -> tuple[_Columns, dict[str, 
     core = pricer.core
     k, c, r = len(core.types), pricer.need.shape[0], len(core.extra)
     n = core.value.shape[0]
-    choices = [np.full(n, -1, dtype=np.int8)] if keep else None
-    cols = _Columns([0.0], [0.0], [np.zeros(k)], [np.zeros(c)], [np.zeros(r)], choices)
+    choices: list[np.ndarray] | None = [] if keep else None
+    cols = _Columns([], [], [], [], [], choices)
+    nb = pricer.n_blocks
+    empty: Column = (
+        np.zeros(nb),
+        np.zeros(nb),
+        np.zeros((nb, k)),
+        np.zeros((nb, c)),
+        np.zeros((nb, r)),
+        np.full(n, -1, dtype=np.int8),
+    )
+    _add(cols, empty)
     zero = {"lam": 0.0, "mu": np.zeros(k), "nu": np.zeros(c), "sigma": np.zeros(r)}
     return cols, zero
 
@@ -434,7 +476,7 @@ def _plus10(
 
 
 def lp_primal(
-    cols: _Columns, theta: np.ndarray | None, shape: tuple[int, ...]
+    cols: _Columns, theta: np.ndarray | None, shape: tuple[int, ...], block: np.ndarray
 ) -> np.ndarray | None:
     """The master's LP solution per pair: ``x[i, b] = sum_k theta_k [column k gives i type b]``.
 
@@ -444,13 +486,12 @@ def lp_primal(
     if theta is None or cols.choices is None:
         return None
     x = np.zeros(shape)
-    ar = np.arange(shape[0])
     for k in np.flatnonzero(theta > 1e-12).tolist():
-        if k >= len(cols.choices):
+        if k >= len(cols.source) or cols.source[k] >= len(cols.choices):
             continue
-        ch = cols.choices[k].astype(np.int64)
-        on = ch >= 0
-        x[ar[on], ch[on]] += theta[k]
+        ch = cols.choices[cols.source[k]].astype(np.int64)
+        on = np.flatnonzero((ch >= 0) & (block == cols.block[k]))
+        x[on, ch[on]] += theta[k]
     return x
 
 
@@ -483,7 +524,7 @@ def solve_dual(core: Core, *, deadline: Deadline, config: AllocationConfig) -> S
     plus = _plus10(pricer, cols, run, deadline, penalty)
     t_plus = time.perf_counter() - t0 - t_cg
     red = pricer.reduced(run["lam"], run["mu"], run["nu"], run["sigma"])
-    lp_x = lp_primal(cols, run["last"].get("theta"), red.shape)
+    lp_x = lp_primal(cols, run["last"].get("theta"), red.shape, pricer.block)
     cols.choices = None
     choice, how, n_free = recover(core, red, float(run["bound"]), config, deadline, lp_x=lp_x)
     del lp_x
