@@ -467,9 +467,10 @@ def _plus10(
 ) -> dict[str, Any]:
     """The +10% budget what-if (a few digits), skipped when the deadline has no time for it."""
     budget = 1.1 * pricer.core.budget
-    plus_start = _seed(pricer, cols, run, budget)
     if deadline.remaining() < 0.3 * deadline.seconds:
-        return {**plus_start, "iterations": 0}
+        # no time for it: the bound at 110% is at least the bound (reported as +0)
+        return {"bound": run["bound"], "iterations": 0}
+    plus_start = _seed(pricer, cols, run, budget)
     return _generate(
         pricer, cols, budget, deadline.share(0.3), deadline, penalty, PLUS10_TOLERANCE, plus_start
     )
@@ -512,7 +513,11 @@ def solve_dual(core: Core, *, deadline: Deadline, config: AllocationConfig) -> S
     penalty = _penalty(core)
     cols, zero = _start(pricer, keep=True)
     start = _seed(pricer, cols, zero, core.budget)
-    warm = _warm_duals(core, penalty, deadline.share(0.3), deadline)
+    warm = (
+        _warm_duals(core, penalty, deadline.share(0.3), deadline)
+        if deadline.remaining() > 0.5 * deadline.seconds
+        else None
+    )
     if warm is not None:
         seeded = _seed(pricer, cols, warm, core.budget)
         start = seeded if seeded["bound"] < start["bound"] else start
