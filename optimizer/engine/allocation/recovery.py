@@ -328,9 +328,10 @@ def recover(
                 fixed, rounds = _improve(core, fixed, lead, is_free, red, bound, config, deadline)
                 how = "fix-and-solve sub-MILP + fill" + (f" + {rounds} more" if rounds else "")
                 return fixed, how, int(free.size)
-        if size >= n:
+        grown = min(4 * size, n, FREE_MAX_FACTOR * config.free_customers)
+        if grown <= size:  # a larger residual MILP is built at Python speed: never past this
             break
-        size = min(4 * size, n)
+        size = grown
     return greedy(core, choice, red), "greedy repair", 0
 
 
