@@ -324,6 +324,8 @@ def _solver_report(result: AllocationResult, run: AllocationRun) -> dict[str, An
             "objective": round(result.objective, 2),
             "lp_bound": round(result.lp_bound, 2),
             "gap": result.gap,
+            "gap_tolerance": result.gap_tolerance,
+            "gap_exceeds_tolerance": result.gap_exceeds_tolerance,
             "budget_shadow_price": round(result.budget_shadow_price, 4),
             "value_of_10pct_more_budget": round(result.value_of_10pct_more_budget, 2),
             "solve_seconds": round(result.solve_seconds, 3),

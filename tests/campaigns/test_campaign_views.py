@@ -427,6 +427,28 @@ def test_time_limited_solve_is_shown_as_a_warning(client, retailer, make_staff):
     assert "6.00" in html  # the cap's slack
 
 
+@pytest.mark.parametrize(("gap", "shown"), [(0.003, True), (5e-5, False)])
+def test_gap_above_the_tolerance_is_shown_on_the_proposal(client, retailer, make_staff, gap, shown):
+    campaign = CampaignFactory(
+        retailer=retailer,
+        solver={
+            "status": "feasible" if shown else "feasible-within-gap",
+            "method": "dantzig-wolfe + greedy repair",
+            "objective": 99.7,
+            "lp_bound": 100.0,
+            "gap": gap,
+            "gap_tolerance": 1e-4,
+            "gap_exceeds_tolerance": shown,
+            "constraints": [],
+        },
+    )
+    client.force_login(make_staff(retailer, Role.VIEWER))
+    html = client.get(detail(campaign.pk)).content.decode()
+    assert ("Gap above tolerance" in html) is shown
+    if shown:
+        assert "0.300% below the best possible value, more than the 0.010% allowed" in html
+
+
 def test_changes_against_the_last_decided_campaign(client, retailer, make_staff):
     coupon = BonusTypeFactory(retailer=retailer, code="coupon")
     points = BonusTypeFactory(retailer=retailer, code="points")

@@ -199,8 +199,10 @@ class CampaignDetailView(CampaignObjectMixin, DetailView):
         cost = Decimal(str(totals.get("expected_cost") or 0))
         by_segment = (campaign.breakdown or {}).get("by_segment") or []
         by_type = campaign_breakdown_by_type(campaign=campaign)
-        gap = solver.get("gap")
+        gap, tolerance = solver.get("gap"), solver.get("gap_tolerance", 1e-4)
         return {
+            "gap_exceeds_tolerance": gap is not None and float(gap) > float(tolerance),
+            "gap_tolerance_pct": 100 * float(tolerance),
             "totals": totals,
             "solver": solver,
             "budget_used_pct": float(100 * cost / campaign.budget) if campaign.budget else None,

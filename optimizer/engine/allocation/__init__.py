@@ -18,6 +18,7 @@ from optimizer.engine.allocation.types import (
     AllocationConstraints,
     AllocationResult,
     ConstraintReport,
+    CouplingConstraint,
     InfeasibleAllocation,
 )
 
@@ -34,6 +35,7 @@ __all__ = [
     "AllocationConstraints",
     "AllocationResult",
     "ConstraintReport",
+    "CouplingConstraint",
     "InfeasibleAllocation",
     "allocate",
 ]

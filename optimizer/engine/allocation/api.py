@@ -19,14 +19,16 @@ explicit; no clock is read except ``time.perf_counter`` for reported durations.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 
 import numpy as np
 import pandas as pd
 
-from optimizer.engine.allocation.dual import solve_dual
-from optimizer.engine.allocation.milp import MilpNoIncumbent, solve_milp
+from optimizer.engine.allocation.deadline import Deadline
+from optimizer.engine.allocation.dual import explain, solve_dual
+from optimizer.engine.allocation.milp import MilpInfeasible, MilpNoIncumbent, solve_milp
 from optimizer.engine.allocation.problem import Core
 from optimizer.engine.allocation.report import summarise
 from optimizer.engine.allocation.solver import Solution
@@ -61,6 +63,7 @@ def allocate(
     config: AllocationConfig | None = None,
     method: str = "auto",
     with_reasons: bool = True,
+    clock: Callable[[], float] | None = None,
 ) -> AllocationResult:
     """Allocate at most one bonus per customer for the campaign week starting ``week_start``.
 
@@ -85,12 +88,16 @@ def allocate(
         week_start: first day of the campaign week (send dates and expiries lie in the 7 days).
         horizon_weeks: the horizon of ``expected_visits`` / ``expected_spend``.
         random_state: seed of the control group.
-        time_limit: solver wall-time limit in seconds.
+        time_limit: wall-clock budget of the whole call in seconds (inputs, values, solve and
+            decisions): when it runs out the best allocation found so far is returned with its
+            bound, status ``time_limit``.
         uplift: optional control-group results per (segment, bonus_type), see
             :func:`optimizer.engine.allocation.value.apply_uplift`.
         config: knobs (defaults: ``AllocationConfig()``).
         method: "auto" (MILP up to ``config.exact_max_pairs`` pairs), "milp" or "dual".
         with_reasons: build the ``reason`` column (skip for speed at chain scale).
+        clock: the monotonic clock the time limit is measured on (tests inject a fake one;
+            default ``time.perf_counter``).
 
     Returns:
         :class:`AllocationResult` (``decisions`` in input order).
@@ -101,6 +108,7 @@ def allocate(
         ValueError: ``method`` or ``horizon_weeks`` is invalid.
     """
     t0 = time.perf_counter()
+    deadline = Deadline(float(time_limit), clock or time.perf_counter)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if horizon_weeks <= 0:
@@ -116,7 +124,7 @@ def allocate(
     timings["value"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    solution = _solve(core, method=method, time_limit=time_limit, config=config)
+    solution = _solve(core, method=method, deadline=deadline, config=config)
     timings["solve"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -152,11 +160,13 @@ def allocate(
     )
 
 
-def _solve(core: Core, *, method: str, time_limit: float, config: AllocationConfig) -> Solution:
+def _solve(core: Core, *, method: str, deadline: Deadline, config: AllocationConfig) -> Solution:
     """Solve the core: exact MILP for small cores (or ``method="milp"``), else decomposition.
 
-    A MILP that finds no incumbent within the time limit falls back to the decomposition and
-    says so in the solution's method and status.
+    A MILP that finds no incumbent within the time limit falls back to the decomposition (with
+    what is left of the same deadline) and says so in the solution's method and status; a MILP
+    whose relaxation is infeasible is explained by the decomposition (every constraint of the
+    conflict named).
     """
     n_pairs = int(np.isfinite(core.value).sum())
     use_milp = method == "milp" or (method == "auto" and n_pairs <= config.exact_max_pairs)
@@ -170,11 +180,13 @@ def _solve(core: Core, *, method: str, time_limit: float, config: AllocationConf
             method="trivial (no positive pair)",
         )
     if not use_milp:
-        return solve_dual(core, time_limit=time_limit, config=config)
+        return solve_dual(core, deadline=deadline, config=config)
     try:
-        return solve_milp(core, time_limit=time_limit, config=config)
+        return solve_milp(core, deadline=deadline, config=config)
+    except MilpInfeasible:
+        raise explain(core, deadline=deadline) from None
     except MilpNoIncumbent as err:
-        fallback = solve_dual(core, time_limit=time_limit, config=config)
+        fallback = solve_dual(core, deadline=deadline, config=config)
         return replace(
             fallback,
             status=STATUS_TIME_LIMIT,

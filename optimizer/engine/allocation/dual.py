@@ -33,12 +33,14 @@ at most ~(K + segments + 2) rows and one column per iteration.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pulp
 
+from optimizer.engine.allocation.coupling import subtract_duals
+from optimizer.engine.allocation.deadline import Deadline
 from optimizer.engine.allocation.problem import Core
 from optimizer.engine.allocation.recovery import recover
 from optimizer.engine.allocation.solver import (
@@ -55,6 +57,7 @@ from optimizer.engine.allocation.types import (
     STATUS_OPTIMAL,
     STATUS_TIME_LIMIT,
     AllocationConfig,
+    InfeasibleAllocation,
 )
 
 #: Relative tolerance of the column generation (master value vs Lagrangian bound), as a share of
@@ -75,10 +78,30 @@ class _Columns:
     cost: list[float]
     count: list[np.ndarray]
     cover: list[np.ndarray]
+    extra: list[np.ndarray]
+    #: Each pricing pass's choice per customer (int8; only for the full core, see
+    #: ``lp_primal``); ``block[k]`` and ``source[k]``: column k's block and pricing pass.
+    choices: list[np.ndarray] | None = None
+    block: list[int] = field(default_factory=list)
+    source: list[int] = field(default_factory=list)
+    passes: int = 0
+
+
+#: Per block: value (B,), cost (B,), count (B, K), cover (B, C), rows (B, R); and the choice.
+Column = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+#: Columns are disaggregated by the customer attribute with the most coupling rows when it has
+#: at most this many values (e.g. one block per store): each block mixes pricing answers on its
+#: own, which makes the master converge in far fewer passes when many rows couple customers.
+MAX_BLOCKS = 256
 
 
 class _Pricer:
-    """Vectorised pricing over a core; holds the work buffer."""
+    """Vectorised pricing over a core; holds the work buffer.
+
+    Multipliers: ``lam`` (budget), ``mu`` (caps), ``nu`` (coverage, >= 0) and ``sigma`` (one per
+    coupling row, signed: >= 0 for a cap, <= 0 for a minimum, so that the reduced value is
+    always ``... - sigma_r * w_r`` and the bound term ``+ sigma_r * limit_r``).
+    """
 
     def __init__(self, core: Core) -> None:
         self.core = core
@@ -87,19 +110,23 @@ class _Pricer:
         self.cov_segs = np.array([s for s, _ in core.coverage], dtype=np.int64)
         self.need = np.array([float(n) for _, n in core.coverage])
         self.finite_caps = np.isfinite(core.caps)
+        self.limits = core.extra_limits()
+        self.block, self.n_blocks = _blocks(core)
 
-    def reduced(self, lam: float, mu: np.ndarray, nu: np.ndarray) -> np.ndarray:
-        """``v - lam*c - mu + nu[seg]`` (-inf for non-candidates), a fresh array."""
-        red = self._base(lam, mu).copy()
+    def reduced(self, lam: float, mu: np.ndarray, nu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+        """``v - lam*c - mu + nu[seg] - sum sigma*w`` (-inf for non-candidates), a fresh array."""
+        red = self._base(lam, mu, sigma).copy()
         if self.cov_segs.size:
             red += self._shift(nu)[:, None]
         return red
 
-    def _base(self, lam: float, mu: np.ndarray) -> np.ndarray:
+    def _base(self, lam: float, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
         buf = self.buf
         np.multiply(self.core.cost, -lam, out=buf)
         buf += self.core.value
         buf -= mu
+        if self.core.extra:
+            subtract_duals(self.core.extra, self.core.groups, self.core.cost, sigma, buf)
         return buf
 
     def _shift(self, nu: np.ndarray) -> np.ndarray:
@@ -109,53 +136,86 @@ class _Pricer:
         return per_customer
 
     def price(
-        self, lam: float, mu: np.ndarray, nu: np.ndarray, budget: float
-    ) -> tuple[float, tuple[float, float, np.ndarray, np.ndarray]]:
+        self, lam: float, mu: np.ndarray, nu: np.ndarray, sigma: np.ndarray, budget: float
+    ) -> tuple[float, Column]:
         """(Lagrangian bound, aggregated column) at the given multipliers, over every customer.
 
         The coverage shift is constant per customer, so it does not change the argmax over
         types and is added after it (one pass fewer over the (n, K) arrays).
         """
-        base = self._base(lam, mu)
+        base = self._base(lam, mu, sigma)
         best = base.argmax(axis=1)
         top = base[self.ar, best]
         shift = self._shift(nu) if self.cov_segs.size else None
         if shift is not None:
             top += shift
         choice = np.where(top > 0, best, -1)
-        column = self._aggregate(self.core.value, self.core.cost, self.core.seg, choice)
+        column = self._aggregate(choice)
         caps = np.where(self.finite_caps, self.core.caps, 0.0)
         gain = float(top[top > 0].sum())
         bound = gain + lam * budget + float(mu @ caps) - float(nu @ self.need)
+        bound += float(sigma @ self.limits)
         return bound, column
 
-    def _aggregate(
-        self, value: np.ndarray, cost: np.ndarray, seg: np.ndarray, choice: np.ndarray
-    ) -> tuple[float, float, np.ndarray, np.ndarray]:
+    def _aggregate(self, choice: np.ndarray) -> Column:
+        core, b = self.core, self.n_blocks
         rows = np.flatnonzero(choice >= 0)
         pick = choice[rows]
-        count = np.bincount(pick, minlength=len(self.core.types)).astype(np.float64)
-        covered = np.bincount(seg[rows], minlength=len(self.core.segments))
-        cover = covered[self.cov_segs].astype(np.float64) if self.cov_segs.size else np.zeros(0)
-        return (
-            float(value[rows, pick].sum()),
-            float(cost[rows, pick].sum()),
-            count,
-            cover,
-        )
+        blk = self.block[rows]
+        k, n_seg = len(core.types), len(core.segments)
+        value = np.bincount(blk, weights=core.value[rows, pick], minlength=b)
+        w_cost = core.cost[rows, pick]
+        cost = np.bincount(blk, weights=w_cost, minlength=b)
+        count = np.bincount(blk * k + pick, minlength=b * k).reshape(b, k).astype(np.float64)
+        covered = np.bincount(blk * n_seg + core.seg[rows], minlength=b * n_seg).reshape(b, n_seg)
+        cover = covered[:, self.cov_segs].astype(np.float64)
+        extra = np.zeros((b, len(core.extra)))
+        for r, row in enumerate(core.extra):
+            hit = row.types[pick]
+            if row.attr >= 0:
+                hit &= core.groups[row.attr][rows] == row.group
+            w = np.where(hit, w_cost if row.cost_weighted else 1.0, 0.0)
+            extra[:, r] = np.bincount(blk, weights=w, minlength=b)
+        return value, cost, count, cover, extra, choice.astype(np.int8)
+
+
+def _blocks(core: Core) -> tuple[np.ndarray, int]:
+    """Block per customer (see ``MAX_BLOCKS``); one block when no attribute qualifies."""
+    n = core.value.shape[0]
+    attrs = [r.attr for r in core.extra if r.attr >= 0]
+    if attrs:
+        attr = max(set(attrs), key=attrs.count)
+        codes = core.groups[attr]
+        size = int(codes.max(initial=0)) + 1
+        if size <= MAX_BLOCKS:
+            return codes.astype(np.int64), size
+    return np.zeros(n, dtype=np.int64), 1
 
 
 def _master(
-    cols: _Columns, core: Core, budget: float, need: np.ndarray, penalty: float
-) -> tuple[float, float, np.ndarray, np.ndarray, float]:
-    """Solve the restricted master LP: (objective, lam, mu, nu, artificial total)."""
+    cols: _Columns,
+    core: Core,
+    budget: float,
+    need: np.ndarray,
+    penalty: float,
+    seconds: float,
+) -> dict[str, Any]:
+    """Solve the restricted master LP: objective, multipliers and the artificial per minimum.
+
+    Every minimum (coverage and ``>=`` rows) has a penalised artificial slack, so the master is
+    always feasible; a positive artificial at convergence proves that minimum cannot be met.
+    """
     prob = pulp.LpProblem("dw_master", pulp.LpMaximize)
     theta = [pulp.LpVariable(f"t{k}", lowBound=0) for k in range(len(cols.value))]
     art = [pulp.LpVariable(f"a{s}", lowBound=0) for s in range(need.shape[0])]
-    prob += pulp.lpSum(
-        v * t for v, t in zip(cols.value, theta, strict=True)
-    ) - penalty * pulp.lpSum(art)
-    prob += (pulp.lpSum(theta) == 1, "convex")
+    minima = [r for r, row in enumerate(core.extra) if row.sense == ">="]
+    art_x = {r: pulp.LpVariable(f"ax{r}", lowBound=0) for r in minima}
+    prob += pulp.lpSum(v * t for v, t in zip(cols.value, theta, strict=True)) - penalty * (
+        pulp.lpSum(art) + pulp.lpSum(art_x.values())
+    )
+    for b in range(max(cols.block) + 1):
+        members = [t for t, blk in zip(theta, cols.block, strict=True) if blk == b]
+        prob += (pulp.lpSum(members) == 1, f"convex_{b}")
     prob += (pulp.lpSum(c * t for c, t in zip(cols.cost, theta, strict=True)) <= budget, "budget")
     for j in np.flatnonzero(np.isfinite(core.caps)):
         expr = pulp.lpSum(n[j] * t for n, t in zip(cols.count, theta, strict=True))
@@ -163,30 +223,54 @@ def _master(
     for s in range(need.shape[0]):
         expr = pulp.lpSum(c[s] * t for c, t in zip(cols.cover, theta, strict=True)) + art[s]
         prob += (expr >= float(need[s]), f"cov_{s}")
-    prob.solve(make_solver(60.0, mip=False))
+    for r, row in enumerate(core.extra):
+        expr = pulp.lpSum(e[r] * t for e, t in zip(cols.extra, theta, strict=True))
+        if row.sense == "<=":
+            prob += (expr <= row.limit, f"x_{r}")
+        else:
+            prob += (expr + art_x[r] >= row.limit, f"x_{r}")
+    prob.solve(make_solver(seconds, mip=False))
     mu = np.zeros(len(core.types))
     nu = np.zeros(need.shape[0])
+    sigma = np.zeros(len(core.extra))
     for name, con in prob.constraints.items():
         pi = abs(float(con.pi or 0.0))
         if name.startswith("cap_"):
             mu[int(name[4:])] = pi
         elif name.startswith("cov_"):
             nu[int(name[4:])] = pi
-    lam = abs(float(prob.constraints["budget"].pi or 0.0))
-    artificial = float(sum(a.varValue or 0.0 for a in art))
-    return float(pulp.value(prob.objective) or 0.0), lam, mu, nu, artificial
+        elif name.startswith("x_"):
+            r = int(name[2:])
+            sigma[r] = pi if core.extra[r].sense == "<=" else -pi
+    short_cov = np.array([a.varValue or 0.0 for a in art])
+    short_x = np.zeros(len(core.extra))
+    for r, a in art_x.items():
+        short_x[r] = a.varValue or 0.0
+    weights = np.array([t.varValue or 0.0 for t in theta])
+    return {
+        "theta": weights,
+        "master": float(pulp.value(prob.objective) or 0.0),
+        "lam": abs(float(prob.constraints["budget"].pi or 0.0)),
+        "mu": mu,
+        "nu": nu,
+        "sigma": sigma,
+        "short_cov": short_cov,
+        "short_x": short_x,
+        "artificial": float(short_cov.sum() + short_x.sum()),
+    }
 
 
 def _generate(
     pricer: _Pricer,
     cols: _Columns,
     budget: float,
-    deadline: float,
+    until: float,
+    deadline: Deadline,
     penalty: float,
     tolerance: float,
     start: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Column generation until the master meets the Lagrangian bound (or the deadline).
+    """Column generation until the master meets the Lagrangian bound (or clock ``until``).
 
     ``start`` (bound and multipliers of a full pricing already done) seeds the stability center.
 
@@ -197,141 +281,282 @@ def _generate(
     need = pricer.need
     best: dict[str, Any] = dict(start) if start else {"bound": np.inf}
     it = 0
-    master = -np.inf
-    artificial = np.inf
+    m: dict[str, Any] = {"master": -np.inf, "artificial": np.inf}
     alpha = 0.5
     last_master = -np.inf
     while it < MAX_ITERATIONS:
         it += 1
-        master, lam, mu, nu, artificial = _master(cols, pricer.core, budget, need, penalty)
+        m = _master(cols, pricer.core, budget, need, penalty, deadline.solver_seconds(60.0))
+        master = m["master"]
+        lam, mu, nu, sigma = m["lam"], m["mu"], m["nu"], m["sigma"]
         smooth = "lam" in best and master > last_master + 1e-9 * max(1.0, abs(master))
         last_master = master
         if smooth:
             lam = alpha * best["lam"] + (1 - alpha) * lam
             mu = alpha * best["mu"] + (1 - alpha) * mu
             nu = alpha * best["nu"] + (1 - alpha) * nu
-        bound, column = pricer.price(lam, mu, nu, budget)
+            sigma = alpha * best["sigma"] + (1 - alpha) * sigma
+        bound, column = pricer.price(lam, mu, nu, sigma, budget)
         if bound < best["bound"]:
-            best = {"bound": bound, "lam": lam, "mu": mu, "nu": nu}
+            best = {"bound": bound, "lam": lam, "mu": mu, "nu": nu, "sigma": sigma}
         if best["bound"] - master <= tolerance * max(1.0, abs(best["bound"])):
             break
         _add(cols, column)
-        if time.perf_counter() > deadline:
+        if deadline.clock() > until:
             break
+    master = m["master"]
     converged = best["bound"] - master <= max(tolerance, 1e-6) * max(1.0, abs(best["bound"]))
     return {
         **best,
-        "master": master,
         "iterations": it,
-        "artificial": artificial,
         "converged": converged,
+        "last": m,
+        "master": master,
+        "artificial": m["artificial"],
     }
 
 
-def _add(cols: _Columns, column: tuple[float, float, np.ndarray, np.ndarray]) -> None:
-    value, cost, count, cover = column
-    cols.value.append(value)
-    cols.cost.append(cost)
-    cols.count.append(count)
-    cols.cover.append(cover)
+def _add(cols: _Columns, column: Column) -> None:
+    value, cost, count, cover, extra, choice = column
+    if cols.choices is not None:
+        cols.choices.append(choice)
+    for b in range(value.shape[0]):
+        cols.value.append(float(value[b]))
+        cols.cost.append(float(cost[b]))
+        cols.count.append(count[b])
+        cols.cover.append(cover[b])
+        cols.extra.append(extra[b])
+        cols.block.append(b)
+        cols.source.append(cols.passes)
+    cols.passes += 1
 
 
 def _seed(pricer: _Pricer, cols: _Columns, duals: dict[str, Any], budget: float) -> dict[str, Any]:
     """Price every customer at given multipliers: a column and a valid bound to start from."""
-    bound, column = pricer.price(duals["lam"], duals["mu"], duals["nu"], budget)
+    bound, column = pricer.price(duals["lam"], duals["mu"], duals["nu"], duals["sigma"], budget)
     _add(cols, column)
-    return {"bound": bound, "lam": duals["lam"], "mu": duals["mu"], "nu": duals["nu"]}
+    return {
+        "bound": bound,
+        "lam": duals["lam"],
+        "mu": duals["mu"],
+        "nu": duals["nu"],
+        "sigma": duals["sigma"],
+    }
 
 
-def _warm_duals(core: Core, penalty: float, deadline: float) -> dict[str, Any] | None:
-    """Multipliers from the same problem on a random sample of customers (budget, caps and
-    coverage scaled to the sample): close to the full optimum, found at a fraction of the cost,
-    so that the full column generation starts near its end. ``None`` for small cores."""
+def _start(pricer: _Pricer, *, keep: bool = False) -> tuple[_Columns, dict[str, Any]]:
+    """The empty column ("nothing for anyone") and zero multipliers; ``keep``: store every
+    column's choice vector (the LP primal of the full core is read from them)."""
+    core = pricer.core
+    k, c, r = len(core.types), pricer.need.shape[0], len(core.extra)
+    n = core.value.shape[0]
+    choices: list[np.ndarray] | None = [] if keep else None
+    cols = _Columns([], [], [], [], [], choices)
+    nb = pricer.n_blocks
+    empty: Column = (
+        np.zeros(nb),
+        np.zeros(nb),
+        np.zeros((nb, k)),
+        np.zeros((nb, c)),
+        np.zeros((nb, r)),
+        np.full(n, -1, dtype=np.int8),
+    )
+    _add(cols, empty)
+    zero = {"lam": 0.0, "mu": np.zeros(k), "nu": np.zeros(c), "sigma": np.zeros(r)}
+    return cols, zero
+
+
+def _penalty(core: Core) -> float:
+    """The artificial slacks' price: far above any value a customer can add."""
+    finite = core.value[np.isfinite(core.value)]
+    penalty = 10.0 * (float(np.abs(finite).max()) if finite.size else 1.0) + 1.0
+    return penalty * (1.0 + float(core.cost.max(initial=0.0)))
+
+
+def _warm_duals(
+    core: Core, penalty: float, until: float, deadline: Deadline
+) -> dict[str, Any] | None:
+    """Multipliers from the same problem on a random sample of customers (budget, caps,
+    coverage and coupling limits scaled to the sample): close to the full optimum, found at a
+    fraction of the cost, so that the full column generation starts near its end. ``None`` for
+    small cores."""
     n = core.value.shape[0]
     if n < WARM_MIN_CUSTOMERS:
         return None
     idx = np.sort(np.random.default_rng(0).choice(n, WARM_SAMPLE, replace=False))
     f = WARM_SAMPLE / n
-    sub = Core(
-        rows=idx,
-        value=core.value[idx],
-        cost=core.cost[idx],
-        seg=core.seg[idx],
+    sub = core.subset(
+        idx,
         budget=core.budget * f,
         caps=core.caps * f,
         coverage=tuple((s, need * f) for s, need in core.coverage),
-        types=core.types,
-        segments=core.segments,
+        limits=core.extra_limits() * f,
     )
     pricer = _Pricer(sub)
-    cols = _Columns([0.0], [0.0], [np.zeros(len(core.types))], [np.zeros(pricer.need.shape[0])])
-    zero = {"lam": 0.0, "mu": np.zeros(len(core.types)), "nu": np.zeros(pricer.need.shape[0])}
+    cols, zero = _start(pricer)
     _seed(pricer, cols, zero, sub.budget)
-    run = _generate(pricer, cols, sub.budget, deadline, penalty, 1e-6)
+    run = _generate(pricer, cols, sub.budget, until, deadline, penalty, 1e-6)
     return run if "lam" in run else None
 
 
-def solve_dual(core: Core, *, time_limit: float, config: AllocationConfig) -> Solution:
+def _conflict(core: Core, run: dict[str, Any]) -> list[str]:
+    """Every constraint of the conflict at a converged master with a positive artificial: the
+    minimums it cannot meet, then the limits whose duals are positive (the ones stopping it)."""
+    last = run["last"]
+    names = [
+        f"coverage:{core.segments[s]}"
+        for (s, _), short in zip(core.coverage, last["short_cov"], strict=True)
+        if short > 1e-6
+    ]
+    names += [r.name for r, short in zip(core.extra, last["short_x"], strict=True) if short > 1e-6]
+    if last["lam"] > 1e-9:
+        names.append("budget")
+    names += [f"cap:{core.types[j]}" for j in np.flatnonzero(last["mu"] > 1e-9)]
+    names += [
+        r.name
+        for r, sig in zip(core.extra, last["sigma"], strict=True)
+        if r.sense == "<=" and sig > 1e-9
+    ]
+    return names
+
+
+def _phase_one(core: Core, deadline: Deadline) -> list[str]:
+    """Every constraint of the conflict: column generation on the feasibility problem alone
+    (every value 0, artificial slacks priced 1), whose positive duals are exactly the limits
+    that stop the minimums (a Farkas certificate), not the ones that merely bind on value."""
+    zero = core.subset(
+        np.arange(core.value.shape[0]),
+        budget=core.budget,
+        caps=core.caps,
+        coverage=core.coverage,
+        limits=core.extra_limits(),
+    )
+    zero = replace(zero, value=np.where(np.isfinite(core.value), 0.0, -np.inf))
+    pricer = _Pricer(zero)
+    cols, duals = _start(pricer)
+    start = _seed(pricer, cols, duals, core.budget)
+    run = _generate(pricer, cols, core.budget, deadline.at, deadline, 1.0, 1e-9, start)
+    return _conflict(core, run) if run["artificial"] > 1e-6 else []
+
+
+def _no_allocation(core: Core, run: dict[str, Any], deadline: Deadline) -> InfeasibleAllocation:
+    """The error when the recovery found no feasible allocation: a proven conflict when the
+    phase-one generation finds one, else an honest "none found in time" (never a claim of
+    infeasibility that was not proven)."""
+    names = _phase_one(core, deadline) if run["converged"] or not deadline.expired() else []
+    if names:
+        return joint_infeasible(core, names)
+    return InfeasibleAllocation(
+        "no feasible allocation was found within the time limit (the constraints were not "
+        "proven infeasible): allow more time or loosen the minimums",
+        constraint="time_limit",
+    )
+
+
+def explain(core: Core, *, deadline: Deadline) -> InfeasibleAllocation:
+    """The named error for a core whose minimums conflict with its limits (MILP path)."""
+    return joint_infeasible(core, _phase_one(core, deadline))
+
+
+def _plus10(
+    pricer: _Pricer,
+    cols: _Columns,
+    run: dict[str, Any],
+    deadline: Deadline,
+    penalty: float,
+) -> dict[str, Any]:
+    """The +10% budget what-if (a few digits), skipped when the deadline has no time for it."""
+    budget = 1.1 * pricer.core.budget
+    if deadline.remaining() < 0.3 * deadline.seconds:
+        # no time for it: the bound at 110% is at least the bound (reported as +0)
+        return {"bound": run["bound"], "iterations": 0}
+    plus_start = _seed(pricer, cols, run, budget)
+    return _generate(
+        pricer, cols, budget, deadline.share(0.3), deadline, penalty, PLUS10_TOLERANCE, plus_start
+    )
+
+
+def lp_primal(
+    cols: _Columns, theta: np.ndarray | None, shape: tuple[int, ...], block: np.ndarray
+) -> np.ndarray | None:
+    """The master's LP solution per pair: ``x[i, b] = sum_k theta_k [column k gives i type b]``.
+
+    A feasible LP solution within the column-generation tolerance of the optimum; customers it
+    assigns integrally are kept as they are by the recovery, the fractional ones are rounded.
+    """
+    if theta is None or cols.choices is None:
+        return None
+    x = np.zeros(shape)
+    for k in np.flatnonzero(theta > 1e-12).tolist():
+        if k >= len(cols.source) or cols.source[k] >= len(cols.choices):
+            continue
+        ch = cols.choices[cols.source[k]].astype(np.int64)
+        on = np.flatnonzero((ch >= 0) & (block == cols.block[k]))
+        x[on, ch[on]] += theta[k]
+    return x
+
+
+def solve_dual(core: Core, *, deadline: Deadline, config: AllocationConfig) -> Solution:
     """Solve the core by column generation + fix-and-solve recovery (module docstring).
 
+    Time: the warm start may use 30% of what is left, the column generation up to 70%, the
+    +10% what-if 30% of the rest, the recovery the remainder; past the deadline the best
+    allocation found so far is returned with its bound, status ``time_limit``.
+
     Raises:
-        InfeasibleAllocation: a constraint cannot hold (named in the message).
+        InfeasibleAllocation: constraints cannot hold (every one of the conflict is named).
     """
     t0 = time.perf_counter()
-    deadline = t0 + 0.7 * time_limit
+    cg_until = deadline.share(0.7)
     check_feasible(core)
     pricer = _Pricer(core)
-    finite = core.value[np.isfinite(core.value)]
-    penalty = 10.0 * (float(np.abs(finite).max()) if finite.size else 1.0) + 1.0
-    penalty *= 1.0 + float(core.cost.max(initial=0.0))
-    cols = _Columns([0.0], [0.0], [np.zeros(len(core.types))], [np.zeros(pricer.need.shape[0])])
-    zero = {"lam": 0.0, "mu": np.zeros(len(core.types)), "nu": np.zeros(pricer.need.shape[0])}
+    penalty = _penalty(core)
+    cols, zero = _start(pricer, keep=True)
     start = _seed(pricer, cols, zero, core.budget)
-    warm = _warm_duals(core, penalty, t0 + 0.3 * time_limit)
+    warm = (
+        _warm_duals(core, penalty, deadline.share(0.3), deadline)
+        if deadline.remaining() > 0.5 * deadline.seconds
+        else None
+    )
     if warm is not None:
         seeded = _seed(pricer, cols, warm, core.budget)
         start = seeded if seeded["bound"] < start["bound"] else start
     tolerance = CG_TOLERANCE_SHARE * config.gap_tolerance
-    run = _generate(pricer, cols, core.budget, deadline, penalty, tolerance, start)
+    run = _generate(pricer, cols, core.budget, cg_until, deadline, penalty, tolerance, start)
     if run["artificial"] > 1e-6 and run["converged"]:
-        short = [core.coverage[s][0] for s in range(len(core.coverage))]
-        raise joint_infeasible(core, short)
+        raise explain(core, deadline=deadline)
     t_cg = time.perf_counter() - t0
-    plus_start = _seed(pricer, cols, run, 1.1 * core.budget)
-    plus = _generate(
-        pricer,
-        cols,
-        1.1 * core.budget,
-        t0 + 0.8 * time_limit,
-        penalty,
-        PLUS10_TOLERANCE,
-        plus_start,
-    )
+    plus = _plus10(pricer, cols, run, deadline, penalty)
     t_plus = time.perf_counter() - t0 - t_cg
-    red = pricer.reduced(run["lam"], run["mu"], run["nu"])
-    choice, how, n_free = recover(core, red, float(run["bound"]), config, t0 + time_limit)
+    red = pricer.reduced(run["lam"], run["mu"], run["nu"], run["sigma"])
+    lp_x = lp_primal(cols, run["last"].get("theta"), red.shape, pricer.block)
+    cols.choices = None
+    choice, how, n_free = recover(core, red, float(run["bound"]), config, deadline, lp_x=lp_x)
+    del lp_x
     del red
     obj = objective(core, choice)
     bound = float(run["bound"])
     gap = (bound - obj) / max(abs(bound), 1e-9)
     if not is_feasible(core, choice):
-        raise joint_infeasible(core, [s for s, _ in core.coverage])
+        raise _no_allocation(core, run, deadline)
     if gap <= config.optimal_tolerance:
         status = STATUS_OPTIMAL
     elif gap <= config.gap_tolerance:
         status = STATUS_FEASIBLE
     else:
-        out_of_time = not run["converged"] or time.perf_counter() - t0 >= time_limit
+        out_of_time = not run["converged"] or deadline.expired()
         status = STATUS_TIME_LIMIT if out_of_time else STATUS_FEASIBLE_ABOVE_GAP
     shadow = {"budget": float(run["lam"])}
     for j in np.flatnonzero(np.isfinite(core.caps)):
         shadow[f"cap:{core.types[j]}"] = float(run["mu"][j])
     for k, (s, _) in enumerate(core.coverage):
         shadow[f"coverage:{core.segments[s]}"] = float(run["nu"][k])
+    for r, row in enumerate(core.extra):
+        shadow[row.name] = abs(float(run["sigma"][r]))
     return Solution(
         choice=choice,
         lp_bound=bound,
-        lp_bound_plus10=float(plus["bound"]),
+        lp_bound_plus10=max(float(plus["bound"]), bound),
         shadow=shadow,
         status=status,
         method=f"dantzig-wolfe + {how}",

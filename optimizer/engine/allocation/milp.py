@@ -7,6 +7,7 @@ Model (``x[i, b]`` binary for each candidate pair, ``v`` value, ``c`` expected c
          sum c[i,b] x[i,b] <= budget            expected cost
          sum_i x[i,b] <= cap[b]                 per-type caps (finite ones)
          sum_{i in S, b} x[i,b] >= need[S]      segment coverage minima
+         sum_{(i,b) in row r} w_r[i,b] x[i,b] <= / >= limit[r]   coupling rows (``coupling.py``)
 
 The LP relaxation (same model, ``0 <= x <= 1``) gives the upper bound, the shadow prices and, with
 the budget raised by 10%, the value of more budget. Solved by HiGHS (CBC fallback) with an explicit
@@ -24,11 +25,12 @@ from typing import Any
 import numpy as np
 import pulp
 
+from optimizer.engine.allocation.coupling import pair_weights
+from optimizer.engine.allocation.deadline import Deadline
 from optimizer.engine.allocation.problem import Core
 from optimizer.engine.allocation.solver import (
     Solution,
     check_feasible,
-    joint_infeasible,
     make_solver,
     objective,
     solver_facts,
@@ -46,16 +48,16 @@ class MilpNoIncumbent(Exception):
     infeasibility: ``allocate`` falls back to the decomposition and reports ``time_limit``)."""
 
 
+class MilpInfeasible(Exception):
+    """The LP relaxation is infeasible: ``allocate`` asks the decomposition which constraints
+    conflict (``dual.explain``) and raises the named error."""
+
+
 def build_model(
-    value: np.ndarray,
-    cost: np.ndarray,
-    seg: np.ndarray,
-    *,
-    budget: float,
-    caps: np.ndarray,
-    coverage: tuple[tuple[int, float], ...],
+    core: Core,
 ) -> tuple[pulp.LpProblem, np.ndarray, np.ndarray, list[pulp.LpVariable]]:
-    """The MILP over the finite entries of ``value``; returns (problem, rows, cols, variables)."""
+    """The MILP over the finite entries of ``core.value``; returns (problem, rows, cols, vars)."""
+    value, cost, seg, budget, caps = core.value, core.cost, core.seg, core.budget, core.caps
     rows, cols = np.nonzero(np.isfinite(value))
     prob = pulp.LpProblem("bonus_allocation", pulp.LpMaximize)
     xs = [pulp.LpVariable(f"x_{i}_{j}", cat=pulp.LpBinary) for i, j in zip(rows, cols, strict=True)]
@@ -73,10 +75,17 @@ def build_model(
             members = np.flatnonzero(cols == j).tolist()
             expr = pulp.LpAffineExpression([(xs[k], 1.0) for k in members])
             prob += (expr <= float(caps[j]), f"cap_{j}")
-    for s, need in coverage:
+    for s, need in core.coverage:
         members = np.flatnonzero(seg[rows] == s).tolist()
         expr = pulp.LpAffineExpression([(xs[k], 1.0) for k in members])
         prob += (expr >= float(need), f"coverage_{s}")
+    if core.extra:
+        weights = pair_weights(core.extra, core.groups, cost, rows, cols)
+        for r, row in enumerate(core.extra):
+            hit = np.flatnonzero(weights[:, r]).tolist()
+            expr = pulp.LpAffineExpression([(xs[k], float(weights[k, r])) for k in hit])
+            con = expr <= row.limit if row.sense == "<=" else expr >= row.limit
+            prob += (con, f"extra_{r}")
     return prob, rows, cols, xs
 
 
@@ -90,6 +99,8 @@ def _shadow(prob: pulp.LpProblem, core: Core) -> dict[str, float]:
             out[f"cap:{core.types[int(name[4:])]}"] = abs(float(pi))
         elif name.startswith("coverage_"):
             out[f"coverage:{core.segments[int(name[9:])]}"] = abs(float(pi))
+        elif name.startswith("extra_"):
+            out[core.extra[int(name[6:])].name] = abs(float(pi))
     return out
 
 
@@ -101,50 +112,45 @@ def _relax(prob: pulp.LpProblem, time_limit: float) -> float | None:
     return float(pulp.value(prob.objective) or 0.0)
 
 
-def solve_milp(core: Core, *, time_limit: float, config: AllocationConfig) -> Solution:
-    """Solve the core exactly (module docstring).
+def solve_milp(core: Core, *, deadline: Deadline, config: AllocationConfig) -> Solution:
+    """Solve the core exactly (module docstring) within what is left of ``deadline``.
 
     Raises:
-        InfeasibleAllocation: a constraint cannot hold (named in the message).
+        InfeasibleAllocation: a constraint cannot hold on its own (named in the message).
+        MilpInfeasible: the constraints conflict only together (``allocate`` names them).
     """
     t0 = time.perf_counter()
     check_feasible(core)
-    prob, rows, cols, xs = build_model(
-        core.value,
-        core.cost,
-        core.seg,
-        budget=core.budget,
-        caps=core.caps,
-        coverage=core.coverage,
-    )
+    prob, rows, cols, xs = build_model(core)
     build = time.perf_counter() - t0
-    lp = _relax(prob, time_limit)
+    lp = _relax(prob, deadline.solver_seconds())
     if lp is None:
-        raise joint_infeasible(core, [s for s, _ in core.coverage])
+        raise MilpInfeasible("the LP relaxation is infeasible")
     shadow = _shadow(prob, core)
     budget_con = prob.constraints["budget"]
     budget_con.constant = -1.1 * core.budget
-    lp10 = _relax(prob, time_limit)
+    lp10 = _relax(prob, deadline.solver_seconds())
     budget_con.constant = -core.budget
-    remaining = max(time_limit - (time.perf_counter() - t0), 0.5)
+    remaining = deadline.solver_seconds()
     t_mip = time.perf_counter()
     prob.solve(make_solver(remaining, mip=True, gap_rel=config.optimal_tolerance))
     mip_seconds = time.perf_counter() - t_mip
     facts = solver_facts(prob)
     if prob.status == pulp.LpStatusInfeasible:
-        raise joint_infeasible(core, [s for s, _ in core.coverage])
+        raise MilpInfeasible("the MILP is infeasible")
     values = np.array([x.varValue if x.varValue is not None else 0.0 for x in xs])
     choice = np.full(core.value.shape[0], -1, dtype=np.int64)
     picked = values > 0.5
     choice[rows[picked]] = cols[picked]
     no_solution = facts["solution"] not in ("Optimal Solution Found", "Solution Found")
-    if no_solution and not picked.any() and core.coverage:
+    has_minimum = bool(core.coverage) or any(r.sense == ">=" for r in core.extra)
+    if no_solution and not picked.any() and has_minimum:
         raise MilpNoIncumbent(
-            f"HiGHS found no integer solution in {mip_seconds:.0f} s (time limit {time_limit} s)"
+            f"HiGHS found no integer solution in {mip_seconds:.0f} s (time left {remaining:.1f} s)"
         )
     obj = objective(core, choice)
     gap = (lp - obj) / max(abs(lp), 1e-9)
-    time_limited = bool(facts["time_limited"]) or mip_seconds >= 0.98 * remaining
+    time_limited = bool(facts["time_limited"]) or deadline.expired()
     proven = prob.status == pulp.LpStatusOptimal and (
         facts["mip_gap"] is None or facts["mip_gap"] <= config.optimal_tolerance
     )
@@ -174,26 +180,14 @@ def solve_milp(core: Core, *, time_limit: float, config: AllocationConfig) -> So
     )
 
 
-def solve_sub_milp(
-    value: np.ndarray,
-    cost: np.ndarray,
-    seg: np.ndarray,
-    *,
-    budget: float,
-    caps: np.ndarray,
-    coverage: tuple[tuple[int, float], ...],
-    time_limit: float,
-    gap_abs: float,
-) -> np.ndarray | None:
+def solve_sub_milp(sub: Core, *, time_limit: float, gap_abs: float) -> np.ndarray | None:
     """Best choice vector of a residual problem (repair step), or None if none was found."""
-    prob, rows, cols, xs = build_model(
-        value, cost, seg, budget=budget, caps=caps, coverage=coverage
-    )
+    prob, rows, cols, xs = build_model(sub)
     prob.solve(make_solver(time_limit, mip=True, gap_rel=1e-9, gap_abs=gap_abs))
     if prob.status != pulp.LpStatusOptimal:
         return None
     values = np.array([x.varValue if x.varValue is not None else 0.0 for x in xs])
-    choice = np.full(value.shape[0], -1, dtype=np.int64)
+    choice = np.full(sub.value.shape[0], -1, dtype=np.int64)
     picked = values > 0.5
     choice[rows[picked]] = cols[picked]
     return choice

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from optimizer.engine.allocation.coupling import Row, pair_mask
 from optimizer.engine.allocation.types import AllocationConstraints
 from optimizer.engine.types import EngineInputError
 
@@ -42,7 +43,8 @@ class Core:
 
     ``value`` is -inf where a pair is not a candidate; ``coverage`` lists ``(segment code,
     required count)`` (a float only in the scaled sample of the decomposition's warm start);
-    ``caps`` is +inf for uncapped types.
+    ``caps`` is +inf for uncapped types; ``extra`` are the caller's coupling rows and
+    ``groups`` the per-core-customer codes of the customer attributes they use.
     """
 
     rows: np.ndarray
@@ -54,6 +56,36 @@ class Core:
     coverage: tuple[tuple[int, float], ...]
     types: tuple[str, ...]
     segments: tuple[str, ...]
+    extra: tuple[Row, ...] = ()
+    groups: tuple[np.ndarray, ...] = ()
+
+    def subset(
+        self,
+        idx: np.ndarray,
+        *,
+        budget: float,
+        caps: np.ndarray,
+        coverage: tuple[tuple[int, float], ...],
+        limits: np.ndarray,
+    ) -> Core:
+        """The customers ``idx`` of this core with other right-hand sides (residual or sample)."""
+        return Core(
+            rows=self.rows[idx],
+            value=self.value[idx],
+            cost=self.cost[idx],
+            seg=self.seg[idx],
+            budget=budget,
+            caps=caps,
+            coverage=coverage,
+            types=self.types,
+            segments=self.segments,
+            extra=tuple(r.with_limit(float(v)) for r, v in zip(self.extra, limits, strict=True)),
+            groups=tuple(g[idx] for g in self.groups),
+        )
+
+    def extra_limits(self) -> np.ndarray:
+        """Right-hand sides of the coupling rows."""
+        return np.array([r.limit for r in self.extra], dtype=np.float64)
 
 
 def _require(frame: pd.DataFrame, columns: tuple[str, ...], name: str) -> None:
@@ -203,8 +235,14 @@ def build_core(
     segments: tuple[str, ...],
     types: tuple[str, ...],
     constraints: AllocationConstraints,
+    extra: tuple[Row, ...] = (),
+    groups: tuple[np.ndarray, ...] = (),
 ) -> Core:
-    """The solver's core (module docstring); coverage counts use the treatable customers."""
+    """The solver's core (module docstring); coverage counts use the treatable customers.
+
+    A pair counted by a minimum (coverage or a ``>=`` coupling row) is a candidate even at a
+    non-positive value, since the minimum may force it.
+    """
     n_seg = len(segments)
     treat_count = np.bincount(seg[treatable], minlength=n_seg)
     coverage: list[tuple[int, int]] = []
@@ -218,7 +256,11 @@ def build_core(
     covered = np.zeros(n_seg, dtype=bool)
     for s, _ in coverage:
         covered[s] = True
-    candidate = pair_ok & treatable[:, None] & ((value > 0) | covered[seg][:, None])
+    forced = covered[seg][:, None] | np.zeros((1, len(types)), dtype=bool)
+    for r, row in enumerate(extra):
+        if row.sense == ">=" and row.limit > 0:
+            forced = forced | pair_mask(extra, groups, r, seg.shape[0])
+    candidate = pair_ok & treatable[:, None] & ((value > 0) | forced)
     rows = np.flatnonzero(candidate.any(axis=1))
     v = np.where(candidate[rows], value[rows], -np.inf)
     caps = np.array([float(constraints.type_caps.get(t, np.inf)) for t in types])
@@ -232,4 +274,6 @@ def build_core(
         coverage=tuple(coverage),
         types=types,
         segments=segments,
+        extra=extra,
+        groups=tuple(g[rows] for g in groups),
     )

@@ -3,24 +3,66 @@
 Objective: at the (near-)optimal Lagrange multipliers every customer has a preferred option and a
 *lead* over the runner-up ("nothing" included). Customers with a clear lead are fixed (in every LP
 optimum they take that option, by complementary slackness); the ``free_customers`` with the
-smallest lead, plus whichever fixed customers must be released so that the fixed part fits the
-budget and caps, form a small residual MILP (PuLP + HiGHS) over what is left of budget, caps and
-coverage. If that fails, the free set grows 4x (twice), and a greedy repair is the last resort.
+smallest lead form a small residual MILP (PuLP + HiGHS) over what is left of budget, caps,
+coverage and the coupling rows. A final greedy fill spends what budget and caps are left.
+
+Degenerate instances (many identical customers, values rounded to 0.1) have whole blocks of
+customers whose reduced values tie exactly; the LP splits such a block fractionally, and a cut at
+``reduced > 0`` keeps all of it or none. Three rules make the rounding safe there:
+
+1. *Seeded perturbation*: ties are broken by ``TIE_EPS * scale * u_i`` with ``u_i`` uniform in
+   (-1, 1) from a fixed seed, so a tied block splits (deterministically) instead of moving as
+   one; it changes the order of the recovery only, never the objective or the bound.
+2. *Free customers chosen with the minimums still owed*: the fixed customers are taken first,
+   then for every minimum (coverage or ``>=`` row) the customers the residual can still use are
+   topped up from the best fixed-out members, so the residual is feasible by construction.
+3. *Release, then fill*: fixed customers that overrun a limit (budget, a cap, a ``<=`` row) are
+   released weakest first (freed up to the free-set size, dropped beyond it), and after the
+   residual MILP every unserved customer with a positive value is added, best first, while every
+   limit holds (batched: no per-customer Python loop).
+
+If the residual MILP fails the free set grows 4x (twice); a greedy repair is the last resort.
 
 Constraints: the returned allocation is always checked with ``is_feasible`` by the caller; the
-residual MILP stops at an absolute gap of 5% of the certified gap tolerance.
+residual MILP stops at an absolute gap of 25% of the certified gap tolerance, after a third of
+the time left, and at the deadline.
 """
 
 from __future__ import annotations
 
-import time
+from dataclasses import replace
 
 import numpy as np
 
+from optimizer.engine.allocation.coupling import member_mask, pair_weights
+from optimizer.engine.allocation.deadline import Deadline
 from optimizer.engine.allocation.milp import solve_sub_milp
 from optimizer.engine.allocation.problem import Core
-from optimizer.engine.allocation.solver import is_feasible, usage
+from optimizer.engine.allocation.solver import is_feasible, objective, usage
 from optimizer.engine.allocation.types import AllocationConfig
+
+#: Relative size of the tie-breaking perturbation (of the largest reduced value).
+TIE_EPS = 1e-9
+TIE_SEED = 20_181_018
+#: The greedy fill considers at most this many candidates (best first) per call.
+FILL_MAX = 500_000
+FILL_ROUNDS = 200
+#: The residual MILP frees at most this many times ``AllocationConfig.free_customers``.
+FREE_MAX_FACTOR = 8
+#: At most this many further residual MILPs (blocks of the least certain customers).
+IMPROVE_ROUNDS = 8
+#: A residual MILP stops at this share of the certified gap tolerance (absolute, of the bound):
+#: the rounding of the rest and the residual's own gap together stay inside the tolerance.
+SUB_GAP_SHARE = 0.25
+
+
+def perturb(red: np.ndarray) -> np.ndarray:
+    """``red`` plus the seeded per-customer tie-breaker (in place; returned)."""
+    finite = np.isfinite(red)
+    scale = float(np.abs(red[finite]).max(initial=1.0)) if finite.any() else 1.0
+    u = np.asarray(np.random.default_rng(TIE_SEED).uniform(-1.0, 1.0, size=red.shape[0]))
+    red += TIE_EPS * max(scale, 1.0) * u[:, None]
+    return red
 
 
 def _margins(red: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -35,116 +77,339 @@ def _margins(red: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return choice, lead
 
 
-def _greedy(core: Core, choice: np.ndarray, red: np.ndarray) -> np.ndarray:
-    """Repair to feasibility: drop the weakest over caps/budget, then cover, then fill."""
+def _minimum_rows(core: Core) -> list[tuple[np.ndarray | None, np.ndarray, bool, float]]:
+    """Every minimum as (members or None, type mask, cost weighted, limit)."""
+    out: list[tuple[np.ndarray | None, np.ndarray, bool, float]] = []
+    all_types = np.ones(len(core.types), dtype=bool)
+    for s, need in core.coverage:
+        out.append((core.seg == s, all_types, False, float(need)))
+    for r, row in enumerate(core.extra):
+        if row.sense == ">=" and row.limit > 0:
+            out.append(
+                (member_mask(core.extra, core.groups, r), row.types, row.cost_weighted, row.limit)
+            )
+    return out
+
+
+def _slack(core: Core, choice: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """What ``choice`` leaves of the budget, the caps and the ``<=`` rows (inf for ``>=``)."""
+    use = usage(core, choice)
+    limits = core.extra_limits()
+    upper = np.array([r.sense == "<=" for r in core.extra], dtype=bool)
+    left = np.where(upper, limits - use["extra"], np.inf)
+    return core.budget - use["cost"], core.caps - use["count"], left
+
+
+def fill(
+    core: Core,
+    choice: np.ndarray,
+    idx: np.ndarray,
+    pick: np.ndarray,
+    *,
+    stop_at: float = np.inf,
+    weight: np.ndarray | None = None,
+) -> np.ndarray:
+    """Add the candidate pairs ``(idx[m], pick[m])`` in the given order while every limit holds.
+
+    Batched greedy: each round accepts the longest prefix that fits jointly, then drops every
+    remaining candidate that no longer fits on its own. ``weight``/``stop_at``: stop once the
+    accepted candidates' total weight reaches ``stop_at`` (topping up a minimum).
+    """
     choice = choice.copy()
-    rows = np.flatnonzero(choice >= 0)
-    strength = red[rows, choice[rows]]
-    order = rows[np.argsort(-strength, kind="stable")]
-    count = np.zeros(len(core.types))
-    cover = np.zeros(len(core.segments))
-    spent = 0.0
-    keep = np.zeros(choice.shape[0], dtype=bool)
-    for i in order.tolist():
-        j = choice[i]
-        c = core.cost[i, j]
-        if count[j] + 1 <= core.caps[j] and spent + c <= core.budget:
-            keep[i] = True
-            count[j] += 1
-            spent += c
-            cover[core.seg[i]] += 1
-    choice[~keep] = -1
-    for s, req in core.coverage:
-        members = np.flatnonzero((core.seg == s) & (choice < 0))
-        ranked = members[np.argsort(-red[members].max(axis=1), kind="stable")]
-        for i in ranked.tolist():
-            if cover[s] >= req:
-                break
-            opts = np.flatnonzero(np.isfinite(core.value[i]) & (count + 1 <= core.caps))
-            if opts.size == 0:
-                continue
-            j = int(opts[np.argmin(core.cost[i, opts])])
-            if spent + core.cost[i, j] <= core.budget:
-                choice[i] = j
-                count[j] += 1
-                spent += core.cost[i, j]
-                cover[s] += 1
-    free = np.flatnonzero(choice < 0)
-    vals = np.where(np.isfinite(core.value[free]), core.value[free], -np.inf)
-    best = vals.argmax(axis=1) if free.size else free
-    gain = vals[np.arange(free.size), best] if free.size else vals
-    for k in np.argsort(-gain, kind="stable").tolist():
-        if gain[k] <= 0:
+    free = choice[idx] < 0
+    idx, pick = idx[free][:FILL_MAX], pick[free][:FILL_MAX]
+    w_min = weight[free][:FILL_MAX] if weight is not None else np.ones(idx.size)
+    budget_left, caps_left, rows_left = _slack(core, choice)
+    got = 0.0
+    tol = 1e-9 * max(1.0, core.budget)
+    for _ in range(FILL_ROUNDS):
+        if idx.size == 0 or got >= stop_at:
             break
-        i, j = int(free[k]), int(best[k])
-        if count[j] + 1 <= core.caps[j] and spent + core.cost[i, j] <= core.budget:
-            choice[i] = j
-            count[j] += 1
-            spent += core.cost[i, j]
+        cost = core.cost[idx, pick]
+        w_rows = pair_weights(core.extra, core.groups, core.cost, idx, pick)
+        onehot = np.zeros((idx.size, len(core.types)))
+        onehot[np.arange(idx.size), pick] = 1.0
+        fits = np.cumsum(cost) <= budget_left + tol
+        fits &= (np.cumsum(onehot, axis=0) <= caps_left + 1e-9).all(axis=1)
+        if core.extra:
+            fits &= (np.cumsum(w_rows, axis=0) <= rows_left + 1e-9).all(axis=1)
+        cut = int(np.argmin(fits)) if not fits.all() else idx.size
+        if np.isfinite(stop_at):
+            need_more = np.cumsum(w_min) < stop_at - got
+            cut = min(cut, int(np.argmin(need_more)) + 1 if not need_more.all() else idx.size)
+        choice[idx[:cut]] = pick[:cut]
+        got += float(w_min[:cut].sum())
+        budget_left -= float(cost[:cut].sum())
+        caps_left = caps_left - onehot[:cut].sum(axis=0)
+        rows_left = rows_left - w_rows[:cut].sum(axis=0)
+        rest = slice(cut, None)
+        ok = (cost[rest] <= budget_left + tol) & (caps_left[pick[rest]] >= 1 - 1e-9)
+        if core.extra:
+            ok &= (w_rows[rest] <= rows_left + 1e-9).all(axis=1)
+        idx, pick, w_min = idx[rest][ok], pick[rest][ok], w_min[rest][ok]
     return choice
 
 
-def _release(core: Core, choice: np.ndarray, lead: np.ndarray, free: np.ndarray) -> np.ndarray:
-    """Add to ``free`` the weakest fixed customers until the fixed part fits budget and caps.
+def fill_positive(core: Core, choice: np.ndarray, red: np.ndarray) -> np.ndarray:
+    """Final fill: unserved customers get a positive-value option while every limit holds.
 
-    With multipliers that are optimal only to the column-generation tolerance, the confidently
-    fixed customers may overuse a resource by a little; releasing the ones with the smallest lead
-    on exactly that resource restores a feasible residual without growing the free set blindly.
+    Pass ``k`` offers each unserved customer its ``k``-th best option by reduced value ``red``
+    (value net of the multipliers' prices, so scarce budget and caps go where they earn most),
+    best first; a customer whose best option's cap is spent gets their next one in the next pass.
     """
-    is_free = np.zeros(choice.shape[0], dtype=bool)
-    is_free[free] = True
+    ranked = np.argsort(-red, axis=1, kind="stable")
+    for k in range(red.shape[1]):
+        out = np.flatnonzero(choice < 0)
+        if out.size == 0:
+            break
+        pick = ranked[out, k]
+        ok = core.value[out, pick] > 0
+        out, pick = out[ok], pick[ok]
+        order = np.argsort(-red[out, pick], kind="stable")
+        choice = fill(core, choice, out[order], pick[order])
+    return choice
+
+
+def _top_up(core: Core, choice: np.ndarray, red: np.ndarray, protect: np.ndarray) -> np.ndarray:
+    """Meet what each minimum still owes from unserved customers outside ``protect`` (the free
+    set), best reduced value first, within every limit."""
+    for members, types, cost_weighted, limit in _minimum_rows(core):
+        rows = np.flatnonzero(choice >= 0)
+        in_row = types[choice[rows]]
+        if members is not None:
+            in_row &= members[rows]
+        w = core.cost[rows, choice[rows]] if cost_weighted else np.ones(rows.size)
+        owed = limit - float(w[in_row].sum())
+        cand = np.flatnonzero((choice < 0) & ~protect & (True if members is None else members))
+        if owed <= 0 or cand.size == 0:
+            continue
+        sub = np.where(types[None, :], red[cand], -np.inf)
+        pick = sub.argmax(axis=1)
+        ok = np.isfinite(sub[np.arange(cand.size), pick])
+        cand, pick = cand[ok], pick[ok]
+        order = np.argsort(-red[cand, pick], kind="stable")
+        cand, pick = cand[order], pick[order]
+        weight = core.cost[cand, pick] if cost_weighted else np.ones(cand.size)
+        choice = fill(core, choice, cand, pick, stop_at=owed, weight=weight)
+    return choice
+
+
+def _release(
+    core: Core, choice: np.ndarray, lead: np.ndarray, is_free: np.ndarray, size: int
+) -> np.ndarray:
+    """Release the weakest fixed customers until the fixed part fits every limit.
+
+    With multipliers optimal only to the column-generation tolerance (or a perturbed tie), the
+    fixed customers may overuse a resource; releasing the ones with the smallest lead on exactly
+    that resource restores a feasible residual. Up to ``size`` released customers join the free
+    set; beyond that they are dropped (the final fill gives them back what is left).
+    """
     fixed = np.where(is_free, -1, choice)
-    use = usage(core, fixed)
-    over = use["cost"] - core.budget
-    if over > 0:
+    budget_left, caps_left, rows_left = _slack(core, fixed)
+    released: list[np.ndarray] = []
+    if budget_left < 0:
         cand = np.flatnonzero(fixed >= 0)
         cand = cand[np.argsort(lead[cand], kind="stable")]
         spent = np.cumsum(core.cost[cand, fixed[cand]])
-        take = int(np.searchsorted(spent, over)) + 1
-        is_free[cand[:take]] = True
+        take = int(np.searchsorted(spent, -budget_left)) + 1
+        released.append(cand[:take])
         fixed[cand[:take]] = -1
-    for j in np.flatnonzero(np.isfinite(core.caps)):
-        extra = int(np.count_nonzero(fixed == j) - core.caps[j])
-        if extra > 0:
-            cand = np.flatnonzero(fixed == j)
-            cand = cand[np.argsort(lead[cand], kind="stable")][:extra]
-            is_free[cand] = True
-            fixed[cand] = -1
-    return np.flatnonzero(is_free)
+    for j in np.flatnonzero(caps_left < 0):
+        cand = np.flatnonzero(fixed == j)
+        cand = cand[np.argsort(lead[cand], kind="stable")][: int(np.ceil(-caps_left[j]))]
+        released.append(cand)
+        fixed[cand] = -1
+    for r in np.flatnonzero(rows_left < 0):
+        cand = np.flatnonzero(fixed >= 0)
+        w = pair_weights(core.extra[r : r + 1], core.groups, core.cost, cand, fixed[cand])[:, 0]
+        cand, w = cand[w > 0], w[w > 0]
+        order = np.argsort(lead[cand], kind="stable")
+        over = _slack(core, fixed)[2][r]
+        take = int(np.searchsorted(np.cumsum(w[order]), -over - 1e-9)) + 1
+        released.append(cand[order][:take])
+        fixed[cand[order][:take]] = -1
+    if released:
+        out = np.concatenate(released)
+        room = max(size - int(is_free.sum()), 0)
+        keep = out[np.argsort(-lead[out], kind="stable")][:room]  # the closest calls stay free
+        is_free = is_free.copy()
+        is_free[keep] = True
+    return is_free
+
+
+def _round_lp(core: Core, red: np.ndarray, lp_x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start from the LP solution: integral customers keep its choice, fractional ones follow
+    its mix (module docstring). Returns (choice, lead): ``lead`` orders the free set, the most
+    fractional customers first (0..1), integral ones after them (their reduced-value lead + 1).
+
+    A block of tied customers is split by the LP between types and "nothing"; the fractional
+    customers are filled, highest LP share first (ties by the perturbed reduced value), with
+    per-type quotas equal to the LP's total on them, so the block keeps the LP's mix.
+    """
+    n, k = lp_x.shape
+    nothing = 1.0 - lp_x.sum(axis=1)
+    best = lp_x.argmax(axis=1)
+    top = lp_x[np.arange(n), best]
+    choice = np.where(top >= nothing, best, -1)
+    share = np.maximum(top, nothing)
+    integral = share >= 1.0 - 1e-7
+    _, red_lead = _margins(red)
+    lead = np.where(integral, 1.0 + red_lead, share)
+    frac = ~integral
+    if not frac.any():
+        return choice, lead
+    choice[frac] = -1
+    fixed_count = np.bincount(choice[choice >= 0], minlength=k).astype(np.float64)
+    quota = fixed_count + np.floor(lp_x[frac].sum(axis=0) + 1e-6)
+    capped = replace(core, caps=np.minimum(core.caps, quota))
+    order_key = lp_x + 1e-3 * (red - red[np.isfinite(red)].min(initial=0.0)) / max(
+        float(np.abs(red[np.isfinite(red)]).max(initial=1.0)), 1e-12
+    )
+    order_key = np.where(np.isfinite(red), order_key, -np.inf)
+    ranked = np.argsort(-order_key, axis=1, kind="stable")
+    for rank in range(k):
+        out = np.flatnonzero(frac & (choice < 0))
+        if out.size == 0:
+            break
+        pick = ranked[out, rank]
+        ok = lp_x[out, pick] > 1e-9
+        out, pick = out[ok], pick[ok]
+        order = np.argsort(-order_key[out, pick], kind="stable")
+        choice = fill(capped, choice, out[order], pick[order])
+    return choice, lead
 
 
 def recover(
-    core: Core, red: np.ndarray, bound: float, config: AllocationConfig, deadline: float
+    core: Core,
+    red: np.ndarray,
+    bound: float,
+    config: AllocationConfig,
+    deadline: Deadline,
+    *,
+    lp_x: np.ndarray | None = None,
 ) -> tuple[np.ndarray, str, int]:
     """Feasible allocation from the reduced values at (near-)optimal multipliers.
 
+    ``red`` is perturbed in place (module docstring, rule 1); ``lp_x``: the master's LP
+    solution per pair (:func:`_round_lp`); without it the customers are fixed by their lead.
     Returns (choice, how, number of free customers in the residual MILP).
     """
-    choice, lead = _margins(red)
+    red = perturb(red)
+    if lp_x is not None:
+        choice, lead = _round_lp(core, red, lp_x)
+    else:
+        choice, lead = _margins(red)
     n = choice.shape[0]
-    size = min(config.free_customers, n)
+    # Every customer the LP leaves fractional is free (up to FREE_MAX_FACTOR x the configured
+    # size): the residual MILP then decides exactly the part of the LP that is not integral.
+    fractional = int(np.count_nonzero(lead < 1.0)) if lp_x is not None else 0
+    size = min(max(config.free_customers, fractional + config.free_customers // 5), n)
+    size = min(size, FREE_MAX_FACTOR * config.free_customers)
     for _ in range(3):
-        free = np.argpartition(lead, size - 1)[:size] if size < n else np.arange(n)
-        free = _release(core, choice, lead, free)
-        fixed = choice.copy()
-        fixed[free] = -1
-        use = usage(core, fixed)
-        cov = tuple((s, int(max(0.0, req - use["covered"][s]))) for s, req in core.coverage)
+        if deadline.expired():
+            break
+        is_free = np.zeros(n, dtype=bool)
+        if size:
+            is_free[np.argpartition(lead, size - 1)[:size] if size < n else np.arange(n)] = True
+        is_free = _release(core, choice, lead, is_free, 2 * size)
+        fixed = np.where(is_free, -1, choice)
+        fixed = _release_drop(core, fixed)
+        fixed = _top_up(core, fixed, red, is_free)
+        free = np.flatnonzero(is_free)
         sub = solve_sub_milp(
-            core.value[free],
-            core.cost[free],
-            core.seg[free],
-            budget=max(core.budget - use["cost"], 0.0),
-            caps=np.maximum(core.caps - use["count"], 0.0),
-            coverage=cov,
-            time_limit=max(deadline - time.perf_counter(), 1.0),
-            gap_abs=0.05 * config.gap_tolerance * max(abs(bound), 1.0),
+            _residual(core, fixed, free),
+            time_limit=_sub_seconds(deadline),
+            gap_abs=SUB_GAP_SHARE * config.gap_tolerance * max(abs(bound), 1.0),
         )
         if sub is not None:
             fixed[free] = sub
+            fixed = fill_positive(core, fixed, red)
             if is_feasible(core, fixed):
-                return fixed, "fix-and-solve sub-MILP", int(free.size)
-        if size >= n:
+                fixed, rounds = _improve(core, fixed, lead, is_free, red, bound, config, deadline)
+                how = "fix-and-solve sub-MILP + fill" + (f" + {rounds} more" if rounds else "")
+                return fixed, how, int(free.size)
+        grown = min(4 * size, n, FREE_MAX_FACTOR * config.free_customers)
+        if grown <= size:  # a larger residual MILP is built at Python speed: never past this
             break
-        size = min(4 * size, n)
-    return _greedy(core, choice, red), "greedy repair", 0
+        size = grown
+    return greedy(core, choice, red), "greedy repair", 0
+
+
+def _sub_seconds(deadline: Deadline) -> float:
+    """One residual MILP may use a third of what is left (at least 2 s): a symmetric residual
+    (many identical customers) can keep HiGHS proving optimality long after its incumbent is
+    good enough, and the fill and further rounds need time too."""
+    return deadline.solver_seconds(cap=max(2.0, deadline.remaining() / 3))
+
+
+def _residual(core: Core, fixed: np.ndarray, free: np.ndarray) -> Core:
+    """The problem of the ``free`` customers over what the ``fixed`` ones leave of every row."""
+    use = usage(core, fixed)
+    return core.subset(
+        free,
+        budget=max(core.budget - use["cost"], 0.0),
+        caps=np.maximum(core.caps - use["count"], 0.0),
+        coverage=tuple((s, int(max(0.0, req - use["covered"][s]))) for s, req in core.coverage),
+        limits=np.maximum(core.extra_limits() - use["extra"], 0.0),
+    )
+
+
+def _improve(
+    core: Core,
+    choice: np.ndarray,
+    lead: np.ndarray,
+    done: np.ndarray,
+    red: np.ndarray,
+    bound: float,
+    config: AllocationConfig,
+    deadline: Deadline,
+) -> tuple[np.ndarray, int]:
+    """Re-solve further blocks of the least certain customers while the gap exceeds half the
+    tolerance (a large-neighbourhood search: the current allocation is feasible for every
+    block's residual, so no round makes it worse). Stops with 25% of the time left."""
+    size = max(config.free_customers, int(done.sum()))
+    target = 0.5 * config.gap_tolerance * max(abs(bound), 1e-9)
+    rounds = 0
+    order = np.argsort(lead, kind="stable")
+    order = order[~done[order]]
+    start = 0
+    while start < order.size and rounds < IMPROVE_ROUNDS:
+        current = objective(core, choice)
+        if bound - current <= target or deadline.remaining() < 0.25 * deadline.seconds:
+            break
+        block = order[start : start + size]
+        start += size
+        fixed = choice.copy()
+        fixed[block] = -1
+        sub = solve_sub_milp(
+            _residual(core, fixed, block),
+            time_limit=_sub_seconds(deadline),
+            gap_abs=SUB_GAP_SHARE * config.gap_tolerance * max(abs(bound), 1.0),
+        )
+        rounds += 1
+        if sub is None:
+            continue
+        fixed[block] = sub
+        fixed = fill_positive(core, fixed, red)
+        if is_feasible(core, fixed) and objective(core, fixed) >= current:
+            choice = fixed
+    return choice, rounds
+
+
+def _release_drop(core: Core, fixed: np.ndarray) -> np.ndarray:
+    """Whatever still overruns a limit after the release (freed set full) is dropped."""
+    budget_left, caps_left, rows_left = _slack(core, fixed)
+    if budget_left >= -1e-9 and (caps_left >= -1e-9).all() and (rows_left >= -1e-9).all():
+        return fixed
+    rows = np.flatnonzero(fixed >= 0)
+    order = rows[np.argsort(-core.value[rows, fixed[rows]], kind="stable")]
+    return fill(core, np.full_like(fixed, -1), order, fixed[order])
+
+
+def greedy(core: Core, choice: np.ndarray, red: np.ndarray) -> np.ndarray:
+    """Repair to feasibility: keep the strongest within every limit, meet the minimums, fill."""
+    rows = np.flatnonzero(choice >= 0)
+    order = rows[np.argsort(-red[rows, choice[rows]], kind="stable")]
+    kept = fill(core, np.full_like(choice, -1), order, choice[order])
+    kept = _top_up(core, kept, red, np.zeros(choice.shape[0], dtype=bool))
+    return fill_positive(core, kept, red)

@@ -23,6 +23,7 @@ from optimizer.engine.allocation.solver import Solution, objective, usage
 from optimizer.engine.allocation.types import (
     ALLOCATED,
     STATUS_FEASIBLE,
+    STATUS_FEASIBLE_ABOVE_GAP,
     STATUS_OPTIMAL,
     AllocationResult,
     ConstraintReport,
@@ -61,8 +62,10 @@ def summarise(
     bound = max(solution.lp_bound, obj)
     gap = max(0.0, (bound - obj) / max(abs(bound), 1e-9))
     status = solution.status
-    if status == STATUS_OPTIMAL and gap > gap_tolerance:
-        status = STATUS_FEASIBLE
+    if status in (STATUS_OPTIMAL, STATUS_FEASIBLE) and gap > gap_tolerance:
+        # never "within gap" when it is not: the glue then refuses to supersede with it and the
+        # proposal page says so (see AllocationResult.gap_exceeds_tolerance)
+        status = STATUS_FEASIBLE_ABOVE_GAP
     reports = [_report("budget", "<=", core.budget, use["cost"], solution.shadow.get("budget", 0))]
     for j, t in enumerate(types):
         if np.isfinite(core.caps[j]):
@@ -73,6 +76,12 @@ def summarise(
     for s, need in core.coverage:
         name = f"coverage:{segments[s]}"
         reports.append(_report(name, ">=", need, use["covered"][s], solution.shadow.get(name, 0.0)))
+    for r, row in enumerate(core.extra):
+        reports.append(
+            _report(
+                row.name, row.sense, row.limit, use["extra"][r], solution.shadow.get(row.name, 0.0)
+            )
+        )
 
     allocated = (decisions["status"] == ALLOCATED).to_numpy()
     n_seg = len(segments)
@@ -126,4 +135,6 @@ def summarise(
         solve_seconds=time.perf_counter() - started,
         timings={k: round(v, 4) for k, v in timings.items()},
         details=dict(solution.details),
+        gap_tolerance=gap_tolerance,
+        gap_exceeds_tolerance=bool(gap > gap_tolerance),
     )

@@ -16,6 +16,9 @@ from typing import Any
 import numpy as np
 import pulp
 
+from optimizer.engine.allocation.coupling import pair_mask
+from optimizer.engine.allocation.coupling import usage as coupling_usage
+from optimizer.engine.allocation.deadline import MIN_SOLVER_SECONDS
 from optimizer.engine.allocation.problem import Core
 from optimizer.engine.allocation.types import InfeasibleAllocation
 
@@ -37,7 +40,7 @@ def make_solver(
     time_limit: float, *, mip: bool = True, gap_rel: float = 1e-6, gap_abs: float | None = None
 ) -> Any:
     """HiGHS (highspy) if available, else the bundled CBC; both silent, both time-limited."""
-    limit = max(float(time_limit), 0.1)
+    limit = max(float(time_limit), MIN_SOLVER_SECONDS)
     opts: dict[str, Any] = {"msg": False, "timeLimit": limit, "mip": mip, "gapRel": gap_rel}
     if gap_abs is not None:
         opts["gapAbs"] = gap_abs
@@ -73,22 +76,36 @@ def objective(core: Core, choice: np.ndarray) -> float:
 
 
 def usage(core: Core, choice: np.ndarray) -> dict[str, Any]:
-    """Cost, count per type and coverage count per segment of a choice vector."""
+    """Cost, count per type, coverage count per segment and coupling-row usage of a choice."""
     rows = np.flatnonzero(choice >= 0)
     k = len(core.types)
     return {
         "cost": float(core.cost[rows, choice[rows]].sum()),
         "count": np.bincount(choice[rows], minlength=k).astype(np.float64),
         "covered": np.bincount(core.seg[rows], minlength=len(core.segments)).astype(np.float64),
+        "extra": coupling_usage(core.extra, core.groups, core.cost, choice),
     }
 
 
+def extra_violation(core: Core, used: np.ndarray, tol: float = 1e-6) -> np.ndarray:
+    """Bool per coupling row: violated at usage ``used``."""
+    limits = core.extra_limits()
+    sense = np.array([r.sense == "<=" for r in core.extra], dtype=bool)
+    slack = tol * np.maximum(1.0, np.abs(limits))
+    over = used > limits + slack
+    under = used < limits - slack
+    out: np.ndarray = np.where(sense, over, under)
+    return out
+
+
 def is_feasible(core: Core, choice: np.ndarray, tol: float = 1e-6) -> bool:
-    """Whether a choice satisfies budget, caps and coverage."""
+    """Whether a choice satisfies budget, caps, coverage and the coupling rows."""
     use = usage(core, choice)
     if use["cost"] > core.budget + tol * max(1.0, core.budget):
         return False
     if np.any(use["count"] > core.caps + 1e-9):
+        return False
+    if core.extra and extra_violation(core, use["extra"], tol).any():
         return False
     return all(use["covered"][s] >= req for s, req in core.coverage)
 
@@ -121,25 +138,53 @@ def check_feasible(core: Core) -> None:
                 constraint=f"coverage:{name}",
             )
         costs = np.where(finite[members], core.cost[members], np.inf).min(axis=1)
-        cheapest.append(np.sort(costs)[:req])
+        cheapest.append(np.sort(costs)[: int(req)])
     if cheapest:
         need = float(sum(c.sum() for c in cheapest))
         if need > core.budget * (1 + 1e-9) + 1e-9:
             names = ", ".join(repr(core.segments[s]) for s, _ in core.coverage)
+            conflict = ("budget", *(f"coverage:{core.segments[s]}" for s, _ in core.coverage))
             raise InfeasibleAllocation(
                 f"coverage minimum(s) for {names} cannot be met within the budget: the cheapest "
                 f"bonuses that reach them cost {need:,.2f} in expectation > budget "
-                f"{core.budget:,.2f}",
+                f"{core.budget:,.2f} (conflict: {', '.join(repr(c) for c in conflict)})",
                 constraint="budget",
+                constraints=conflict,
+            )
+    n = core.value.shape[0]
+    for r, row in enumerate(core.extra):
+        if row.sense != ">=" or row.limit <= 0:
+            continue
+        pairs = pair_mask(core.extra, core.groups, r, n) & finite
+        weight = np.where(pairs, core.cost if row.cost_weighted else 1.0, 0.0).max(axis=1)
+        reach = float(weight.sum())
+        if reach < row.limit * (1 - 1e-9):
+            raise InfeasibleAllocation(
+                f"minimum {row.name!r} needs {row.limit:,.2f} but the eligible customers it "
+                f"counts can give at most {reach:,.2f} (after contact limits and the control "
+                "group)",
+                constraint=row.name,
             )
 
 
-def joint_infeasible(core: Core, segment_codes: list[int]) -> InfeasibleAllocation:
-    """The error for coverage minima that fail only together (budget and caps shared)."""
-    names = ", ".join(repr(core.segments[s]) for s in segment_codes) or "the coverage segments"
-    first = core.segments[segment_codes[0]] if segment_codes else ""
+def joint_infeasible(core: Core, names: list[str]) -> InfeasibleAllocation:
+    """The error for minima that fail only together with the limits that stop them.
+
+    ``names``: every constraint of the conflict, minimums first (see ``dual.explain``); empty
+    when the solver could not tell, then every minimum and limit is named.
+    """
+    if not names:
+        names = [f"coverage:{core.segments[s]}" for s, _ in core.coverage]
+        names += [r.name for r in core.extra if r.sense == ">="]
+        names += [
+            "budget",
+            *(f"cap:{core.types[j]}" for j in np.flatnonzero(np.isfinite(core.caps))),
+        ]
+        names += [r.name for r in core.extra if r.sense == "<="]
+    listed = ", ".join(repr(n) for n in names)
     return InfeasibleAllocation(
-        f"coverage minimum(s) for {names} cannot be met together within the budget and the "
-        f"per-type caps",
-        constraint=f"coverage:{first}" if first else "coverage",
+        f"these constraints cannot all hold together: {listed} (the minimum(s) cannot be met "
+        "within the limit(s))",
+        constraint=names[0] if names else "coverage",
+        constraints=tuple(names),
     )

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 
 from optimizer.engine.allocation.control import control_mask
+from optimizer.engine.allocation.coupling import Row, build_rows, pair_weights
+from optimizer.engine.allocation.coupling import usage as coupling_usage
 from optimizer.engine.allocation.problem import (
     Core,
     build_core,
@@ -56,6 +58,8 @@ class Inputs:
     eligible: np.ndarray
     control: np.ndarray
     treatable: np.ndarray
+    extra: tuple[Row, ...] = ()
+    groups: tuple[np.ndarray, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,7 @@ def read_inputs(
     control = control_mask(
         cust["customer_id"], seg, eligible, share=constraints.control_share, seed=random_state
     )
+    extra, groups = build_rows(tuple(constraints.coupling), customers, table)
     return Inputs(
         cust=cust,
         seg=seg,
@@ -120,6 +125,8 @@ def read_inputs(
         eligible=eligible,
         control=control,
         treatable=eligible & ~control,
+        extra=extra,
+        groups=groups,
     )
 
 
@@ -202,6 +209,8 @@ def value_pairs(
         inp.segments,
         inp.types,
         constraints,
+        inp.extra,
+        inp.groups,
     )
     return Valued(
         next_visit=next_visit,
@@ -217,18 +226,25 @@ def value_pairs(
 
 
 def drop_unneeded(core: Core, choice: np.ndarray) -> np.ndarray:
-    """Remove allocations with value <= 0 that no coverage minimum needs."""
+    """Remove allocations with value <= 0 that no minimum (coverage or ``>=`` row) needs."""
     rows = np.flatnonzero(choice >= 0)
     weak = rows[core.value[rows, choice[rows]] <= 0]
     if weak.size == 0:
         return choice
     need = dict(core.coverage)
     covered = np.bincount(core.seg[rows], minlength=len(core.segments))
-    for i in weak[np.argsort(core.value[weak, choice[weak]], kind="stable")].tolist():
+    weak = weak[np.argsort(core.value[weak, choice[weak]], kind="stable")]
+    minimum = np.array([r.sense == ">=" for r in core.extra], dtype=bool)
+    used = coupling_usage(core.extra, core.groups, core.cost, choice)
+    weights = pair_weights(core.extra, core.groups, core.cost, weak, choice[weak])
+    limits = core.extra_limits()
+    for m, i in enumerate(weak.tolist()):
         s = int(core.seg[i])
-        if covered[s] > need.get(s, 0):
+        after = used - weights[m]
+        if covered[s] > need.get(s, 0) and np.all(after[minimum] >= limits[minimum] - 1e-9):
             choice[i] = -1
             covered[s] -= 1
+            used = after
     return choice
 
 

@@ -33,16 +33,74 @@ NOT_SELECTED = "not_selected"
 
 
 class InfeasibleAllocation(Exception):
-    """The constraints cannot all hold; ``constraint`` names the one that cannot.
+    """The constraints cannot all hold; ``constraints`` names every one in the conflict.
 
     Attributes:
-        constraint: machine-readable name (``"budget"``, ``"coverage:at risk"``,
-            ``"cap:coupon10"``, ``"eligibility"``).
+        constraint: machine-readable name of the first (``"budget"``, ``"coverage:at risk"``,
+            ``"cap:coupon10"``, ``"eligibility"``, or a coupling constraint's own name).
+        constraints: every constraint of the conflict (the minimum that cannot be met and the
+            limits that stop it), ``(constraint,)`` when one alone cannot hold.
     """
 
-    def __init__(self, message: str, *, constraint: str) -> None:
+    def __init__(self, message: str, *, constraint: str, constraints: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.constraint = constraint
+        self.constraints = constraints or (constraint,)
+
+
+#: ``CouplingConstraint.weight``: each chosen pair counts 1, or its expected cost (money).
+WEIGHT_COUNT = "count"
+WEIGHT_COST = "cost"
+
+
+@dataclass(frozen=True)
+class CouplingConstraint:
+    """A linear limit over the (customer, bonus) pairs that customer/bonus attributes select.
+
+    ``sum over chosen pairs (i, b) with customers[customer_attribute][i] == customer_value and
+    bonus_types[bonus_attribute][b] in bonus_values of w(i, b)  <=  limit``  (or ``>=``), where
+    ``w`` is 1 (``weight="count"``: bonuses handed out) or the pair's expected cost
+    (``weight="cost"``: money). Examples: a store's cap on free products (customer attribute
+    ``store``, bonus attribute ``bonus_type`` in the free-product codes), an SMS credit limit
+    (``channel == "sms"``), a supplier's funding (bonus attribute ``supplier``, cost-weighted), a
+    region's minimum reach (``>=``).
+
+    Attributes:
+        name: unique name, used in reports, shadow prices and infeasibility messages.
+        sense: ``"<="`` (cap) or ``">="`` (minimum).
+        limit: right-hand side, >= 0.
+        customer_attribute: a column of the customers frame (None: every customer).
+        customer_value: the value of that column selecting the customers (str-compared).
+        bonus_attribute: a column of the bonus-types frame, ``"bonus_type"`` included (None:
+            every type).
+        bonus_values: the values of that column selecting the types (str-compared).
+        weight: ``"count"`` or ``"cost"``.
+    """
+
+    name: str
+    sense: str
+    limit: float
+    customer_attribute: str | None = None
+    customer_value: str | None = None
+    bonus_attribute: str | None = None
+    bonus_values: tuple[str, ...] = ()
+    weight: str = WEIGHT_COUNT
+
+    def __post_init__(self) -> None:
+        if self.sense not in ("<=", ">="):
+            raise ValueError(
+                f"constraint {self.name!r}: sense must be '<=' or '>=', got {self.sense!r}"
+            )
+        if not self.limit >= 0:
+            raise ValueError(f"constraint {self.name!r}: limit must be >= 0, got {self.limit}")
+        if self.weight not in (WEIGHT_COUNT, WEIGHT_COST):
+            raise ValueError(f"constraint {self.name!r}: weight must be 'count' or 'cost'")
+        if (self.customer_attribute is None) != (self.customer_value is None):
+            raise ValueError(
+                f"constraint {self.name!r}: customer_attribute and customer_value go together"
+            )
+        if self.bonus_attribute is not None and not self.bonus_values:
+            raise ValueError(f"constraint {self.name!r}: bonus_attribute needs bonus_values")
 
 
 @dataclass(frozen=True)
@@ -62,6 +120,8 @@ class AllocationConstraints:
         contact_window_weeks: M, the window the caller counted ``recent_bonuses`` over (reported
             in reasons only).
         control_share: share of eligible customers held out as the control group (per segment).
+        coupling: any number of further linear caps and minimums over (customer, bonus) pairs
+            (:class:`CouplingConstraint`), solved with the same gap guarantee.
     """
 
     budget: float
@@ -70,8 +130,16 @@ class AllocationConstraints:
     contact_limit: int | None = None
     contact_window_weeks: int = 4
     control_share: float = 0.10
+    coupling: tuple[CouplingConstraint, ...] = ()
 
     def __post_init__(self) -> None:
+        names = [c.name for c in self.coupling]
+        reserved = [n for n in names if n == "budget" or n.startswith(("cap:", "coverage:"))]
+        if len(set(names)) != len(names) or reserved:
+            raise ValueError(
+                "coupling constraint names must be unique and not 'budget', 'cap:*' or "
+                f"'coverage:*': {names}"
+            )
         if not self.budget >= 0:
             raise ValueError(f"budget must be >= 0, got {self.budget}")
         if not 0.0 <= self.control_share < 1.0:
@@ -188,6 +256,9 @@ class AllocationResult:
         solve_seconds: wall time of the whole call.
         timings: wall seconds per stage.
         details: solver facts (iterations, columns, free customers, solver status strings).
+        gap_tolerance: the tolerance the gap was held to (``AllocationConfig.gap_tolerance``).
+        gap_exceeds_tolerance: the returned allocation is further from the LP bound than the
+            tolerance: a proposal built from it must say so to its approver.
     """
 
     decisions: pd.DataFrame
@@ -206,6 +277,8 @@ class AllocationResult:
     solve_seconds: float
     timings: dict[str, float]
     details: dict[str, Any]
+    gap_tolerance: float = 1e-4
+    gap_exceeds_tolerance: bool = False
 
     def binding_constraints(self) -> tuple[ConstraintReport, ...]:
         """The constraints that bind at the returned solution."""
