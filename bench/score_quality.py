@@ -28,7 +28,7 @@ cut-off (H = 8 and 12), whose label windows all end before the holdout starts. N
 holdout.
 
 The prepared Complete Journey history is cached with joblib in ``$SCORE_QUALITY_CACHE``
-(default ``/tmp/score_quality_cj.joblib``); delete it after changing ``history.py``.
+(default ``var/score_quality_cj.joblib``, git-ignored); delete it after changing ``history.py``.
 
 Run: .venv/bin/python bench/score_quality.py [--cases holdout|cv] [--data cj|grocer]
      [--boot 200] [--seed 0] [--json out.json]
@@ -51,19 +51,19 @@ sys.path.insert(0, str(ROOT))
 # spin-waiting makes more threads far slower (see ScoringConfig.n_threads).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import joblib
-import numpy as np
-import pandas as pd
-from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-from sklearn.metrics import roc_auc_score
+import joblib  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor  # noqa: E402
+from sklearn.metrics import roc_auc_score  # noqa: E402
 
-from optimizer.engine.baseline import baseline_predict, fit_baseline
-from optimizer.engine.features import features_at, population_mask
-from optimizer.engine.history import day_of, prepare_history
-from optimizer.engine.labels import window_labels
-from optimizer.engine.response import prior_response
-from optimizer.engine.scoring import fit_from_history, score_customers
-from optimizer.engine.types import History, ScoringConfig
+from optimizer.engine.baseline import baseline_predict, fit_baseline  # noqa: E402
+from optimizer.engine.features import features_at, population_mask  # noqa: E402
+from optimizer.engine.history import day_of, prepare_history  # noqa: E402
+from optimizer.engine.labels import window_labels  # noqa: E402
+from optimizer.engine.response import prior_response  # noqa: E402
+from optimizer.engine.scoring import fit_from_history, score_customers  # noqa: E402
+from optimizer.engine.types import History, ScoringConfig  # noqa: E402
 
 RFM = ("recency_days", "frequency", "monetary_total", "days_since_first_purchase")
 CONTENDERS = ("model", "bgnbd", "rule", "gb_rfm")
@@ -228,8 +228,9 @@ def predictions(
     info: dict[str, Any] = {}
 
     started = time.process_time()
-    model = fit_from_history(history, as_of=EPOCH + timedelta(days=c), horizon_weeks=h,
-                             random_state=seed, config=config)
+    model = fit_from_history(
+        history, as_of=EPOCH + timedelta(days=c), horizon_weeks=h, random_state=seed, config=config
+    )
     scores = score_customers(model, feats, with_reasons=False)
     info["model_status"] = model.status
     info["model_cpu_s"] = round(time.process_time() - started, 1)
@@ -301,7 +302,10 @@ def predictions(
 
 
 def metric_values(
-    p: dict[str, np.ndarray], labels: pd.DataFrame, resp: pd.DataFrame, idx: np.ndarray,
+    p: dict[str, np.ndarray],
+    labels: pd.DataFrame,
+    resp: pd.DataFrame,
+    idx: np.ndarray,
     ridx: np.ndarray,
 ) -> dict[str, float]:
     out: dict[str, float] = {}
@@ -319,14 +323,19 @@ def metric_values(
 
 
 def evaluate(
-    preds: dict[str, dict[str, np.ndarray]], labels: pd.DataFrame, resp: pd.DataFrame,
-    boot: int, seed: int,
+    preds: dict[str, dict[str, np.ndarray]],
+    labels: pd.DataFrame,
+    resp: pd.DataFrame,
+    boot: int,
+    seed: int,
 ) -> dict[str, dict[str, list[float]]]:
     """``{contender: {metric: [value, lo, hi]}}`` with paired percentile bootstrap intervals."""
     n, m = len(labels), len(resp)
     rng = np.random.default_rng(seed)
-    draws = [(rng.integers(0, n, n), rng.integers(0, m, m) if m else np.zeros(0, int))
-             for _ in range(boot)]
+    draws = [
+        (rng.integers(0, n, n), rng.integers(0, m, m) if m else np.zeros(0, int))
+        for _ in range(boot)
+    ]
     result: dict[str, dict[str, list[float]]] = {}
     for name in CONTENDERS:
         if name not in preds:
@@ -337,7 +346,7 @@ def evaluate(
         for metric in METRICS:
             values = np.array([s[metric] for s in samples], dtype=np.float64)
             values = values[np.isfinite(values)]
-            lo, hi = (np.percentile(values, [2.5, 97.5]) if values.size else (np.nan, np.nan))
+            lo, hi = np.percentile(values, [2.5, 97.5]) if values.size else (np.nan, np.nan)
             result[name][metric] = [point[metric], float(lo), float(hi)]
     return result
 
@@ -346,7 +355,7 @@ def show(title: str, table: dict[str, dict[str, list[float]]], ci: bool = True) 
     print(f"\n{title}")
     names = [c for c in CONTENDERS if c in table]
     width = 22 if ci else 9
-    print(f"| metric | " + " | ".join(names) + " |")
+    print("| metric | " + " | ".join(names) + " |")
     print("|---|" + "---:|" * len(names))
     for metric in METRICS:
         cells = []
@@ -371,11 +380,12 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     print(f"load average before: {load_average()}")
-    cache = Path(os.environ.get("SCORE_QUALITY_CACHE", "/tmp/score_quality_cj.joblib"))
+    cache = Path(os.environ.get("SCORE_QUALITY_CACHE", ROOT / "var" / "score_quality_cj.joblib"))
     if args.data == "cj" and cache.exists():
         history, end = joblib.load(cache)  # the same frames, read once (History is arrays only)
     elif args.data == "cj":
         history, end = complete_journey()
+        cache.parent.mkdir(parents=True, exist_ok=True)
         joblib.dump((history, end), cache)
     else:
         history, end = simulated_grocer(args.seed)
@@ -397,16 +407,25 @@ def main() -> None:
         report[key] = {"table": table, "info": info}
         print(f"{key}: done in {time.perf_counter() - started:.0f} s", flush=True)
         if args.cases == "holdout":
-            show(f"{key}: {info['customers']} customers, {info['offers']} offers; model status "
-                 f"{info['model_status']}; {time.perf_counter() - started:.0f} s", table)
+            show(
+                f"{key}: {info['customers']} customers, {info['offers']} offers; model status "
+                f"{info['model_status']}; {time.perf_counter() - started:.0f} s",
+                table,
+            )
         for name, metrics in table.items():
             for metric, (v, _, _) in metrics.items():
                 cv.setdefault(name, {}).setdefault(metric, []).append(v)
     if args.cases == "cv":
-        mean = {n: {m: [float(np.nanmean(v)), np.nan, np.nan] for m, v in ms.items()}
-                for n, ms in cv.items()}
-        show(f"time-based CV, mean over {len(cases)} cut-offs "
-             f"({', '.join(f'{iso(c)}/H{h}' for c, h in cases)})", mean, ci=False)
+        mean = {
+            n: {m: [float(np.nanmean(v)), np.nan, np.nan] for m, v in ms.items()}
+            for n, ms in cv.items()
+        }
+        show(
+            f"time-based CV, mean over {len(cases)} cut-offs "
+            f"({', '.join(f'{iso(c)}/H{h}' for c, h in cases)})",
+            mean,
+            ci=False,
+        )
         report["cv_mean"] = mean
     print(f"\nload average after: {load_average()}")
     if args.json:
