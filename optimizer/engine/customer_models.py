@@ -33,7 +33,7 @@ from optimizer.engine.types import ScoringConfig
 TARGETS: tuple[str, ...] = ("churn", "visits", "spend")
 #: Weight of the BG/NBD + Gamma-Gamma forecast in a served prediction (the rest is the model's).
 #: See the module docstring.
-BASELINE_WEIGHT = 0.5
+BASELINE_WEIGHT: dict[str, float] = {"churn": 0.5, "visits": 0.5, "spend": 0.75}
 PREDICTIONS: tuple[str, ...] = ("churn_probability", "expected_visits", "expected_spend")
 
 
@@ -122,7 +122,8 @@ def predict_customer_models(
             else:
                 values = model.predict(features)
             if baseline is not None:
-                values = (1.0 - BASELINE_WEIGHT) * np.asarray(values) + BASELINE_WEIGHT * (
+                w = BASELINE_WEIGHT[target]
+                values = (1.0 - w) * np.asarray(values) + w * (
                     baseline[column].to_numpy(dtype=np.float64)
                 )
         out[column] = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0).clip(0.0)
