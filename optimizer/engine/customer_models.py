@@ -9,8 +9,8 @@ any feature frame, falling back per target when a model could not be trained:
    cross-validation on Complete Journey the average beat both on churn AUC, visits and baskets,
    and narrowed the model's spend gap to BG/NBD from 15 to 2 (docs/model-quality.md). Spend
    is the equal average of the model, BG/NBD + Gamma-Gamma and the recent-rate rule
-   (``RULE_WEIGHT``): spend is the noisiest target; in CV the three-way average (MAE 139.1) beat the model alone (156.7), BG/NBD (141.8)
-   and the rule (140.1);
+   (``RULE_WEIGHT``): spend is the noisiest target; in CV the three-way average (MAE 139.1)
+   beat the model alone (156.7), BG/NBD (141.8) and the rule (140.1);
 2. else the BG/NBD + Gamma-Gamma baseline (``baseline.py``) when it could be fitted;
 3. else the recent-rate rule: ``expected_visits = H * visits_13w / 13``, ``churn = exp(-that)``
    (Poisson probability of no visit), ``expected_spend = H * max(spend_13w, 0) / 13``.
