@@ -76,13 +76,13 @@ class BuyTillYouDieFeatures(BaseEstimator, TransformerMixin):  # type: ignore[mi
         self.sample_size = sample_size
         self.random_state = random_state
 
-    def fit(self, X: pd.DataFrame, y: Any = None) -> BuyTillYouDieFeatures:  # noqa: N803
+    def fit(self, X: pd.DataFrame, y: Any = None) -> BuyTillYouDieFeatures:
         self.baseline_: Baseline = fit_baseline(
             X, sample_size=self.sample_size, min_customers=30, random_state=self.random_state
         )
         return self
 
-    def transform(self, X: pd.DataFrame) -> pd.DataFrame:  # noqa: N803
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         out = X.copy()
         params = self.baseline_.bgnbd
         if params is None:

@@ -26,7 +26,8 @@ def test_btyd_features_equal_the_baseline_fitted_on_the_same_rows(feats):
     baseline = fit_baseline(feats, sample_size=50_000, min_customers=30, random_state=0)
     four = baseline_predict(baseline, feats, 4, 52)
     thirteen = baseline_predict(baseline, feats, 13, 52)
-    assert four is not None and thirteen is not None
+    assert four is not None
+    assert thirteen is not None
     np.testing.assert_allclose(out["btyd_p_alive"], four["p_alive"])
     np.testing.assert_allclose(out["btyd_visits_4w"], four["expected_visits"])
     np.testing.assert_allclose(out["btyd_no_visit_13w"], thirteen["churn_probability"])

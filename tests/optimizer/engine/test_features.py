@@ -205,10 +205,6 @@ def test_top_category_share_counts_category_days_of_the_last_52_weeks():
         date=["2024-01-01", "2024-01-01", "2024-01-08", "2024-01-08", "2024-01-02", "2022-06-01"],
         category=[7, 8, 7, 9, 3, 8],
     )
-    f = _by_id(
-        compute_features(
-            baskets, customers, date(2024, 2, 1), category_days=category_days
-        )
-    )
+    f = _by_id(compute_features(baskets, customers, date(2024, 2, 1), category_days=category_days))
     assert f[1]["top_category_share"] == pytest.approx(2 / 4)  # 7 on 2 of 4 category-days
     assert f[2]["top_category_share"] == pytest.approx(1.0)
