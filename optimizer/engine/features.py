@@ -20,6 +20,18 @@ the cutoff. Fills, for customers with too little history to define a value:
   before); ``spend_change_13w``: relative change of net spend, 0 if the earlier quarter had none,
   clipped to [-1, 10].
 * ``days_since_last_offer`` / ``days_since_last_redemption``: ``NEVER_DAYS`` if none.
+* ``last_gap_days``: days between the last two visits; fewer than 2 visits -> ``mean_gap_days``.
+* ``gap_trend``: ``last_gap_days / mean_gap_days`` (> 1: the rhythm is slowing); 1 with fewer
+  than 3 visits (no trend to see).
+* ``gap_cv``: ``std_gap_days / mean_gap_days`` (0 = clockwork regular); 0 with fewer than 3.
+* ``overdue``: ``recency_days / mean_gap_days`` (how many usual gaps since the last visit).
+* ``weeks_active_13w``: of the 13 weeks before the cutoff (7-day blocks counted back from it),
+  how many hold a visit (regularity of a weekly shopper, 0-13).
+* ``baskets_13w``: purchase transactions in the last 13 weeks (a visit day may hold several).
+* ``visits_per_week`` / ``spend_per_week``: visits and net spend per week since the first
+  visit (at least one week), 0 if none; ``baskets_per_visit``: transactions per visit, 1 if none.
+* ``top_category_share``: share of the customer's category-days in their most frequent
+  category over the last 52 weeks (0 without category data): concentrated vs broad mix.
 * ``tenure_days``: days since enrolment (unknown enrolment: since the first visit), >= 0.
 
 Offers count as *received* when sent before the cutoff, *redeemed* when redeemed before the cutoff
@@ -71,7 +83,38 @@ BASE_FEATURES: tuple[str, ...] = (
     "redemption_rate",
     "days_since_last_offer",
     "days_since_last_redemption",
+    "last_gap_days",
+    "gap_trend",
+    "gap_cv",
+    "overdue",
+    "weeks_active_13w",
+    "baskets_13w",
+    "visits_per_week",
+    "spend_per_week",
+    "baskets_per_visit",
+    "top_category_share",
 )
+
+#: Totals that grow with the length of the observed history: a model trained where the data is
+#: a few months old and scored months later would read them on a scale it never saw (on
+#: Complete Journey, one year of data, this made the supervised spend forecast 50% worse than
+#: BG/NBD in time-based cross-validation). The models see rates, windows and shares instead;
+#: BG/NBD, which models the history length, still gets them through the BTYD features.
+HISTORY_LENGTH_TOTALS: frozenset[str] = frozenset(
+    {
+        "frequency",
+        "transactions",
+        "monetary_total",
+        "frequency_52w",
+        "monetary_52w",
+        "category_breadth",
+        "offers_received",
+        "offers_resolved",
+        "offers_redeemed",
+    }
+)
+#: Base columns the supervised models use (see :data:`HISTORY_LENGTH_TOTALS`).
+MODEL_FEATURES: tuple[str, ...] = tuple(c for c in BASE_FEATURES if c not in HISTORY_LENGTH_TOTALS)
 
 
 def type_feature_columns(bonus_types: Iterable[str]) -> tuple[str, ...]:
@@ -81,6 +124,11 @@ def type_feature_columns(bonus_types: Iterable[str]) -> tuple[str, ...]:
         for code in bonus_types
         for col in (f"offers_{code}", f"redeemed_{code}", f"redemption_rate_{code}")
     )
+
+
+def model_type_columns(bonus_types: Iterable[str]) -> tuple[str, ...]:
+    """Per-bonus-type columns the models use: the redemption rates (counts grow with history)."""
+    return tuple(f"redemption_rate_{code}" for code in bonus_types)
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -102,6 +150,25 @@ def _per_customer_bounds(
         first[has] = day[(ends - count)[has]]
         last[has] = day[ends[has] - 1]
     return count, first, last
+
+
+def _top_category_share(history: History, cutoff: int) -> np.ndarray:
+    """Share of the last 52 weeks' category-days in the customer's most frequent category."""
+    n = history.n_customers
+    out = np.zeros(n, dtype=np.float32)
+    if not history.has_categories or history.cat_customer.size == 0:
+        return out
+    recent = (history.cat_day < cutoff) & (history.cat_day >= cutoff - 7 * 52)
+    cust = history.cat_customer[recent].astype(np.int64)
+    if cust.size == 0:
+        return out
+    n_codes = int(history.cat_code.max()) + 1
+    pairs, counts = np.unique(cust * n_codes + history.cat_code[recent], return_counts=True)
+    owner = pairs // n_codes
+    top = np.zeros(n, dtype=np.int64)
+    np.maximum.at(top, owner, counts)
+    total = np.bincount(owner, weights=counts, minlength=n)
+    return _ratio(top.astype(np.float64), total).astype(np.float32)
 
 
 def _category_breadth(history: History, cutoff: int) -> tuple[np.ndarray, np.ndarray]:
@@ -239,7 +306,47 @@ def features_at(history: History, cutoff_day: int) -> pd.DataFrame:
     cols["discount_share"] = _ratio(discount, gross + discount).astype(np.float32)
     cols["returns_share"] = np.clip(_ratio(returns, gross), 0.0, 1.0).astype(np.float32)
     cols.update(_offer_features(history, c))
+    cols.update(_rhythm_features(pc, pd_, c, n, visits, recency, mean_gap, std_gap))
+    cols["baskets_13w"] = np.bincount(
+        cust_b, weights=history.day_transactions[before] * (day_b >= c - 91), minlength=n
+    ).astype(np.int32)
+    weeks = np.maximum(since_first, 7.0) / 7.0
+    cols["visits_per_week"] = np.where(has, visits / weeks, 0.0).astype(np.float32)
+    cols["spend_per_week"] = np.where(has, (gross - returns) / weeks, 0.0).astype(np.float32)
+    cols["baskets_per_visit"] = np.where(
+        has, _ratio(transactions, visits.astype(np.float64)), 1.0
+    ).astype(np.float32)
+    cols["top_category_share"] = _top_category_share(history, c)
     return pd.DataFrame(cols, copy=False)
+
+
+def _rhythm_features(
+    pc: np.ndarray,
+    pday: np.ndarray,
+    cutoff: int,
+    n: int,
+    visits: np.ndarray,
+    recency: np.ndarray,
+    mean_gap: np.ndarray,
+    std_gap: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Regularity of the purchase rhythm and its trend (module docstring), from visit days
+    ``pday`` of customers ``pc`` sorted by (customer, day), all before ``cutoff``."""
+    ends = np.cumsum(visits)
+    two = visits >= 2
+    last_gap = mean_gap.copy()
+    last_gap[two] = pday[ends[two] - 1] - pday[ends[two] - 2]
+    three = visits >= 3
+    safe_mean = np.maximum(mean_gap, 1.0)
+    recent = pday >= cutoff - 91
+    week_key = pc[recent].astype(np.int64) * 13 + (cutoff - 1 - pday[recent]) // 7
+    return {
+        "last_gap_days": last_gap.astype(np.float32),
+        "gap_trend": np.where(three, last_gap / safe_mean, 1.0).astype(np.float32),
+        "gap_cv": np.where(three, std_gap / safe_mean, 0.0).astype(np.float32),
+        "overdue": (recency / safe_mean).astype(np.float32),
+        "weeks_active_13w": np.bincount(np.unique(week_key) // 13, minlength=n).astype(np.int32),
+    }
 
 
 def population_mask(history: History, cutoff_day: int) -> np.ndarray:

@@ -20,10 +20,10 @@ import pandas as pd
 from optimizer.engine.baseline import fit_baseline
 from optimizer.engine.customer_models import fit_customer_models
 from optimizer.engine.features import (
-    BASE_FEATURES,
+    MODEL_FEATURES,
     features_at,
+    model_type_columns,
     population_mask,
-    type_feature_columns,
 )
 from optimizer.engine.labels import window_labels
 from optimizer.engine.response import fit_response
@@ -43,14 +43,15 @@ class FitWindows:
 
     @classmethod
     def at(cls, history: History, as_of_day: int, horizon_weeks: int) -> FitWindows:
-        """``t1 = as_of - H`` and ``t0 = as_of - 2H``; the columns include every bonus type's."""
+        """``t1 = as_of - H`` and ``t0 = as_of - 2H``; the columns are the model features
+        (``features.MODEL_FEATURES``) and every bonus type's redemption rate."""
         t1 = as_of_day - 7 * horizon_weeks
         return cls(
             as_of_day=as_of_day,
             horizon_weeks=horizon_weeks,
             t0=t1 - 7 * horizon_weeks,
             t1=t1,
-            columns=BASE_FEATURES + type_feature_columns(history.bonus_types),
+            columns=MODEL_FEATURES + model_type_columns(history.bonus_types),
         )
 
 

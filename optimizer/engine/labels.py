@@ -4,7 +4,9 @@ Objective: the supervised targets of the customer models, defined once:
 
 * ``visits``: number of visit days (days with a purchase transaction) in the window;
 * ``spend``: net spend in the window (purchases minus returns), floored at 0 for training;
-* ``churned``: 1 if the customer made no purchase in the window, else 0.
+* ``churned``: 1 if the customer made no purchase in the window, else 0;
+* ``baskets``: number of purchase transactions (baskets) in the window: a visit day may hold
+  several baskets, and the allocation counts till encounters in baskets.
 
 Constraints: only rows with ``start <= day < end`` are read, where the caller guarantees
 ``end <= as_of`` (the engine never labels with data on or after ``as_of``); vectorised.
@@ -28,7 +30,7 @@ def window_labels(history: History, start_day: int, horizon_weeks: int) -> pd.Da
 
     Returns:
         One row per customer in ``history.customer_ids`` order: ``customer_id`` int64, ``visits``
-        int32, ``spend`` float64 (net, may be negative), ``churned`` int8.
+        int32, ``spend`` float64 (net, may be negative), ``churned`` int8, ``baskets`` int32.
 
     Raises:
         ValueError: if ``horizon_weeks`` is not positive.
@@ -43,11 +45,13 @@ def window_labels(history: History, start_day: int, horizon_weeks: int) -> pd.Da
     bought = history.day_transactions[inside] > 0
     visits = np.bincount(cust[bought], minlength=n)
     spend = np.bincount(cust, weights=net, minlength=n)
+    baskets = np.bincount(cust, weights=history.day_transactions[inside], minlength=n)
     return pd.DataFrame(
         {
             "customer_id": history.customer_ids,
             "visits": visits.astype(np.int32),
             "spend": spend,
             "churned": (visits == 0).astype(np.int8),
+            "baskets": baskets.astype(np.int32),
         }
     )

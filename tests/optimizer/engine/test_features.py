@@ -169,3 +169,42 @@ def test_to_days_accepts_dates_timezones_and_nat():
     assert list(days) == [1, NO_DAY]
     aware = pd.Series(pd.to_datetime(["2024-01-01 23:30"]).tz_localize("America/New_York"))
     assert to_days(aware)[0] == to_days(pd.Series([date(2024, 1, 1)]))[0]
+
+
+def test_rhythm_features_by_hand(hand_made):
+    # Customer 1 visits 2024-01-01, 01-11, 02-01 (gaps 10 and 21 days); cutoff 2024-02-15.
+    f = _by_id(compute_features(as_of=HAND_AS_OF, **hand_made))
+    one = f[1]
+    assert one["last_gap_days"] == 21
+    assert one["gap_trend"] == pytest.approx(21 / 15.5)  # slowing down
+    assert one["gap_cv"] == pytest.approx(5.5 / 15.5)
+    assert one["overdue"] == pytest.approx(14 / 15.5)
+    # 7-day blocks back from the cutoff: 02-01 in block 1, 01-11 in block 4, 01-01 in block 6.
+    assert one["weeks_active_13w"] == 3
+    assert one["baskets_13w"] == 3  # the return on 01-11 is not a basket
+
+
+def test_rhythm_features_fill_short_histories(hand_made):
+    f = _by_id(compute_features(as_of=HAND_AS_OF, **hand_made))
+    single, never = f[2], f[4]
+    assert single["last_gap_days"] == single["mean_gap_days"] == 41
+    assert (single["gap_trend"], single["gap_cv"], single["overdue"]) == (1.0, 0.0, 1.0)
+    assert (never["weeks_active_13w"], never["baskets_13w"]) == (0, 0)
+
+
+def test_top_category_share_counts_category_days_of_the_last_52_weeks():
+    baskets = frame(
+        customer_id=[1, 1, 2],
+        date=["2024-01-01", "2024-01-08", "2024-01-02"],
+        amount=[5.0, 5.0, 5.0],
+        discount=[0.0, 0.0, 0.0],
+    )
+    customers = frame(customer_id=[1, 2], enrolled_on=["2023-01-01", "2023-01-01"])
+    category_days = frame(
+        customer_id=[1, 1, 1, 1, 2, 1],
+        date=["2024-01-01", "2024-01-01", "2024-01-08", "2024-01-08", "2024-01-02", "2022-06-01"],
+        category=[7, 8, 7, 9, 3, 8],
+    )
+    f = _by_id(compute_features(baskets, customers, date(2024, 2, 1), category_days=category_days))
+    assert f[1]["top_category_share"] == pytest.approx(2 / 4)  # 7 on 2 of 4 category-days
+    assert f[2]["top_category_share"] == pytest.approx(1.0)

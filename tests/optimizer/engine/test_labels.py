@@ -11,7 +11,12 @@ from optimizer.engine.labels import window_labels
 def test_window_labels_by_hand(hand_made):
     history = prepare_history(hand_made["baskets"], hand_made["customers"])
     labels = window_labels(history, day_of("2024-01-10"), 1).set_index("customer_id")
-    assert labels.loc[1].to_dict() == {"visits": 1, "spend": 15.0, "churned": 0}
+    assert labels.loc[1].to_dict() == {
+        "visits": 1,
+        "spend": 15.0,
+        "churned": 0,
+        "baskets": 1,
+    }
     assert labels.loc[2, "churned"] == 1
     assert labels.loc[2, "spend"] == 0
     later = window_labels(history, day_of("2024-02-29"), 1).set_index("customer_id")
