@@ -111,7 +111,9 @@ class OfferResult:
             "control") and ``rank`` (int64, 1 = the customer's best by value).
         objective: total value of the allocated options.
         lp_bound: optimum of the LP relaxation (an upper bound on any allocation).
-        gap: ``(lp_bound - objective) / max(|lp_bound|, 1e-9)``.
+        bound: the tightest proven upper bound: the solver's dual bound after branch and bound
+            (HiGHS), never above ``lp_bound``.
+        gap: ``(bound - objective) / max(|bound|, 1e-9)``: the proven optimality gap.
         status: optimal / feasible-within-gap / feasible / time_limit.
         method: solver and problem size.
         constraints: per coupling constraint: ``name``, ``limit``, ``used``, ``binding``.
@@ -121,6 +123,7 @@ class OfferResult:
     chosen: pd.DataFrame
     objective: float
     lp_bound: float
+    bound: float
     gap: float
     status: str
     method: str
@@ -156,8 +159,11 @@ def _check(options: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _control(customers: np.ndarray, control: frozenset[int], share: float, seed: int) -> set[int]:
-    rest = np.array(sorted(int(c) for c in customers if int(c) not in control), dtype=np.int64)
+def _control(
+    customers: np.ndarray, control: frozenset[int], treated: frozenset[int], share: float, seed: int
+) -> set[int]:
+    fixed = control | treated
+    rest = np.array(sorted(int(c) for c in customers if int(c) not in fixed), dtype=np.int64)
     drawn = int(np.floor(share * rest.size))
     rng = np.random.default_rng(seed)
     return set(control) | {int(c) for c in rng.choice(rest, size=drawn, replace=False)}
@@ -228,6 +234,24 @@ def _check_required(frame: pd.DataFrame, limits: OfferConstraints) -> None:
         )
 
 
+def _dual_bound(prob: pulp.LpProblem, objective: float, fallback: float) -> float:
+    """The MILP's proven upper bound (HiGHS's dual bound after branch and bound), else
+    ``fallback`` (the LP relaxation, looser: on small instances its integrality gap is large).
+
+    PuLP may hand HiGHS the negated (minimised) objective: the sign is read off the primal value.
+    """
+    model = getattr(prob, "solverModel", None)
+    if model is None or not hasattr(model, "getInfo"):
+        return fallback
+    info = model.getInfo()
+    bound = getattr(info, "mip_dual_bound", None)
+    primal = getattr(info, "objective_function_value", None)
+    if bound is None or primal is None or not np.isfinite(bound):
+        return fallback
+    negated = abs(primal + objective) < abs(primal - objective)
+    return -float(bound) if negated else float(bound)
+
+
 def _report(name: str, limit: float, used: float) -> dict[str, Any]:
     return {
         "name": name,
@@ -250,6 +274,7 @@ def offers_allocate(
     limits: OfferConstraints,
     *,
     control: frozenset[int] = frozenset(),
+    treated: frozenset[int] = frozenset(),
     random_state: int,
     time_limit: float,
     gap_tolerance: float = 1e-4,
@@ -264,7 +289,8 @@ def offers_allocate(
             ``supplier_cost`` (float64 >= 0, expected), ``required`` (bool), ``reason`` (str).
         limits: N, budgets and caps.
         control: customers already in the control group (the campaign's control members).
-        random_state: seed of the extra control draw.
+        treated: customers already treated (members with a generic bonus): never drawn.
+        random_state: seed of the control draw among the other customers (``control_share``).
         time_limit: solver wall-time limit in seconds.
         gap_tolerance: relative gap accepted as "feasible-within-gap".
 
@@ -277,16 +303,15 @@ def offers_allocate(
     """
     t0 = time.perf_counter()
     frame = _check(options)
-    in_control = _control(
-        frame["customer_id"].unique(), control, limits.control_share, random_state
-    )
+    customers = frame["customer_id"].unique()
+    in_control = _control(customers, control, treated, limits.control_share, random_state)
     is_control = frame["customer_id"].isin(in_control).to_numpy()
     held = _best(frame.loc[is_control], limits.max_offers).assign(status="control")
     treat = frame.loc[~is_control & ((frame["value"] > 0) | frame["required"].astype(bool))]
     treat = treat.reset_index(drop=True)
     _check_required(treat, limits)
     chosen = treat.iloc[0:0]
-    objective = lp_bound = 0.0
+    objective = lp_bound = bound = 0.0
     facts: dict[str, Any] = {}
     report: list[tuple[str, float, np.ndarray, np.ndarray]] = []
     if len(treat):
@@ -303,7 +328,8 @@ def offers_allocate(
         pick = np.array([(v.value() or 0.0) > 0.5 for v in x], dtype=bool)
         chosen = treat.loc[pick]
         objective = float(chosen["value"].sum())
-    gap = max(lp_bound - objective, 0.0) / max(abs(lp_bound), 1e-9) if len(treat) else 0.0
+        bound = min(_dual_bound(prob, objective, lp_bound), lp_bound)
+    gap = max(bound - objective, 0.0) / max(abs(bound), 1e-9) if len(treat) else 0.0
     used = chosen.index.to_numpy()
     constraints = tuple(
         _report(name, limit, float(weights[np.isin(idx, used)].sum()))
@@ -316,6 +342,7 @@ def offers_allocate(
         chosen=out.reset_index(drop=True),
         objective=round(objective, _PLACES),
         lp_bound=round(lp_bound, _PLACES),
+        bound=round(bound, _PLACES),
         gap=round(gap, 9),
         status=_status(gap, facts, gap_tolerance) if len(treat) else STATUS_OPTIMAL,
         method=f"milp over {len(treat)} pairs ({facts.get('status', 'no pair')})",
