@@ -209,12 +209,6 @@ def _limits(
     )
 
 
-def _reason(row: Any) -> str:
-    funded = f", {row.supplier} funds part" if row.supplier_cost > 0 else ""
-    text = f"{row.reason} ({Decimal(row.discount_percent):.0f}% off{funded})"
-    return text[:255]
-
-
 def _write(
     campaign: Campaign, chosen: pd.DataFrame, members: dict[int, CampaignMember]
 ) -> tuple[int, int]:
@@ -250,7 +244,7 @@ def _write(
             expected_retailer_cost=quantize(row.retailer_cost),
             expected_supplier_cost=quantize(row.supplier_cost),
             expected_value=quantize(row.value),
-            reason=_reason(row),
+            reason=str(row.reason)[:255],
         )
         for row in products.itertuples(index=False)
     )
