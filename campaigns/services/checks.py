@@ -56,7 +56,7 @@ def campaign_check(*, campaign: Campaign) -> dict[str, Any]:
     dropped = [int(k) for k in (campaign.solver.get("offers") or {}).get("dropped_generic", {})]
     empty = treated.filter(bonus_type__isnull=True, offers__isnull=True).exclude(pk__in=dropped)
     if empty.exists():
-        raise ProposalInvalid("A treated customer has neither a bonus type nor a product offer.")
+        raise ProposalInvalid("A treated customer has no bonus type and no product offer.")
     offers = campaign.offers.filter(member__is_control=False)
     costs = [
         *treated.values_list("expected_cost", flat=True),
