@@ -22,6 +22,7 @@ away are given back first (kept in ``campaign.solver["offers"]["dropped_generic"
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -41,7 +42,7 @@ from campaigns.models import (
     SupplierBudget,
 )
 from campaigns.services import audit_record
-from customers.models import Customer
+from customers.models import Customer, TransactionLine
 from loyalty_site.money import quantize
 from optimizer.engine.allocation import InfeasibleAllocation
 from optimizer.engine.offers import GENERIC, PRODUCT, OfferConstraints, offers_allocate
@@ -404,3 +405,48 @@ def campaign_offers_allocate(
         data={"status": result.status, "gap": result.gap, "max_offers": max_offers},
     )
     return outcome
+
+
+def campaign_offer_results(*, campaign: Campaign, first: dt.date, last: dt.date) -> dict[str, Any]:
+    """Purchases of the offered products in the window ``first``..``last`` (retailer's days):
+    the share of treated offers whose customer bought the product, against the same share for
+    the control group's would-have-been offers. ``{}`` when the campaign has no offers."""
+    offers = pd.DataFrame.from_records(
+        CampaignOffer.objects.filter(campaign=campaign).values_list(
+            "customer_id", "product_id", "member__is_control"
+        ),
+        columns=["customer_id", "product_id", "is_control"],
+    )
+    if offers.empty:
+        return {}
+    tz = campaign.retailer.tz
+    bought = set(
+        TransactionLine.objects.filter(
+            retailer_id=campaign.retailer_id,
+            transaction__customer_id__in=offers["customer_id"].unique().tolist(),
+            product_id__in=offers["product_id"].unique().tolist(),
+            quantity__gt=0,
+            transaction__timestamp__gte=dt.datetime.combine(first, dt.time.min, tzinfo=tz),
+            transaction__timestamp__lt=dt.datetime.combine(
+                last + dt.timedelta(days=1), dt.time.min, tzinfo=tz
+            ),
+        )
+        .values_list("transaction__customer_id", "product_id")
+        .distinct()
+    )
+    offers["bought"] = [
+        (c, p) in bought for c, p in zip(offers["customer_id"], offers["product_id"], strict=True)
+    ]
+
+    def group(is_control: bool) -> dict[str, Any]:
+        part = offers.loc[offers["is_control"] == is_control]
+        rate = float(part["bought"].mean()) if len(part) else None
+        return {"offers": len(part), "bought": int(part["bought"].sum()), "rate": rate}
+
+    treated, control = group(False), group(True)
+    uplift = (
+        treated["rate"] - control["rate"]
+        if treated["rate"] is not None and control["rate"] is not None
+        else None
+    )
+    return {"treated": treated, "control": control, "uplift": uplift}

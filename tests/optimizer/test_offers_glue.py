@@ -9,6 +9,7 @@ The best within 1.50 and two offers each: c1 milk + coupon, c4 tea, c2's coupon 
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -17,9 +18,11 @@ from campaigns.models import AuditEntry, Bonus, CampaignMember, CampaignOffer
 from campaigns.services.issuance import campaign_bonuses_issue
 from campaigns.services.workflow import campaign_approve
 from optimizer.exceptions import OffersUnavailable
+from optimizer.services.campaign_results import campaign_results_measure
 from optimizer.services.offers import campaign_offers_allocate
 from retailers.models import Role
 from tests.campaigns.offer_fixtures import offer_world
+from tests.customers.factories import TransactionFactory, TransactionLineFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -106,3 +109,20 @@ def test_offers_allocate_refuses_without_a_product_offer_type(retailer):
     world.offer_type.save(update_fields=["is_active"])
     with pytest.raises(OffersUnavailable, match="product-offer bonus type"):
         _allocate(world)
+
+
+def test_results_compare_offered_product_purchases_treated_against_control(retailer, make_staff):
+    world = offer_world(retailer)
+    _allocate(world, max_offers=2)
+    campaign_approve(campaign_id=world.campaign.pk, actor=make_staff(retailer, Role.APPROVER))
+    campaign_bonuses_issue(campaign_id=world.campaign.pk)
+    c1, _, c3, _ = world.customers
+    during = dt.datetime.combine(world.campaign.week_start, dt.time(12), tzinfo=retailer.tz)
+    # c1 (treated) buys the milk offered; c3 (control) buys only tea, not its milk.
+    for customer, product in ((c1, world.milk), (c3, world.tea)):
+        basket = TransactionFactory(retailer=retailer, customer=customer, timestamp=during)
+        TransactionLineFactory(transaction=basket, product=product)
+    offers = campaign_results_measure(campaign=world.campaign)["product_offers"]
+    assert offers["treated"] == {"offers": 2, "bought": 1, "rate": 0.5}
+    assert offers["control"] == {"offers": 1, "bought": 0, "rate": 0.0}
+    assert offers["uplift"] == pytest.approx(0.5)
