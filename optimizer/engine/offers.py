@@ -234,6 +234,61 @@ def _check_required(frame: pd.DataFrame, limits: OfferConstraints) -> None:
         )
 
 
+def _greedy(frame: pd.DataFrame, limits: OfferConstraints) -> np.ndarray:
+    """A feasible choice without a solver: the required options, then the others by value per
+    unit of retailer cost while N, the budgets and the caps still allow. The MILP's fallback
+    incumbent when its time limit stops it early (it has no optimality guarantee)."""
+    n = len(frame)
+    value = frame["value"].to_numpy("float64")
+    cost = frame["retailer_cost"].to_numpy("float64")
+    supplier_cost = frame["supplier_cost"].to_numpy("float64")
+    required = frame["required"].to_numpy(dtype=bool)
+    customer = frame["customer_id"].to_numpy()
+    generic = (frame["kind"] == GENERIC).to_numpy()
+    product = frame["product_id"].astype("float64").fillna(-1).to_numpy().astype(np.int64)
+    supplier = frame["supplier"].astype(str).to_numpy()
+    option = frame["option"].astype(str).to_numpy()
+    left = {"budget": limits.budget}
+    product_left = {int(k): float(v) for k, v in limits.product_budgets.items()}
+    supplier_left = {str(k): float(v) for k, v in limits.supplier_budgets.items()}
+    cap_left = {str(k): int(v) for k, v in limits.option_caps.items()}
+    count: dict[Any, int] = {}
+    has_generic: set[Any] = set()
+    pick = np.zeros(n, dtype=bool)
+    ratio = value / np.maximum(cost, 1e-9)
+    order = np.concatenate(
+        [
+            np.flatnonzero(required),
+            np.flatnonzero(~required)[np.argsort(-ratio[~required], kind="stable")],
+        ]
+    )
+    for i in order:
+        c = customer[i]
+        discount = cost[i] + supplier_cost[i]
+        if not required[i] and (
+            value[i] <= 0
+            or count.get(c, 0) >= limits.max_offers
+            or (generic[i] and c in has_generic)
+            or cost[i] > left["budget"] + 1e-12
+            or discount > product_left.get(int(product[i]), np.inf) + 1e-12
+            or supplier_cost[i] > supplier_left.get(supplier[i], np.inf) + 1e-12
+            or cap_left.get(option[i], 1) < 1
+        ):
+            continue
+        pick[i] = True
+        count[c] = count.get(c, 0) + 1
+        if generic[i]:
+            has_generic.add(c)
+        left["budget"] -= cost[i]
+        if int(product[i]) in product_left:
+            product_left[int(product[i])] -= discount
+        if supplier[i] in supplier_left:
+            supplier_left[supplier[i]] -= supplier_cost[i]
+        if option[i] in cap_left:
+            cap_left[option[i]] -= 1
+    return pick
+
+
 def _dual_bound(prob: pulp.LpProblem, objective: float, fallback: float) -> float:
     """The MILP's proven upper bound (HiGHS's dual bound after branch and bound), else
     ``fallback`` (the LP relaxation, looser: on small instances its integrality gap is large).
@@ -326,6 +381,12 @@ def offers_allocate(
                 "The offer constraints cannot all hold.", constraint="budget"
             )
         pick = np.array([(v.value() or 0.0) > 0.5 for v in x], dtype=bool)
+        fallback = _greedy(treat, limits)
+        values = treat["value"].to_numpy("float64")
+        if float(values[fallback].sum()) > float(values[pick].sum()) + 1e-9:
+            # Stopped by its time limit without a better incumbent: keep the greedy one.
+            pick = fallback
+            facts["incumbent"] = "greedy"
         chosen = treat.loc[pick]
         objective = float(chosen["value"].sum())
         bound = min(_dual_bound(prob, objective, lp_bound), lp_bound)
@@ -345,7 +406,8 @@ def offers_allocate(
         bound=round(bound, _PLACES),
         gap=round(gap, 9),
         status=_status(gap, facts, gap_tolerance) if len(treat) else STATUS_OPTIMAL,
-        method=f"milp over {len(treat)} pairs ({facts.get('status', 'no pair')})",
+        method=f"milp over {len(treat)} pairs ({facts.get('status', 'no pair')})"
+        + (", greedy incumbent" if facts.get("incumbent") == "greedy" else ""),
         constraints=constraints,
         solve_seconds=time.perf_counter() - t0,
     )

@@ -132,3 +132,19 @@ def test_offers_allocate_names_the_bad_row():
     frame.loc[4, "product_id"] = 10
     with pytest.raises(EngineInputError, match="row 4: the customer has this product twice"):
         solve(frame)
+
+
+def test_greedy_fallback_is_feasible_and_never_beats_the_milp():
+    """The incumbent kept when the time limit stops the MILP early (``_greedy``)."""
+    from optimizer.engine.offers import _greedy
+
+    limits = OfferConstraints(max_offers=2, budget=3.0, supplier_budgets={"acme": 1.0})
+    frame = BASE.assign(required=False)
+    pick = _greedy(frame, limits)
+    chosen = frame.loc[pick]
+    assert chosen["retailer_cost"].sum() <= 3.0
+    assert chosen.loc[chosen["supplier"] == "acme", "supplier_cost"].sum() <= 1.0
+    assert chosen.groupby("customer_id").size().max() <= 2
+    assert (chosen["value"] > 0).all()
+    milp = offers_allocate(frame, limits, random_state=0, time_limit=10)
+    assert milp.objective >= chosen["value"].sum() - 1e-9
