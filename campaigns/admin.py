@@ -14,6 +14,7 @@ from campaigns.models import (
     Bonus,
     BonusType,
     Campaign,
+    CampaignOffer,
     Delivery,
     EmailTemplate,
     IdempotencyRecord,
@@ -21,6 +22,7 @@ from campaigns.models import (
     PromotionItem,
     PromotionProposal,
     Redemption,
+    SupplierBudget,
 )
 from campaigns.resources import PastOfferResource
 from campaigns.services.tokens import api_token_create, api_token_revoke
@@ -37,6 +39,25 @@ class BonusTypeAdmin(RetailerScopedAdmin):
     list_filter = (("retailer", RelatedOnly), "kind", "is_active")
     search_fields = ("code", "name")
     list_select_related = ("retailer",)
+
+
+@admin.register(SupplierBudget)
+class SupplierBudgetAdmin(RetailerScopedAdmin):
+    """What each supplier funds per campaign for product offers (docs/personalised-offers.md)."""
+
+    list_display = ("supplier", "budget", "retailer")
+    list_filter = (("retailer", RelatedOnly),)
+    search_fields = ("supplier",)
+    list_select_related = ("retailer",)
+
+
+@admin.register(CampaignOffer)
+class CampaignOfferAdmin(ReadOnlyScopedAdmin):
+    list_display = ("campaign", "customer", "product", "rank", "supplier", "expected_value")
+    list_filter = (("retailer", RelatedOnly), "candidate_kind")
+    search_fields = ("customer__external_id", "product__sku", "supplier")
+    raw_id_fields = ("campaign", "member", "customer", "product", "bonus_type")
+    list_select_related = ("campaign", "customer", "product")
 
 
 @admin.register(PastOffer)
@@ -57,7 +78,7 @@ class BonusAdmin(ReadOnlyScopedAdmin):
     list_display = ("code", "customer", "bonus_type", "state", "uses", "max_uses", "valid_to")
     list_filter = (("retailer", RelatedOnly), "state", ("bonus_type", RelatedOnly))
     search_fields = ("code", "customer__external_id")
-    raw_id_fields = ("campaign", "member", "customer", "bonus_type")
+    raw_id_fields = ("campaign", "member", "offer", "product", "customer", "bonus_type")
     list_select_related = ("customer", "bonus_type")
     date_hierarchy = "valid_to"
 

@@ -77,6 +77,13 @@ class BonusCancelled(RedemptionError):
     code = "cancelled"
 
 
+class ProductNotInBasket(RedemptionError):
+    """A product offer is redeemed only on a basket containing its product."""
+
+    code = "product_not_in_basket"
+    status = 422
+
+
 class BudgetExhausted(RedemptionError):
     """The campaign's budget cannot pay for this redemption."""
 

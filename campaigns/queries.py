@@ -13,6 +13,7 @@ from __future__ import annotations
 from campaigns.models import Bonus, BonusType, Campaign, IdempotencyRecord, Redemption
 from customers.models import Customer, PointsEntry
 from loyalty_site.sql import retailer_sql
+from retailers.models import Product
 
 _TABLES = {
     "bonus": Bonus,
@@ -20,6 +21,7 @@ _TABLES = {
     "campaign": Campaign,
     "customer": Customer,
     "redemption": Redemption,
+    "product": Product,
 }
 
 # --- Redemption (campaigns.services.redemption; steps as in its module docstring) ------------
@@ -49,7 +51,8 @@ RETURNING uses
     **_TABLES,
 )
 
-#: Steps 1-3 in one statement, for a bonus whose cost is its fixed ``redemption_cost``.
+#: Steps 1-3 in one statement, for a bonus whose cost is its fixed ``redemption_cost`` and that
+#: is not a product offer (whose basket is checked first, step 0).
 BONUS_TAKE_RECORD_BOOK = retailer_sql(
     """
 WITH take AS (
@@ -60,6 +63,7 @@ WITH take AS (
     FROM {bonus_type} t, {customer} c
     WHERE {retailer:b} AND b.code = %(code)s
       AND t.id = b.bonus_type_id AND c.id = b.customer_id AND t.kind <> %(multiplier)s
+      AND b.product_id IS NULL
       AND b.state = %(issued)s AND b.uses < b.max_uses
       AND b.valid_from <= %(today)s AND b.valid_to >= %(today)s
     RETURNING b.id, b.campaign_id, b.code, b.value, b.redemption_cost, b.uses, b.max_uses,
@@ -80,6 +84,15 @@ WITH take AS (
 )
 SELECT take.*, record.id, take.redemption_cost <= 0 OR EXISTS (SELECT FROM book)
 FROM take, record
+""",
+    **_TABLES,
+)
+
+#: A product offer's product (no row: the bonus is not a product offer).
+BONUS_PRODUCT = retailer_sql(
+    """
+SELECT p.sku, p.name FROM {bonus} b JOIN {product} p ON p.id = b.product_id
+WHERE b.id = %(bonus_id)s AND {retailer:b}
 """,
     **_TABLES,
 )

@@ -33,6 +33,8 @@ class AuditAction(models.TextChoices):
     NOT_SUPERSEDING = "not-superseding", "not superseding"
     DROP_ITEM = "drop_item", "item dropped"
     ISSUE = "issue", "issued"
+    #: Personalised product offers chosen for a proposed campaign (optimizer.services.offers).
+    OFFERS_ALLOCATE = "offers_allocate", "personalised offers allocated"
     CLOSE = "close", "closed"
     # Runs.
     RESTART = "restart", "restarted"

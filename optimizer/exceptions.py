@@ -87,3 +87,11 @@ class PromotionWeekDecided(PromotionError):
     """The week already has an approved proposal: it is not proposed again."""
 
     code = "promotion_week_decided"
+
+
+class OffersUnavailable(ApplicationError):
+    """Personalised offers cannot be chosen: no candidate, no product-offer type, or a budget
+    that the required generic bonuses alone exceed."""
+
+    code = "offers_unavailable"
+    status = 409

@@ -94,10 +94,23 @@ class TransactionOutputSerializer(serializers.Serializer):
     created = serializers.BooleanField(help_text="False when the transaction was already known.")
 
 
+class BasketLineInputSerializer(serializers.Serializer):
+    sku = serializers.CharField(max_length=64)
+    quantity = QuantityField(required=False, help_text="Default 1.")
+
+
 class RedemptionInputSerializer(serializers.Serializer):
     code = serializers.CharField(max_length=32)
     basket_amount = MoneyField(required=False, allow_null=True, min_value=Decimal("0"))
     store_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    # many=True hands max_length to the ListSerializer; djangorestframework-stubs 3.18.1 omit it.
+    lines = BasketLineInputSerializer(  # type: ignore[call-arg]
+        many=True,
+        required=False,
+        max_length=MAX_LINES,
+        help_text="The basket's lines. A product offer (kind product_offer) is redeemed only "
+        "when a line carries its product's SKU; other bonuses ignore the lines.",
+    )
 
 
 class RedemptionOutputSerializer(serializers.Serializer):

@@ -145,6 +145,7 @@ class RedemptionCreateApi(PosApi):
             basket_amount=data.get("basket_amount"),
             store=store,
             api_token=self.request.auth,
+            basket_skus=[line["sku"] for line in data.get("lines") or ()],
         )
         body = {
             "redemption_id": redeemed.redemption_id,

@@ -5,8 +5,8 @@ keeps working.
 """
 
 from campaigns.models.audit import AuditAction, AuditEntry
-from campaigns.models.campaign import Campaign, CampaignMember, CampaignState
-from campaigns.models.catalogue import BonusKind, BonusType, PastOffer
+from campaigns.models.campaign import Campaign, CampaignMember, CampaignOffer, CampaignState
+from campaigns.models.catalogue import BonusKind, BonusType, PastOffer, SupplierBudget
 from campaigns.models.delivery import Delivery, DeliveryState, EmailTemplate
 from campaigns.models.promotions import (
     CURRENT_PROPOSAL_STATES,
@@ -27,6 +27,7 @@ __all__ = [
     "BonusType",
     "Campaign",
     "CampaignMember",
+    "CampaignOffer",
     "CampaignState",
     "Delivery",
     "DeliveryState",
@@ -37,4 +38,5 @@ __all__ = [
     "PromotionProposal",
     "ProposalState",
     "Redemption",
+    "SupplierBudget",
 ]

@@ -167,3 +167,60 @@ class CampaignMember(RetailerOwned):
     def __str__(self) -> str:
         role = "control" if self.is_control else str(self.bonus_type_id)
         return f"{self.customer_id} in campaign #{self.campaign_id} ({role})"
+
+
+class CampaignOffer(RetailerOwned):
+    """A personalised product offer chosen for one campaign member (up to N per member).
+
+    Control members keep the offers they would have received, never issued, so that the
+    purchases of the offered products compare treated against control. Money is the expected
+    amount per offer (probability of redemption x discount), split between retailer and supplier.
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="offers")
+    member = models.ForeignKey(CampaignMember, on_delete=models.CASCADE, related_name="offers")
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="campaign_offers"
+    )
+    product = models.ForeignKey("retailers.Product", on_delete=models.PROTECT, related_name="+")
+    bonus_type = models.ForeignKey(
+        "campaigns.BonusType", on_delete=models.PROTECT, related_name="campaign_offers"
+    )
+    rank = models.PositiveSmallIntegerField(help_text="1 for the member's best offer.")
+    candidate_kind = models.CharField(
+        max_length=16, blank=True, help_text="buy_again, try or popular (the recommender's)."
+    )
+    discount_percent = models.DecimalField(
+        max_digits=5, decimal_places=2, validators=[MinValueValidator(0), MaxValueValidator(100)]
+    )
+    supplier = models.CharField(max_length=200, blank=True)
+    redemption_probability = models.DecimalField(
+        max_digits=5,
+        decimal_places=4,
+        default=0,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+    )
+    incremental_value = models.DecimalField(
+        **MONEY_FIELD, help_text="Expected incremental margin (the recommender's estimate)."
+    )
+    expected_retailer_cost = models.DecimalField(**MONEY_FIELD)
+    expected_supplier_cost = models.DecimalField(**MONEY_FIELD)
+    expected_value = models.DecimalField(
+        **MONEY_FIELD, help_text="Incremental value minus the retailer's expected cost."
+    )
+    reason = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["campaign", "member", "rank"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "customer", "product"], name="campaign_offer_unique_product"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["campaign", "product"], name="campaign_offer_product_idx"),
+            models.Index(fields=["customer", "campaign"], name="campaign_offer_customer_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} for {self.customer_id} in campaign #{self.campaign_id}"

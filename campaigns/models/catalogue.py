@@ -20,6 +20,7 @@ class BonusKind(models.TextChoices):
     FREE_PRODUCT = "free_product", "Free product"
     POINTS = "points", "Loyalty points (fixed amount)"
     POINTS_MULTIPLIER = "points_multiplier", "Loyalty points multiplier"
+    PRODUCT_OFFER = "product_offer", "Personalised product offer (percent off one product)"
     OTHER = "other", "Other (imported history)"
 
 
@@ -51,7 +52,8 @@ class BonusType(RetailerOwned):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
-        help_text="The product given by a free-product bonus.",
+        help_text="The product given by a free-product bonus, or the one product of a product "
+        "offer (empty on a product offer: any recommended product of ``category``).",
     )
     validity_days = models.PositiveSmallIntegerField(
         default=14, validators=[MinValueValidator(1), MaxValueValidator(365)]
@@ -77,6 +79,28 @@ class BonusType(RetailerOwned):
         validators=[MinValueValidator(0)],
         help_text="Cost to the retailer when redeemed; empty: derived from the kind and value.",
     )
+    supplier = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Product offers: the supplier who funds part of the discount; empty: the "
+        "product's brand.",
+    )
+    supplier_share = models.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        default=Decimal("0.000"),
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+        help_text="Product offers: share of the discount the supplier pays (0 to 1).",
+    )
+    product_budget = models.DecimalField(
+        **MONEY_DIGITS,
+        default=None,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="Product offers: per product and campaign, cap on the expected discount "
+        "(retailer and supplier shares); empty: no cap.",
+    )
 
     class Meta:
         ordering = ["retailer", "code"]
@@ -85,6 +109,10 @@ class BonusType(RetailerOwned):
             models.CheckConstraint(
                 condition=~Q(kind="percent_discount") | Q(face_value__lte=100),
                 name="bonus_type_percent_at_most_100",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="product_offer") | Q(face_value__gt=0, face_value__lte=100),
+                name="bonus_type_product_offer_percent",
             ),
         ]
 
@@ -95,6 +123,25 @@ class BonusType(RetailerOwned):
 
     def __str__(self) -> str:
         return self.name or self.code
+
+
+class SupplierBudget(RetailerOwned):
+    """What a supplier funds per campaign: the cap on its expected share of product-offer
+    discounts. A supplier without a row has no cap."""
+
+    supplier = models.CharField(max_length=200)
+    budget = models.DecimalField(**MONEY_DIGITS, validators=[MinValueValidator(0)])
+
+    class Meta:
+        ordering = ["retailer", "supplier"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["retailer", "supplier"], name="supplier_budget_unique_supplier"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.supplier}: {self.budget}"
 
 
 class PastOffer(RetailerOwned):

@@ -32,7 +32,28 @@ class Bonus(RetailerOwned):
         "campaigns.Campaign", on_delete=models.PROTECT, related_name="bonuses"
     )
     member = models.OneToOneField(
-        "campaigns.CampaignMember", on_delete=models.PROTECT, related_name="bonus"
+        "campaigns.CampaignMember",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="bonus",
+        help_text="The member's generic bonus; empty on a product offer (see ``offer``).",
+    )
+    offer = models.OneToOneField(
+        "campaigns.CampaignOffer",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="bonus",
+        help_text="The personalised product offer this bonus carries.",
+    )
+    product = models.ForeignKey(
+        "retailers.Product",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Product offers: redeemed only on a basket containing this product.",
     )
     customer = models.ForeignKey(
         "customers.Customer", on_delete=models.CASCADE, related_name="bonuses"
@@ -66,6 +87,11 @@ class Bonus(RetailerOwned):
             ),
             models.CheckConstraint(
                 condition=Q(valid_to__gte=F("valid_from")), name="bonus_valid_ordered"
+            ),
+            models.CheckConstraint(
+                condition=Q(member__isnull=False, offer__isnull=True)
+                | Q(member__isnull=True, offer__isnull=False, product__isnull=False),
+                name="bonus_member_or_offer",
             ),
         ]
         indexes = [

@@ -52,31 +52,48 @@ def campaign_check(*, campaign: Campaign) -> dict[str, Any]:
     """
     members = campaign.members.all()
     treated = members.filter(is_control=False)
-    if treated.filter(bonus_type__isnull=True).exists():
-        raise ProposalInvalid("A treated customer has no bonus type.")
-    cost = quantize(sum((c for c in treated.values_list("expected_cost", flat=True)), Decimal(0)))
+    # A generic bonus the offer allocation dropped (budget) leaves its member with nothing.
+    dropped = [int(k) for k in (campaign.solver.get("offers") or {}).get("dropped_generic", {})]
+    empty = treated.filter(bonus_type__isnull=True, offers__isnull=True).exclude(pk__in=dropped)
+    if empty.exists():
+        raise ProposalInvalid("A treated customer has no bonus type and no product offer.")
+    offers = campaign.offers.filter(member__is_control=False)
+    costs = [
+        *treated.values_list("expected_cost", flat=True),
+        *offers.values_list("expected_retailer_cost", flat=True),
+    ]
+    cost = quantize(sum(costs, Decimal(0)))
     if cost > quantize(campaign.budget):
         raise ProposalInvalid(
             f"Expected cost {cost} is above the budget {quantize(campaign.budget)}."
         )
     counts = dict(
-        treated.values("bonus_type__code")
+        treated.filter(bonus_type__isnull=False)
+        .values("bonus_type__code")
         .annotate(n=Count("id"))
         .values_list("bonus_type__code", "n")
     )
+    for code, n in (
+        offers.values("bonus_type__code")
+        .annotate(n=Count("id"))
+        .values_list("bonus_type__code", "n")
+    ):
+        counts[code] = counts.get(code, 0) + n
     for code, cap in campaign_caps(campaign).items():
         if counts.get(code, 0) > cap:
             raise ProposalInvalid(
                 f"{counts[code]} bonuses of type {code} are above its cap of {cap}."
             )
-    inactive = treated.filter(~Q(bonus_type__is_active=True)).values_list(
+    inactive = treated.filter(bonus_type__isnull=False, bonus_type__is_active=False).values_list(
         "bonus_type__code", flat=True
     )
     if inactive.exists():
         raise ProposalInvalid(
             f"Bonus type {inactive.first()} is no longer active; re-run the allocation."
         )
-    if campaign.bonuses.filter(member__is_control=True).exists():
+    if campaign.bonuses.filter(
+        Q(member__is_control=True) | Q(offer__member__is_control=True)
+    ).exists():
         raise ProposalInvalid("A control-group customer was issued a bonus.")
     return {
         "expected_cost": str(cost),

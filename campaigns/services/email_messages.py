@@ -64,6 +64,8 @@ def value_text(*, kind: str, value: Decimal, currency: str, product: str = "") -
         return f"x{_number(value)} points"
     if kind == BonusKind.FREE_PRODUCT:
         return f"free {product}".strip()
+    if kind == BonusKind.PRODUCT_OFFER:
+        return f"{_number(value)} % off {product}".strip()
     return _number(value)
 
 
@@ -81,9 +83,9 @@ def recipients_load(deliveries: QuerySet[Delivery]) -> list[Delivery]:
         .values("balance_after")[:1]
     )
     return list(
-        deliveries.select_related("bonus__bonus_type__product", "customer").annotate(
-            balance=Subquery(balance)
-        )
+        deliveries.select_related(
+            "bonus__bonus_type__product", "bonus__product", "bonus__offer", "customer"
+        ).annotate(balance=Subquery(balance))
     )
 
 
@@ -91,15 +93,21 @@ def variables_for(delivery: Delivery, retailer: Retailer) -> dict[str, Any]:
     """The documented variables (``campaigns.mail_templates.VARIABLES``) of one delivery."""
     bonus = delivery.bonus
     btype = bonus.bonus_type
-    product = btype.product.name if btype.product is not None else ""
+    # A product offer names its own product; a free-product bonus its type's.
+    product_row = bonus.product or btype.product
+    product = product_row.name or product_row.sku if product_row is not None else ""
     seed = portal_seed(retailer_id=bonus.retailer_id, code=bonus.code)
+    value = value_text(
+        kind=btype.kind, value=bonus.value, currency=retailer.currency, product=product
+    )
+    title = btype.description or btype.name or btype.code
+    if bonus.offer is not None:  # a personalised product offer: what and why, for this customer
+        title = f"{value}: {bonus.offer.reason}" if bonus.offer.reason else value
     return {
         "first_name": "",  # the platform stores no names (docs/delivery.md)
         "retailer": retailer.name,
-        "bonus": btype.description or btype.name or btype.code,
-        "value": value_text(
-            kind=btype.kind, value=bonus.value, currency=retailer.currency, product=product
-        ),
+        "bonus": title,
+        "value": value,
         "code": bonus.code,
         "qr": f"cid:{QR_CID}",
         "valid_from": bonus.valid_from.isoformat(),

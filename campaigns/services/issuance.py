@@ -45,6 +45,7 @@ from campaigns.models import (
 )
 from campaigns.services.delivery import deliveries_prepare
 from campaigns.services.events import bonuses_issued_emit
+from campaigns.services.offers import campaign_offers_issue
 from campaigns.services.workflow import campaign_mark_issued
 from customers.models import PointsEntry, PointsKind, TransactionLine
 from customers.services.points import points_bonus_credit, retailer_today
@@ -221,7 +222,8 @@ def campaign_bonuses_issue(*, campaign_id: int) -> int:
     """Issue the bonuses of an approved campaign's treated members, then mark it issued.
 
     Returns the number of bonuses created by this call (0 when they all existed already).
-    Control members and members without a bonus type get nothing.
+    Control members and members without a bonus type get nothing. Treated members' personalised
+    product offers are issued after the generic bonuses (``campaigns.services.offers``).
 
     Raises:
         TransitionNotAllowed: the campaign is neither approved nor issued.
@@ -239,5 +241,8 @@ def campaign_bonuses_issue(*, campaign_id: int) -> int:
             break
         created += _issue_batch(campaign, batch)
         last_pk = batch[-1].pk
+    created += campaign_offers_issue(
+        campaign=campaign, today=retailer_today(campaign.retailer), new_code=bonus_code_generate
+    )
     campaign_mark_issued(campaign_id=campaign.pk, issued=created)
     return created

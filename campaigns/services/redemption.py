@@ -1,7 +1,8 @@
 """Redemption of a bonus at the till, and the daily expiry of bonuses.
 
 One transaction does, in this order (the same lock order everywhere, so no deadlock):
-    0. read the bonus with its type and customer (no lock) and check its dates;
+    0. read the bonus with its type and customer (no lock) and check its dates; a product offer
+       also needs its product among the basket's lines (its product never changes, so no lock);
     1. ``UPDATE bonus SET uses = uses + 1 WHERE id = .. AND state = 'issued' AND uses < max_uses
        RETURNING uses`` (no row: already redeemed, or cancelled meanwhile) - the row lock
        serialises the redemptions of one bonus;
@@ -17,14 +18,15 @@ Any refusal raises, which rolls the whole transaction back. The check constraint
 Tills redeem at the rate of a national chain's checkouts, so these are plain SQL statements
 (``campaigns.queries``, each scoped to the retailer) rather than ORM queries, whose compilation cost
 more CPU than the database work itself. Steps 1-3 are a single statement for every bonus whose cost
-is its fixed ``redemption_cost`` (all kinds but the points multiplier); step 0 is then only needed
-to say why a redemption was refused.
+is its fixed ``redemption_cost`` (all kinds but the points multiplier) and that is not a product
+offer; step 0 is then only needed to say why a redemption was refused.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
@@ -40,11 +42,13 @@ from campaigns.exceptions import (  # noqa: F401
     BonusNotFound,
     BonusNotYetValid,
     BudgetExhausted,
+    ProductNotInBasket,
     RedemptionError,
 )
 from campaigns.models import Bonus, BonusKind, BonusState
 from campaigns.queries import (
     BONUS_FIND,
+    BONUS_PRODUCT,
     BONUS_STATE,
     BONUS_TAKE_RECORD_BOOK,
     BONUS_TAKE_USE,
@@ -115,6 +119,18 @@ def _check_dates(
         raise BonusNotYetValid(f"Bonus {code} is valid from {valid_from}.")
 
 
+def _check_basket(cursor: Any, use: _Use, bonus: _Found) -> None:
+    """A product offer needs its product among the basket's lines (the only product-offer step)."""
+    cursor.execute(BONUS_PRODUCT.text, BONUS_PRODUCT.params(use.retailer.pk, bonus_id=bonus.id))
+    row = cursor.fetchone()
+    if row is not None and row[0] not in use.basket_skus:
+        sku, name = row
+        raise ProductNotInBasket(
+            f"Bonus {bonus.code} is an offer on product {sku} ({name}): the basket has no line "
+            f"with SKU {sku}."
+        )
+
+
 def _multiplier_points(bonus: _Found, retailer: Retailer, basket: Decimal | None) -> int:
     if bonus.kind != BonusKind.POINTS_MULTIPLIER or not basket or basket <= 0:
         return 0
@@ -133,6 +149,7 @@ class _Use:
     basket_amount: Decimal | None
     store_id: int | None
     api_token_id: int | None
+    basket_skus: frozenset[str] = frozenset()
 
     @property
     def stamp(self) -> Any:
@@ -194,6 +211,7 @@ def _take(cursor: Any, use: _Use) -> Redeemed:
     if bonus is None:
         raise BonusNotFound("No bonus with this code.")
     _check_dates(bonus.code, bonus.state, bonus.valid_from, bonus.valid_to, use.today)
+    _check_basket(cursor, use, bonus)
     extra_points = _multiplier_points(bonus, retailer, use.basket_amount)
     cost = quantize(extra_points * retailer.point_value) if extra_points else bonus.redemption_cost
     take = BONUS_TAKE_USE.params(
@@ -256,6 +274,7 @@ def bonus_redeem(
     store: Any = None,
     api_token: Any = None,
     now: dt.datetime | None = None,
+    basket_skus: Collection[str] = (),
 ) -> Redeemed:
     """Redeem the bonus ``code`` of ``retailer`` once.
 
@@ -270,6 +289,8 @@ def bonus_redeem(
         BonusExpired / BonusNotYetValid / BonusCancelled: outside its validity.
         AlreadyRedeemed: every allowed use is taken.
         BudgetExhausted: the campaign's spend limit cannot cover this use.
+        ProductNotInBasket: a product offer, and ``basket_skus`` (the SKUs of the basket's
+            lines) lacks its product.
     """
     now = now or timezone.now()
     use = _Use(
@@ -280,6 +301,7 @@ def bonus_redeem(
         basket_amount=basket_amount,
         store_id=getattr(store, "pk", None),
         api_token_id=getattr(api_token, "pk", None),
+        basket_skus=frozenset(basket_skus),
     )
     with hot_cursor() as cursor:
         redeemed = _take_at_once(cursor, use) or _take(cursor, use)

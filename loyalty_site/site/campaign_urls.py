@@ -2,7 +2,13 @@
 
 from django.urls import path
 
-from loyalty_site.site.campaign_views import campaigns, delivery, promotion_outcomes, promotions
+from loyalty_site.site.campaign_views import (
+    campaigns,
+    delivery,
+    offers,
+    promotion_outcomes,
+    promotions,
+)
 
 app_name = "campaigns"
 
@@ -19,6 +25,7 @@ urlpatterns = [
         "campaigns/<int:pk>/reject/", campaigns.CampaignRejectView.as_view(), name="campaign-reject"
     ),
     path("campaigns/<int:pk>/rerun/", campaigns.CampaignRerunView.as_view(), name="campaign-rerun"),
+    path("campaigns/<int:pk>/offers/", offers.CampaignOffersView.as_view(), name="campaign-offers"),
     path(
         "campaigns/<int:pk>/results/",
         campaigns.CampaignResultsView.as_view(),

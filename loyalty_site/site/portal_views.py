@@ -44,11 +44,13 @@ def portal_page(request: HttpRequest, token: str) -> HttpResponse:
     bonuses = Bonus.objects.for_retailer(customer.retailer_id).filter(customer=customer)
     active = list(
         bonuses.filter(state=BonusState.ISSUED, valid_to__gte=today)
-        .select_related("bonus_type")
+        .select_related("bonus_type", "product", "offer")
         .order_by("valid_to")
     )
     redeemed = list(
-        bonuses.filter(uses__gt=0).select_related("bonus_type").order_by("-state_changed_at")[:20]
+        bonuses.filter(uses__gt=0)
+        .select_related("bonus_type", "product")
+        .order_by("-state_changed_at")[:20]
     )
     context = {
         "customer": customer,

@@ -124,7 +124,12 @@ def _unit_cost(bonus_type: BonusType, retailer: Retailer, mean_basket: float) ->
 
 def unit_costs(*, retailer: Retailer, mean_basket: float) -> dict[str, Decimal]:
     """Per active bonus type code, the cost of one redemption (what the campaign spends)."""
-    types = BonusType.objects.for_retailer(retailer).filter(is_active=True)
+    # Product offers are priced per product by the offer allocation (optimizer.services.offers).
+    types = (
+        BonusType.objects.for_retailer(retailer)
+        .filter(is_active=True)
+        .exclude(kind=BonusKind.PRODUCT_OFFER)
+    )
     return {
         t.code: Decimal(str(round(_unit_cost(t, retailer, mean_basket), 2)))
         for t in types.select_related("product")
@@ -133,7 +138,11 @@ def unit_costs(*, retailer: Retailer, mean_basket: float) -> dict[str, Decimal]:
 
 def _bonus_types(run: AllocationRun, mean_basket: float) -> tuple[pd.DataFrame, dict[str, int]]:
     wanted = run.settings.bonus_types
-    types = BonusType.objects.for_retailer(run.retailer).filter(is_active=True)
+    types = (
+        BonusType.objects.for_retailer(run.retailer)
+        .filter(is_active=True)
+        .exclude(kind=BonusKind.PRODUCT_OFFER)
+    )
     if wanted:
         types = types.filter(code__in=wanted)
     reference = (run.scoring_run.metrics or {}).get("response", {}).get("visit_reference") or {}

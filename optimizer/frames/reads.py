@@ -7,7 +7,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from campaigns.models import BonusType
+from campaigns.models import BonusKind, BonusType
 from optimizer import queries
 from optimizer.frames.common import (
     ALL_CUSTOMERS,
@@ -144,8 +144,10 @@ def offers_frame(
 
 
 def bonus_type_codes(*, retailer: Retailer) -> list[str]:
-    """Codes of the retailer's whole bonus catalogue (active or not), sorted."""
-    return sorted(BonusType.objects.for_retailer(retailer).values_list("code", flat=True))
+    """Codes of the retailer's whole bonus catalogue (active or not), sorted; product offers
+    aside (priced per product by ``optimizer.services.offers``, not by a response model)."""
+    types = BonusType.objects.for_retailer(retailer).exclude(kind=BonusKind.PRODUCT_OFFER)
+    return sorted(types.values_list("code", flat=True))
 
 
 def scoring_frames_read(

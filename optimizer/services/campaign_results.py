@@ -24,6 +24,7 @@ from campaigns.models import Bonus, BonusKind, Campaign, CampaignState, Redempti
 from campaigns.services.workflow import campaign_close
 from customers.models import PointsEntry, PointsKind, TransactionLine
 from optimizer.engine.results import campaign_results
+from optimizer.services.offers import campaign_offer_results
 
 
 def campaign_window(campaign: Campaign) -> tuple[dt.date, dt.date]:
@@ -99,7 +100,13 @@ def campaign_results_measure(*, campaign: Campaign) -> dict[str, Any]:
     first, last = campaign_window(campaign)
     results = campaign_results(campaign_outcomes(campaign))
     issued = Bonus.objects.filter(campaign=campaign).count()
-    return {**results, "window": [first.isoformat(), last.isoformat()], "bonuses_issued": issued}
+    offers = campaign_offer_results(campaign=campaign, first=first, last=last)
+    return {
+        **results,
+        "window": [first.isoformat(), last.isoformat()],
+        "bonuses_issued": issued,
+        **({"product_offers": offers} if offers else {}),
+    }
 
 
 def campaign_results_close_due(*, today: dt.date | None = None) -> int:

@@ -8,12 +8,15 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from campaigns.models import Campaign, PromotionItem, PromotionProposal
+import pandas as pd
+
+from campaigns.models import BonusKind, BonusType, Campaign, PromotionItem, PromotionProposal
 from campaigns.services.promotions import proposal_totals
 from customers.models import Customer
 from customers.services.portal import portal_link_create
 from optimizer.models import AllocationRun, PromotionRun, ScoringRun
 from optimizer.services.allocation import allocation_run_execute
+from optimizer.services.offers import campaign_offers_allocate
 from retailers.models import Retailer, RunStatus
 from tests.customers.factories import TransactionFactory, TransactionLineFactory
 from tests.optimizer.allocation_fixtures import scored_tenant, start_allocation
@@ -76,6 +79,48 @@ def _promotion_proposal(retailer: Retailer, products: int = 20) -> PromotionProp
     return proposal
 
 
+def _personalised_offers(campaign: Campaign, products: int = 3) -> None:
+    """Product offers on the proposal (long names: the offers tables must fit both widths)."""
+    retailer = campaign.retailer
+    BonusType.objects.create(
+        retailer=retailer,
+        code="product-20",
+        name="20 % off a recommended product",
+        kind=BonusKind.PRODUCT_OFFER,
+        face_value=Decimal("20.00"),
+        supplier_share=Decimal("0.500"),
+        requires_consent=False,
+        is_active=True,
+    )
+    offered = [
+        ProductFactory(
+            retailer=retailer,
+            sku=f"OFFER-{n}",
+            name=f"Wholegrain organic breakfast cereal with dried fruit and nuts {n}",
+            brand="Nordic Breakfast Cereals Cooperative of Small Farms",
+        )
+        for n in range(products)
+    ]
+    customers = list(campaign.members.values_list("customer_id", flat=True)[:20])
+    rows = [
+        (
+            c,
+            p.pk,
+            "buy_again",
+            1.0,
+            n + 1,
+            Decimal("3.00"),
+            "you often buy it; last bought 5 weeks ago",
+        )
+        for c in customers
+        for n, p in enumerate(offered)
+    ]
+    columns = ["customer_id", "product_id", "kind", "score", "rank", "incremental_value", "reason"]
+    campaign_offers_allocate(
+        campaign_id=campaign.pk, actor=None, candidates=pd.DataFrame(rows, columns=columns)
+    )
+
+
 def pages_data(retailer: Retailer) -> Pages:
     """Everything the page walk visits, for ``retailer``."""
     scoring = scored_tenant(retailer, customers=40)
@@ -84,6 +129,7 @@ def pages_data(retailer: Retailer) -> Pages:
     )
     run = allocation_run_execute(run_id=run.pk)
     assert run.status == RunStatus.SUCCEEDED, run.error
+    _personalised_offers(run.campaign)
     customer = Customer.objects.filter(retailer=retailer).order_by("pk").first()
     assert customer is not None
     for day in range(3):

@@ -19,12 +19,14 @@ from django.utils import timezone
 
 from campaigns.models import (
     BonusKind,
+    CampaignOffer,
     Delivery,
     EmailTemplate,
     IdempotencyRecord,
     PromotionItem,
     PromotionProposal,
     Redemption,
+    SupplierBudget,
 )
 from campaigns.services.audit import audit_record
 from campaigns.services.tokens import api_token_create
@@ -198,6 +200,21 @@ def build_tenant(marker: str, *, role: str = Role.ADMIN) -> Tenant:
         campaign=o["campaign"], customer=o["customer"], bonus_type=o["bonus_type"]
     )
     o["bonus"] = BonusFactory(member=o["member"], code=f"{marker.upper()}BONUS1")
+    o["supplier_budget"] = SupplierBudget.objects.create(
+        retailer=retailer, supplier=f"{marker} supplier", budget=Decimal("10.00")
+    )
+    o["campaign_offer"] = CampaignOffer.objects.create(
+        retailer=retailer,
+        campaign=o["campaign"],
+        member=o["member"],
+        customer=o["customer"],
+        product=o["product"],
+        bonus_type=o["bonus_type"],
+        rank=1,
+        discount_percent=Decimal("20.00"),
+        supplier=f"{marker} supplier",
+        reason=f"{marker} offer",
+    )
     o["promotion_run"] = PromotionRun.objects.create(
         retailer=retailer, week_start=dt.date(2025, 6, 2), status=RunStatus.SUCCEEDED
     )

@@ -120,6 +120,7 @@ MAPPINGS: dict[str, Filler] = {
     "campaigns:campaign-approve": one("pk", "campaign"),
     "campaigns:campaign-reject": one("pk", "campaign"),
     "campaigns:campaign-rerun": one("pk", "campaign"),
+    "campaigns:campaign-offers": one("pk", "campaign"),
     "campaigns:campaign-results": one("pk", "campaign"),
     "campaigns:campaign-audience": one("pk", "campaign"),
     "campaigns:promotion-run-detail": one("pk", "promotion_run"),

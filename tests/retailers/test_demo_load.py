@@ -92,6 +92,7 @@ def test_load_demo_slice_matches_the_source_tables():
         "type-a",
         "type-b",
         "type-c",
+        "product-20",  # the personalised product offer (docs/personalised-offers.md)
     }
 
     history = PromotionHistory.objects.filter(retailer=retailer)

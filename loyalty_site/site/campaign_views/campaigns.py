@@ -41,6 +41,7 @@ from loyalty_site.charts import campaign_breakdown_figure, campaign_results_figu
 from loyalty_site.error_pages import DomainErrorRedirectMixin
 from loyalty_site.errors import ApplicationError
 from loyalty_site.site.campaign_views.delivery import delivery_context
+from loyalty_site.site.campaign_views.offer_report import offers_context
 from loyalty_site.users import signed_in
 from optimizer.engine.settings import SettingsInvalid, budget_parse
 from optimizer.exceptions import AllocationRunAlreadyActive
@@ -192,6 +193,8 @@ class CampaignDetailView(CampaignObjectMixin, DetailView):
             **results_context(campaign.results if campaign.state == CampaignState.CLOSED else None),
             **delivery_context(campaign, can_export=self.user_can(Role.APPROVER)),
         )
+        can_choose = self.user_can(Role.APPROVER) and campaign.state == CampaignState.PROPOSED
+        context.update(offers_context(campaign, can_edit=can_choose))
         return context
 
     def review_context(self, campaign: Campaign) -> dict[str, Any]:

@@ -13,11 +13,12 @@ import datetime as dt
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns.models import BonusType, PastOffer
+from campaigns.models import BonusKind, BonusType, PastOffer, SupplierBudget
 from customers.models import Customer, PointsEntry, Transaction, TransactionLine
 from loyalty_site.site.demo import completejourney as cj
 from loyalty_site.site.demo import completejourney_files as files
@@ -54,6 +55,8 @@ from retailers.models import (
 DEMO_SLUG = "demo"
 DEMO_NAME = "Complete Journey demo"
 DEMO_CURRENCY = "USD"
+#: The demo's personalised product offer (``_product_offer_catalogue``).
+DEMO_PRODUCT_OFFER = "product-20"
 LOADED_MODELS = (
     Store,
     Product,
@@ -136,6 +139,24 @@ def demo_load(
     )
 
 
+def _product_offer_catalogue(retailer: Retailer) -> None:
+    """A personalised product offer for the demo (docs/personalised-offers.md): 20 % off any
+    recommended product, half funded by its brand ("National" brands, capped at 250.00 a
+    campaign; the retailer's "Private" label funds nothing beyond its share)."""
+    BonusType.objects.create(
+        retailer=retailer,
+        code=DEMO_PRODUCT_OFFER,
+        name="20 % off a product picked for you",
+        kind=BonusKind.PRODUCT_OFFER,
+        is_active=True,
+        face_value=Decimal("20.00"),
+        validity_days=7,
+        supplier_share=Decimal("0.500"),
+        description="Personalised product offer; the supplier is the product's brand.",
+    )
+    SupplierBudget.objects.create(retailer=retailer, supplier="National", budget=Decimal("250.00"))
+
+
 def _load(
     *,
     slug: str,
@@ -200,6 +221,7 @@ def _load(
     with timer.writing("offers"):
         bonus_ids = write_bonus_types(retailer, bonus_types)
         write_past_offers(retailer, offers, customer_ids=customer_ids, bonus_type_ids=bonus_ids)
+        _product_offer_catalogue(retailer)
     counts.update(
         stores=len(store_ids),
         products=len(product_ids),

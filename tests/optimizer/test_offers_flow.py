@@ -1,0 +1,93 @@
+"""End to end through the staff pages: a proposed campaign gets personalised product offers from
+the latest recommendation run, is approved and issued; the customer sees the offer in the e-mail
+and on the portal; the till redeems it only with the product in the basket.
+
+The candidates are rows of a recommendation run written by the test (the recommender's own tests
+cover how they are made); the figures are those of ``tests/campaigns/offer_fixtures.py``.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+from campaigns.models import Bonus, CampaignState
+from campaigns.tasks import deliveries_send_task
+from optimizer.models import OfferCandidate
+from retailers.models import Role
+from tests.campaigns.offer_fixtures import offer_world
+from tests.campaigns.rewards_factories import token_client
+from tests.optimizer.factories import RecommendationRunFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def candidates_in_db(retailer, world) -> None:
+    run = RecommendationRunFactory(retailer=retailer)
+    OfferCandidate.objects.bulk_create(
+        OfferCandidate(
+            retailer=retailer,
+            run=run,
+            customer_id=int(row.customer_id),
+            product_id=int(row.product_id),
+            kind=row.kind,
+            score=row.score,
+            rank=int(row.rank),
+            incremental_value=row.incremental_value,
+            reason=row.reason,
+        )
+        for row in world.candidates.itertuples(index=False)
+    )
+
+
+def test_personalised_offer_campaign_from_the_staff_pages_to_the_till(
+    client, api_client, retailer, make_staff, django_capture_on_commit_callbacks
+):
+    world = offer_world(retailer)
+    candidates_in_db(retailer, world)
+    c1 = world.customers[0]
+    c1.email = "c1@x.test"
+    c1.save(update_fields=["email"])
+    campaign = world.campaign
+    detail = reverse("campaigns:campaign-detail", args=[campaign.pk])
+
+    client.force_login(make_staff(retailer, Role.APPROVER))
+    assert "Add personalised offers" in client.get(detail).content.decode()
+    response = client.post(
+        reverse("campaigns:campaign-offers", args=[campaign.pk]), {"max_offers": 2}
+    )
+    assert response.status_code == 302
+    page = client.get(detail).content.decode()
+    assert "Top products offered" in page
+    assert "Milk" in page
+    assert "Tea" in page
+    assert "Acme Dairy" in page  # supplier funding, 0.35 expected
+    assert "0.35" in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("campaigns:campaign-approve", args=[campaign.pk]), {"comment": ""})
+    campaign.refresh_from_db()
+    assert campaign.state == CampaignState.ISSUED
+    milk = Bonus.objects.get(customer=c1, product=world.milk)
+
+    deliveries_send_task()
+    mine = [m for m in mail.outbox if m.to == ["c1@x.test"]]
+    offer_mail = next(m for m in mine if milk.code in m.body)
+    assert "20 % off Milk" in offer_mail.body
+    assert "you often buy Milk; last bought 5 weeks ago" in offer_mail.body
+
+    portal = offer_mail.body.split("Your rewards page: ")[1].split()[0]
+    portal_page = client.get(portal).content.decode()
+    assert "20% off Milk" in portal_page
+    assert "last bought 5 weeks ago" in portal_page
+    assert milk.code in portal_page
+
+    till = token_client(api_client, retailer)[0]
+    url = "/api/v1/redemptions/"
+    refused = till.post(url, {"code": milk.code}, format="json", HTTP_IDEMPOTENCY_KEY="t1")
+    assert refused.status_code == 422
+    assert "MILK1" in refused.json()["error"]["message"]
+    body = {"code": milk.code, "lines": [{"sku": "MILK1", "quantity": "1"}]}
+    accepted = till.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="t2")
+    assert accepted.status_code == 201, accepted.json()
