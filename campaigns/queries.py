@@ -13,8 +13,10 @@ from __future__ import annotations
 from campaigns.models import Bonus, BonusType, Campaign, IdempotencyRecord, Redemption
 from customers.models import Customer, PointsEntry
 from loyalty_site.sql import retailer_sql
+from retailers.webhook_models import WebhookEndpoint
 
 _TABLES = {
+    "endpoint": WebhookEndpoint,
     "bonus": Bonus,
     "bonus_type": BonusType,
     "campaign": Campaign,
@@ -49,7 +51,9 @@ RETURNING uses
     **_TABLES,
 )
 
-#: Steps 1-3 in one statement, for a bonus whose cost is its fixed ``redemption_cost``.
+#: Steps 1-3 in one statement, for a bonus whose cost is its fixed ``redemption_cost``; its last
+#: column says whether an active webhook endpoint wants the redemption (``event_types``: the JSON
+#: list of that one type), so the common case, nobody subscribed, needs no query of its own.
 BONUS_TAKE_RECORD_BOOK = retailer_sql(
     """
 WITH take AS (
@@ -78,7 +82,9 @@ WITH take AS (
       AND ca.spent <= ca.spend_limit - take.redemption_cost
     RETURNING ca.id
 )
-SELECT take.*, record.id, take.redemption_cost <= 0 OR EXISTS (SELECT FROM book)
+SELECT take.*, record.id, take.redemption_cost <= 0 OR EXISTS (SELECT FROM book),
+       EXISTS (SELECT FROM {endpoint} e WHERE {retailer:e} AND e.is_active
+               AND e.event_types @> %(event_types)s::jsonb)
 FROM take, record
 """,
     **_TABLES,
