@@ -118,31 +118,28 @@ WHERE id = %(campaign_id)s AND {retailer} AND spent <= spend_limit - %(cost)s
 
 # --- The till's customer lookup (campaigns.api.queries) --------------------------------------
 
-#: The customer and their bonuses issued and valid on ``today`` or later (soonest expiry first).
-CUSTOMER_BONUSES = retailer_sql(
+#: The customer with, in one row, their bonuses issued and valid on ``today`` or later (soonest
+#: expiry first) and their points ledger in order, each a JSON array of arrays (money as text, so
+#: no float ever holds it; dates as ISO strings): one round trip per lookup.
+CUSTOMER_SNAPSHOT = retailer_sql(
     """
-SELECT c.id, b.code, t.code, t.name, t.kind, b.value, b.points, b.valid_from, b.valid_to,
-       b.state, b.uses, b.max_uses
+SELECT c.id,
+       (SELECT json_agg(json_build_array(b.code, t.code, t.name, t.kind, b.value::text,
+                                         b.points, b.valid_from, b.valid_to, b.state, b.uses,
+                                         b.max_uses)
+                        ORDER BY b.valid_to, b.id)
+        FROM {bonus} b JOIN {bonus_type} t ON t.id = b.bonus_type_id
+        WHERE b.customer_id = c.id AND {retailer:b}
+          AND b.state = %(issued)s AND b.valid_to >= %(today)s),
+       (SELECT json_agg(json_build_array(p.seq, p.points, p.expires_on, p.balance_after)
+                        ORDER BY p.seq)
+        FROM {ledger} p
+        WHERE p.customer_id = c.id AND {retailer:p})
 FROM {customer} c
-LEFT JOIN {bonus} b
-       ON b.customer_id = c.id AND {retailer:b}
-      AND b.state = %(issued)s AND b.valid_to >= %(today)s
-LEFT JOIN {bonus_type} t ON t.id = b.bonus_type_id
 WHERE {retailer:c} AND c.external_id = %(external_id)s
-ORDER BY b.valid_to, b.id
-""",
-    **_TABLES,
-)
-
-#: The customer's points ledger in order.
-POINTS_LEDGER = retailer_sql(
-    """
-SELECT seq, points, expires_on, balance_after
-FROM {ledger}
-WHERE customer_id = %(customer_id)s AND {retailer}
-ORDER BY seq
 """,
     ledger=PointsEntry,
+    **_TABLES,
 )
 
 # --- Idempotent answers (campaigns.api.idempotency) ------------------------------------------
