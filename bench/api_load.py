@@ -256,10 +256,16 @@ def prepare(customers: int, bonuses: int, lines: int = 0) -> dict:
 def start_server(
     port: int, workers: int, threads: int, pool: str = "all", env: dict | None = None
 ) -> subprocess.Popen:
-    """gunicorn with the production configuration, as the ``WEB_POOL`` ``pool``."""
+    """gunicorn with the production configuration, as the ``WEB_POOL`` ``pool`` (``"hello"``:
+    the hello-world application of ``bench/hello_wsgi.py`` with the tills' configuration)."""
+    app = "loyalty_site.wsgi:application"
+    if pool == "hello":
+        app, pool = "hello_wsgi:application", "tills"
     cmd = [
         str(ROOT / ".venv" / "bin" / "gunicorn"),
-        "loyalty_site.wsgi:application",
+        app,
+        "--pythonpath",
+        str(ROOT / "bench"),
         "--config",
         "python:loyalty_site.gunicorn_conf",  # the production settings
         "--bind",
@@ -275,7 +281,10 @@ def start_server(
         cmd = ["nice", "-n", str(STAFF_NICE), *cmd]  # as the README's deployment starts it
     server_env = {**os.environ, **SERVER_ENV, **(env or {}), "WEB_POOL": pool}
     server = subprocess.Popen(cmd, cwd=ROOT, env=server_env)  # noqa: S603
-    probe = "/" if pool == "staff" else "/api/v1/campaigns/"  # a redirect / a 401: no template
+    # A redirect / a 401 / the hello: no template.
+    probe = {"staff": "/", "tills": "/api/v1/campaigns/", "all": "/api/v1/campaigns/"}[pool]
+    if app.startswith("hello"):
+        probe = "/hello/"
     deadline = time.monotonic() + 300  # a loaded machine starts Django slowly
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -292,6 +301,8 @@ def start_server(
 
 
 def _request(phase: str, data: dict, rng: random.Random, next_code) -> tuple | None:
+    if phase == "hello":
+        return "GET", "/hello/", None, {}
     if phase == "lookup":
         return "GET", f"/api/v1/customers/{rng.choice(data['customers'])}/", None, {}
     code = next_code()
@@ -359,7 +370,7 @@ def drive(
         thread.start()
     for thread in pool:
         thread.join()
-    ok = "200" if phase == "lookup" else "201"
+    ok = "201" if phase == "redemption" else "200"
     measured = [r for rs in results for r in rs if r[0] >= warmup]
     errors: dict[str, int] = {}
     for _, _, status in measured:
@@ -535,11 +546,13 @@ def measure(port: int, server_pid: int, db_name: str, phase: str, data: dict, ra
 
 def run_phase(
     port: int, server_pid: int, db_name: str, phase: str, data: dict, args, staff_port: int
-) -> None:
+) -> list[float]:
     """Drive one phase at each rate of ``--rates``, alone and then with staff exporting (unless
-    ``--export none``), and print one line with both."""
+    ``--export none``, or the hello-world phase), and print one line with both. Returns the
+    gunicorn CPU seconds per request of each run alone."""
     codes = iter(data["codes"])
-    runs = 1 if args.export == "none" else 2
+    runs = 1 if args.export == "none" or phase == "hello" else 2
+    web_cpu = []
     for rate in [r for r in args.rates for _ in range(args.repeat)]:
         figures = []
         for run in range(runs):
@@ -553,6 +566,7 @@ def run_phase(
             figures.append(measure(port, server_pid, db_name, phase, run_data, rate, args))
             figures[-1]["staff"] = staff.stop() if staff else ""
         alone = figures[0]
+        web_cpu.append(alone["cpu"][0])
         lat = alone["latencies"]
         line = (
             f"{phase:<11}{rate:>8.0f}{len(lat) / alone['elapsed']:>8.0f}"
@@ -568,6 +582,12 @@ def run_phase(
                 f"  {busy['errors'] or 0!s:<6}{busy['staff']}"
             )
         print(line, flush=True)
+    return web_cpu
+
+
+def busy_core() -> subprocess.Popen:
+    """Another process busy on one core for the whole run (a spinning Python loop)."""
+    return subprocess.Popen([PY, "-c", "while True: pass"])  # noqa: S603
 
 
 def main() -> None:
@@ -605,6 +625,12 @@ def main() -> None:
         "(as the admin does now), or not at all (no second run)",
     )
     parser.add_argument("--lines", type=int, default=200_000, help="transaction lines exported")
+    parser.add_argument(
+        "--busy-core",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="keep another process busy on one core during the whole run (default: on)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("DATABASE_URL", DEFAULT_DB)
     os.environ.update(SERVER_ENV)
@@ -629,7 +655,10 @@ def main() -> None:
     # "request": each export is one long staff request, as before background exports.
     staff_env = {"EXPORT_SYNC_MAX_ROWS": str(10**9), "WEB_TIMEOUT": "3600"}
     staff_env = staff_env if args.export == "request" else {}
-    processes = []
+    processes = [start_server(free_port(), args.workers, args.threads, "hello")]
+    hello_port = int(processes[0].args[processes[0].args.index("--bind") + 1].split(":")[1])
+    if args.busy_core:
+        processes.append(busy_core())
     if args.pools == "two":
         server = start_server(port, args.workers, args.threads, "tills")
         staff_port = free_port()
@@ -672,8 +701,19 @@ def main() -> None:
             header += f"|{'req/s':>7}{'p95 ms':>9}{'p99 ms':>9}  {'errs':<6}exports done"
             print(f"{'tills alone':^{len(header.split('|')[0])}}|  with staff exporting")
         print(header)
+        web = {"hello": run_phase(hello_port, processes[0].pid, db_name, "hello", data, args, 0)}
         for phase in ("lookup", "redemption"):
-            run_phase(port, server.pid, db_name, phase, data, args, staff_port)
+            web[phase] = run_phase(port, server.pid, db_name, phase, data, args, staff_port)
+        hello = sum(web["hello"]) / len(web["hello"])
+        print(
+            "gunicorn CPU per request, mean over the rates: "
+            + ", ".join(
+                f"{phase} {sum(cpu) / len(cpu) * 1000:.2f} ms ({sum(cpu) / len(cpu) / hello:.1f}x)"
+                for phase, cpu in web.items()
+            )
+            + f"; hello = the hello-world Django view (bench/hello_wsgi.py) on the same gunicorn "
+            f"settings; {'another process busy on one core all along' if args.busy_core else ''}"
+        )
         print(
             "latency counts from when a request was due; web/db/load ms: CPU per request of the "
             "tills' gunicorn workers, the PostgreSQL backends and the load generator; "

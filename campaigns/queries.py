@@ -14,8 +14,10 @@ from campaigns.models import Bonus, BonusType, Campaign, IdempotencyRecord, Rede
 from customers.models import Customer, PointsEntry
 from loyalty_site.sql import retailer_sql
 from retailers.models import Product
+from retailers.webhook_models import WebhookEndpoint
 
 _TABLES = {
+    "endpoint": WebhookEndpoint,
     "bonus": Bonus,
     "bonus_type": BonusType,
     "campaign": Campaign,
@@ -52,7 +54,9 @@ RETURNING uses
 )
 
 #: Steps 1-3 in one statement, for a bonus whose cost is its fixed ``redemption_cost`` and that
-#: is not a product offer (whose basket is checked first, step 0).
+#: is not a product offer (whose basket is checked first, step 0); its last column says whether
+#: an active webhook endpoint wants the redemption (``event_types``: the JSON list of that one
+#: type), so the common case, nobody subscribed, needs no query of its own.
 BONUS_TAKE_RECORD_BOOK = retailer_sql(
     """
 WITH take AS (
@@ -82,7 +86,9 @@ WITH take AS (
       AND ca.spent <= ca.spend_limit - take.redemption_cost
     RETURNING ca.id
 )
-SELECT take.*, record.id, take.redemption_cost <= 0 OR EXISTS (SELECT FROM book)
+SELECT take.*, record.id, take.redemption_cost <= 0 OR EXISTS (SELECT FROM book),
+       EXISTS (SELECT FROM {endpoint} e WHERE {retailer:e} AND e.is_active
+               AND e.event_types @> %(event_types)s::jsonb)
 FROM take, record
 """,
     **_TABLES,
@@ -125,31 +131,28 @@ WHERE id = %(campaign_id)s AND {retailer} AND spent <= spend_limit - %(cost)s
 
 # --- The till's customer lookup (campaigns.api.queries) --------------------------------------
 
-#: The customer and their bonuses issued and valid on ``today`` or later (soonest expiry first).
-CUSTOMER_BONUSES = retailer_sql(
+#: The customer with, in one row, their bonuses issued and valid on ``today`` or later (soonest
+#: expiry first) and their points ledger in order, each a JSON array of arrays (money as text, so
+#: no float ever holds it; dates as ISO strings): one round trip per lookup.
+CUSTOMER_SNAPSHOT = retailer_sql(
     """
-SELECT c.id, b.code, t.code, t.name, t.kind, b.value, b.points, b.valid_from, b.valid_to,
-       b.state, b.uses, b.max_uses
+SELECT c.id,
+       (SELECT json_agg(json_build_array(b.code, t.code, t.name, t.kind, b.value::text,
+                                         b.points, b.valid_from, b.valid_to, b.state, b.uses,
+                                         b.max_uses)
+                        ORDER BY b.valid_to, b.id)
+        FROM {bonus} b JOIN {bonus_type} t ON t.id = b.bonus_type_id
+        WHERE b.customer_id = c.id AND {retailer:b}
+          AND b.state = %(issued)s AND b.valid_to >= %(today)s),
+       (SELECT json_agg(json_build_array(p.seq, p.points, p.expires_on, p.balance_after)
+                        ORDER BY p.seq)
+        FROM {ledger} p
+        WHERE p.customer_id = c.id AND {retailer:p})
 FROM {customer} c
-LEFT JOIN {bonus} b
-       ON b.customer_id = c.id AND {retailer:b}
-      AND b.state = %(issued)s AND b.valid_to >= %(today)s
-LEFT JOIN {bonus_type} t ON t.id = b.bonus_type_id
 WHERE {retailer:c} AND c.external_id = %(external_id)s
-ORDER BY b.valid_to, b.id
-""",
-    **_TABLES,
-)
-
-#: The customer's points ledger in order.
-POINTS_LEDGER = retailer_sql(
-    """
-SELECT seq, points, expires_on, balance_after
-FROM {ledger}
-WHERE customer_id = %(customer_id)s AND {retailer}
-ORDER BY seq
 """,
     ledger=PointsEntry,
+    **_TABLES,
 )
 
 # --- Idempotent answers (campaigns.api.idempotency) ------------------------------------------

@@ -39,6 +39,15 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         SESSION_CLOCK.stop()
 
 
+@pytest.fixture(autouse=True)
+def _forget_rate_limit_leases():
+    """Each test starts without the rate-limit hits this process leased in an earlier one (the
+    database rolled their counters back; token ids are reused)."""
+    from loyalty_site.rate_limit import forget_leases
+
+    forget_leases()
+
+
 @pytest.fixture
 def retailer(db):
     return RetailerFactory(slug="acme", name="Acme Foods")

@@ -138,3 +138,83 @@ def test_two_web_processes_without_cache_url_share_one_counter():
 
     assert web_process() == [1, 2, 3]
     assert web_process() == [4, 5, 6]  # one count across processes, not one per worker
+
+
+# --- Leased hits (rate_limit.take: the API tokens' limits) --------------------------------------
+
+
+@pytest.fixture
+def processes(monkeypatch):
+    """Two web processes' lease books; ``use(i)`` makes process ``i`` the one taking hits."""
+    books = [rate_limit._Leases(), rate_limit._Leases()]
+
+    def use(i: int) -> None:
+        monkeypatch.setattr(rate_limit, "_leases", books[i])
+
+    use(0)
+    return use
+
+
+def test_leased_hits_never_exceed_the_limit_across_processes(clock, processes):
+    granted = 0
+    for n in range(3000):  # two processes taking turns, as two workers serving one till
+        processes(n % 2)
+        granted += rate_limit.take("till-1", 1000, 60).allowed
+    # Never more than the limit; refused early by at most one lease (10 hits) per process.
+    assert 1000 - 2 * 10 <= granted <= 1000
+
+
+def test_a_limit_under_a_hundred_hits_is_exact(clock, processes):
+    allowed = []
+    for n in range(8):
+        processes(n % 2)
+        allowed.append(rate_limit.take("till-1", 5, 60).allowed)
+    assert allowed == [True] * 5 + [False] * 3
+
+
+def test_hits_are_leased_a_hundredth_of_the_limit_at_a_time(clock, store):
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        taken = [rate_limit.take("till-1", 6000, 60) for _ in range(120)]
+    assert all(t.allowed for t in taken)
+    assert taken[-1].seconds_left == pytest.approx(45.0)
+    if store == "database":  # two leases of 60: two upserts (and one purge, the first hit)
+        upserts = [q for q in queries.captured_queries if "INSERT" in q["sql"]]
+        assert len(upserts) == 2
+    else:
+        assert cache.get(f"rate:till-1:{1_000_000}") == 120
+
+
+def test_once_refused_a_process_refuses_locally_until_the_window_ends(clock, processes, store):
+    from django.test.utils import CaptureQueriesContext
+
+    assert [rate_limit.take("till-1", 2, 60).allowed for _ in range(3)] == [True, True, False]
+    with CaptureQueriesContext(connection) as queries:
+        assert rate_limit.take("till-1", 2, 60).allowed is False
+    assert queries.captured_queries == []
+    clock.value += 45.0  # the next window
+    assert rate_limit.take("till-1", 2, 60).allowed is True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_threads_leasing_at_once_keep_every_lease(settings):
+    """100 threads of one process asking at once each lease; no lease is lost, so 1,000 hits
+    under a limit of 3,000 are all granted (the concurrent redemptions test's load)."""
+    settings.RATE_LIMIT_STORE = "database"
+    results: list[bool] = []
+    start = threading.Barrier(100)
+
+    def worker() -> None:
+        start.wait()
+        try:
+            results.extend(rate_limit.take("till-9", 3000, 3600).allowed for _ in range(10))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(100)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results.count(True) == 1000

@@ -1,8 +1,9 @@
 """Rate limits per API token and scope (``DEFAULT_THROTTLE_RATES`` in settings).
 
-A fixed-window counter (:mod:`loyalty_site.rate_limit`): one cache operation per request in the
-common case, unlike DRF's sliding log, which stores one timestamp per request and re-pickles the
-whole list on every call. The counter is per process unless ``CACHE_URL`` names a shared Redis.
+A fixed-window counter (:mod:`loyalty_site.rate_limit`) shared by every web process, taken in
+leases (:func:`~loyalty_site.rate_limit.take`): one store operation per lease of a hundredth of
+the limit, not per request, unlike DRF's sliding log, which stores one timestamp per request and
+re-pickles the whole list on every call.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
-from loyalty_site.rate_limit import hit
+from loyalty_site.rate_limit import take
 
 #: Seconds per period letter of a DRF rate such as ``"120/min"``.
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -38,9 +39,9 @@ class TokenScopedThrottle(BaseThrottle):
         limit, duration = parse_rate(str(rate))
         token = request.auth
         ident = f"token-{token.pk}" if token is not None else self.get_ident(request)
-        counted = hit(f"{scope}:{ident}", duration)
-        self.retry_after = counted.seconds_left
-        return counted.count <= limit
+        taken = take(f"{scope}:{ident}", limit, duration)
+        self.retry_after = taken.seconds_left
+        return taken.allowed
 
     def wait(self) -> float:
         return max(self.retry_after, 1)

@@ -25,6 +25,7 @@ offer; step 0 is then only needed to say why a redemption was refused.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from collections.abc import Collection
 from dataclasses import dataclass, replace
@@ -60,6 +61,7 @@ from customers.services.points import points_bonus_credit, retailer_today
 from loyalty_site.hot_sql import hot_cursor
 from loyalty_site.money import ZERO, quantize
 from retailers.models import Retailer
+from retailers.webhook_models import WebhookEventType
 
 
 @dataclass(frozen=True)
@@ -156,12 +158,17 @@ class _Use:
         return connection.ops.adapt_datetimefield_value(self.now)
 
 
-def _take_at_once(cursor: Any, use: _Use) -> Redeemed | None:
+#: The JSON list the one-statement path matches webhook endpoints' ``event_types`` against.
+_REDEEMED_EVENT_TYPES = json.dumps([WebhookEventType.BONUS_REDEEMED.value])
+
+
+def _take_at_once(cursor: Any, use: _Use) -> tuple[Redeemed, bool] | None:
     """Take the use, record it and book its cost in one statement, or ``None``.
 
     Covers the common case, a bonus still issued and valid today whose cost is its fixed
     ``redemption_cost`` (every kind but the points multiplier). ``None`` (no row) leaves it to
-    :func:`_take`, which handles the multiplier and tells the till why a refusal is one.
+    :func:`_take`, which handles the multiplier and tells the till why a refusal is one. With
+    the use comes whether a webhook endpoint of the retailer wants ``bonus.redeemed``.
 
     Raises:
         BudgetExhausted: the campaign's spend limit cannot cover this use (the caller's
@@ -181,15 +188,16 @@ def _take_at_once(cursor: Any, use: _Use) -> Redeemed | None:
             basket=use.basket_amount,
             store_id=use.store_id,
             api_token_id=use.api_token_id,
+            event_types=_REDEEMED_EVENT_TYPES,
         ),
     )
     row = cursor.fetchone()
     if row is None:
         return None
-    bonus_id, _, code, value, cost, use_no, max_uses, kind, external_id, rid, booked = row
+    bonus_id, _, code, value, cost, use_no, max_uses, kind, external_id, rid, booked, hook = row
     if not booked:
         raise BudgetExhausted("The campaign's spend limit is reached.")
-    return Redeemed(
+    redeemed = Redeemed(
         redemption_id=rid,
         bonus_id=bonus_id,
         code=code,
@@ -201,6 +209,7 @@ def _take_at_once(cursor: Any, use: _Use) -> Redeemed | None:
         cost=quantize(cost),
         redeemed_at=use.now,
     )
+    return redeemed, hook
 
 
 def _take(cursor: Any, use: _Use) -> Redeemed:
@@ -304,8 +313,10 @@ def bonus_redeem(
         basket_skus=frozenset(basket_skus),
     )
     with hot_cursor() as cursor:
-        redeemed = _take_at_once(cursor, use) or _take(cursor, use)
-    bonus_redeemed_emit(retailer.pk, redeemed)
+        taken = _take_at_once(cursor, use)
+        redeemed, subscribed = taken if taken else (_take(cursor, use), True)
+    if subscribed:  # True on the slow path: event_emit looks the endpoints up itself
+        bonus_redeemed_emit(retailer.pk, redeemed)
     return redeemed
 
 
