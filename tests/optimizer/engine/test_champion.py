@@ -11,6 +11,7 @@ from sklearn.metrics import roc_auc_score
 
 from optimizer.engine.baseline import baseline_predict, pareto_predict
 from optimizer.engine.bootstrap import bootstrap_metrics, weighted_auc
+from optimizer.engine.champion import choose_response_champion, pick
 from optimizer.engine.features import features_at
 from optimizer.engine.history import day_of, prepare_history
 from optimizer.engine.scoring import run_scoring, score_customers
@@ -176,3 +177,31 @@ def test_bootstrap_resamples_whole_customers() -> None:
     assert by_customer["value"] == by_row["value"]
     width = by_customer["high"] - by_customer["low"]
     assert width > 1.6 * (by_row["high"] - by_row["low"])
+
+
+def test_a_tie_keeps_the_first_contender_and_unscored_ones_are_skipped() -> None:
+    scores = {"model": 0.8, "pareto_nbd": 0.8, "bgnbd": None, "rule": 0.7}
+    assert pick("churn", scores, ("model", "pareto_nbd", "bgnbd", "rule")) == "model"
+    assert pick("churn", scores, ("pareto_nbd", "bgnbd", "rule")) == "pareto_nbd"
+    assert pick("visits", {"model": 2.0, "rule": 1.5}, ("model", "rule")) == "rule"
+    assert pick("visits", {"bgnbd": None}, ("bgnbd",)) is None
+
+
+def test_response_prior_serves_when_it_wins_validation_or_nothing_validates() -> None:
+    y = np.array([0, 1, 0, 1, 1, 0], dtype=np.int8)
+    good, bad = np.array([0.1, 0.9, 0.2, 0.8, 0.7, 0.3]), np.array([0.9, 0.1, 0.8, 0.2, 0.3, 0.7])
+    groups = np.arange(6)
+    won = choose_response_champion(
+        (y, groups, {"model": bad, "rule": good}), model_servable=True, window_text="w"
+    )
+    assert won["champion"] == "rule"
+    assert won["validation"] == {"model": 0.0, "rule": 1.0}
+    lost = choose_response_champion(
+        (y, groups, {"model": good, "rule": bad}), model_servable=True, window_text="w"
+    )
+    assert lost["champion"] == "model"
+    unvalidated = choose_response_champion(
+        "no offers sent and resolved in the window", model_servable=True, window_text="w"
+    )
+    assert unvalidated["champion"] == "rule"
+    assert "no validation of the response model" in unvalidated["reason"]
