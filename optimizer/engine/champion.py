@@ -114,8 +114,11 @@ def response_rows(
     """Response contenders on offers sent from ``split_day``, resolved before ``known_day``.
 
     Both are trained on offers resolved before ``split_day`` (as ``response.fit_response``
-    does). Returns ``(labels, customer per row, {"model"?, "rule": probabilities})`` or why
-    there is nothing to measure.
+    does): this reuses ``response.py``'s row builders and prior so that both measure offers
+    alike, and keeps the labels and customers per row, which the bootstrap needs.
+
+    Returns ``(labels, customer per row, {"model"?, "rule": probabilities})`` or why there is
+    nothing to measure.
     """
     rng = np.random.default_rng(random_state + 1)
     train = response_engine._train_rows(history, split_day, config, columns, rng)
@@ -217,7 +220,7 @@ def choose_customer_champions(
             "champion": best,
             "reason": reason,
             "metric": metric,
-            "validation": {k: v for k, v in found.items()},
+            "validation": dict(found),
         }
     return out
 
