@@ -208,11 +208,14 @@ def choose_customer_champions(
             )
             reason = f"best validation {metric.upper()} ({window_text}): {shown}"
         else:
-            why = validation if isinstance(validation, str) else "no contender could be scored"
+            if isinstance(validation, str):
+                why = f"no validation window ({validation})"
+            else:
+                why = "no contender could be scored on the validation window"
             choice, because = _likelihood_choice(baseline, now)
             best = choice if choice in candidates else "rule"
             reason = (
-                f"no validation window ({why}); the gradient-boosting model is not served "
+                f"{why}; the gradient-boosting model is not served "
                 f"unvalidated: {NAMES[best]}, "
                 + (because if best == choice else f"the fallback ({because})")
             )
