@@ -168,6 +168,7 @@ def holdout_table(metrics: dict[str, Any]) -> list[dict[str, Any]]:
                     "label": label,
                     "model": _value(block.get("model"), key),
                     "bgnbd": _value(block.get("bgnbd"), key),
+                    "pareto": _value(block.get("pareto_nbd"), key),
                     "rule": _value(block.get("rule"), key),
                     "n": (block.get("model") or {}).get("n"),
                 }
@@ -185,11 +186,110 @@ def holdout_table(metrics: dict[str, Any]) -> list[dict[str, Any]]:
                     "label": f"Response {label}: {name}",
                     "model": _value(block.get("model"), key),
                     "bgnbd": None,
+                    "pareto": None,
                     "rule": _value(block.get("prior"), key),
                     "n": (block.get("prior") or {}).get("n"),
                 }
             )
     return rows
+
+
+#: Outputs of a run's champion report, in page order, with their readable names.
+CHAMPION_OUTPUTS: tuple[tuple[str, str], ...] = (
+    ("churn", "Churn"),
+    ("visits", "Visits (visit days)"),
+    ("spend", "Spend"),
+    ("response", "Offer response"),
+)
+METRIC_LABELS = {"auc": "AUC (higher is better)", "mae": "MAE (lower is better)"}
+
+
+def champion_table(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """One block per output of the run's champion report (empty for runs made before it):
+    ``key`` and ``metric_key`` (engine names), ``output``, ``champion`` (readable name),
+    ``reason``, ``metric`` (label), ``n``, ``holdout_status`` and ``contenders``: rows
+    ``{name, value, low, high, diff, diff_low, diff_high, champion, significant}`` in the
+    engine's order, the champion first."""
+    report = metrics.get("champions") or {}
+    blocks = []
+    for output, label in CHAMPION_OUTPUTS:
+        entry = report.get(output)
+        if not isinstance(entry, dict):
+            continue
+        names = entry.get("contenders") or {}
+        holdout = entry.get("holdout") or {}
+        rows = []
+        for key, name in names.items():
+            cell = holdout.get(key)
+            if not isinstance(cell, dict):
+                continue
+            low, high = cell.get("diff_low"), cell.get("diff_high")
+            rows.append(
+                {
+                    "name": name,
+                    "value": _value(cell, "value"),
+                    "low": _value(cell, "low"),
+                    "high": _value(cell, "high"),
+                    "diff": _value(cell, "diff"),
+                    "diff_low": _value(cell, "diff_low"),
+                    "diff_high": _value(cell, "diff_high"),
+                    "champion": key == entry.get("champion"),
+                    "significant": low is not None and high is not None and (low > 0 or high < 0),
+                }
+            )
+        rows.sort(key=lambda row: not row["champion"])
+        blocks.append(
+            {
+                "key": output,
+                "metric_key": entry.get("metric", ""),
+                "output": label,
+                "champion": names.get(entry.get("champion"), entry.get("champion")),
+                "reason": entry.get("reason", ""),
+                "metric": METRIC_LABELS.get(entry.get("metric", ""), entry.get("metric", "")),
+                "n": entry.get("n"),
+                "holdout_status": entry.get("holdout_status"),
+                "contenders": rows,
+            }
+        )
+    return blocks
+
+
+CHAMPION_CSV_HEADER = (
+    "output",
+    "contender",
+    "champion",
+    "metric",
+    "holdout_value",
+    "ci95_low",
+    "ci95_high",
+    "difference_to_champion",
+    "difference_ci95_low",
+    "difference_ci95_high",
+    "holdout_rows",
+    "reason",
+)
+
+
+def champion_csv_rows(*, run: ScoringRun) -> Iterator[list[Any]]:
+    """The run's champion report as CSV rows (header first): one row per output and contender,
+    numbers as floats, the reason on the champion's row."""
+    yield list(CHAMPION_CSV_HEADER)
+    for block in champion_table(run.metrics):
+        for row in block["contenders"]:
+            yield [
+                block["key"],
+                row["name"],
+                "yes" if row["champion"] else "no",
+                block["metric_key"],
+                row["value"],
+                row["low"],
+                row["high"],
+                row["diff"],
+                row["diff_low"],
+                row["diff_high"],
+                block["n"],
+                block["reason"] if row["champion"] else "",
+            ]
 
 
 def timings_table(timings: dict[str, Any]) -> list[tuple[str, float]]:

@@ -10,6 +10,11 @@ urlpatterns = [
     path("runs/", views.ScoringRunListView.as_view(), name="run-list"),
     path("runs/new/", views.ScoringRunStartView.as_view(), name="run-start"),
     path("runs/<int:pk>/", views.ScoringRunDetailView.as_view(), name="run-detail"),
+    path(
+        "runs/<int:pk>/champions.csv",
+        views.ScoringRunChampionsCsvView.as_view(),
+        name="run-champions-csv",
+    ),
     path("runs/<int:pk>/status/", views.ScoringRunStatusView.as_view(), name="run-status"),
     path("runs/<int:pk>/restart/", views.ScoringRunRestartView.as_view(), name="run-restart"),
     path("runs/allocations/", views.AllocationRunListView.as_view(), name="allocation-list"),

@@ -19,6 +19,7 @@ from django.views import View
 from django.views.generic import DetailView, FormView, ListView
 
 from campaigns.models import BonusType, Campaign
+from loyalty_site import safe_csv
 from loyalty_site.charts import figure_data, segment_sizes_figure
 from loyalty_site.error_pages import DomainErrorRedirectMixin
 from loyalty_site.errors import ApplicationError
@@ -39,6 +40,8 @@ from optimizer.models import (
 )
 from optimizer.selectors import (
     allocation_weeks,
+    champion_csv_rows,
+    champion_table,
     holdout_table,
     scoring_run_active,
     scoring_run_latest_succeeded,
@@ -137,6 +140,7 @@ class ScoringRunDetailView(RetailerViewMixin, DetailView):
             can_restart=self.user_can(Role.ANALYST),
             holdout_rows=holdout_table(run.metrics),
             holdout_status=(run.metrics.get("holdout") or {}).get("status"),
+            champions=champion_table(run.metrics),
             notes=run.metrics.get("notes", []),
             timing_rows=timings_table(run.timings),
             segment_chart=figure_data(segment_sizes_figure(run.segment_profile))
@@ -144,6 +148,20 @@ class ScoringRunDetailView(RetailerViewMixin, DetailView):
             else None,
         )
         return context
+
+
+class ScoringRunChampionsCsvView(ScoringRunDetailView):
+    """The run's champion report as CSV: per output and contender the holdout metric, its 95%
+    interval, the difference to the champion with its interval, and why the champion won."""
+
+    def get(self, request: Any, *args: Any, **kwargs: Any) -> HttpResponse:
+        run = self.get_object()
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = (
+            f'attachment; filename="scoring-run-{run.pk}-champions.csv"'
+        )
+        safe_csv.writer(response).writerows(champion_csv_rows(run=run))
+        return response
 
 
 class ScoringRunStatusView(ScoringRunDetailView):

@@ -1,7 +1,8 @@
 """Buy-till-you-die baseline: BG/NBD visits and P(alive), Gamma-Gamma spend per visit.
 
-Objective: a transparent probabilistic benchmark, reported next to the supervised models on the
-same holdout, and the fallback when a tenant is too small to train them.
+Objective: transparent probabilistic contenders (BG/NBD here, Pareto/NBD in ``pareto.py``),
+measured next to the supervised models on the same windows (``champion.py`` serves whichever
+wins), and the choice when a tenant's history is too short to train them.
 
 * BG/NBD (Fader, Hardie & Lee 2005, "Counting your customers the easy way"): while alive a
   customer buys at Poisson rate ``lambda ~ Gamma(r, alpha)``; after each purchase they drop out
@@ -34,7 +35,18 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import expit, gammaln, hyp2f1
 
+from optimizer.engine.pareto import (
+    fit_pareto,
+    pareto_expected_purchases,
+    pareto_p_alive,
+    pareto_prob_no_purchase,
+)
 from optimizer.engine.types import Baseline, BGNBDParams, GammaGammaParams
+
+#: Pareto/NBD is fitted on at most this many of the baseline's customers: each likelihood
+#: evaluation costs two hypergeometric functions per customer, and 10,000 customers pin four
+#: parameters well (see tests/optimizer/engine/test_pareto.py).
+PARETO_SAMPLE = 10_000
 
 _BOUNDS = (-12.0, 12.0)
 
@@ -197,13 +209,13 @@ def gamma_gamma_expected_value(
 def fit_baseline(
     features: pd.DataFrame, *, sample_size: int, min_customers: int, random_state: int
 ) -> Baseline:
-    """Fit BG/NBD and Gamma-Gamma on customers with at least one visit.
+    """Fit BG/NBD, Pareto/NBD and Gamma-Gamma on customers with at least one visit.
 
     Args:
         features: output of :func:`optimizer.engine.features.features_at` (uses ``frequency``,
             ``recency_days``, ``days_since_first_purchase``, ``avg_visit_spend``).
         sample_size: fit on a random sample of at most this many purchasing customers.
-        min_customers: fewer purchasing customers than this: no BG/NBD (``bgnbd=None``).
+        min_customers: fewer purchasing customers than this: no BG/NBD nor Pareto/NBD.
         random_state: seed of the sample.
 
     Returns:
@@ -220,8 +232,45 @@ def fit_baseline(
         return Baseline(None, None, fallback_value)
     x, t_x, big_t = rfm_summary(features.iloc[buyers])
     bgnbd = fit_bgnbd(x, t_x, big_t) if np.any(x > 0) else None
+    pareto = fit_pareto(x, t_x, big_t, sample_size=PARETO_SAMPLE, random_state=random_state)
     gamma_gamma = fit_gamma_gamma(visits[buyers].astype(np.float64), spend[buyers])
-    return Baseline(bgnbd, gamma_gamma, fallback_value)
+    return Baseline(bgnbd, gamma_gamma, fallback_value, pareto)
+
+
+def _visit_value(baseline: Baseline, features: pd.DataFrame) -> np.ndarray:
+    if baseline.gamma_gamma is None:
+        return np.full(len(features), baseline.fallback_visit_value)
+    return gamma_gamma_expected_value(
+        baseline.gamma_gamma,
+        features["frequency"].to_numpy(),
+        features["avg_visit_spend"].to_numpy(),
+    )
+
+
+def pareto_predict(
+    baseline: Baseline, features: pd.DataFrame, horizon_weeks: int, clv_weeks: int
+) -> pd.DataFrame | None:
+    """Closed-form Pareto/NBD scores (columns as :func:`baseline_predict`); ``None`` if
+    Pareto/NBD could not be fitted (or the baseline predates it)."""
+    params = getattr(baseline, "pareto", None)
+    if params is None:
+        return None
+    x, t_x, big_t = rfm_summary(features)
+    value = _visit_value(baseline, features)
+    visits = pareto_expected_purchases(params, x, t_x, big_t, float(horizon_weeks))
+    year = pareto_expected_purchases(params, x, t_x, big_t, float(clv_weeks))
+    return pd.DataFrame(
+        {
+            "p_alive": pareto_p_alive(params, x, t_x, big_t),
+            "churn_probability": pareto_prob_no_purchase(
+                params, x, t_x, big_t, float(horizon_weeks)
+            ),
+            "expected_visits": visits,
+            "expected_spend": visits * value,
+            "clv": year * value,
+        },
+        index=features.index,
+    )
 
 
 def baseline_predict(
@@ -238,14 +287,7 @@ def baseline_predict(
     if params is None:
         return None
     x, t_x, big_t = rfm_summary(features)
-    if baseline.gamma_gamma is not None:
-        value = gamma_gamma_expected_value(
-            baseline.gamma_gamma,
-            features["frequency"].to_numpy(),
-            features["avg_visit_spend"].to_numpy(),
-        )
-    else:
-        value = np.full(x.shape, baseline.fallback_visit_value)
+    value = _visit_value(baseline, features)
     visits = bgnbd_expected_visits(params, x, t_x, big_t, float(horizon_weeks))
     year = bgnbd_expected_visits(params, x, t_x, big_t, float(clv_weeks))
     return pd.DataFrame(

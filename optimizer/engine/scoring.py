@@ -6,11 +6,14 @@ readable reason and the KPIs, with honestly validated holdout metrics.
 
 Flow (``H`` = horizon, ``t1 = as_of - H``, ``t0 = as_of - 2H``; see ``validation.py``):
 
-1. validate: train at ``t0`` on labels ``[t0, t1)``, measure at ``t1`` on ``[t1, as_of)``;
-2. refit the models on the latest labelled window (features at ``t1``, labels ``[t1, as_of)``);
-3. fit the BG/NBD baseline (fallback and comparison) and the response model on data before
-   ``as_of``; fit the segments on the training customers' scores at ``as_of``;
-4. score: features at ``as_of`` -> :func:`score_customers`.
+1. validate: train at ``as_of - 3H``, measure at ``t0`` on ``[t0, t1)`` (every contender);
+2. holdout: train at ``t0`` on labels ``[t0, t1)``, measure at ``t1`` on ``[t1, as_of)``;
+3. refit the models on the latest labelled window (features at ``t1``, labels ``[t1, as_of)``);
+4. fit BG/NBD, Pareto/NBD, Gamma-Gamma and the response model on data before ``as_of``;
+5. choose each output's champion on the validation window (``champion.py``) and report every
+   contender's holdout metric with a bootstrap interval; fit the segments on the training
+   customers' scores at ``as_of``;
+6. score: features at ``as_of`` -> :func:`score_customers`, each output from its champion.
 
 The Django side trains with :func:`fit_scoring_models` (on a sample of customers: at most
 ``config.max_train_customers``), saves the :class:`ScoringModel` with joblib, and calls
@@ -34,7 +37,7 @@ import pandas as pd
 import sklearn
 from threadpoolctl import threadpool_limits
 
-from optimizer.engine.baseline import baseline_predict
+from optimizer.engine.baseline import baseline_predict, pareto_predict
 from optimizer.engine.customer_models import clv, predict_customer_models
 from optimizer.engine.explain import explain, reason_reference
 from optimizer.engine.features import (
@@ -44,6 +47,7 @@ from optimizer.engine.features import (
 )
 from optimizer.engine.fit_stages import (
     FitWindows,
+    champion_stage,
     fit_metrics,
     fit_population_models,
     validate_and_refit,
@@ -52,12 +56,14 @@ from optimizer.engine.history import day_of, prepare_history, subset_history
 from optimizer.engine.response import predict_response
 from optimizer.engine.segmentation import fit_segments, segment_names, segment_profile
 from optimizer.engine.types import (
+    Champions,
     EngineInputError,
     History,
     ScoringConfig,
     ScoringModel,
     ScoringResult,
 )
+from optimizer.engine.validation import RecencyRule, rule_frame
 
 #: KPI columns copied to the output next to the scores.
 OUTPUT_KPIS: tuple[str, ...] = (
@@ -136,13 +142,23 @@ def _fit(
     previous_segments: Mapping[str, Any] | None,
 ) -> ScoringModel:
     w = FitWindows.at(history, as_of_day, horizon_weeks)
-    models, reasons, holdout = validate_and_refit(
-        history, w, config=config, random_state=random_state
-    )
+    refit = validate_and_refit(history, w, config=config, random_state=random_state)
+    models, holdout = refit.models, refit.holdout
     now = features_at(history, as_of_day)
     now = now[population_mask(history, as_of_day)].reset_index(drop=True)
     baseline, response, response_metrics, status = fit_population_models(
-        history, now, w, reasons=reasons, config=config, random_state=random_state
+        history, now, w, reasons=refit.reasons, config=config, random_state=random_state
+    )
+    champions, report, response, status = champion_stage(
+        history,
+        now,
+        w,
+        refit=refit,
+        baseline=baseline,
+        response=response,
+        status=status,
+        config=config,
+        random_state=random_state,
     )
     holdout["response"] = response_metrics.pop("holdout")
     model = ScoringModel(
@@ -162,6 +178,7 @@ def _fit(
         metrics={},
         reason_reference=reason_reference(now),
         sklearn_version=sklearn.__version__,
+        champions=champions,
     )
     scored = score_customers(model, now, with_reasons=False)
     segments = fit_segments(
@@ -176,6 +193,7 @@ def _fit(
         response_metrics=response_metrics,
         segments=segments,
         baseline=baseline,
+        champions=report,
     )
     return replace(model, segments=segments, metrics=metrics)
 
@@ -269,6 +287,9 @@ def _score(model: ScoringModel, features: pd.DataFrame, with_reasons: bool) -> p
     models = {"churn": model.churn, "visits": model.visits, "spend": model.spend}
     out = pd.DataFrame({"customer_id": frame["customer_id"].to_numpy(dtype=np.int64)})
     preds = predict_customer_models(models, frame, base, h)
+    p_alive = base["p_alive"].to_numpy() if base is not None else None
+    if model.champions is not None:
+        preds, p_alive = _champion_predictions(model, model.champions, frame, preds, p_alive)
     for column in preds.columns:
         out[column] = preds[column].to_numpy()
     out["clv"] = clv(
@@ -277,9 +298,7 @@ def _score(model: ScoringModel, features: pd.DataFrame, with_reasons: bool) -> p
         h,
         model.config.clv_weeks,
     )
-    out["p_alive"] = (
-        base["p_alive"].to_numpy() if base is not None else 1.0 - out["churn_probability"]
-    )
+    out["p_alive"] = p_alive if p_alive is not None else 1.0 - out["churn_probability"]
     responses = predict_response(model.response, frame)
     for column in responses.columns:
         out[column] = responses[column].to_numpy()
@@ -292,6 +311,40 @@ def _score(model: ScoringModel, features: pd.DataFrame, with_reasons: bool) -> p
     if with_reasons:
         out["reason"] = explain(frame, reference=model.reason_reference).to_numpy()
     return out
+
+
+def _champion_predictions(
+    model: ScoringModel,
+    champions: Champions,
+    frame: pd.DataFrame,
+    preds: pd.DataFrame,
+    p_alive: np.ndarray | None,
+) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """Replace each target's column by its champion's prediction (``champion.py``)."""
+    h, clv_weeks = model.horizon_weeks, model.config.clv_weeks
+    chosen = champions.chosen
+    needed = {chosen.get(t, "model") for t in ("churn", "visits", "spend")}
+    frames: dict[str, pd.DataFrame | None] = {}
+    if "bgnbd" in needed:
+        frames["bgnbd"] = baseline_predict(model.baseline, frame, h, clv_weeks)
+    if "pareto_nbd" in needed:
+        frames["pareto_nbd"] = pareto_predict(model.baseline, frame, h, clv_weeks)
+    if "rule" in needed:
+        frames["rule"] = rule_frame(RecencyRule(*champions.recency_rule), frame, h)
+    out = preds.copy()
+    for target, column in (
+        ("churn", "churn_probability"),
+        ("visits", "expected_visits"),
+        ("spend", "expected_spend"),
+    ):
+        source = frames.get(chosen.get(target, "model"))
+        if source is not None:
+            out[column] = np.clip(source[column].to_numpy(dtype=np.float64), 0.0, None)
+    out["churn_probability"] = out["churn_probability"].clip(upper=1.0)
+    pareto = frames.get("pareto_nbd")
+    if chosen.get("churn") == "pareto_nbd" and pareto is not None:
+        p_alive = pareto["p_alive"].to_numpy()
+    return out, p_alive
 
 
 def run_scoring(

@@ -137,6 +137,22 @@ class BGNBDParams:
 
 
 @dataclass(frozen=True)
+class ParetoNBDParams:
+    """Pareto/NBD parameters; time unit: weeks.
+
+    Purchase rate ``lambda ~ Gamma(shape=r, rate=alpha)``; dropout rate ``mu ~ Gamma(shape=s,
+    rate=beta)``.
+    """
+
+    r: float
+    alpha: float
+    s: float
+    beta: float
+    n_fitted: int
+    log_likelihood: float
+
+
+@dataclass(frozen=True)
 class GammaGammaParams:
     """Gamma-Gamma spend parameters (Fader, Hardie & Lee 2005; Fader & Hardie 2013 note).
 
@@ -158,6 +174,8 @@ class Baseline:
     gamma_gamma: GammaGammaParams | None
     #: Mean value of a purchase day when Gamma-Gamma could not be fitted.
     fallback_visit_value: float
+    #: Pareto/NBD on the same customers (``None``: not fitted, or a model saved before it).
+    pareto: ParetoNBDParams | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -205,6 +223,17 @@ class SegmentModel:
         }
 
 
+@dataclass(frozen=True)
+class Champions:
+    """What serves each output (see ``champion.py``): ``chosen[output]`` is ``"model"``,
+    ``"bgnbd"``, ``"pareto_nbd"`` or ``"rule"`` for churn, visits and spend, ``"model"`` or
+    ``"rule"`` (the prior) for response; ``recency_rule`` is the rule's churn
+    ``(intercept, coef)`` on ``log1p(recency_days)``, fitted on the latest labelled window."""
+
+    chosen: dict[str, str]
+    recency_rule: tuple[float, float]
+
+
 @dataclass(frozen=True, eq=False)
 class ScoringModel:
     """Everything needed to score customers at ``as_of`` (picklable with joblib).
@@ -230,6 +259,9 @@ class ScoringModel:
     #: Tenant-level references of the reasons (so that every chunk words them alike).
     reason_reference: dict[str, float]
     sklearn_version: str
+    #: What serves each output; ``None`` (models saved before champions): the model or its
+    #: fallback, as ``status`` says.
+    champions: Champions | None = None
 
 
 @dataclass(frozen=True, eq=False)

@@ -177,10 +177,13 @@ def test_scoring_run_execute_scores_every_member_once(tenant):
     assert sum(row["size"] for row in run.segment_profile) == members
     assert set(run.timings) >= {"read_sample", "fit", "read", "features", "score", "write", "total"}
     assert run.metrics["as_of"] == AS_OF.isoformat()
-    # 60 customers: too few to train or hold out (100 needed), the BG/NBD baseline serves.
+    # 60 customers: too few to train, validate or hold out (100 needed): the better
+    # probabilistic model serves, and the status says so.
     assert run.metrics["holdout"]["status"].startswith("skipped")
-    assert run.metrics["status"]["churn"].startswith("BG/NBD baseline")
-    assert any(note.startswith("churn: BG/NBD baseline") for note in run.metrics["notes"])
+    served, why = run.metrics["status"]["churn"].split(": ", 1)
+    assert served in ("BG/NBD", "Pareto/NBD")
+    assert why.startswith("no validation window")
+    assert any(note.startswith(f"churn: {served}: no validation") for note in run.metrics["notes"])
     assert run.bonus_types == sorted(
         BonusType.objects.filter(retailer=tenant).values_list("code", flat=True)
     )

@@ -112,6 +112,7 @@ MAPPINGS: dict[str, Filler] = {
     "customers:detail": one("pk", "customer"),
     "optimizer:run-detail": one("pk", "scoring_run"),
     "optimizer:run-status": one("pk", "scoring_run"),
+    "optimizer:run-champions-csv": one("pk", "scoring_run"),
     "optimizer:run-restart": one("pk", "scoring_run"),
     "optimizer:allocation-detail": one("pk", "allocation_run"),
     "optimizer:allocation-status": one("pk", "allocation_run"),
