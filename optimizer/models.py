@@ -278,3 +278,107 @@ class PromotionRun(BackgroundRun):
     def settings(self) -> PromotionSettings:
         """The run's typed settings, parsed from ``options`` (older rows parse the same way)."""
         return PromotionSettings.from_json(self.options)
+
+
+class RecommendationRun(BackgroundRun):
+    """One run of the recommendation engine: per customer, the products worth an offer.
+
+    It trains on the history before ``as_of`` and, when ``holdout_weeks`` > 0, first evaluates
+    the same engine on a temporal holdout (trained before ``as_of - holdout_weeks``) against the
+    popularity and "buy again" baselines; the figures land in ``metrics``.
+    """
+
+    as_of = models.DateField(help_text="Recommendation date: only data before this day is used.")
+    top_k = models.PositiveSmallIntegerField(
+        default=10, validators=[MinValueValidator(1), MaxValueValidator(50)]
+    )
+    holdout_weeks = models.PositiveSmallIntegerField(
+        default=4,
+        validators=[MaxValueValidator(26)],
+        help_text="Weeks held out for the evaluation (0: no evaluation).",
+    )
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    customers_done = models.PositiveIntegerField(default=0)
+    candidates_written = models.PositiveIntegerField(default=0)
+    metrics = models.JSONField(
+        default=dict, blank=True, help_text="Holdout table and incremental value."
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["retailer"],
+                condition=Q(status__in=ACTIVE_STATUSES),
+                name="recommendation_run_one_active_per_retailer",
+                violation_error_message="This retailer already has a queued or running run.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Recommendation run #{self.pk} as of {self.as_of} ({self.status})"
+
+
+class RecommendationChunk(RetailerOwned, RunState):
+    """A range of customer ids of a recommendation run, recommended by one task."""
+
+    run = models.ForeignKey(RecommendationRun, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    first_customer_id = models.BigIntegerField()
+    last_customer_id = models.BigIntegerField()
+    customers = models.PositiveIntegerField(help_text="Customers in the range.")
+
+    class Meta:
+        ordering = ["run", "index"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "index"], name="recommendation_chunk_unique_index"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"chunk {self.index} of recommendation run #{self.run_id} ({self.status})"
+
+
+class OfferCandidate(RetailerOwned):
+    """A product worth a personal offer to one customer, from one recommendation run.
+
+    ``incremental_value`` is the expected incremental margin of an offer on it (before the
+    discount's cost): (P(buy | offer) - P(buy anyway)) x unit margin; see
+    docs/recommendations.md.
+    """
+
+    class Kind(models.TextChoices):
+        BUY_AGAIN = "buy_again", "Buy again"
+        TRY = "try", "Try"
+        POPULAR = "popular", "Popular"
+
+    run = models.ForeignKey(
+        RecommendationRun, on_delete=models.CASCADE, related_name="candidates", db_index=False
+    )
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="offer_candidates"
+    )
+    product = models.ForeignKey(
+        "retailers.Product", on_delete=models.CASCADE, related_name="offer_candidates"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    score = models.FloatField()
+    rank = models.PositiveSmallIntegerField(help_text="1 = best for this customer in this run.")
+    incremental_value = models.DecimalField(**MONEY_FIELD)
+    reason = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["run", "customer", "rank"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "customer", "product"], name="offer_candidate_unique_product"
+            ),
+            models.UniqueConstraint(
+                fields=["run", "customer", "rank"], name="offer_candidate_unique_rank"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} for {self.customer_id} (#{self.rank}, run #{self.run_id})"

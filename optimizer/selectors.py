@@ -7,13 +7,20 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+import pandas as pd
 from django.db import connection
 from django.db.models import Max, QuerySet
 
 from customers.models import Customer, Transaction
 from customers.services.points import retailer_today
 from optimizer import queries
-from optimizer.models import ACTIVE_STATUSES, CustomerScore, ScoringRun
+from optimizer.models import (
+    ACTIVE_STATUSES,
+    CustomerScore,
+    OfferCandidate,
+    RecommendationRun,
+    ScoringRun,
+)
 from retailers.models import Retailer, RunStatus
 from retailers.weeks import upcoming_week_starts
 
@@ -226,3 +233,63 @@ def customer_scores_csv_rows(*, run: ScoringRun) -> Iterator[list[str | Decimal 
             segment,
             *(_fixed(answers.get(c), 4) for c in codes),
         ]
+
+
+# --- Offer candidates (recommendation runs) ---------------------------------------------------
+
+#: Columns of :func:`offer_candidates`, in order.
+OFFER_CANDIDATE_COLUMNS: tuple[str, ...] = (
+    "customer_id",
+    "product_id",
+    "kind",
+    "score",
+    "rank",
+    "incremental_value",
+    "reason",
+)
+
+
+def recommendation_run_latest_succeeded(*, retailer: Retailer) -> RecommendationRun | None:
+    """The retailer's most recently finished successful recommendation run."""
+    return (
+        RecommendationRun.objects.for_retailer(retailer)
+        .filter(status=RunStatus.SUCCEEDED)
+        .order_by("-finished_at", "-pk")
+        .first()
+    )
+
+
+def offer_candidates(
+    *, retailer: Retailer, run: RecommendationRun | None = None, top_k: int = 10
+) -> pd.DataFrame:
+    """Each customer's best ``top_k`` offer candidates of ``run`` (default: the retailer's
+    latest successful recommendation run).
+
+    Returns:
+        A frame with :data:`OFFER_CANDIDATE_COLUMNS`: ``customer_id``, ``product_id`` (int64),
+        ``kind`` ("buy_again", "try" or "popular"), ``score`` (float64), ``rank`` (int64,
+        1 = best), ``incremental_value`` (``Decimal``, expected incremental margin per offer
+        before the discount's cost) and ``reason`` (text); sorted by customer and rank. Empty
+        (with these columns) when the retailer has no successful run.
+
+    Raises:
+        ValueError: ``run`` belongs to another retailer, or ``top_k`` < 1.
+    """
+    if top_k < 1:
+        raise ValueError(f"top_k must be at least 1, got {top_k}")
+    if run is None:
+        run = recommendation_run_latest_succeeded(retailer=retailer)
+    elif run.retailer_id != retailer.pk:
+        raise ValueError(f"recommendation run #{run.pk} is not a run of {retailer}")
+    if run is None:
+        rows: list[tuple[Any, ...]] = []
+    else:
+        rows = list(
+            OfferCandidate.objects.filter(run=run, rank__lte=top_k)
+            .order_by("customer_id", "rank")
+            .values_list(*OFFER_CANDIDATE_COLUMNS)
+        )
+    frame = pd.DataFrame.from_records(rows, columns=list(OFFER_CANDIDATE_COLUMNS))
+    return frame.astype(
+        {"customer_id": "int64", "product_id": "int64", "score": "float64", "rank": "int64"}
+    )

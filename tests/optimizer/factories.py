@@ -16,7 +16,7 @@ from loyalty_site.site.demo.writing import (
     write_stores,
     write_transactions,
 )
-from optimizer.models import ScoringRun
+from optimizer.models import RecommendationRun, ScoringRun
 from retailers.models import Retailer, RunStatus
 from tests.retailers.factories import RetailerFactory
 
@@ -58,3 +58,12 @@ def synthetic_tenant(
         )
         write_past_offers(retailer, data.offers, customer_ids=people, bonus_type_ids=bonus)
     return data
+
+
+class RecommendationRunFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = RecommendationRun
+
+    retailer = factory.SubFactory(RetailerFactory)
+    as_of = AS_OF
+    status = RunStatus.SUCCEEDED
