@@ -56,7 +56,6 @@ CANDIDATE_COLUMNS = (
     "incremental_value",
     "reason",
 )
-KIND_ORDER = {"buy_again": 0, "try": 1, "popular": 2}
 
 
 @dataclass(frozen=True)
@@ -103,6 +102,17 @@ def _check(frame: pd.DataFrame, columns: tuple[str, ...], name: str) -> None:
 def _item_index(model_ids: np.ndarray, ids: pd.Series) -> np.ndarray:
     positions: np.ndarray = pd.Index(model_ids).get_indexer(ids.to_numpy())
     return positions
+
+
+def pair_keys(
+    customer_id: pd.Series | np.ndarray, item: pd.Series | np.ndarray, n: int
+) -> np.ndarray:
+    """One int64 per (customer, item): hashing and set tests on one column are far faster than
+    on a two-level index (a chunk has millions of pairs)."""
+    keys: np.ndarray = np.asarray(customer_id, dtype=np.int64) * n + np.asarray(
+        item, dtype=np.int64
+    )
+    return keys
 
 
 def user_item_matrix(
@@ -243,12 +253,13 @@ def purchase_probability(
     scored = buy_again_scores(history, model.as_of_day)
     rate = scored["days"] / np.maximum(model.as_of_day - scored["first_day"], 7)
     fade = np.exp(-np.maximum(scored["ratio"].fillna(0.0) - 3.0, 0.0) / 3.0)
-    own = pd.Series(
-        (1.0 - np.exp(-rate * fade * 7 * config.horizon_weeks)).to_numpy(dtype=np.float64),
-        index=pd.MultiIndex.from_arrays([scored["customer_id"], scored["item"]]),
+    own = (1.0 - np.exp(-rate * fade * 7 * config.horizon_weeks)).to_numpy(dtype=np.float64)
+    n = len(model.item_ids)
+    at = pd.Index(pair_keys(scored["customer_id"], scored["item"], n)).get_indexer(
+        pair_keys(pairs["customer_id"], pairs["item"], n)
     )
-    keys = pd.MultiIndex.from_arrays([pairs["customer_id"], pairs["item"]])
-    p = own.reindex(keys).to_numpy()
+    own = np.append(own, np.nan)  # position -1 (never bought) reads the NaN
+    p = own[at]
     fallback = model.adoption[pairs["item"].to_numpy()]
     probability: np.ndarray = np.clip(np.where(np.isnan(p), fallback, p), 0.0, 0.999)
     return probability
@@ -267,11 +278,25 @@ def offer_value(
     return pairs.assign(p_anyway=p, p_offer=p_offer, incremental_value=value)
 
 
-def _weeks_ago(days: float) -> str:
-    weeks = round(days / 7)
-    if weeks < 1:
-        return f"{int(days)} day{'s' if int(days) != 1 else ''} ago"
-    return f"{weeks} week{'s' if weeks != 1 else ''} ago"
+#: Longest "last bought" that gets its own text (days); longer ones read as this many.
+AGO_MAX_DAYS = 3650
+KINDS = np.array(["buy_again", "try", "popular"], dtype=object)
+TRY_REASON = "customers who buy what you buy also buy it"
+
+
+def _ago_texts() -> np.ndarray:
+    """``texts[d]``: "d days ago" under two weeks, else "w weeks ago" (d = 0..AGO_MAX_DAYS)."""
+    texts = []
+    for days in range(AGO_MAX_DAYS + 1):
+        if days < 14:
+            texts.append(f"{days} day{'s' if days != 1 else ''} ago")
+        else:
+            weeks = round(days / 7)
+            texts.append(f"{weeks} weeks ago")
+    return np.array(texts, dtype=object)
+
+
+AGO_TEXTS = _ago_texts()
 
 
 def recommend(
@@ -289,31 +314,65 @@ def recommend(
         ``reason`` sentence.
     """
     _check(history, HISTORY_COLUMNS, "history")
+    _check(customers, ("customer_id", "segment"), "customers")
     customer_ids = customers["customer_id"].to_numpy(dtype=np.int64)
     history = history.loc[history["customer_id"].isin(customer_ids)]
     history = history.assign(item=_item_index(model.item_ids, history["product_id"]))
     history = history.loc[history["item"] >= 0]
     position = pd.Index(customer_ids).get_indexer(history["customer_id"].to_numpy())
+    segments = customers["segment"].astype(str).to_numpy()
     parts = [
         _buy_again(model, history, config),
         _try(model, history, position, customer_ids, config),
-        _fill_popular(model, customers, config),
+        _fill_popular(model, customer_ids, segments, config),
     ]
     frame = pd.concat([p for p in parts if len(p)], ignore_index=True)
     if frame.empty:
         return pd.DataFrame({c: [] for c in CANDIDATE_COLUMNS})
-    bought = pd.MultiIndex.from_arrays([history["customer_id"], history["item"]])
-    keys = pd.MultiIndex.from_arrays([frame["customer_id"], frame["item"]])
-    new = ~keys.isin(bought)
-    frame = frame.loc[(frame["kind"] == "buy_again") | new]
-    frame = frame.assign(order=frame["kind"].map(KIND_ORDER))
-    frame = frame.sort_values(["customer_id", "order", "score"], ascending=[True, True, False])
-    frame = frame.drop_duplicates(["customer_id", "item"], keep="first")
-    frame = frame.assign(rank=frame.groupby("customer_id").cumcount() + 1)
-    frame = frame.loc[frame["rank"] <= config.top_k].reset_index(drop=True)
+    n = len(model.item_ids)
+    keys = pair_keys(frame["customer_id"], frame["item"], n)
+    new = ~np.isin(keys, pair_keys(history["customer_id"], history["item"], n))
+    keep = (frame["order"].to_numpy() == 0) | new
+    frame, keys = frame.loc[keep], keys[keep]
+    order = np.lexsort(
+        (-frame["score"].to_numpy(), frame["order"].to_numpy(), frame["customer_id"].to_numpy())
+    )
+    frame, keys = frame.iloc[order], keys[order]
+    first = ~pd.Series(keys).duplicated().to_numpy()
+    frame = frame.loc[first].reset_index(drop=True)
+    customer = frame["customer_id"].to_numpy()
+    starts = np.r_[0, np.flatnonzero(np.diff(customer)) + 1]
+    rank = np.arange(len(frame)) - np.repeat(starts, np.diff(np.r_[starts, len(frame)])) + 1
+    frame = frame.assign(rank=rank).loc[rank <= config.top_k].reset_index(drop=True)
     frame = offer_value(model, history, frame, config)
     frame["product_id"] = model.item_ids[frame["item"].to_numpy()]
+    frame["kind"] = KINDS[frame["order"].to_numpy()]
+    frame["reason"] = _reasons(model, frame, segments)
     return frame[list(CANDIDATE_COLUMNS)]
+
+
+def _reasons(model: Recommender, frame: pd.DataFrame, segments: np.ndarray) -> np.ndarray:
+    """The sentence of each candidate, built only for the rows kept (vectorised: a chunk has
+    a million of them)."""
+    order, note = frame["order"].to_numpy(), frame["note"].to_numpy()
+    reasons = np.full(len(frame), TRY_REASON, dtype=object)
+    again = order == 0
+    if again.any():
+        names = model.names[frame["item"].to_numpy()[again]].astype(object)
+        ago = AGO_TEXTS[np.clip(note[again], 0, AGO_MAX_DAYS).astype(np.int64)]
+        reasons[again] = "you often buy " + names + "; last bought " + ago
+    popular = order == 2
+    if popular.any():
+        labels = np.array(
+            [
+                f"popular with {s} customers" if s in model.popular and s else "popular"
+                for s in np.unique(segments)
+            ],
+            dtype=object,
+        )
+        which = np.searchsorted(np.unique(segments), segments[note[popular].astype(np.int64)])
+        reasons[popular] = labels[which]
+    return np.array([text[:255] for text in reasons], dtype=object)
 
 
 def _buy_again(model: Recommender, history: pd.DataFrame, config: RecommendConfig) -> pd.DataFrame:
@@ -325,18 +384,13 @@ def _buy_again(model: Recommender, history: pd.DataFrame, config: RecommendConfi
     )
     scored = scored.loc[ok].sort_values(["customer_id", "score"], ascending=[True, False])
     scored = scored.loc[scored.groupby("customer_id").cumcount() < config.buy_again_slots]
-    names = model.names[scored["item"].to_numpy()]
-    reasons = [
-        f"you often buy {name}; last bought {_weeks_ago(elapsed)}"[:255]
-        for name, elapsed in zip(names, scored["elapsed"].to_numpy(), strict=True)
-    ]
     return pd.DataFrame(
         {
             "customer_id": scored["customer_id"].to_numpy(dtype=np.int64),
             "item": scored["item"].to_numpy(dtype=np.int64),
-            "kind": "buy_again",
+            "order": np.int8(0),
             "score": scored["score"].to_numpy(dtype=np.float64),
-            "reason": reasons,
+            "note": scored["elapsed"].to_numpy(dtype=np.float64),
         }
     )
 
@@ -351,45 +405,48 @@ def _try(
     if history.empty or model.similarity.nnz == 0:
         return pd.DataFrame()
     matrix = user_item_matrix(history, position, history["item"].to_numpy(), len(model.item_ids))
-    scores = (matrix @ model.similarity).tocoo()
-    frame = pd.DataFrame({"row": scores.row, "item": scores.col, "score": scores.data})
-    owned = pd.MultiIndex.from_arrays([position, history["item"].to_numpy()])
-    frame = frame.loc[~pd.MultiIndex.from_arrays([frame["row"], frame["item"]]).isin(owned)]
-    frame = frame.sort_values(["row", "score"], ascending=[True, False])
-    frame = frame.loc[frame.groupby("row").cumcount() < config.top_k]
+    scores = sp.csr_matrix(matrix @ model.similarity)
+    # Items already bought are not "try": drop them (same sparsity as the purchases).
+    bought = matrix.copy()
+    bought.data[:] = 1.0
+    scores = sp.csr_matrix(scores - scores.multiply(bought))
+    scores.eliminate_zeros()
+    rows = np.repeat(np.arange(scores.shape[0]), np.diff(scores.indptr))
+    # CSR keeps each customer's entries together: sort within rows, keep the first top_k.
+    order = np.lexsort((-scores.data, rows))
+    rank = np.arange(len(order)) - scores.indptr[rows[order]]
+    keep = order[rank < config.top_k]
     return pd.DataFrame(
         {
-            "customer_id": customer_ids[frame["row"].to_numpy()],
-            "item": frame["item"].to_numpy(dtype=np.int64),
-            "kind": "try",
-            "score": frame["score"].to_numpy(dtype=np.float64),
-            "reason": "customers who buy what you buy also buy it",
+            "customer_id": customer_ids[rows[keep]],
+            "item": scores.indices[keep].astype(np.int64),
+            "order": np.int8(1),
+            "score": scores.data[keep].astype(np.float64),
+            "note": np.nan,
         }
     )
 
 
 def _fill_popular(
-    model: Recommender, customers: pd.DataFrame, config: RecommendConfig
+    model: Recommender, customer_ids: np.ndarray, segments: np.ndarray, config: RecommendConfig
 ) -> pd.DataFrame:
     """Each customer's segment's popular items (enough to fill a list after removing the
-    items they already bought)."""
+    items they already bought); ``note`` is the customer's position (for the reason)."""
     pieces = []
     wanted = 3 * config.top_k
-    for segment, group in customers.groupby(customers["segment"].astype(str), sort=True):
-        name = segment if segment in model.popular else ""
-        top = model.popular.get(name, np.array([], dtype=np.int64))[:wanted]
+    for segment in np.unique(segments):
+        rows = np.flatnonzero(segments == segment)
+        top = model.popular.get(segment if segment in model.popular else "", np.zeros(0))[:wanted]
         if len(top) == 0:
             continue
-        ids = group["customer_id"].to_numpy(dtype=np.int64)
-        label = f"popular with {segment} customers" if name else "popular with our customers"
         pieces.append(
             pd.DataFrame(
                 {
-                    "customer_id": np.repeat(ids, len(top)),
-                    "item": np.tile(top.astype(np.int64), len(ids)),
-                    "kind": "popular",
-                    "score": np.tile(1.0 - np.arange(len(top)) / max(len(top), 1), len(ids)),
-                    "reason": label[:255],
+                    "customer_id": np.repeat(customer_ids[rows], len(top)),
+                    "item": np.tile(top.astype(np.int64), len(rows)),
+                    "order": np.int8(2),
+                    "score": np.tile(1.0 - np.arange(len(top)) / len(top), len(rows)),
+                    "note": np.repeat(rows.astype(np.float64), len(top)),
                 }
             )
         )
