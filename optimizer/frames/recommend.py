@@ -74,7 +74,11 @@ def member_segments_frame(
     params["run"] = scoring_run_id or 0
     query = queries.member_segments(customers.sql("c.id", params))
     frame = query_frame(
-        query, retailer.pk, params, ["customer_id", "segment"], {"customer_id": "int64"}
+        query,
+        retailer.pk,
+        params,
+        ["customer_id", "segment"],
+        {"customer_id": "int64", "segment": "str"},
     )
     frame["segment"] = frame["segment"].fillna("").astype(str)
     return frame
