@@ -117,6 +117,8 @@ def evaluate_holdout(
     split_day: int,
     excluded_categories: tuple[str, ...],
     config: RecommendConfig,
+    max_customers: int | None = 20_000,
+    random_state: int = 0,
 ) -> dict[str, Any]:
     """Fit on ``history`` (before ``split_day``), score the lists against ``holdout``.
 
@@ -126,6 +128,8 @@ def evaluate_holdout(
         holdout: ``customer_id``, ``product_id`` bought on or after ``split_day`` (the
             holdout weeks).
         products, customers: as for the fit.
+        max_customers: evaluate a random sample of at most this many holdout buyers (``None``:
+            all); the fit always uses every customer.
 
     Returns:
         ``{"k", "split_day", "customers", "table": {list: metrics}, "calibration": [...]}``,
@@ -144,6 +148,11 @@ def evaluate_holdout(
     relevant = holdout.loc[holdout["product_id"].isin(allowed_ids), ["customer_id", "product_id"]]
     relevant = relevant.drop_duplicates()
     evaluated = np.sort(relevant["customer_id"].unique())
+    buyers = len(evaluated)
+    if max_customers is not None and buyers > max_customers:
+        rng = np.random.default_rng(random_state)
+        evaluated = np.sort(rng.choice(evaluated, max_customers, replace=False))
+        relevant = relevant.loc[relevant["customer_id"].isin(evaluated)]
     members = customers.loc[customers["customer_id"].isin(evaluated)]
     own_history = history.loc[history["customer_id"].isin(evaluated)]
     lists = {
@@ -162,6 +171,7 @@ def evaluate_holdout(
         "k": k,
         "split_day": split_day,
         "customers": len(evaluated),
+        "holdout_buyers": buyers,
         "cold_start_customers": int(len(evaluated) - own_history["customer_id"].nunique()),
         "table": table,
         "calibration": calibration(lists["model"], relevant),

@@ -136,3 +136,19 @@ def test_fit_names_a_missing_column_and_refuses_history_after_the_cut_off():
             excluded_categories=(),
             config=RecommendConfig(),
         )
+
+
+def test_evaluate_holdout_samples_the_evaluated_customers_but_says_how_many_bought():
+    holdout = pd.DataFrame({"customer_id": [14, 10], "product_id": [1, 5]})
+    result = evaluate_holdout(
+        HISTORY,
+        holdout,
+        PRODUCTS,
+        CUSTOMERS,
+        split_day=AS_OF,
+        excluded_categories=(),
+        config=SMALL,
+        max_customers=1,
+    )
+    assert (result["customers"], result["holdout_buyers"]) == (1, 2)
+    assert result["table"]["model"]["customers"] == 1
