@@ -326,9 +326,10 @@ def recommend(
         _try(model, history, position, customer_ids, config),
         _fill_popular(model, customer_ids, segments, config),
     ]
-    frame = pd.concat([p for p in parts if len(p)], ignore_index=True)
-    if frame.empty:
+    present = [part for part in parts if len(part)]
+    if not present:  # no history and no popular item (a tenant with no sales yet)
         return pd.DataFrame({c: [] for c in CANDIDATE_COLUMNS})
+    frame = pd.concat(present, ignore_index=True)
     n = len(model.item_ids)
     keys = pair_keys(frame["customer_id"], frame["item"], n)
     new = ~np.isin(keys, pair_keys(history["customer_id"], history["item"], n))

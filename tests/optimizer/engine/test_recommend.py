@@ -152,3 +152,13 @@ def test_evaluate_holdout_samples_the_evaluated_customers_but_says_how_many_boug
     )
     assert (result["customers"], result["holdout_buyers"]) == (1, 2)
     assert result["table"]["model"]["customers"] == 1
+
+
+def test_recommend_with_no_history_at_all_gives_an_empty_frame():
+    empty = HISTORY.iloc[0:0]
+    model = fit_recommender(
+        empty, PRODUCTS, CUSTOMERS, as_of_day=AS_OF, excluded_categories=(), config=SMALL
+    )
+    out = recommend(model, empty, CUSTOMERS, SMALL)
+    assert out.empty
+    assert list(out.columns)[:2] == ["customer_id", "product_id"]
