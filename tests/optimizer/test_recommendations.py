@@ -66,7 +66,9 @@ def test_recommendation_run_executed_twice_is_left_as_it_is(tenant):
     run = _run(retailer, holdout_weeks=0)
     before = OfferCandidate.objects.filter(run=run).count()
     again = recommendation_run_execute(run_id=run.pk, inline=True)
+    assert again is not None
     assert again.status == RunStatus.SUCCEEDED
+    assert again.finished_at == run.finished_at
     assert OfferCandidate.objects.filter(run=run).count() == before
     assert "holdout" not in run.metrics
 
@@ -109,6 +111,13 @@ def test_recommendation_pages_start_a_run_and_show_the_holdout(client, tenant, m
     response = client.post(reverse("optimizer:recommendation-start"))
     assert response.status_code == 302
     assert RecommendationRun.objects.filter(retailer=retailer).count() == 2
+    candidates = client.get(reverse("admin:optimizer_offercandidate_changelist"))
+    assert candidates.status_code == 200
+    assert (
+        "you often buy" in candidates.content.decode() or "popular" in candidates.content.decode()
+    )
+    runs = client.get(reverse("admin:optimizer_recommendationrun_change", args=[run.pk]))
+    assert runs.status_code == 200
 
 
 def test_other_retailers_recommendation_runs_are_404(client, tenant, other_retailer, make_staff):
