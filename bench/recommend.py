@@ -28,7 +28,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from optimizer.engine.recommend.model import (  # noqa: E402
+from optimizer.engine.recommend.model import (
     RecommendConfig,
     fit_recommender,
     recommend,
