@@ -260,7 +260,7 @@ def recommendation_run_latest_succeeded(*, retailer: Retailer) -> Recommendation
 
 
 def offer_candidates(
-    *, retailer: Retailer, run: RecommendationRun | None = None, top_k: int = 10
+    retailer: Retailer, *, run: RecommendationRun | None = None, top_k: int = 10
 ) -> pd.DataFrame:
     """Each customer's best ``top_k`` offer candidates of ``run`` (default: the retailer's
     latest successful recommendation run).
