@@ -19,7 +19,9 @@ from optimizer.exceptions import ScoringError
 from optimizer.models import (
     AllocationRun,
     CustomerScore,
+    OfferCandidate,
     PromotionRun,
+    RecommendationRun,
     ScoringModelVersion,
     ScoringRun,
 )
@@ -351,3 +353,35 @@ def _scoring_run_create(**kwargs: Any) -> ScoringRun:
     from optimizer.services import scoring_run_create
 
     return scoring_run_create(**kwargs)
+
+
+@admin.register(RecommendationRun)
+class RecommendationRunAdmin(ReadOnlyScopedAdmin):
+    """Recommendation runs start from the runs page or ``manage.py recommend_offers``."""
+
+    list_display = ("pk", "retailer", "as_of", "status", "progress", "candidates_written")
+    list_filter = (("retailer", RelatedOnly), "status")
+    list_select_related = ("retailer",)
+    readonly_fields = (
+        "retailer", "as_of", "top_k", "holdout_weeks", "status", "progress", "stage", "attempt",
+        "chunks_total", "chunks_done", "customers_done", "candidates_written", "metrics",
+        "timings", "error", "created_by", "created_at", "started_at", "heartbeat_at",
+        "finished_at",
+    )  # fmt: skip
+    fields = readonly_fields
+
+
+@admin.register(OfferCandidate)
+class OfferCandidateAdmin(ReadOnlyScopedAdmin):
+    """Offer candidates of the recommendation runs (read only; a run replaces its own)."""
+
+    list_display = ("run", "customer", "rank", "product", "kind", "incremental_value", "reason")
+    list_filter = (("retailer", RelatedOnly), "kind")
+    list_select_related = ("customer", "product", "run")
+    raw_id_fields = ("run", "customer", "product")
+    search_fields = ("customer__external_id", "product__sku")
+    readonly_fields = (
+        "retailer", "run", "customer", "product", "kind", "score", "rank", "incremental_value",
+        "reason",
+    )  # fmt: skip
+    fields = readonly_fields

@@ -95,3 +95,22 @@ class OffersUnavailable(ApplicationError):
 
     code = "offers_unavailable"
     status = 409
+
+
+class RecommendationError(ApplicationError):
+    """Base class of the recommendation-run errors a person can act on."""
+
+    code = "recommendation_error"
+    status = 409
+
+
+class RecommendationRunAlreadyActive(_RunAlreadyActive, RecommendationError):
+    """The retailer already has a queued or running recommendation run."""
+
+    code = "recommendation_run_active"
+
+
+class NothingToRecommend(RecommendationError):
+    """The retailer has no transactions (or no members) before the requested date."""
+
+    code = "nothing_to_recommend"

@@ -231,3 +231,38 @@ def run_responses() -> RetailerSQL:
         "SELECT s.customer_id, j.key, j.value "
         "FROM {score} s, jsonb_each_text(s.responses) j WHERE s.run_id = %(run)s AND {retailer:s}"
     )
+
+
+# --- Recommendations --------------------------------------------------------------------------
+
+
+def product_history(where: str) -> RetailerSQL:
+    """Per (customer, product) with a positive line in [``%(start)s``, ``%(cutoff)s``): distinct
+    local purchase days, first and last local day (days since 1970-01-01)."""
+    day = """((t."timestamp" AT TIME ZONE %(tz)s)::date - DATE '1970-01-01')"""
+    return _scoped(
+        f"SELECT t.customer_id, l.product_id, COUNT(DISTINCT {day}), MIN({day}), MAX({day}) "
+        "FROM {line} l JOIN {transaction} t ON t.id = l.transaction_id "
+        "WHERE {retailer:t} AND {retailer:l} "
+        """AND t."timestamp" >= %(start)s AND t."timestamp" < %(cutoff)s AND l.quantity > 0"""
+        "{where} GROUP BY 1, 2",
+        where,
+    )
+
+
+def recommend_products() -> RetailerSQL:
+    """Every product with its name, category and unit margin (price - unit cost)."""
+    return _scoped(
+        "SELECT id, name, category, (price - unit_cost)::float8 FROM {product} WHERE {retailer} "
+        "ORDER BY id"
+    )
+
+
+def member_segments(where: str) -> RetailerSQL:
+    """Members at ``%(as_of)s`` with their segment in scoring run ``%(run)s`` ('' if none)."""
+    return _scoped(
+        "SELECT c.id, COALESCE(s.segment, '') FROM {customer} c "
+        "LEFT JOIN {score} s ON s.customer_id = c.id AND s.run_id = %(run)s "
+        "WHERE {retailer:c} AND c.enrolled_on < %(as_of)s{where} ORDER BY c.id",
+        where,
+    )

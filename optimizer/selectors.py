@@ -360,7 +360,7 @@ def recommendation_run_latest_succeeded(*, retailer: Retailer) -> Recommendation
 
 
 def offer_candidates(
-    *, retailer: Retailer, run: RecommendationRun | None = None, top_k: int = 10
+    retailer: Retailer, *, run: RecommendationRun | None = None, top_k: int = 10
 ) -> pd.DataFrame:
     """Each customer's best ``top_k`` offer candidates of ``run`` (default: the retailer's
     latest successful recommendation run).
@@ -393,3 +393,27 @@ def offer_candidates(
     return frame.astype(
         {"customer_id": "int64", "product_id": "int64", "score": "float64", "rank": "int64"}
     )
+
+
+#: (key in the holdout table, label) of the three lists, in display order.
+RECOMMENDATION_LISTS: tuple[tuple[str, str], ...] = (
+    ("model", "Recommender (buy again + try + popular)"),
+    ("popularity", "Baseline: most popular items"),
+    ("buy_again", "Baseline: the customer's most bought items"),
+)
+
+
+def recommendation_holdout_table(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows ``{label, precision, recall, ndcg, new_item_hit_share, incremental_value_per_offer,
+    customers}`` of a recommendation run's holdout, model first; empty without a holdout."""
+    table = (metrics.get("holdout") or {}).get("table") or {}
+    return [
+        {"key": key, "label": label, **table[key]}
+        for key, label in RECOMMENDATION_LISTS
+        if key in table
+    ]
+
+
+def recommendation_run_latest(*, retailer: Retailer) -> RecommendationRun | None:
+    """The retailer's newest recommendation run, whatever its status."""
+    return RecommendationRun.objects.for_retailer(retailer).order_by("-created_at", "-pk").first()

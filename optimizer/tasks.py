@@ -72,3 +72,20 @@ def campaign_results_task() -> int:
     closed = campaign_results_close_due()
     logger.info("closed %s campaigns with their results", closed)
     return closed
+
+
+def recommendation_run_execute_task(run_id: int) -> str | None:
+    """Evaluate and fit the queued recommendation run ``run_id`` and queue its chunks; safe to
+    deliver twice. Returns the run's status afterwards."""
+    from optimizer.services.recommend import recommendation_run_execute
+
+    run = recommendation_run_execute(run_id=run_id)
+    return run.status if run is not None else None
+
+
+def recommendation_chunk_task(run_id: int, attempt: int, index: int) -> str:
+    """Recommend chunk ``index`` of attempt ``attempt`` of recommendation run ``run_id``; safe
+    to deliver twice. Returns the chunk's outcome."""
+    from optimizer.services.recommend import recommendation_chunk_execute
+
+    return recommendation_chunk_execute(run_id=run_id, attempt=attempt, index=index)

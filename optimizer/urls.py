@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from optimizer import views
+from optimizer import views, views_recommendations
 
 app_name = "optimizer"
 
@@ -33,5 +33,15 @@ urlpatterns = [
         "runs/allocations/<int:pk>/restart/",
         views.AllocationRunRestartView.as_view(),
         name="allocation-restart",
+    ),
+    path(
+        "runs/recommendations/new/",
+        views_recommendations.RecommendationRunStartView.as_view(),
+        name="recommendation-start",
+    ),
+    path(
+        "runs/recommendations/<int:pk>/",
+        views_recommendations.RecommendationRunDetailView.as_view(),
+        name="recommendation-detail",
     ),
 ]

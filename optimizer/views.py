@@ -36,6 +36,7 @@ from optimizer.models import (
     AllocationRun,
     CustomerScore,
     PromotionRun,
+    RecommendationRun,
     ScoringRun,
 )
 from optimizer.selectors import (
@@ -82,6 +83,9 @@ class ScoringRunListView(RetailerViewMixin, ListView):
             .select_related("created_by")
             .order_by("-created_at", "-pk")[:RECENT_RUNS],
             promotions_url=url_or_none("campaigns:promotion-list"),
+            recommendation_runs=self.scoped(RecommendationRun)
+            .select_related("created_by")
+            .order_by("-created_at", "-pk")[:RECENT_RUNS],
         )
         return context
 

@@ -16,9 +16,10 @@ from campaigns.models import BonusKind, BonusType, Campaign, PromotionItem, Prom
 from campaigns.services.promotions import proposal_totals
 from customers.models import Customer
 from customers.services.portal import portal_link_create
-from optimizer.models import AllocationRun, PromotionRun, ScoringRun
+from optimizer.models import AllocationRun, PromotionRun, RecommendationRun, ScoringRun
 from optimizer.services.allocation import allocation_run_execute
 from optimizer.services.offers import campaign_offers_allocate
+from optimizer.services.recommend import recommendation_run_create, recommendation_run_execute
 from retailers.models import Retailer, RunStatus
 from tests.customers.factories import TransactionFactory, TransactionLineFactory
 from tests.optimizer.allocation_fixtures import scored_tenant, start_allocation
@@ -37,6 +38,7 @@ class Pages:
 
     scoring_run: ScoringRun
     allocation_run: AllocationRun
+    recommendation_run: RecommendationRun
     campaign: Campaign
     proposal: PromotionProposal
     customer: Customer
@@ -145,9 +147,14 @@ def pages_data(retailer: Retailer) -> Pages:
             timestamp=dt.datetime(2025, 5, 1 + day, 10, tzinfo=dt.UTC),
         )
         TransactionLineFactory(transaction=basket, amount=Decimal("12.40"))
+    recommendation = recommendation_run_create(retailer=retailer, enqueue=False)
+    recommendation = recommendation_run_execute(run_id=recommendation.pk, inline=True)
+    assert recommendation is not None
+    assert recommendation.status == RunStatus.SUCCEEDED, recommendation.error
     return Pages(
         scoring_run=scoring,
         allocation_run=run,
+        recommendation_run=recommendation,
         campaign=run.campaign,
         proposal=_promotion_proposal(retailer),
         customer=customer,

@@ -75,6 +75,9 @@ def staff_urls(data: Pages) -> dict[str, str]:
         "allocations": reverse("optimizer:allocation-list"),
         "allocation": reverse("optimizer:allocation-detail", args=[data.allocation_run.pk]),
         "allocation-start": reverse("optimizer:allocation-start"),
+        "recommendation": reverse(
+            "optimizer:recommendation-detail", args=[data.recommendation_run.pk]
+        ),
         "campaigns": reverse("campaigns:campaign-list"),
         "campaign": reverse("campaigns:campaign-detail", args=[campaign]),
         "campaign-results": reverse("campaigns:campaign-results", args=[campaign]),

@@ -42,7 +42,7 @@ def test_offer_candidates_reads_the_latest_succeeded_run_up_to_top_k(retailer, o
     for rank, product in enumerate(products, start=1):
         _candidate(new, customer, product, rank, kind="buy_again" if rank == 1 else "try")
 
-    frame = offer_candidates(retailer=retailer, top_k=2)
+    frame = offer_candidates(retailer, top_k=2)  # the contract: retailer positional
     assert list(frame.columns) == list(OFFER_CANDIDATE_COLUMNS)
     assert frame["product_id"].tolist() == [products[0].pk, products[1].pk]
     assert frame["rank"].tolist() == [1, 2]

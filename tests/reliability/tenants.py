@@ -35,7 +35,9 @@ from customers.services.portal import portal_link_create
 from optimizer.models import (
     AllocationRun,
     CustomerScore,
+    OfferCandidate,
     PromotionRun,
+    RecommendationRun,
     ScoringChunk,
     ScoringModelVersion,
     ScoringRun,
@@ -186,6 +188,20 @@ def build_tenant(marker: str, *, role: str = Role.ADMIN) -> Tenant:
         sklearn_version="1.9.1",
     )
     o["score"] = _score(retailer, o["scoring_run"], o["customer"], o["bonus_type"].code)
+    o["recommendation_run"] = RecommendationRun.objects.create(
+        retailer=retailer, as_of=dt.date(2025, 6, 2), status=RunStatus.SUCCEEDED
+    )
+    o["offer_candidate"] = OfferCandidate.objects.create(
+        retailer=retailer,
+        run=o["recommendation_run"],
+        customer=o["customer"],
+        product=o["product"],
+        kind=OfferCandidate.Kind.BUY_AGAIN,
+        score=1.0,
+        rank=1,
+        incremental_value=Decimal("0.40"),
+        reason=f"you often buy {marker} beans; last bought 2 weeks ago",
+    )
     o["allocation_run"] = AllocationRun.objects.create(
         retailer=retailer,
         scoring_run=o["scoring_run"],

@@ -117,6 +117,7 @@ MAPPINGS: dict[str, Filler] = {
     "optimizer:allocation-detail": one("pk", "allocation_run"),
     "optimizer:allocation-status": one("pk", "allocation_run"),
     "optimizer:allocation-restart": one("pk", "allocation_run"),
+    "optimizer:recommendation-detail": one("pk", "recommendation_run"),
     "campaigns:campaign-detail": one("pk", "campaign"),
     "campaigns:campaign-approve": one("pk", "campaign"),
     "campaigns:campaign-reject": one("pk", "campaign"),

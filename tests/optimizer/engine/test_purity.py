@@ -8,7 +8,16 @@ from pathlib import Path
 
 ENGINE = Path(__file__).resolve().parents[3] / "optimizer" / "engine"
 FORBIDDEN = ("django", "retailers", "customers", "campaigns", "optimizer.models", "rest_framework")
-ALLOWED_THIRD_PARTY = {"numpy", "pandas", "sklearn", "scipy", "pulp", "threadpoolctl", "joblib"}
+ALLOWED_THIRD_PARTY = {
+    "numpy",
+    "pandas",
+    "sklearn",
+    "scipy",
+    "pulp",
+    "threadpoolctl",
+    "joblib",
+    "implicit",
+}
 
 
 def _imports(path: Path) -> list[str]:
