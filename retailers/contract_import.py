@@ -16,6 +16,9 @@ column (:mod:`retailers.contract_checks`), then works set-wise:
   with one ``COPY`` into a temporary table and one ``UPDATE ... FROM`` it; PostgreSQL's foreign
   key triggers stay on (the keys were resolved set-wise above, so they never fail in practice).
 
+pyarrow and :mod:`loyalty_site.bulk` (and numpy with them) are imported when rows are written,
+not with this module: the admin imports it at every start-up of the site and of each command.
+
 Results and errors are those of the import-export path: ``{"rows", "new", "updated", "skipped"}``
 and :class:`ImportRejected` listing every bad row with its spreadsheet row number and column.
 """
@@ -25,13 +28,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import pyarrow as pa
 import tablib
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from loyalty_site.bulk import analyze, csv_text, insert_frame
 from retailers.contract_checks import (
     Columns,
     Errors,
@@ -105,6 +106,8 @@ def contract_rows_import(
         _insert(model, retailer, columns, created)
         _update(model, written, values, changed)
         if len(created) + len(changed) >= ANALYZE_FROM:
+            from loyalty_site.bulk import analyze  # here, not at start-up: see the module docstring
+
             analyze([model])
     counts["new"], counts["updated"] = len(created), len(changed)
     counts["skipped"] = total - len(created) - len(changed)
@@ -179,6 +182,10 @@ def _insert(
     """Write the new rows with one ``COPY``: the file's values, the model's defaults elsewhere."""
     if not rows:
         return
+    import pyarrow as pa  # here, not at start-up: see the module docstring
+
+    from loyalty_site.bulk import insert_frame
+
     now, table = timezone.now(), {}
     for field in model._meta.concrete_fields:
         if field.primary_key:
@@ -206,6 +213,10 @@ def _update(
     """Write the changed rows: ``COPY`` into a temporary table, then one ``UPDATE ... FROM``."""
     if not changed:
         return
+    import pyarrow as pa  # here, not at start-up: see the module docstring
+
+    from loyalty_site.bulk import csv_text
+
     pk = model._meta.pk.attname
     keys = {f.attname for f in model._meta.concrete_fields if f.is_relation or f.primary_key}
     by_column = zip(*(values[row] for _, row in changed), strict=True)
