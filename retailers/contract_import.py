@@ -215,7 +215,8 @@ def _insert(
     """Write the new rows with one ``COPY``: the file's values, the model's defaults elsewhere."""
     if not rows:
         return
-    now, table = timezone.now(), {}
+    now = timezone.now()
+    table: dict[str, list[Any]] = {}
     for field in model._meta.concrete_fields:
         if field.primary_key:
             continue
@@ -229,7 +230,7 @@ def _insert(
             values = [now] * len(rows)
         else:
             values = [field.get_default()] * len(rows)
-        table[field.column] = values
+        table[str(field.column)] = values
     with connection.cursor() as cursor:
         _copy(cursor, model._meta.db_table, list(table), list(table.values()))
 
