@@ -9,7 +9,6 @@ class CustomersConfig(AppConfig):
         # retailers runs the imports but sits below customers (layers contract): it gets the
         # readers of customers' files from this registry.
         from customers.resources import CustomerResource, TransactionLineResource
-        from customers.services import transactions_bulk_import
         from retailers.import_kinds import import_kind_register
         from retailers.models import ImportKind
 
@@ -17,5 +16,6 @@ class CustomersConfig(AppConfig):
         import_kind_register(
             kind=ImportKind.TRANSACTIONS,
             resource=TransactionLineResource,
-            bulk_loader=transactions_bulk_import,
+            # By path: the loader (pandas, numpy, pyarrow) is imported by the first import.
+            bulk_loader="customers.services.transactions_import.transactions_bulk_import",
         )

@@ -1,16 +1,18 @@
-"""CSV contract columns <-> customers and basket lines (customers.csv, transactions.csv)."""
+"""CSV contract columns <-> customers and basket lines (customers.csv, transactions.csv).
+
+The admin imports this module at every start-up: pandas and the bulk loader are imported by the
+transactions import itself (``import_data_inner``), not here.
+"""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import pandas as pd
 from import_export.fields import Field
 from import_export.results import RowResult
 
 from customers.models import Customer, Transaction, TransactionLine
-from customers.services.transactions_csv import COLUMNS as TRANSACTION_COLUMNS
-from customers.services.transactions_import import transactions_import_frame
+from customers.services.transactions_columns import COLUMNS as TRANSACTION_COLUMNS
 from retailers.exceptions import ImportRejected, RowError
 from retailers.models import Retailer
 from retailers.resources import (
@@ -99,6 +101,10 @@ class TransactionLineResource(BaseResource):
         force_init_instance = True
 
     def import_data_inner(self, dataset: Any, *args: Any, **kwargs: Any) -> ContractResult:
+        import pandas as pd  # here, not at start-up: see the module docstring
+
+        from customers.services import transactions_import_frame
+
         retailer = self.retailer
         if retailer is None or self.header_problems(dataset.headers or []):
             return super().import_data_inner(dataset, *args, **kwargs)  # the file's own errors

@@ -12,7 +12,9 @@ Every constraint stays on: the database checks each foreign key of each row with
 trigger (Django's foreign keys are ``DEFERRABLE INITIALLY DEFERRED``, so by default at commit).
 There is no switch to skip those triggers: ``session_replication_role = replica`` needs a
 superuser (or a grant that lets the role skip every trigger of every table), and an ordinary
-owner role may not disable a constraint's triggers. With ``statement_per_chunk`` each chunk is
+owner role may not disable a constraint's triggers. (Transaction lines, the one table of
+millions of rows, have no foreign key triggers: their keys are checked once per statement, see
+``customers.models.TransactionLine``.) With ``statement_per_chunk`` each chunk is
 its own ``COPY`` statement, so that under ``SET CONSTRAINTS ALL IMMEDIATE`` the server checks the
 foreign keys of one chunk while Python formats the next (see ``customers.services
 .transactions_import``).
@@ -21,13 +23,13 @@ foreign keys of one chunk while Python formats the next (see ``customers.service
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeGuard
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -41,7 +43,17 @@ CHUNK_ROWS = 50_000
 COPY_QUEUE_CHUNKS = 2
 _CSV = pacsv.WriteOptions(include_header=False, quoting_style="needed")
 
-Rows: TypeAlias = pd.DataFrame | pa.Table | pa.RecordBatch
+if TYPE_CHECKING:
+    import pandas as pd
+
+    Rows: TypeAlias = pd.DataFrame | pa.Table | pa.RecordBatch
+
+
+def _is_frame(rows: Any) -> TypeGuard[pd.DataFrame]:
+    """Whether ``rows`` is a pandas DataFrame, without importing pandas: the contract imports
+    write pyarrow tables only, and need not pay pandas' 0.4 s import (nor does a start-up)."""
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and isinstance(rows, pandas.DataFrame)
 
 
 def insert_frame(model: type[models.Model], frame: Rows, *, using: str = "default") -> int:
@@ -54,7 +66,7 @@ def insert_frame(model: type[models.Model], frame: Rows, *, using: str = "defaul
     """
     if not len(frame):
         return 0
-    if isinstance(frame, pd.DataFrame):
+    if _is_frame(frame):
         columns = list(frame.columns)
         parts: Iterable[Rows] = (
             frame.iloc[start : start + CHUNK_ROWS] for start in range(0, len(frame), CHUNK_ROWS)
@@ -149,13 +161,13 @@ def _copy_in_background(
 
 
 def _select(rows: Rows, columns: list[str]) -> Rows:
-    return rows[columns] if isinstance(rows, pd.DataFrame) else rows.select(columns)
+    return rows[columns] if _is_frame(rows) else rows.select(columns)
 
 
 def csv_text(rows: Rows) -> pa.Buffer:
     """``rows`` as headerless CSV that PostgreSQL's ``COPY ... (FORMAT csv)`` reads back exactly:
     NULL is an unquoted empty field, text is always quoted (so ``""`` is an empty string)."""
-    if isinstance(rows, pd.DataFrame):
+    if _is_frame(rows):
         try:
             table = pa.Table.from_pandas(rows, preserve_index=False)
         except (pa.ArrowException, TypeError, ValueError):  # an object column of mixed types

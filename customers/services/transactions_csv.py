@@ -32,20 +32,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from customers.services.transactions_columns import COLUMNS
 from retailers import csvio
 from retailers.exceptions import ImportRejected, RowError
 
-#: The columns of the public contract, in the order errors are listed within a row.
-COLUMNS: tuple[str, ...] = (
-    "transaction_id",
-    "customer_id",
-    "store_id",
-    "timestamp",
-    "sku",
-    "quantity",
-    "amount",
-    "discount",
-)
 #: Lines per chunk: bounds the memory of one validation / load step.
 CHUNK_LINES = 100_000
 #: At most this many errors are listed (all of them are counted).

@@ -9,9 +9,10 @@ import pytest
 
 from campaigns.models import PastOffer
 from retailers.contract_checks import constraints_checked
-from retailers.contract_import import contract_rows_import
+from retailers.contract_import import _copy_text, contract_rows_import
 from retailers.models import ImportKind, Product
 from retailers.services import read_csv
+from tests.customers.factories import CustomerFactory
 from tests.retailers.factories import ProductFactory, StoreFactory
 
 
@@ -61,3 +62,28 @@ def test_import_reads_keys_and_existing_rows_set_wise(retailer, django_assert_ma
     )
     assert (counts["new"], counts["updated"]) == (0, 2)
     assert Product.objects.get(retailer=retailer, sku="P2").price == Decimal("9.99")
+
+
+def test_copy_text_quotes_text_and_leaves_null_unquoted():
+    columns = [[None, "", 'a"b,c\nd'], [1, True, Decimal("1.50")], [dt.date(2024, 6, 1), None, {}]]
+    assert _copy_text(columns) == (',1,2024-06-01\n""' + ",t,\n" + '"a""b,c\nd",1.50,"{}"\n')
+
+
+@pytest.mark.django_db
+def test_import_writes_text_nulls_and_dates_back_exactly(retailer):
+    name = 'Tea "Earl Grey", 1 kg\nloose'
+    data = (
+        "sku,name,category,brand,unit_cost,price\n"
+        f'P1,"{name.replace(chr(34), chr(34) * 2)}",,B,0.10,2.00\n'
+    ).encode()
+    contract_rows_import(retailer=retailer, kind=ImportKind.PRODUCTS, dataset=read_csv([data]))
+    product = Product.objects.get(retailer=retailer, sku="P1")
+    assert (product.name, product.category, product.unit_cost) == (name, "", Decimal("0.10"))
+    offers = (
+        b"offer_id,customer_id,bonus_type,sent_on,valid_until,redeemed_on\n"
+        b"O1,C1,bench-a,2024-06-01,2024-06-08,\n"
+    )
+    CustomerFactory(retailer=retailer, external_id="C1")
+    contract_rows_import(retailer=retailer, kind=ImportKind.OFFERS, dataset=read_csv([offers]))
+    offer = PastOffer.objects.get(retailer=retailer)
+    assert (offer.sent_on, offer.redeemed_on) == (dt.date(2024, 6, 1), None)
