@@ -117,26 +117,11 @@ class TransactionLine(RetailerOwned):
         db_index=False,
         db_constraint=False,
     )
-    # The transaction and the product are checked per statement, not per row (migration 0007,
-    # ``customers_line_keys_check``): after each INSERT or UPDATE of lines, one set-wise query
-    # locks the referenced transactions and products ``FOR KEY SHARE`` (as a foreign key check
-    # does) and refuses the statement (SQLSTATE 23503) unless each exists with the line's
-    # retailer; a DELETE or key UPDATE of a transaction or product still referenced by a line
-    # is refused the same way. PostgreSQL's own foreign key runs one trigger per row and key,
-    # which an ordinary role cannot switch off: 2 of every million lines' 2.5 million checks,
-    # three times the server time of the set-wise query. Unlike Django's foreign keys these
-    # checks are immediate (end of statement), not deferred to commit.
     transaction = models.ForeignKey(
-        Transaction,
-        on_delete=models.CASCADE,
-        related_name="lines",
-        db_index=False,
-        db_constraint=False,
+        Transaction, on_delete=models.CASCADE, related_name="lines", db_index=False
     )
     line_no = models.PositiveIntegerField(help_text="Position of the line within its basket.")
-    product = models.ForeignKey(
-        "retailers.Product", on_delete=models.PROTECT, related_name="+", db_constraint=False
-    )
+    product = models.ForeignKey("retailers.Product", on_delete=models.PROTECT, related_name="+")
     quantity = models.DecimalField(max_digits=12, decimal_places=3)
     amount = models.DecimalField(**MONEY_FIELD)
     discount = models.DecimalField(**MONEY_FIELD)

@@ -12,9 +12,7 @@ Every constraint stays on: the database checks each foreign key of each row with
 trigger (Django's foreign keys are ``DEFERRABLE INITIALLY DEFERRED``, so by default at commit).
 There is no switch to skip those triggers: ``session_replication_role = replica`` needs a
 superuser (or a grant that lets the role skip every trigger of every table), and an ordinary
-owner role may not disable a constraint's triggers. (Transaction lines, the one table of
-millions of rows, have no foreign key triggers: their keys are checked once per statement, see
-``customers.models.TransactionLine``.) With ``statement_per_chunk`` each chunk is
+owner role may not disable a constraint's triggers. With ``statement_per_chunk`` each chunk is
 its own ``COPY`` statement, so that under ``SET CONSTRAINTS ALL IMMEDIATE`` the server checks the
 foreign keys of one chunk while Python formats the next (see ``customers.services
 .transactions_import``).

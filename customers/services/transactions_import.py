@@ -37,11 +37,8 @@ the only per-line data in memory (Arrow-backed ``str`` columns, int64 code array
 
 The rows travel by ``COPY`` (``loyalty_site.bulk``): pyarrow writes the CSV text of a chunk
 while a writer thread sends the previous one, and transaction ids come from the sequence (no
-read-back). Every constraint stays on, for any role (no superuser, no special grant): a new
-transaction's keys are checked by PostgreSQL's foreign key triggers, one per row and key (its
-customer with its retailer, one composite key, and its store); a chunk of lines is checked by
-one set-wise query at the end of its ``COPY`` statement (its transactions and products exist
-with the line's retailer; see ``customers.models.TransactionLine``). The import sets the
+read-back). Every constraint stays on, for any role (no superuser, no special grant): the
+database checks each foreign key of each new row with its own trigger. The import sets the
 constraints ``IMMEDIATE`` and sends each chunk of lines as its own ``COPY``, so the server
 checks one chunk while Python formats the next, instead of running every check at commit with
 Python idle; they are ``DEFERRED`` again (Django's default) when the load ends. The customers,
