@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0007_delivery_outdated'),
+        ('campaigns', '0008_product_offers'),
         ('customers', '0006_transaction_customer_same_retailer_fk'),  # customer_unique_id_retailer
         ('retailers', '0010_retailer_locale'),
     ]
