@@ -5,15 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from django.db import connection
 from django.db.models import Max, QuerySet
 
 from customers.models import Customer, Transaction
 from customers.services.points import retailer_today
 from optimizer import queries
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 from optimizer.models import (
     ACTIVE_STATUSES,
     CustomerScore,
@@ -389,6 +392,8 @@ def offer_candidates(
             .order_by("customer_id", "rank")
             .values_list(*OFFER_CANDIDATE_COLUMNS)
         )
+    import pandas as pd  # here: the admin imports this module at every start-up
+
     frame = pd.DataFrame.from_records(rows, columns=list(OFFER_CANDIDATE_COLUMNS))
     return frame.astype(
         {"customer_id": "int64", "product_id": "int64", "score": "float64", "rank": "int64"}

@@ -9,7 +9,7 @@ import pytest
 
 from campaigns.models import PastOffer
 from retailers.contract_checks import constraints_checked
-from retailers.contract_import import _copy_text, contract_rows_import
+from retailers.contract_import import contract_rows_import
 from retailers.models import ImportKind, Product
 from retailers.services import read_csv
 from tests.customers.factories import CustomerFactory
@@ -62,11 +62,6 @@ def test_import_reads_keys_and_existing_rows_set_wise(retailer, django_assert_ma
     )
     assert (counts["new"], counts["updated"]) == (0, 2)
     assert Product.objects.get(retailer=retailer, sku="P2").price == Decimal("9.99")
-
-
-def test_copy_text_quotes_text_and_leaves_null_unquoted():
-    columns = [[None, "", 'a"b,c\nd'], [1, True, Decimal("1.50")], [dt.date(2024, 6, 1), None, {}]]
-    assert _copy_text(columns) == (',1,2024-06-01\n""' + ",t,\n" + '"a""b,c\nd",1.50,"{}"\n')
 
 
 @pytest.mark.django_db
