@@ -64,6 +64,10 @@ def test_personalised_offer_campaign_from_the_staff_pages_to_the_till(
     assert "Tea" in page
     assert "Acme Dairy" in page  # supplier funding, 0.35 expected
     assert "0.35" in page
+    campaign.refresh_from_db()
+    replaced = len(campaign.solver["offers"]["dropped_generic"])
+    assert f"Generic bonuses replaced by offers:</strong> {replaced} (" in page  # a count
+    assert "{'reason'" not in page  # never the stored records themselves
 
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("campaigns:campaign-approve", args=[campaign.pk]), {"comment": ""})
