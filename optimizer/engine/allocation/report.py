@@ -60,7 +60,11 @@ def summarise(
     obj = objective(core, choice) if choice.size else 0.0
     use = usage(core, choice)
     bound = max(solution.lp_bound, obj)
-    gap = max(0.0, (bound - obj) / max(abs(bound), 1e-9))
+    # the gap is measured against the tightest bound known: a proven MILP's, when there is one
+    certified = (
+        bound if solution.proven_bound is None else max(min(bound, solution.proven_bound), obj)
+    )
+    gap = max(0.0, (certified - obj) / max(abs(certified), 1e-9))
     status = solution.status
     if status in (STATUS_OPTIMAL, STATUS_FEASIBLE) and gap > gap_tolerance:
         # never "within gap" when it is not: the glue then refuses to supersede with it and the

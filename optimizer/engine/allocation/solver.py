@@ -34,6 +34,9 @@ class Solution:
     status: str
     method: str
     details: dict[str, Any] = field(default_factory=dict)
+    #: A bound on the best *integer* allocation tighter than ``lp_bound``, when a solver proved
+    #: one (the MILP's branch and bound); the reported gap is measured against the tighter one.
+    proven_bound: float | None = None
 
 
 def make_solver(

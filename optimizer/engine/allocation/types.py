@@ -240,7 +240,9 @@ class AllocationResult:
             ``reason`` (str; a single "" category when ``with_reasons=False``).
         objective: total expected incremental value of the allocation.
         lp_bound: optimum of the LP relaxation (a proven upper bound on any allocation).
-        gap: ``(lp_bound - objective) / max(|lp_bound|, 1e-9)``.
+        gap: ``(bound - objective) / max(|bound|, 1e-9)``, ``bound`` the tighter of the LP
+            bound and a bound the MILP proved (a proven-optimal MILP: HiGHS's own gap, however
+            far the LP relaxation is; a small instance's integer optimum can sit well below it).
         status: optimal / feasible-within-gap / time_limit (see module constants).
         method: ``"milp"`` or ``"dantzig-wolfe"`` plus solver detail.
         constraints: the coupling constraints with slack, binding flag and shadow price.
@@ -257,7 +259,7 @@ class AllocationResult:
         timings: wall seconds per stage.
         details: solver facts (iterations, columns, free customers, solver status strings).
         gap_tolerance: the tolerance the gap was held to (``AllocationConfig.gap_tolerance``).
-        gap_exceeds_tolerance: the returned allocation is further from the LP bound than the
+        gap_exceeds_tolerance: the returned allocation is further from that bound than the
             tolerance: a proposal built from it must say so to its approver.
     """
 
