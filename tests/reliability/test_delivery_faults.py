@@ -28,6 +28,19 @@ RECIPIENTS = 8
 HANG_AFTER = 3
 
 
+def nobody_else_locks(model) -> bool:
+    """No other session holds a lock on ``model``'s table: the killed worker's backend, which
+    PostgreSQL ends only when it notices its client is gone, has released its rows."""
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks l JOIN pg_class r ON r.oid = l.relation "
+            "WHERE l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND r.relname = %s AND l.pid <> pg_backend_pid()",
+            [model._meta.db_table],
+        )
+        return cursor.fetchone()[0] == 0
+
+
 def consenting(retailer, n: int):
     return issued(retailer, consents=(True,) * n, emails=[f"r{i}@x.test" for i in range(n)])
 
@@ -69,6 +82,8 @@ def test_worker_killed_mid_batch_leaves_every_message_sent_once_but_the_one_in_f
     assert states == {DeliveryState.SENT: HANG_AFTER - 1, DeliveryState.SENDING: RECIPIENTS - 2}
     # Within the lease nobody takes the dead worker's rows; after it, the next run does.
     assert deliveries_send_due() == {}
+    # SKIP LOCKED would pass over a row the dead worker's backend still holds (seen under load)
+    wait_for(lambda: nobody_else_locks(Delivery), 30, "the killed worker's locks to go")
     later = timezone.now() + dt.timedelta(seconds=settings.DELIVERY_LEASE_SECONDS + 1)
     assert deliveries_send_due(now=later) == {DeliveryState.SENT: RECIPIENTS - 2}
 
