@@ -302,7 +302,9 @@ def main() -> None:
         "--keep-runs", action="store_true", help="keep earlier bench runs (and their scores)"
     )
     args = parser.parse_args()
-    url = os.environ.get("DATABASE_URL", DEFAULT_URL)
+    # The default goes into the environment: the migrate and worker child processes read it
+    # (without it they would start and migrate the embedded server of var/pgdata instead).
+    url = os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
     print(f"database {url}; load average at start {load_average()}")
     ensure_database(url)
     setup_django(url)
