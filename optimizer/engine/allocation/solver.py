@@ -131,14 +131,17 @@ def check_feasible(core: Core) -> None:
                 f"{available} are eligible (after contact limits and the control group)",
                 constraint=f"coverage:{name}",
             )
-        room = sum(
-            min(core.caps[j], float(finite[members, j].sum())) for j in range(len(core.types))
-        )
+        eligible = finite[members].sum(axis=0).astype(np.float64)
+        room = float(np.minimum(core.caps, eligible).sum())
         if req > room:
+            stopping = [f"cap:{core.types[j]}" for j in np.flatnonzero(core.caps < eligible)]
+            conflict = (f"coverage:{name}", *stopping)
             raise InfeasibleAllocation(
                 f"coverage minimum for segment {name!r} needs {req} customers but the per-type "
-                f"caps leave room for at most {int(room)} of them",
+                f"caps leave room for at most {int(room)} of them (conflict: "
+                f"{', '.join(repr(c) for c in conflict)})",
                 constraint=f"coverage:{name}",
+                constraints=conflict,
             )
         costs = np.where(finite[members], core.cost[members], np.inf).min(axis=1)
         cheapest.append(np.sort(costs)[: int(req)])
