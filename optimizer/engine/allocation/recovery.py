@@ -34,7 +34,13 @@ from dataclasses import replace
 
 import numpy as np
 
-from optimizer.engine.allocation.coupling import member_mask, pair_weights
+from optimizer.engine.allocation.coupling import (
+    first_overflow,
+    layer_pairs,
+    layers,
+    member_mask,
+    pair_weights,
+)
 from optimizer.engine.allocation.deadline import Deadline
 from optimizer.engine.allocation.milp import solve_sub_milp
 from optimizer.engine.allocation.problem import Core
@@ -120,20 +126,21 @@ def fill(
     idx, pick = idx[free][:FILL_MAX], pick[free][:FILL_MAX]
     w_min = weight[free][:FILL_MAX] if weight is not None else np.ones(idx.size)
     budget_left, caps_left, rows_left = _slack(core, choice)
+    lays = layers(core.extra, core.groups, len(core.types), np.isfinite(rows_left))
     got = 0.0
     tol = 1e-9 * max(1.0, core.budget)
     for _ in range(FILL_ROUNDS):
         if idx.size == 0 or got >= stop_at:
             break
         cost = core.cost[idx, pick]
-        w_rows = pair_weights(core.extra, core.groups, core.cost, idx, pick)
+        in_rows = [layer_pairs(lay, core.extra, core.groups, core.cost, idx, pick) for lay in lays]
         onehot = np.zeros((idx.size, len(core.types)))
         onehot[np.arange(idx.size), pick] = 1.0
         fits = np.cumsum(cost) <= budget_left + tol
         fits &= (np.cumsum(onehot, axis=0) <= caps_left + 1e-9).all(axis=1)
-        if core.extra:
-            fits &= (np.cumsum(w_rows, axis=0) <= rows_left + 1e-9).all(axis=1)
         cut = int(np.argmin(fits)) if not fits.all() else idx.size
+        for rid, w in in_rows:
+            cut = min(cut, first_overflow(rid, w, rows_left))
         if np.isfinite(stop_at):
             need_more = np.cumsum(w_min) < stop_at - got
             cut = min(cut, int(np.argmin(need_more)) + 1 if not need_more.all() else idx.size)
@@ -141,11 +148,16 @@ def fill(
         got += float(w_min[:cut].sum())
         budget_left -= float(cost[:cut].sum())
         caps_left = caps_left - onehot[:cut].sum(axis=0)
-        rows_left = rows_left - w_rows[:cut].sum(axis=0)
         rest = slice(cut, None)
         ok = (cost[rest] <= budget_left + tol) & (caps_left[pick[rest]] >= 1 - 1e-9)
-        if core.extra:
-            ok &= (w_rows[rest] <= rows_left + 1e-9).all(axis=1)
+        for rid, w in in_rows:
+            taken = rid[:cut] >= 0
+            rows_left = rows_left - np.bincount(
+                rid[:cut][taken], weights=w[:cut][taken], minlength=rows_left.size
+            )
+        for rid, w in in_rows:
+            r = rid[rest]
+            ok &= (r < 0) | (w[rest] <= rows_left[np.maximum(r, 0)] + 1e-9)
         idx, pick, w_min = idx[rest][ok], pick[rest][ok], w_min[rest][ok]
     return choice
 
@@ -299,6 +311,10 @@ def recover(
         choice, lead = _round_lp(core, red, lp_x)
     else:
         choice, lead = _margins(red)
+    rounded = _feasible_rounding(core, choice, red)
+    target = 0.5 * config.gap_tolerance * max(abs(bound), 1e-9)
+    if rounded is not None and bound - objective(core, rounded) <= target:
+        return rounded, "LP rounding + fill", 0
     n = choice.shape[0]
     # Every customer the LP leaves fractional is free (up to FREE_MAX_FACTOR x the configured
     # size): the residual MILP then decides exactly the part of the LP that is not integral.
@@ -325,6 +341,8 @@ def recover(
             fixed[free] = sub
             fixed = fill_positive(core, fixed, red)
             if is_feasible(core, fixed):
+                if rounded is not None and objective(core, rounded) > objective(core, fixed):
+                    fixed = rounded
                 fixed, rounds = _improve(core, fixed, lead, is_free, red, bound, config, deadline)
                 how = "fix-and-solve sub-MILP + fill" + (f" + {rounds} more" if rounds else "")
                 return fixed, how, int(free.size)
@@ -332,7 +350,20 @@ def recover(
         if grown <= size:  # a larger residual MILP is built at Python speed: never past this
             break
         size = grown
+    if rounded is not None:
+        return rounded, "LP rounding + fill", 0
     return greedy(core, choice, red), "greedy repair", 0
+
+
+def _feasible_rounding(core: Core, choice: np.ndarray, red: np.ndarray) -> np.ndarray | None:
+    """The rounded LP solution plus the positive fill, when it keeps every limit and minimum:
+    an incumbent that the residual MILPs must beat (with coupling minimums over another
+    attribute than the caps, the top-up before a residual can cost more than the residual
+    wins back)."""
+    if not is_feasible(core, choice):
+        return None
+    filled = fill_positive(core, choice, red)
+    return filled if is_feasible(core, filled) else choice
 
 
 def _sub_seconds(deadline: Deadline) -> float:
