@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pulp
 
-from optimizer.engine.allocation.coupling import pair_mask
+from optimizer.engine.allocation.coupling import NO_GROUP
 from optimizer.engine.allocation.coupling import usage as coupling_usage
 from optimizer.engine.allocation.deadline import MIN_SOLVER_SECONDS
 from optimizer.engine.allocation.problem import Core
@@ -157,13 +157,11 @@ def check_feasible(core: Core) -> None:
                 constraint="budget",
                 constraints=conflict,
             )
-    n = core.value.shape[0]
+    reach_of = _reach(core, finite)
     for r, row in enumerate(core.extra):
         if row.sense != ">=" or row.limit <= 0:
             continue
-        pairs = pair_mask(core.extra, core.groups, r, n) & finite
-        weight = np.where(pairs, core.cost if row.cost_weighted else 1.0, 0.0).max(axis=1)
-        reach = float(weight.sum())
+        reach = reach_of[r]
         if reach < row.limit * (1 - 1e-9):
             raise InfeasibleAllocation(
                 f"minimum {row.name!r} needs {row.limit:,.2f} but the eligible customers it "
@@ -171,6 +169,26 @@ def check_feasible(core: Core) -> None:
                 "group)",
                 constraint=row.name,
             )
+
+
+def _reach(core: Core, finite: np.ndarray) -> np.ndarray:
+    """Per coupling row: the most it can count (each member's heaviest eligible pair), one
+    pass per (attribute, type mask, weight) family rather than one (n, K) mask per row."""
+    out = np.zeros(len(core.extra))
+    best: dict[tuple[int, bytes, bool], np.ndarray] = {}
+    for r, row in enumerate(core.extra):
+        if row.group == NO_GROUP:
+            continue
+        key = (row.attr, row.types.tobytes(), row.cost_weighted)
+        if key not in best:
+            w = np.where(finite & row.types, core.cost if row.cost_weighted else 1.0, 0.0)
+            per = w.max(axis=1, initial=0.0)
+            codes = np.zeros(per.size, dtype=np.int64) if row.attr < 0 else core.groups[row.attr]
+            best[key] = np.bincount(codes, weights=per)
+        totals = best[key]
+        g = 0 if row.attr < 0 else row.group
+        out[r] = float(totals[g]) if g < totals.size else 0.0
+    return out
 
 
 def joint_infeasible(core: Core, names: list[str]) -> InfeasibleAllocation:
