@@ -153,7 +153,9 @@ class MasterLP:
 
     def solve(self, seconds: float) -> dict[str, Any]:
         """Re-solve (warm from the last basis); objective, multipliers, artificials, weights."""
-        self.h.setOptionValue("time_limit", float(seconds))
+        # HiGHS before 2.0 compares time_limit with the model's *cumulative* run time over
+        # every run() (ERGO-Code/HiGHS#1331, #1477): the limit is set past what is spent.
+        self.h.setOptionValue("time_limit", float(self.h.getRunTime()) + float(seconds))
         self.h.run()
         optimal = self.h.getModelStatus() == highspy.HighsModelStatus.kOptimal
         sol = self.h.getSolution()
