@@ -164,6 +164,9 @@ def subtract_duals(
         if pi[r] != 0.0 and row.group != NO_GROUP:
             by_attr.setdefault(row.attr, []).append(r)
     k = cost.shape[1]
+    # count rows over every type (store caps, segment minimums) shift a customer's options
+    # alike: one value per customer, summed over the attributes and subtracted once
+    flat: np.ndarray | None = None
     for attr, members in by_attr.items():
         n_groups = 1 if attr < 0 else int(groups[attr].max(initial=0)) + 1
         count_t = np.zeros((n_groups, k))
@@ -172,17 +175,16 @@ def subtract_duals(
             row = rows[r]
             target = cost_t if row.cost_weighted else count_t
             target[0 if attr < 0 else row.group, row.types] += pi[r]
-        if attr < 0:
-            if count_t.any():
-                out -= count_t[0]
-            if cost_t.any():
-                out -= cost * cost_t[0]
-            continue
-        code = groups[attr]
-        if count_t.any():
+        code = np.zeros(1, dtype=np.int64) if attr < 0 else groups[attr]
+        if count_t.any() and (count_t == count_t[:, :1]).all():
+            per = count_t[code, 0]
+            flat = per if flat is None else flat + per
+        elif count_t.any():
             out -= count_t[code]
         if cost_t.any():
             out -= cost * cost_t[code]
+    if flat is not None:
+        out -= flat[:, None]
 
 
 def pair_weights(
