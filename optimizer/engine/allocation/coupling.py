@@ -164,6 +164,9 @@ def subtract_duals(
         if pi[r] != 0.0 and row.group != NO_GROUP:
             by_attr.setdefault(row.attr, []).append(r)
     k = cost.shape[1]
+    # count rows over every type (store caps, segment minimums) shift a customer's options
+    # alike: one value per customer, summed over the attributes and subtracted once
+    flat: np.ndarray | None = None
     for attr, members in by_attr.items():
         n_groups = 1 if attr < 0 else int(groups[attr].max(initial=0)) + 1
         count_t = np.zeros((n_groups, k))
@@ -172,17 +175,16 @@ def subtract_duals(
             row = rows[r]
             target = cost_t if row.cost_weighted else count_t
             target[0 if attr < 0 else row.group, row.types] += pi[r]
-        if attr < 0:
-            if count_t.any():
-                out -= count_t[0]
-            if cost_t.any():
-                out -= cost * cost_t[0]
-            continue
-        code = groups[attr]
-        if count_t.any():
+        code = np.zeros(1, dtype=np.int64) if attr < 0 else groups[attr]
+        if count_t.any() and (count_t == count_t[:, :1]).all():
+            per = count_t[code, 0]
+            flat = per if flat is None else flat + per
+        elif count_t.any():
             out -= count_t[code]
         if cost_t.any():
             out -= cost * cost_t[code]
+    if flat is not None:
+        out -= flat[:, None]
 
 
 def pair_weights(
@@ -200,3 +202,65 @@ def pair_weights(
             hit &= groups[row.attr][idx] == row.group
         out[:, r] = np.where(hit, cost[idx, pick] if row.cost_weighted else 1.0, 0.0)
     return out
+
+
+#: A layer of rows: (attribute index, table[group, type] -> row index or -1). Within one layer
+#: every pair counts in at most one row, so a batch of pairs maps to one row id each.
+Layer = tuple[int, np.ndarray]
+
+
+def layers(
+    rows: tuple[Row, ...], groups: tuple[np.ndarray, ...], k: int, keep: np.ndarray
+) -> list[Layer]:
+    """The rows selected by ``keep`` (bool per row), packed into layers (usually one per
+    customer attribute: 50 store caps are one layer, 20 segment minimums another)."""
+    out: list[Layer] = []
+    for r, row in enumerate(rows):
+        if not keep[r] or row.group == NO_GROUP:
+            continue
+        g = 0 if row.attr < 0 else row.group
+        for attr, table in out:
+            if attr == row.attr and (table[g, row.types] < 0).all():
+                table[g, row.types] = r
+                break
+        else:
+            n_groups = 1 if row.attr < 0 else int(groups[row.attr].max(initial=0)) + 1
+            table = np.full((n_groups, k), -1, dtype=np.int64)
+            table[g, row.types] = r
+            out.append((row.attr, table))
+    return out
+
+
+def layer_pairs(
+    layer: Layer,
+    rows: tuple[Row, ...],
+    groups: tuple[np.ndarray, ...],
+    cost: np.ndarray,
+    idx: np.ndarray,
+    pick: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row id (-1: none) and weight of the pairs ``(idx[m], pick[m])`` in one layer."""
+    attr, table = layer
+    g = np.zeros(idx.size, dtype=np.int64) if attr < 0 else groups[attr][idx]
+    rid: np.ndarray = table[g, pick]
+    weighted = np.array([row.cost_weighted for row in rows], dtype=bool)
+    hit = rid >= 0
+    w: np.ndarray = np.where(
+        hit, np.where(weighted[np.where(hit, rid, 0)], cost[idx, pick], 1.0), 0.0
+    )
+    return rid, w
+
+
+def first_overflow(rid: np.ndarray, w: np.ndarray, left: np.ndarray) -> int:
+    """Position of the first pair at which its row's running total (pairs taken in order)
+    exceeds what is ``left`` of that row; ``rid.size`` when every prefix fits."""
+    on = np.flatnonzero(rid >= 0)
+    if on.size == 0:
+        return int(rid.size)
+    order = np.argsort(rid[on], kind="stable")
+    rs, ws, pos = rid[on][order], w[on][order], on[order]
+    total = np.cumsum(ws)
+    starts = np.flatnonzero(np.r_[True, rs[1:] != rs[:-1]])
+    base = np.repeat(total[starts] - ws[starts], np.diff(np.r_[starts, rs.size]))
+    bad = (total - base) > left[rs] + 1e-9
+    return int(pos[bad].min()) if bad.any() else int(rid.size)

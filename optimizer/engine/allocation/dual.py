@@ -12,11 +12,12 @@ Method:
    sum nu*need`` is, for *any* non-negative multipliers, an upper bound on the LP relaxation and so
    on every allocation (weak duality). The per-customer polytope ``{sum_b x[i,b] <= 1, x >= 0}`` is
    integral, so ``min L`` equals the LP-relaxation optimum.
-2. *Master* (PuLP, HiGHS): a Dantzig-Wolfe master over aggregated columns, one per pricing answer
-   (its total value, expected cost, count per type and coverage per segment): choose a convex
-   combination maximising value under the coupling rows; coverage rows have penalised artificial
-   slacks so the master is always feasible (a positive artificial at convergence proves the
-   coverage minimum infeasible). The master's duals are the next multipliers; its objective is a
+2. *Master* (``master.py``, a persistent HiGHS model): a Dantzig-Wolfe master over aggregated
+   columns, one per pricing answer and block (its total value, expected cost, count per type,
+   coverage per segment, usage of each coupling row): choose a convex combination per block
+   maximising value under the coupling rows; minimums have penalised artificial slacks so the
+   master is always feasible (a positive artificial at convergence proves the minimum
+   infeasible). The master's duals are the next multipliers; its objective is a
    lower bound on the LP optimum, ``min L`` the upper bound: stop when they meet.
 3. *Primal recovery*: at the final multipliers, customers whose best option beats the runner-up
    (or "nothing") by a clear margin keep it (complementary slackness: every LP optimum does the
@@ -33,14 +34,14 @@ at most ~(K + segments + 2) rows and one column per iteration.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
-import pulp
 
 from optimizer.engine.allocation.coupling import subtract_duals
 from optimizer.engine.allocation.deadline import Deadline
+from optimizer.engine.allocation.master import Column, _Columns, _master
 from optimizer.engine.allocation.problem import Core
 from optimizer.engine.allocation.recovery import recover
 from optimizer.engine.allocation.solver import (
@@ -48,7 +49,6 @@ from optimizer.engine.allocation.solver import (
     check_feasible,
     is_feasible,
     joint_infeasible,
-    make_solver,
     objective,
 )
 from optimizer.engine.allocation.types import (
@@ -72,23 +72,6 @@ WARM_MIN_CUSTOMERS = 100_000
 WARM_SAMPLE = 40_000
 
 
-@dataclass
-class _Columns:
-    value: list[float]
-    cost: list[float]
-    count: list[np.ndarray]
-    cover: list[np.ndarray]
-    extra: list[np.ndarray]
-    #: Each pricing pass's choice per customer (int8; only for the full core, see
-    #: ``lp_primal``); ``block[k]`` and ``source[k]``: column k's block and pricing pass.
-    choices: list[np.ndarray] | None = None
-    block: list[int] = field(default_factory=list)
-    source: list[int] = field(default_factory=list)
-    passes: int = 0
-
-
-#: Per block: value (B,), cost (B,), count (B, K), cover (B, C), rows (B, R); and the choice.
-Column = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 #: Columns are disaggregated by the customer attribute with the most coupling rows when it has
 #: at most this many values (e.g. one block per store): each block mixes pricing answers on its
 #: own, which makes the master converge in far fewer passes when many rows couple customers.
@@ -190,74 +173,6 @@ def _blocks(core: Core) -> tuple[np.ndarray, int]:
         if size <= MAX_BLOCKS:
             return codes.astype(np.int64), size
     return np.zeros(n, dtype=np.int64), 1
-
-
-def _master(
-    cols: _Columns,
-    core: Core,
-    budget: float,
-    need: np.ndarray,
-    penalty: float,
-    seconds: float,
-) -> dict[str, Any]:
-    """Solve the restricted master LP: objective, multipliers and the artificial per minimum.
-
-    Every minimum (coverage and ``>=`` rows) has a penalised artificial slack, so the master is
-    always feasible; a positive artificial at convergence proves that minimum cannot be met.
-    """
-    prob = pulp.LpProblem("dw_master", pulp.LpMaximize)
-    theta = [pulp.LpVariable(f"t{k}", lowBound=0) for k in range(len(cols.value))]
-    art = [pulp.LpVariable(f"a{s}", lowBound=0) for s in range(need.shape[0])]
-    minima = [r for r, row in enumerate(core.extra) if row.sense == ">="]
-    art_x = {r: pulp.LpVariable(f"ax{r}", lowBound=0) for r in minima}
-    prob += pulp.lpSum(v * t for v, t in zip(cols.value, theta, strict=True)) - penalty * (
-        pulp.lpSum(art) + pulp.lpSum(art_x.values())
-    )
-    for b in range(max(cols.block) + 1):
-        members = [t for t, blk in zip(theta, cols.block, strict=True) if blk == b]
-        prob += (pulp.lpSum(members) == 1, f"convex_{b}")
-    prob += (pulp.lpSum(c * t for c, t in zip(cols.cost, theta, strict=True)) <= budget, "budget")
-    for j in np.flatnonzero(np.isfinite(core.caps)):
-        expr = pulp.lpSum(n[j] * t for n, t in zip(cols.count, theta, strict=True))
-        prob += (expr <= float(core.caps[j]), f"cap_{j}")
-    for s in range(need.shape[0]):
-        expr = pulp.lpSum(c[s] * t for c, t in zip(cols.cover, theta, strict=True)) + art[s]
-        prob += (expr >= float(need[s]), f"cov_{s}")
-    for r, row in enumerate(core.extra):
-        expr = pulp.lpSum(e[r] * t for e, t in zip(cols.extra, theta, strict=True))
-        if row.sense == "<=":
-            prob += (expr <= row.limit, f"x_{r}")
-        else:
-            prob += (expr + art_x[r] >= row.limit, f"x_{r}")
-    prob.solve(make_solver(seconds, mip=False))
-    mu = np.zeros(len(core.types))
-    nu = np.zeros(need.shape[0])
-    sigma = np.zeros(len(core.extra))
-    for name, con in prob.constraints.items():
-        pi = abs(float(con.pi or 0.0))
-        if name.startswith("cap_"):
-            mu[int(name[4:])] = pi
-        elif name.startswith("cov_"):
-            nu[int(name[4:])] = pi
-        elif name.startswith("x_"):
-            r = int(name[2:])
-            sigma[r] = pi if core.extra[r].sense == "<=" else -pi
-    short_cov = np.array([a.varValue or 0.0 for a in art])
-    short_x = np.zeros(len(core.extra))
-    for r, a in art_x.items():
-        short_x[r] = a.varValue or 0.0
-    weights = np.array([t.varValue or 0.0 for t in theta])
-    return {
-        "theta": weights,
-        "master": float(pulp.value(prob.objective) or 0.0),
-        "lam": abs(float(prob.constraints["budget"].pi or 0.0)),
-        "mu": mu,
-        "nu": nu,
-        "sigma": sigma,
-        "short_cov": short_cov,
-        "short_x": short_x,
-        "artificial": float(short_cov.sum() + short_x.sum()),
-    }
 
 
 def _generate(

@@ -36,6 +36,7 @@ import numpy as np
 
 from optimizer.engine.allocation.coupling import member_mask, pair_weights
 from optimizer.engine.allocation.deadline import Deadline
+from optimizer.engine.allocation.fill import fill, fill_positive, slack
 from optimizer.engine.allocation.milp import solve_sub_milp
 from optimizer.engine.allocation.problem import Core
 from optimizer.engine.allocation.solver import is_feasible, objective, usage
@@ -44,9 +45,6 @@ from optimizer.engine.allocation.types import AllocationConfig
 #: Relative size of the tie-breaking perturbation (of the largest reduced value).
 TIE_EPS = 1e-9
 TIE_SEED = 20_181_018
-#: The greedy fill considers at most this many candidates (best first) per call.
-FILL_MAX = 500_000
-FILL_ROUNDS = 200
 #: The residual MILP frees at most this many times ``AllocationConfig.free_customers``.
 FREE_MAX_FACTOR = 8
 #: At most this many further residual MILPs (blocks of the least certain customers).
@@ -91,85 +89,6 @@ def _minimum_rows(core: Core) -> list[tuple[np.ndarray | None, np.ndarray, bool,
     return out
 
 
-def _slack(core: Core, choice: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """What ``choice`` leaves of the budget, the caps and the ``<=`` rows (inf for ``>=``)."""
-    use = usage(core, choice)
-    limits = core.extra_limits()
-    upper = np.array([r.sense == "<=" for r in core.extra], dtype=bool)
-    left = np.where(upper, limits - use["extra"], np.inf)
-    return core.budget - use["cost"], core.caps - use["count"], left
-
-
-def fill(
-    core: Core,
-    choice: np.ndarray,
-    idx: np.ndarray,
-    pick: np.ndarray,
-    *,
-    stop_at: float = np.inf,
-    weight: np.ndarray | None = None,
-) -> np.ndarray:
-    """Add the candidate pairs ``(idx[m], pick[m])`` in the given order while every limit holds.
-
-    Batched greedy: each round accepts the longest prefix that fits jointly, then drops every
-    remaining candidate that no longer fits on its own. ``weight``/``stop_at``: stop once the
-    accepted candidates' total weight reaches ``stop_at`` (topping up a minimum).
-    """
-    choice = choice.copy()
-    free = choice[idx] < 0
-    idx, pick = idx[free][:FILL_MAX], pick[free][:FILL_MAX]
-    w_min = weight[free][:FILL_MAX] if weight is not None else np.ones(idx.size)
-    budget_left, caps_left, rows_left = _slack(core, choice)
-    got = 0.0
-    tol = 1e-9 * max(1.0, core.budget)
-    for _ in range(FILL_ROUNDS):
-        if idx.size == 0 or got >= stop_at:
-            break
-        cost = core.cost[idx, pick]
-        w_rows = pair_weights(core.extra, core.groups, core.cost, idx, pick)
-        onehot = np.zeros((idx.size, len(core.types)))
-        onehot[np.arange(idx.size), pick] = 1.0
-        fits = np.cumsum(cost) <= budget_left + tol
-        fits &= (np.cumsum(onehot, axis=0) <= caps_left + 1e-9).all(axis=1)
-        if core.extra:
-            fits &= (np.cumsum(w_rows, axis=0) <= rows_left + 1e-9).all(axis=1)
-        cut = int(np.argmin(fits)) if not fits.all() else idx.size
-        if np.isfinite(stop_at):
-            need_more = np.cumsum(w_min) < stop_at - got
-            cut = min(cut, int(np.argmin(need_more)) + 1 if not need_more.all() else idx.size)
-        choice[idx[:cut]] = pick[:cut]
-        got += float(w_min[:cut].sum())
-        budget_left -= float(cost[:cut].sum())
-        caps_left = caps_left - onehot[:cut].sum(axis=0)
-        rows_left = rows_left - w_rows[:cut].sum(axis=0)
-        rest = slice(cut, None)
-        ok = (cost[rest] <= budget_left + tol) & (caps_left[pick[rest]] >= 1 - 1e-9)
-        if core.extra:
-            ok &= (w_rows[rest] <= rows_left + 1e-9).all(axis=1)
-        idx, pick, w_min = idx[rest][ok], pick[rest][ok], w_min[rest][ok]
-    return choice
-
-
-def fill_positive(core: Core, choice: np.ndarray, red: np.ndarray) -> np.ndarray:
-    """Final fill: unserved customers get a positive-value option while every limit holds.
-
-    Pass ``k`` offers each unserved customer its ``k``-th best option by reduced value ``red``
-    (value net of the multipliers' prices, so scarce budget and caps go where they earn most),
-    best first; a customer whose best option's cap is spent gets their next one in the next pass.
-    """
-    ranked = np.argsort(-red, axis=1, kind="stable")
-    for k in range(red.shape[1]):
-        out = np.flatnonzero(choice < 0)
-        if out.size == 0:
-            break
-        pick = ranked[out, k]
-        ok = core.value[out, pick] > 0
-        out, pick = out[ok], pick[ok]
-        order = np.argsort(-red[out, pick], kind="stable")
-        choice = fill(core, choice, out[order], pick[order])
-    return choice
-
-
 def _top_up(core: Core, choice: np.ndarray, red: np.ndarray, protect: np.ndarray) -> np.ndarray:
     """Meet what each minimum still owes from unserved customers outside ``protect`` (the free
     set), best reduced value first, within every limit."""
@@ -205,7 +124,7 @@ def _release(
     set; beyond that they are dropped (the final fill gives them back what is left).
     """
     fixed = np.where(is_free, -1, choice)
-    budget_left, caps_left, rows_left = _slack(core, fixed)
+    budget_left, caps_left, rows_left = slack(core, fixed)
     released: list[np.ndarray] = []
     if budget_left < 0:
         cand = np.flatnonzero(fixed >= 0)
@@ -224,7 +143,7 @@ def _release(
         w = pair_weights(core.extra[r : r + 1], core.groups, core.cost, cand, fixed[cand])[:, 0]
         cand, w = cand[w > 0], w[w > 0]
         order = np.argsort(lead[cand], kind="stable")
-        over = _slack(core, fixed)[2][r]
+        over = slack(core, fixed)[2][r]
         take = int(np.searchsorted(np.cumsum(w[order]), -over - 1e-9)) + 1
         released.append(cand[order][:take])
         fixed[cand[order][:take]] = -1
@@ -299,6 +218,10 @@ def recover(
         choice, lead = _round_lp(core, red, lp_x)
     else:
         choice, lead = _margins(red)
+    rounded = _feasible_rounding(core, choice, red)
+    target = 0.5 * config.gap_tolerance * max(abs(bound), 1e-9)
+    if rounded is not None and bound - objective(core, rounded) <= target:
+        return rounded, "LP rounding + fill", 0
     n = choice.shape[0]
     # Every customer the LP leaves fractional is free (up to FREE_MAX_FACTOR x the configured
     # size): the residual MILP then decides exactly the part of the LP that is not integral.
@@ -325,6 +248,8 @@ def recover(
             fixed[free] = sub
             fixed = fill_positive(core, fixed, red)
             if is_feasible(core, fixed):
+                if rounded is not None and objective(core, rounded) > objective(core, fixed):
+                    fixed = rounded
                 fixed, rounds = _improve(core, fixed, lead, is_free, red, bound, config, deadline)
                 how = "fix-and-solve sub-MILP + fill" + (f" + {rounds} more" if rounds else "")
                 return fixed, how, int(free.size)
@@ -332,7 +257,20 @@ def recover(
         if grown <= size:  # a larger residual MILP is built at Python speed: never past this
             break
         size = grown
+    if rounded is not None:
+        return rounded, "LP rounding + fill", 0
     return greedy(core, choice, red), "greedy repair", 0
+
+
+def _feasible_rounding(core: Core, choice: np.ndarray, red: np.ndarray) -> np.ndarray | None:
+    """The rounded LP solution plus the positive fill, when it keeps every limit and minimum:
+    an incumbent that the residual MILPs must beat (with coupling minimums over another
+    attribute than the caps, the top-up before a residual can cost more than the residual
+    wins back)."""
+    if not is_feasible(core, choice):
+        return None
+    filled = fill_positive(core, choice, red)
+    return filled if is_feasible(core, filled) else choice
 
 
 def _sub_seconds(deadline: Deadline) -> float:
@@ -398,7 +336,7 @@ def _improve(
 
 def _release_drop(core: Core, fixed: np.ndarray) -> np.ndarray:
     """Whatever still overruns a limit after the release (freed set full) is dropped."""
-    budget_left, caps_left, rows_left = _slack(core, fixed)
+    budget_left, caps_left, rows_left = slack(core, fixed)
     if budget_left >= -1e-9 and (caps_left >= -1e-9).all() and (rows_left >= -1e-9).all():
         return fixed
     rows = np.flatnonzero(fixed >= 0)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pulp
 
-from optimizer.engine.allocation.coupling import pair_mask
+from optimizer.engine.allocation.coupling import NO_GROUP
 from optimizer.engine.allocation.coupling import usage as coupling_usage
 from optimizer.engine.allocation.deadline import MIN_SOLVER_SECONDS
 from optimizer.engine.allocation.problem import Core
@@ -131,14 +131,17 @@ def check_feasible(core: Core) -> None:
                 f"{available} are eligible (after contact limits and the control group)",
                 constraint=f"coverage:{name}",
             )
-        room = sum(
-            min(core.caps[j], float(finite[members, j].sum())) for j in range(len(core.types))
-        )
+        eligible = finite[members].sum(axis=0).astype(np.float64)
+        room = float(np.minimum(core.caps, eligible).sum())
         if req > room:
+            stopping = [f"cap:{core.types[j]}" for j in np.flatnonzero(core.caps < eligible)]
+            conflict = (f"coverage:{name}", *stopping)
             raise InfeasibleAllocation(
                 f"coverage minimum for segment {name!r} needs {req} customers but the per-type "
-                f"caps leave room for at most {int(room)} of them",
+                f"caps leave room for at most {int(room)} of them (conflict: "
+                f"{', '.join(repr(c) for c in conflict)})",
                 constraint=f"coverage:{name}",
+                constraints=conflict,
             )
         costs = np.where(finite[members], core.cost[members], np.inf).min(axis=1)
         cheapest.append(np.sort(costs)[: int(req)])
@@ -154,13 +157,11 @@ def check_feasible(core: Core) -> None:
                 constraint="budget",
                 constraints=conflict,
             )
-    n = core.value.shape[0]
+    reach_of = _reach(core, finite)
     for r, row in enumerate(core.extra):
         if row.sense != ">=" or row.limit <= 0:
             continue
-        pairs = pair_mask(core.extra, core.groups, r, n) & finite
-        weight = np.where(pairs, core.cost if row.cost_weighted else 1.0, 0.0).max(axis=1)
-        reach = float(weight.sum())
+        reach = reach_of[r]
         if reach < row.limit * (1 - 1e-9):
             raise InfeasibleAllocation(
                 f"minimum {row.name!r} needs {row.limit:,.2f} but the eligible customers it "
@@ -168,6 +169,26 @@ def check_feasible(core: Core) -> None:
                 "group)",
                 constraint=row.name,
             )
+
+
+def _reach(core: Core, finite: np.ndarray) -> np.ndarray:
+    """Per coupling row: the most it can count (each member's heaviest eligible pair), one
+    pass per (attribute, type mask, weight) family rather than one (n, K) mask per row."""
+    out = np.zeros(len(core.extra))
+    best: dict[tuple[int, bytes, bool], np.ndarray] = {}
+    for r, row in enumerate(core.extra):
+        if row.group == NO_GROUP:
+            continue
+        key = (row.attr, row.types.tobytes(), row.cost_weighted)
+        if key not in best:
+            w = np.where(finite & row.types, core.cost if row.cost_weighted else 1.0, 0.0)
+            per = w.max(axis=1, initial=0.0)
+            codes = np.zeros(per.size, dtype=np.int64) if row.attr < 0 else core.groups[row.attr]
+            best[key] = np.bincount(codes, weights=per)
+        totals = best[key]
+        g = 0 if row.attr < 0 else row.group
+        out[r] = float(totals[g]) if g < totals.size else 0.0
+    return out
 
 
 def joint_infeasible(core: Core, names: list[str]) -> InfeasibleAllocation:

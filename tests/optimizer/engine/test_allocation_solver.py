@@ -268,6 +268,10 @@ def test_allocate_coverage_forces_non_positive_bonus_and_binds(method):
 
 def test_dual_greedy_repair_stays_feasible_when_residual_milp_fails(monkeypatch):
     monkeypatch.setattr("optimizer.engine.allocation.recovery.solve_sub_milp", lambda *a, **k: None)
+    # and no feasible LP rounding to fall back on: the greedy repair is the last resort
+    monkeypatch.setattr(
+        "optimizer.engine.allocation.recovery._feasible_rounding", lambda *a, **k: None
+    )
     inst = make_instance(5_000, seed=6)
     result = run(
         inst.customers,

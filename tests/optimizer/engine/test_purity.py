@@ -17,6 +17,7 @@ ALLOWED_THIRD_PARTY = {
     "threadpoolctl",
     "joblib",
     "implicit",
+    "highspy",
 }
 
 
