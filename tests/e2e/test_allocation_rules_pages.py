@@ -20,7 +20,7 @@ from tests.optimizer.allocation_fixtures import scored_tenant, start_allocation
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 RULES = [
-    {"name": "loyal bonuses", "attribute": "segment", "value": "loyal", "limit": 3},
+    {"name": "at-risk bonuses", "attribute": "segment", "value": "at risk", "limit": 3},
     {"name": "e-mail cost", "attribute": "channel", "value": "email", "measure": "cost",
      "limit": "15.00"},
 ]  # fmt: skip
@@ -84,9 +84,11 @@ def test_rule_pages_fit_both_widths_and_gap_approval_needs_confirmation(
                     )
                     shots.append(str(part))
                 assert page.locator("[data-testid=coupling-rules]").is_visible()
-                assert "loyal bonuses" in page.inner_text("[data-testid=coupling-rules]")
+                rules = page.inner_text("[data-testid=coupling-rules]")
+                assert "at-risk bonuses" in rules
+                assert "binding" in rules.replace("BINDING", "")
             if name == "allocation-start":
-                assert "loyal bonuses" in page.input_value("textarea[name=coupling]")
+                assert "at-risk bonuses" in page.input_value("textarea[name=coupling]")
             context.close()
     with capsys.disabled():
         print("\n" + "\n".join(shots))
@@ -109,3 +111,30 @@ def test_rule_pages_fit_both_widths_and_gap_approval_needs_confirmation(
     assert campaign.state in (CampaignState.APPROVED, CampaignState.ISSUED)
     entry = AuditEntry.objects.get(object_id=campaign.pk, action="approve")
     assert entry.data["gap_accepted"]["gap"] == pytest.approx(0.003)
+
+
+def test_retailer_admin_edits_the_rules_and_names_a_bad_field(
+    live_server, browser, retailer, make_staff
+):
+    user = make_staff(retailer, Role.ADMIN, username="admin-of-acme")
+    state = signed_in_state(browser, live_server.url, user)
+    path = reverse("admin:retailers_retailer_change", args=[retailer.pk])
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for width_name, (width, height) in WIDTHS.items():
+        context = browser.new_context(
+            storage_state=state, viewport={"width": width, "height": height}
+        )
+        page = context.new_page()
+        page.goto(f"{live_server.url}{path}")
+        page.fill(
+            "textarea[name=allocation_rules]", '[{"attribute": "city", "value": "x", "limit": 1}]'
+        )
+        page.click("input[name=_continue]")
+        page.wait_for_load_state()
+        assert "coupling[0].attribute must be one of store" in page.inner_text("#content")
+        page.locator(".field-allocation_rules").screenshot(
+            path=str(SCREENSHOTS / f"rules-admin-error-{width_name}.png")
+        )
+        context.close()
+    retailer.refresh_from_db()
+    assert retailer.allocation_rules == []
