@@ -37,6 +37,14 @@ class ProposalInvalid(CampaignError):
     status = 400
 
 
+class GapAboveTolerance(CampaignError):
+    """The proposal's gap to the best possible value exceeds the retailer's tolerance: approving
+    it needs an explicit confirmation."""
+
+    code = "gap_above_tolerance"
+    status = 409
+
+
 # --- Redemption at the till: each answer tells the till why -------------------------------------
 class RedemptionError(CampaignError):
     """A bonus cannot be redeemed."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, cast
@@ -83,6 +84,27 @@ class AllocationRunStartForm(forms.Form):
         help_text="Hard limit on the real cost of redemptions. Empty: the budget.",
     )
 
+    gap_tolerance = forms.DecimalField(
+        required=False,
+        label="Gap tolerance (%)",
+        min_value=Decimal("0.0001"),
+        max_value=Decimal(20),
+        decimal_places=4,
+        help_text="How far below the best possible value the proposal may be and still count "
+        "as solved (0.01 % by default; the retailer's setting). Above it the campaign page "
+        "warns and approval needs an explicit confirmation. Empty: the retailer's.",
+    )
+    coupling = forms.CharField(
+        required=False,
+        label="Coupling rules (JSON)",
+        widget=forms.Textarea({"rows": 5, "spellcheck": "false"}),
+        help_text='A list of rules, the retailer\'s to start with: [{"name": "store 12 free '
+        'coffee", "attribute": "store", "value": "12", "bonus_types": ["free_coffee"], '
+        '"sense": "cap", "measure": "count", "limit": 150}]. attribute: store, region, segment '
+        "or channel (email / till); sense: cap or minimum; measure: count or cost; bonus_types "
+        "empty: all. Empty: no rule.",
+    )
+
     def __init__(
         self,
         *args: Any,
@@ -130,6 +152,7 @@ class AllocationRunStartForm(forms.Form):
         "control_share",
         "contact_limit",
         "contact_window_weeks",
+        "gap_tolerance",
     )
 
     def groups(self) -> list[tuple[str, list[forms.BoundField]]]:
@@ -138,6 +161,7 @@ class AllocationRunStartForm(forms.Form):
             ("Budget and rules", [self[name] for name in self.MAIN_FIELDS]),
             ("Caps per bonus type", [self[name] for name, _ in self.cap_fields]),
             ("Coverage minimums per segment", [self[name] for name, _ in self.coverage_fields]),
+            ("Coupling rules", [self["coupling"]]),
         ]
         return [(legend, fields) for legend, fields in groups if fields]
 
@@ -147,6 +171,14 @@ class AllocationRunStartForm(forms.Form):
             return budget_parse(self.cleaned_data["budget"])
         except SettingsInvalid as exc:
             raise forms.ValidationError(str(exc)) from exc
+
+    def clean_coupling(self) -> list[Any]:
+        text = self.cleaned_data["coupling"].strip()
+        try:
+            rules = json.loads(text) if text else []
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}).") from exc
+        return rules if isinstance(rules, list) else [rules]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -168,10 +200,15 @@ class AllocationRunStartForm(forms.Form):
                     "contact_window_weeks": data["contact_window_weeks"],
                     "type_caps": caps,
                     "segment_coverage": coverage,
+                    "coupling": data["coupling"],
+                    "gap_tolerance": None
+                    if data.get("gap_tolerance") is None
+                    else data["gap_tolerance"] / 100,
                 }
             )
         except SettingsInvalid as exc:
-            self.add_error(exc.field if exc.field in self.fields else None, str(exc))
+            field = "coupling" if exc.field.startswith("coupling") else exc.field
+            self.add_error(field if field in self.fields else None, str(exc))
         return data
 
     def settings(self) -> AllocationSettings:

@@ -23,7 +23,7 @@ from campaigns.models import Bonus, BonusState, BonusType, PastOffer, Redemption
 from customers.models import Customer, Transaction, TransactionLine
 from loyalty_site.sql import RetailerSQL, retailer_sql
 from optimizer.models import CustomerScore
-from retailers.models import Product, PromotionHistory
+from retailers.models import Product, PromotionHistory, Store
 
 #: Category codes packed per bigint word of the history query (bit 63 is the sign).
 CODES_PER_WORD = 63
@@ -39,6 +39,7 @@ _TABLES = {
     "redemption": Redemption,
     "history": PromotionHistory,
     "score": CustomerScore,
+    "store": Store,
 }
 
 
@@ -222,6 +223,31 @@ def run_scores() -> RetailerSQL:
         "c.marketing_consent "
         "FROM {score} s JOIN {customer} c ON c.id = s.customer_id "
         "WHERE s.run_id = %(run)s AND {retailer:s} ORDER BY s.customer_id"
+    )
+
+
+def run_home_stores() -> RetailerSQL:
+    """Per customer of scoring run ``%(run)s``: the store (external id and region) of most of
+    their baskets in [``%(start)s``, ``%(cutoff)s``); ties go to the latest visit, then the
+    lowest store id. Customers without a basket at a store in the window have no row."""
+    return _scoped(
+        "SELECT DISTINCT ON (t.customer_id) t.customer_id, st.external_id, st.region "
+        "FROM {transaction} t JOIN {store} st ON st.id = t.store_id "
+        "WHERE {retailer:t} AND {retailer:st} "
+        """AND t."timestamp" >= %(start)s AND t."timestamp" < %(cutoff)s """
+        "AND t.customer_id IN (SELECT s.customer_id FROM {score} s "
+        "WHERE s.run_id = %(run)s AND {retailer:s}) "
+        "GROUP BY t.customer_id, st.id, st.external_id, st.region "
+        """ORDER BY t.customer_id, COUNT(*) DESC, MAX(t."timestamp") DESC, st.id"""
+    )
+
+
+def run_email_addresses() -> RetailerSQL:
+    """Per customer of scoring run ``%(run)s``: whether they have an e-mail address."""
+    return _scoped(
+        "SELECT s.customer_id, c.email <> '' "
+        "FROM {score} s JOIN {customer} c ON c.id = s.customer_id "
+        "WHERE s.run_id = %(run)s AND {retailer:s}"
     )
 
 

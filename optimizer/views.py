@@ -4,6 +4,7 @@ progress); the runs page also lists the promotion runs."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -272,6 +273,8 @@ class AllocationRunStartView(RetailerViewMixin, FormView):
             "contact_limit": self.retailer.contact_limit,
             "contact_window_weeks": self.retailer.contact_window_weeks,
             "control_share": Decimal(10),
+            "gap_tolerance": (100 * self.retailer.gap_tolerance).quantize(Decimal("0.0001")),
+            "coupling": json.dumps(self.retailer.allocation_rules or [], indent=1),
         }
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:

@@ -223,7 +223,8 @@ class RetailerAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("slug", "name", "currency", "locale", "time_zone", "is_demo")}),
         ("Campaigns", {"fields": ("gross_margin_rate", "four_eyes", "contact_limit",
-                                  "contact_window_weeks", "week_start_day")}),
+                                  "contact_window_weeks", "week_start_day",
+                                  "allocation_rules", "gap_tolerance")}),
         ("Points", {"fields": ("points_per_currency_unit", "point_value",
                                "points_validity_days")}),
         ("Weekly promotions", {"fields": ("promotion_weekday", "promotion_hour",

@@ -14,6 +14,7 @@ from django.db.models import Q
 
 from loyalty_site.money import MONEY_FIELD
 from retailers.runs import BackgroundRun, RunStatus
+from retailers.setting_checks import retailer_setting_errors
 from retailers.tenancy import RetailerOwned
 
 __all__ = ["RunStatus"]  # re-exported: the lifecycle's statuses, long imported from here
@@ -119,6 +120,37 @@ class Retailer(models.Model):
     contact_window_weeks = models.PositiveSmallIntegerField(
         default=4, validators=[MinValueValidator(1)], help_text="...in this many weeks."
     )
+    # The retailer's rules on every allocation (optimizer.engine.coupling_rules), checked by
+    # the optimizer's parser through retailers.setting_checks (clean).
+    allocation_rules = models.JSONField(
+        "allocation coupling rules",
+        default=list,
+        blank=True,
+        help_text=(
+            "Limits on the bonuses of a group of customers, a JSON list; each rule has "
+            '"attribute" (store, region, segment or channel), "value" (the store id, region, '
+            'segment, or email / till), "limit", and optionally "sense" (cap or minimum; '
+            'default cap), "measure" (count or cost; default count), "bonus_types" (a list of '
+            'codes; default all) and "name". Example: [{"name": "store 12 free coffee", '
+            '"attribute": "store", "value": "12", "bonus_types": ["free_coffee"], "limit": '
+            "150}]. A customer's store is the one they visited most in the 52 weeks before "
+            "the scores, its region that store's; channel email means the offer e-mail "
+            "reaches them (consent and an address), till the others. New allocations start "
+            "with these rules."
+        ),
+    )
+    gap_tolerance = models.DecimalField(
+        "allocation gap tolerance",
+        max_digits=7,
+        decimal_places=6,
+        default=Decimal("0.000100"),
+        validators=[MinValueValidator(Decimal("0.000001")), MaxValueValidator(Decimal("0.2"))],
+        help_text=(
+            "How far below the best possible value (relative: 0.0001 = 0.01 %) a proposal may "
+            "be and still count as solved; above it the campaign page warns and approval "
+            "asks for an explicit confirmation."
+        ),
+    )
     week_start_day = models.PositiveSmallIntegerField(
         choices=Weekday.choices,
         default=Weekday.MONDAY,
@@ -193,6 +225,11 @@ class Retailer(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        errors = retailer_setting_errors({"allocation_rules": self.allocation_rules})
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def excluded_category_list(self) -> list[str]:

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from campaigns.exceptions import GapAboveTolerance
 from campaigns.models import AuditAction, Campaign, CampaignState
 from campaigns.services import events
 from campaigns.services.audit import audit_record
@@ -33,16 +34,21 @@ def _locked(campaign_id: int) -> Campaign:
 
 
 @transaction.atomic(durable=True)
-def campaign_approve(*, campaign_id: int, actor: User, comment: str = "") -> Campaign:
+def campaign_approve(
+    *, campaign_id: int, actor: User, comment: str = "", accept_gap: bool = False
+) -> Campaign:
     """Approve a proposed campaign and queue the issuance of its bonuses (exactly once).
 
     The proposal is re-checked against its budget and caps independently of the solver first.
-    Approving an already approved or issued campaign returns it unchanged.
+    A proposal whose gap to the best possible value exceeds the tolerance it was solved with
+    (the retailer's) is approved only with ``accept_gap``; the audit entry then records the
+    gap and the tolerance. Approving an already approved or issued campaign returns it unchanged.
 
     Raises:
         ApprovalForbidden: ``actor`` is not an approver here, or four eyes forbid it.
         TransitionNotAllowed: the campaign was rejected, superseded or closed.
         ProposalInvalid: the re-check found the proposal over budget or caps.
+        GapAboveTolerance: the gap exceeds the tolerance and ``accept_gap`` is False.
     """
     campaign = _locked(campaign_id)
     if campaign.state in (CampaignState.APPROVED, CampaignState.ISSUED):
@@ -50,6 +56,13 @@ def campaign_approve(*, campaign_id: int, actor: User, comment: str = "") -> Cam
     decision_require(
         campaign, actor=actor, creator_id=campaign.created_by_id, what="campaign", verb="approved"
     )
+    gap = campaign_gap_above_tolerance(campaign)
+    if gap is not None and not accept_gap:
+        raise GapAboveTolerance(
+            f"this allocation is {100 * gap['gap']:.3f}% below the best possible value, more "
+            f"than the {100 * gap['gap_tolerance']:.3f}% tolerance: confirm that you approve it "
+            "despite the gap, or re-run it with more time"
+        )
     check = campaign_check(campaign=campaign)
     decision_record(
         campaign,
@@ -57,11 +70,21 @@ def campaign_approve(*, campaign_id: int, actor: User, comment: str = "") -> Cam
         action=AuditAction.APPROVE,
         actor=actor,
         comment=comment,
-        data={"check": check},
+        data={"check": check, **({"gap_accepted": gap} if gap is not None else {})},
     )
     transaction.on_commit(lambda: async_task(ISSUE_TASK, campaign.pk))
     events.campaign_event_emit(campaign, WebhookEventType.CAMPAIGN_APPROVED)
     return campaign
+
+
+def campaign_gap_above_tolerance(campaign: Campaign) -> dict[str, float] | None:
+    """``{"gap", "gap_tolerance"}`` of the proposal when its gap exceeds the tolerance it was
+    solved with (rows from before the tolerance was recorded: 0.0001), else ``None``."""
+    solver = campaign.solver or {}
+    gap, tolerance = solver.get("gap"), solver.get("gap_tolerance", 1e-4)
+    if gap is None or float(gap) <= float(tolerance):
+        return None
+    return {"gap": float(gap), "gap_tolerance": float(tolerance)}
 
 
 @transaction.atomic(durable=True)

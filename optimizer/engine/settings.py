@@ -20,6 +20,12 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Any
 
+from optimizer.engine.coupling_rules import (
+    CouplingRule,
+    RuleInvalid,
+    coupling_rules_parse,
+    gap_tolerance_parse,
+)
 from optimizer.engine.errors import EngineInputError
 
 CENT = Decimal("0.01")
@@ -139,6 +145,8 @@ CONSTRAINT_KEYS = (
     "contact_window_weeks",
     "bonus_types",
     "excluded_customers",
+    "coupling",
+    "gap_tolerance",
 )
 COLUMN_KEYS = ("budget", "spend_limit", "control_share")
 
@@ -157,6 +165,11 @@ class AllocationSettings:
         contact_window_weeks: ...in M weeks; ``None``: the retailer's.
         bonus_types: codes to offer; empty: every active type.
         excluded_customers: customer ids an approver dropped.
+        coupling: the coupling rules (:class:`~optimizer.engine.coupling_rules.CouplingRule`);
+            ``None``: the retailer's (the service fills them in when it creates the run, so a
+            run keeps the rules it was solved with; ``()`` is "no rule").
+        gap_tolerance: relative gap accepted as "feasible-within-gap"; ``None``: the retailer's
+            (filled in at creation like ``coupling``; the retailer's default is 0.0001).
     """
 
     budget: Decimal
@@ -168,6 +181,8 @@ class AllocationSettings:
     contact_window_weeks: int | None = None
     bonus_types: tuple[str, ...] = ()
     excluded_customers: tuple[int, ...] = ()
+    coupling: tuple[CouplingRule, ...] | None = None
+    gap_tolerance: Decimal | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> AllocationSettings:
@@ -188,6 +203,12 @@ class AllocationSettings:
         limit, window = data.get("contact_limit"), data.get("contact_window_weeks")
         caps = _mapping(data.get("type_caps"), field="type_caps")
         coverage = _mapping(data.get("segment_coverage"), field="segment_coverage")
+        coupling, tolerance = data.get("coupling"), data.get("gap_tolerance")
+        try:
+            rules = None if coupling is None else coupling_rules_parse(coupling)
+            gap = None if tolerance in (None, "") else gap_tolerance_parse(tolerance)
+        except RuleInvalid as exc:
+            raise SettingsInvalid(exc.field, str(exc)) from None
         return cls(
             budget=budget_parse(data["budget"]),
             spend_limit=None if spend in (None, "") else money_parse(spend, field="spend_limit"),
@@ -217,6 +238,8 @@ class AllocationSettings:
                     }
                 )
             ),
+            coupling=rules,
+            gap_tolerance=gap,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -238,8 +261,12 @@ class AllocationSettings:
             "contact_window_weeks": self.contact_window_weeks,
             "bonus_types": list(self.bonus_types),
             "excluded_customers": list(self.excluded_customers),
+            "gap_tolerance": None if self.gap_tolerance is None else str(self.gap_tolerance),
         }
-        return {k: v for k, v in out.items() if v not in (None, {}, [])}
+        kept = {k: v for k, v in out.items() if v not in (None, {}, [])}
+        if self.coupling is not None:  # kept when empty: "no rule" is not "the retailer's"
+            kept["coupling"] = [rule.to_json() for rule in self.coupling]
+        return kept
 
     def replace(self, **changes: Any) -> AllocationSettings:
         """A copy with ``changes``, checked again (a re-run's new budget or exclusions)."""

@@ -42,6 +42,14 @@ from optimizer.exceptions import AllocationRunAlreadyActive, AllocationSettingsI
 from optimizer.frames.allocation import AllocationInputs, allocation_inputs_read
 from optimizer.models import AllocationRun, ScoringRun
 from optimizer.selectors import scoring_run_latest_succeeded
+from optimizer.services.allocation_rules import (
+    coupling_inputs,
+    coupling_report,
+    gap_tolerance_of,
+    rules_check,
+    rules_of,
+    settings_with_retailer_defaults,
+)
 from optimizer.services.common import StageTimer, json_ready
 from retailers.lifecycle import (
     RunKind,
@@ -94,7 +102,8 @@ def allocation_settings_parse(data: dict[str, Any]) -> AllocationSettings:
 
 
 def _check_catalogue(retailer: Retailer, settings: AllocationSettings) -> None:
-    """The checks that need the database: every named bonus type is active at the retailer."""
+    """The checks that need the database: every named bonus type is active at the retailer,
+    every store a rule names is the retailer's."""
     active = set(
         BonusType.objects.for_retailer(retailer)
         .filter(is_active=True)
@@ -115,6 +124,7 @@ def _check_catalogue(retailer: Retailer, settings: AllocationSettings) -> None:
             raise AllocationSettingsInvalid(
                 f"{code!r} is not an active bonus type.", field="bonus_types"
             )
+    rules_check(retailer, settings.coupling or (), active)
 
 
 @transaction.atomic(durable=True)
@@ -135,7 +145,8 @@ def allocation_run_create(
     Args:
         retailer: the tenant.
         settings: budget, spend limit, control share and constraints, parsed at the edge
-            (:func:`allocation_settings_parse`).
+            (:func:`allocation_settings_parse`); coupling rules and gap tolerance left ``None``
+            take the retailer's, recorded on the run.
         scoring_run: the scores to allocate on; default the retailer's latest succeeded run.
         week_start: first day of the campaign week, on the retailer's ``week_start_day``;
             default the first such day on or after the scoring run's as-of date.
@@ -149,6 +160,7 @@ def allocation_run_create(
         AllocationRunAlreadyActive: one is queued or running for the retailer.
         AllocationSettingsInvalid: no usable scores, a bad budget, week start or constraint.
     """
+    settings = settings_with_retailer_defaults(settings, retailer)
     _check_catalogue(retailer, settings)
     error = week_start and week_start_error(week_start, retailer.week_start_day)
     if error:
@@ -225,6 +237,7 @@ def _solve(run: AllocationRun, inputs: AllocationInputs) -> AllocationResult:
         raise AllocationSettingsInvalid("The scoring run has no scored customers.")
     retailer, settings = run.retailer, run.settings
     limit = settings.contact_limit
+    customers, coupling = coupling_inputs(run, inputs.customers)
     constraints = AllocationConstraints(
         budget=float(settings.budget),
         type_caps=type_caps(retailer_id=run.retailer_id, run_caps=dict(settings.type_caps)),
@@ -232,9 +245,10 @@ def _solve(run: AllocationRun, inputs: AllocationInputs) -> AllocationResult:
         contact_limit=limit if limit is not None else int(retailer.contact_limit),
         contact_window_weeks=settings.contact_window_weeks or retailer.contact_window_weeks,
         control_share=float(settings.control_share),
+        coupling=coupling,
     )
     return allocate(
-        inputs.customers,
+        customers,
         inputs.response,
         inputs.bonus_types,
         constraints,
@@ -243,7 +257,10 @@ def _solve(run: AllocationRun, inputs: AllocationInputs) -> AllocationResult:
         random_state=run.random_state,
         time_limit=float(run.time_limit_seconds),
         uplift=inputs.uplift,
-        config=AllocationConfig(gross_margin_rate=float(retailer.gross_margin_rate) or 0.3),
+        config=AllocationConfig(
+            gross_margin_rate=float(retailer.gross_margin_rate) or 0.3,
+            gap_tolerance=gap_tolerance_of(run),
+        ),
     )
 
 
@@ -331,6 +348,7 @@ def _solver_report(result: AllocationResult, run: AllocationRun) -> dict[str, An
             "solve_seconds": round(result.solve_seconds, 3),
             "constraints": [c.__dict__ for c in result.constraints],
             "binding": [c.name for c in result.constraints if c.binding],
+            "coupling": coupling_report(rules_of(run), result),
             "timings": result.timings,
             "details": result.details,
         }

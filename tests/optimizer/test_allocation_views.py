@@ -149,6 +149,8 @@ def test_analyst_starts_an_allocation_and_follows_it_to_the_campaign(
         "contact_window_weeks": 4,
         "type_caps": {"coupon-5": 5},
         "segment_coverage": {"at risk": 0.5},
+        "coupling": [],
+        "gap_tolerance": "0.000100",
     }
     assert run.status == RunStatus.SUCCEEDED, run.error
     page = client.get(response.url)

@@ -63,7 +63,13 @@ def test_new_runs_store_the_same_constraints_shape(retailer):
         enqueue=False,
     )
     run.refresh_from_db()
-    assert run.constraints == {"type_caps": {"coupon-5": 3}, "contact_limit": 2}
+    # The retailer's coupling rules (none) and gap tolerance are recorded on the run.
+    assert run.constraints == {
+        "type_caps": {"coupon-5": 3},
+        "contact_limit": 2,
+        "coupling": [],
+        "gap_tolerance": "0.000100",
+    }
     assert run.budget == Decimal("20.00")
 
 

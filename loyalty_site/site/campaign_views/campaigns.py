@@ -62,6 +62,9 @@ def _detail(pk: int) -> str:
 
 class CampaignDecisionForm(forms.Form):
     comment = forms.CharField(required=False, max_length=2000, widget=forms.Textarea({"rows": 3}))
+    accept_gap = forms.BooleanField(
+        required=False, label="Approve despite the gap above the tolerance"
+    )
 
 
 class CampaignRerunForm(forms.Form):
@@ -213,6 +216,7 @@ class CampaignDetailView(CampaignObjectMixin, DetailView):
             "solver_optimal": solver.get("status") == "optimal",
             "time_limited": solver.get("status") == "time_limit",
             "constraint_rows": solver.get("constraints") or [],
+            "coupling_rows": solver.get("coupling") or [],
             "by_segment": by_segment,
             "by_type": by_type,
             "segment_chart": figure_data(
@@ -266,6 +270,9 @@ class CampaignDecisionView(CampaignObjectMixin, DomainErrorRedirectMixin, View):
     def decide(self, campaign: Campaign, comment: str) -> None:
         raise NotImplementedError
 
+    #: The approver ticked "approve despite the gap" (set from the form before ``decide``).
+    accept_gap = False
+
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         campaign = self.get_campaign()
         form = CampaignDecisionForm(request.POST)
@@ -276,6 +283,7 @@ class CampaignDecisionView(CampaignObjectMixin, DomainErrorRedirectMixin, View):
         if self.comment_required and not comment:
             messages.error(request, "Say why in the comment: it goes to the audit log.")
             return HttpResponseRedirect(_detail(campaign.pk))
+        self.accept_gap = bool(form.cleaned_data.get("accept_gap"))
         self.decide(campaign, comment)
         messages.success(request, f"Campaign {self.done}.")
         return HttpResponseRedirect(_detail(campaign.pk))
@@ -291,7 +299,12 @@ class CampaignApproveView(CampaignDecisionView):
     done = "approved"
 
     def decide(self, campaign: Campaign, comment: str) -> None:
-        campaign_approve(campaign_id=campaign.pk, actor=signed_in(self.request), comment=comment)
+        campaign_approve(
+            campaign_id=campaign.pk,
+            actor=signed_in(self.request),
+            comment=comment,
+            accept_gap=self.accept_gap,
+        )
 
 
 class CampaignRejectView(CampaignDecisionView):
