@@ -20,13 +20,15 @@ resource attribute, the CSV column or ``__all__``), so the caller reports them a
 
 from __future__ import annotations
 
+import collections
+import itertools
 import operator
 import re
-import types
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, cast
 
+import psycopg
 from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
 from django.core.validators import (
     EmailValidator,
@@ -79,23 +81,44 @@ def keyed_rows(
 ) -> list[tuple[Any, ...]]:
     """``names`` (attribute names) of the retailer's rows of ``model`` whose ``key`` is one of
     ``keys``: one query with an array parameter (an ``IN`` list of thousands of placeholders
-    costs more to build in Django and psycopg than to run).
+    costs more to build in Django and psycopg than to run), bound by the server
+    (:func:`_server_bound_cursor`).
     """
     if not keys:
         return []
     column = {f.attname: str(f.column) for f in model._meta.concrete_fields}
     column["pk"] = str(model._meta.pk.column)
     query = keyed_rows_sql(model, [column[name] for name in names], column[key])
-    with connection.cursor() as cursor:
+    with _server_bound_cursor() as cursor:
         cursor.execute(query.text, query.params(retailer.pk, keys=list(keys)))
         return cursor.fetchall()
+
+
+def _server_bound_cursor() -> Any:
+    """A Django cursor (queries counted and logged as any other) whose parameters travel apart
+    from the statement, in psycopg's binary format. Django's own cursors bind on the client:
+    an array of 60,000 keys was quoted into the SQL text in Python (35 ms) and parsed back by
+    the server (50 ms); sent bound it costs 16 ms and no parsing."""
+    connection.ensure_connection()
+    raw = psycopg.Cursor(connection.connection)
+    if connection.queries_logged:
+        return connection.make_debug_cursor(raw)
+    return connection.make_cursor(raw)
+
+
+def stripped(cells: Sequence[Any]) -> list[str]:
+    """Each cell as trimmed text ("" for None); read_csv's cells are all text already."""
+    try:
+        return list(map(str.strip, cells))  # one C call per cell where every cell is text
+    except TypeError:
+        return ["" if cell is None else str(cell).strip() for cell in cells]
 
 
 def cells_read(field: Field, cells: Sequence[Any], errors: Errors) -> list[Any]:
     """The values of one column as the field's widget reads them (None where it cannot); a
     key cell gives the related row's primary key, looked up for the whole column at once."""
     widget = field.widget
-    texts = ["" if cell is None else str(cell).strip() for cell in cells]
+    texts = stripped(cells)
     known: dict[str, Any] = {}
     failed: dict[str, str] = {}
     if isinstance(widget, RetailerKey) and widget.retailer is not None:
@@ -120,7 +143,7 @@ def cells_read(field: Field, cells: Sequence[Any], errors: Errors) -> list[Any]:
                 failed[text] = str(exc)
                 continue
             known[text] = value.pk if isinstance(value, models.Model) else value
-        values = [known.get(text) for text in texts]
+        values = list(map(known.get, texts))
     if failed:
         for row, text in enumerate(texts):
             if text in failed:
@@ -130,16 +153,20 @@ def cells_read(field: Field, cells: Sequence[Any], errors: Errors) -> list[Any]:
 
 
 def duplicate_keys(
-    resource: BaseResource, data: Any, numbers: Sequence[int] | None, errors: Errors
+    resource: BaseResource,
+    texts: Mapping[str, Sequence[str]],
+    numbers: Sequence[int] | None,
+    errors: Errors,
 ) -> None:
     """The resource's rule: a second row with the natural key of an earlier row is an error
-    (rows whose key cells could not be read take no part)."""
+    (rows whose key cells could not be read take no part). ``texts``: the trimmed cells of
+    each CSV column (:func:`stripped`)."""
     if not resource.unique_rows:
         return
     fields = [resource.fields[name] for name in resource.get_import_id_fields()]
     columns = [field.column_name for field in fields]
     names = {key for field in fields for key in (field.attribute, field.column_name)}
-    cells = [[str(cell or "").strip() for cell in data[column]] for column in columns]
+    cells = [texts[column] for column in columns]
     seen: dict[tuple[str, ...], int] = {}
     message = f"same {' + '.join(columns)} as row"
     for row, key in enumerate(zip(*cells, strict=True)):
@@ -154,11 +181,14 @@ def row_checks(resource: BaseResource, columns: Columns, errors: Errors) -> None
     """The resource's ``row_checks`` on each row (only when the resource has any)."""
     if type(resource).row_checks is BaseResource.row_checks:
         return
-    names = list(columns)
-    absent = {f.name: None for f in resource._meta.model._meta.concrete_fields}  # not in the file
-    for row, values in enumerate(zip(*columns.values(), strict=True)):
-        view = types.SimpleNamespace(**{**absent, **dict(zip(names, values, strict=True))})
-        for column, message in resource.row_checks(cast(models.Model, view)).items():
+    names = [f.name for f in resource._meta.model._meta.concrete_fields]
+    rows = len(next(iter(columns.values()), []))
+    # One light read-only row per line (the model's fields; None where the file has no column).
+    view = collections.namedtuple("RowView", names)  # type: ignore[misc]  # names from the model
+    values = [columns[name] if name in columns else itertools.repeat(None, rows) for name in names]
+    check = cast(Callable[[Any], dict[str, str]], resource.row_checks)  # reads attributes only
+    for row, problems in enumerate(map(check, map(view._make, zip(*values, strict=True)))):
+        for column, message in problems.items():
             _add(errors, row, column, [message])
 
 
