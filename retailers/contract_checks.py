@@ -21,6 +21,7 @@ resource attribute, the CSV column or ``__all__``), so the caller reports them a
 from __future__ import annotations
 
 import collections
+import functools
 import itertools
 import operator
 import re
@@ -122,7 +123,7 @@ def cells_read(field: Field, cells: Sequence[Any], errors: Errors) -> list[Any]:
     known: dict[str, Any] = {}
     failed: dict[str, str] = {}
     if isinstance(widget, RetailerKey) and widget.retailer is not None:
-        wanted = sorted(set(texts) - {""})
+        wanted = list(set(texts) - {""})
         found = keyed_rows(
             widget.model, widget.retailer, widget.field, wanted, [widget.field, "pk"]
         )
@@ -167,6 +168,8 @@ def duplicate_keys(
     columns = [field.column_name for field in fields]
     names = {key for field in fields for key in (field.attribute, field.column_name)}
     cells = [texts[column] for column in columns]
+    if len(set(zip(*cells, strict=True))) == len(cells[0]):
+        return  # every key is distinct (the usual file): no row to look at one by one
     seen: dict[tuple[str, ...], int] = {}
     message = f"same {' + '.join(columns)} as row"
     for row, key in enumerate(zip(*cells, strict=True)):
@@ -187,9 +190,11 @@ def row_checks(resource: BaseResource, columns: Columns, errors: Errors) -> None
     view = collections.namedtuple("RowView", names)  # type: ignore[misc]  # names from the model
     values = [columns[name] if name in columns else itertools.repeat(None, rows) for name in names]
     check = cast(Callable[[Any], dict[str, str]], resource.row_checks)  # reads attributes only
-    for row, problems in enumerate(map(check, map(view._make, zip(*values, strict=True)))):
-        for column, message in problems.items():
-            _add(errors, row, column, [message])
+    make = functools.partial(tuple.__new__, view)  # view._make without its Python frame
+    for row, problems in enumerate(map(check, map(make, zip(*values, strict=True)))):
+        if problems:
+            for column, message in problems.items():
+                _add(errors, row, column, [message])
 
 
 #: Addresses Django's ``EmailValidator`` certainly accepts (a plain dot-atom at a plain domain);
@@ -304,8 +309,8 @@ def condition_holds(
         if any(part is None for part in parts):
             return None
         join = all if condition.connector == Q.AND else any
-        held = [join(values) for values in zip(*cast(list[list[bool]], parts), strict=True)]
-        return [not value for value in held] if condition.negated else held
+        held = list(map(join, zip(*cast(list[list[bool]], parts), strict=True)))
+        return list(map(operator.not_, held)) if condition.negated else held
     lookup, expected = condition
     name, _, kind = lookup.partition("__")
     kind = kind or "exact"
@@ -325,6 +330,8 @@ def condition_holds(
     if others is None or kind not in _COMPARE:
         return None
     compare = _COMPARE[kind]
+    if None not in actual and None not in others:  # no NULL: compared in C, row by row
+        return list(map(compare, actual, others))
     return [
         True if a is None or b is None else compare(a, b)
         for a, b in zip(actual, others, strict=True)
