@@ -97,11 +97,11 @@ def keyed_rows(
 
 def _server_bound_cursor() -> Any:
     """A Django cursor (queries counted and logged as any other) whose parameters travel apart
-    from the statement, in psycopg's binary format. Django's own cursors bind on the client:
-    an array of 60,000 keys was quoted into the SQL text in Python (35 ms) and parsed back by
-    the server (50 ms); sent bound it costs 16 ms and no parsing."""
+    from the statement, in psycopg's binary format. Django's own cursors bind on the client,
+    quoting an array of 60,000 keys into the SQL text in Python: a look-up of 60,000 customers
+    cost 46 ms of client CPU that way, 28 ms bound (the server's share about the same, 50 ms)."""
     connection.ensure_connection()
-    raw = psycopg.Cursor(connection.connection)
+    raw: Any = psycopg.Cursor(connection.connection)  # the stubs type the argument as a wrapper
     if connection.queries_logged:
         return connection.make_debug_cursor(raw)
     return connection.make_cursor(raw)
