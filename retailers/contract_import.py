@@ -26,6 +26,7 @@ and :class:`ImportRejected` listing every bad row with its spreadsheet row numbe
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import Any
 
 import tablib
@@ -34,6 +35,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
+from loyalty_site.collector import collector_paused
 from retailers.contract_checks import (
     Columns,
     Errors,
@@ -45,6 +47,7 @@ from retailers.contract_checks import (
     keyed_rows,
     model_clean_checked,
     row_checks,
+    stripped,
 )
 from retailers.exceptions import ImportRejected, RowError
 from retailers.import_kinds import resource_class_for
@@ -87,7 +90,7 @@ def contract_rows_import(
         return counts
     numbers = getattr(dataset, "row_numbers", None)
     model = resource._meta.model
-    with transaction.atomic():
+    with collector_paused(), transaction.atomic():  # a dataset's worth of rows: see its module
         columns, errors = _checked(resource, dataset, headers, numbers)
         if errors:
             raise ImportRejected(_row_errors(resource, errors, numbers))
@@ -123,9 +126,15 @@ def _checked(
     model = resource._meta.model
     errors: Errors = {}
     columns: Columns = {}
+    # Transposed once (``dataset[column]`` costs a Python call per cell, ``dataset[:]`` one per
+    # row) and trimmed once for both the widgets and the duplicate-key rule.
+    texts = {
+        header: stripped(cells)
+        for header, cells in zip(headers, zip(*dataset[:], strict=True), strict=True)
+    }
     for field in import_fields(resource, headers):
-        columns[field.attribute] = cells_read(field, dataset[field.column_name], errors)
-    duplicate_keys(resource, dataset, numbers, errors)
+        columns[field.attribute] = cells_read(field, texts[field.column_name], errors)
+    duplicate_keys(resource, texts, numbers, errors)
     row_checks(resource, columns, errors)
     for field in model._meta.concrete_fields:
         if not field.is_relation and field.name in columns:
@@ -168,17 +177,24 @@ def _stored(
     names = [resource.fields[name].attribute for name in resource.get_import_id_fields()]
     keys = [model._meta.get_field(name).attname for name in names]
     wanted = sorted(set(columns[names[0]]) - {None})
-    found = {}
     retailer = resource.retailer
     assert retailer is not None  # noqa: S101 - contract_rows_import binds it
-    for pk, *values in keyed_rows(model, retailer, keys[0], wanted, ["pk", *keys, *written]):
-        found[tuple(values[: len(keys)])] = (pk, tuple(values[len(keys) :]))
-    return found
+    rows = keyed_rows(model, retailer, keys[0], wanted, ["pk", *keys, *written])
+    key, pk, stored = (  # rows are (pk, *keys, *written): sliced in C, not row by row
+        itemgetter(slice(1, 1 + len(keys))),
+        itemgetter(0),
+        itemgetter(slice(1 + len(keys), None)),
+    )
+    found = zip(map(pk, rows), map(stored, rows), strict=True)
+    return dict(zip(map(key, rows), found, strict=True))
 
 
-def _copyable(value: Any) -> Any:
-    """``value`` as psycopg's ``COPY`` takes it: JSON fields' dicts and lists wrapped as jsonb."""
-    return Jsonb(value) if isinstance(value, dict | list) else value
+def _copyable(values: Sequence[Any]) -> Sequence[Any]:
+    """A column as psycopg's ``COPY`` takes it: a JSON field's dicts and lists wrapped as jsonb
+    (tested once per column: the other columns go as they are)."""
+    if not any(issubclass(kind, dict | list) for kind in set(map(type, values))):
+        return values
+    return [Jsonb(value) if isinstance(value, dict | list) else value for value in values]
 
 
 def _copy(cursor: Any, table: str, names: Sequence[str], columns: Sequence[Sequence[Any]]) -> None:
@@ -188,8 +204,9 @@ def _copy(cursor: Any, table: str, names: Sequence[str], columns: Sequence[Seque
     quote = connection.ops.quote_name
     listed = ", ".join(quote(name) for name in names)
     with cursor.cursor.copy(f"COPY {quote(table)} ({listed}) FROM STDIN") as copy:
-        for row in zip(*columns, strict=True):
-            copy.write_row([_copyable(value) for value in row])
+        write = copy.write_row
+        for row in zip(*map(_copyable, columns), strict=True):
+            write(row)
 
 
 def _insert(

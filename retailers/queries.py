@@ -13,12 +13,13 @@ from loyalty_site.sql import RetailerSQL, retailer_sql
 
 
 def keyed_rows_sql(model: type[models.Model], columns: Sequence[str], key: str) -> RetailerSQL:
-    """``columns`` of the retailer's rows of ``model`` whose ``key`` column is in ``%(keys)s``
-    (one array parameter)."""
+    """``columns`` of the retailer's rows of ``model`` whose ``key`` column is in ``%(keys)b``
+    (one array parameter in psycopg's binary format: run it on a server-bound cursor,
+    ``retailers.contract_checks.keyed_rows``)."""
     quote = connection.ops.quote_name
     selected = ", ".join(f"t.{quote(name)}" for name in columns)
     return retailer_sql(
         f"SELECT {selected} FROM {{table}} t "  # noqa: S608 - names come from the model
-        f"WHERE {{retailer:t}} AND t.{quote(key)} = ANY(%(keys)s)",
+        f"WHERE {{retailer:t}} AND t.{quote(key)} = ANY(%(keys)b)",
         table=model,
     )

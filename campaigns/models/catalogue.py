@@ -169,6 +169,9 @@ class PastOffer(RetailerOwned):
         on_delete=models.CASCADE,
         related_name="past_offers",
         db_constraint=False,
+        # past_offer_customer_idx (customer, sent_on) serves every look-up by customer, the
+        # cascade included; a second index on customer alone only slowed each offer written.
+        db_index=False,
     )
     bonus_type = models.ForeignKey(BonusType, on_delete=models.PROTECT, related_name="past_offers")
     sent_on = models.DateField()

@@ -17,6 +17,7 @@ from django.core.files import File
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
+from loyalty_site.collector import collector_paused
 from retailers.contract_import import contract_rows_import
 from retailers.csvio import file_chunks, inspect_csv, read_csv
 from retailers.exceptions import ImportRejected
@@ -109,8 +110,9 @@ def import_file_run(
         )
     if create_missing_customers:
         raise ValueError("create_missing_customers applies to transactions only")
-    dataset = read_csv(file_chunks(path))
-    return import_dataset_run(retailer=retailer, kind=kind, dataset=dataset, progress=progress)
+    with collector_paused():  # the file's rows live until the end: see loyalty_site.collector
+        dataset = read_csv(file_chunks(path))
+        return import_dataset_run(retailer=retailer, kind=kind, dataset=dataset, progress=progress)
 
 
 # --- Background jobs --------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import pytest
 from campaigns.models import PastOffer
 from retailers.contract_checks import constraints_checked
 from retailers.contract_import import contract_rows_import
+from retailers.exceptions import ImportRejected, RowError
 from retailers.models import ImportKind, Product
 from retailers.services import read_csv
 from tests.customers.factories import CustomerFactory
@@ -82,3 +83,29 @@ def test_import_writes_text_nulls_and_dates_back_exactly(retailer):
     contract_rows_import(retailer=retailer, kind=ImportKind.OFFERS, dataset=read_csv([offers]))
     offer = PastOffer.objects.get(retailer=retailer)
     assert (offer.sent_on, offer.redeemed_on) == (dt.date(2024, 6, 1), None)
+
+
+@pytest.mark.django_db
+def test_resource_row_checks_name_row_and_column_and_nothing_is_written(retailer):
+    CustomerFactory(retailer=retailer, external_id="C1")
+    offers = (
+        b"offer_id,customer_id,bonus_type,sent_on,valid_until,redeemed_on\n"
+        b"O1,C1,b,2024-06-10,2024-06-01,\n"
+        b"O2,C1,b,2024-06-10,2024-06-20,2024-06-09\n"
+        b"O3,C1,b,2024-06-10,2024-06-20,2024-06-11\n"
+    )
+    with pytest.raises(ImportRejected) as rejected:
+        contract_rows_import(retailer=retailer, kind=ImportKind.OFFERS, dataset=read_csv([offers]))
+    assert rejected.value.errors == [
+        RowError(2, "valid_until", "is before sent_on"),
+        RowError(3, "redeemed_on", "is before sent_on"),
+    ]
+    assert not PastOffer.objects.filter(retailer=retailer).exists()
+
+
+@pytest.mark.django_db
+def test_duplicate_keys_are_named_only_from_their_second_row(retailer):
+    data = b"store_id,name,region\nS1,A,N\nS2,B,N\n S1 ,C,N\nS3,D,N\n"
+    with pytest.raises(ImportRejected) as rejected:
+        contract_rows_import(retailer=retailer, kind=ImportKind.STORES, dataset=read_csv([data]))
+    assert rejected.value.errors == [RowError(4, "store_id", "same store_id as row 2")]
