@@ -12,7 +12,11 @@ every worker machine mounts: NFS, a shared volume). A worker process loads a chu
 task of the run and keeps it (with its pricing buffer) in a per-process cache keyed by run and
 chunk; a pass then ships only the multipliers (a few floats) out and each chunk's column (a few
 hundred floats) plus its customers' choices (one byte each) back. The cache holds one run: a
-task of another run empties it. The folder is deleted when the solve ends.
+task of another run empties it. The folder is deleted when the solve ends. Any worker of the
+default queue may take any chunk, so over the passes one process may load several chunks (and
+each keeps them): for a memory bound per process, give each worker process its own queue
+(``ALLOCATION_PRICING_QUEUES``, ``Q_CLUSTER_NAME``), then chunk ``i`` always lands on queue
+``i mod queues``.
 
 Not distributed: the master LP, the warm start on a 40,000-customer sample, the recovery (it
 needs every customer's reduced values) and the core itself, which the solving process still
@@ -30,7 +34,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +80,9 @@ class FanoutStats:
     write_seconds: float = 0.0
     wait_seconds: list[float] = field(default_factory=list)
     pids: set[int] = field(default_factory=set)
+    #: (worker pid, chunk index) pairs seen: more pairs than chunks means chunks were loaded by
+    #: several processes (no queue affinity), each holding its own copy.
+    placements: set[tuple[int, int]] = field(default_factory=set)
 
 
 def _chunk_path(folder: Path, index: int) -> Path:
@@ -136,8 +143,11 @@ def _gather(group: str, chunks: int, wait: float) -> list[tuple[int, float, Colu
 class _Fanout:
     """The ``ChunkMap`` of one solve: one django-q2 group per pass."""
 
-    def __init__(self, key: str, folder: Path, stats: FanoutStats, wait: float) -> None:
+    def __init__(
+        self, key: str, folder: Path, stats: FanoutStats, wait: float, queues: Sequence[str]
+    ) -> None:
         self.key, self.folder, self.stats, self.wait = key, folder, stats, wait
+        self.queues = queues
 
     def __call__(self, m: Multipliers) -> list[tuple[float, Column]]:
         group = f"pricing-{self.key}-{self.stats.passes}"
@@ -157,12 +167,14 @@ class _Fanout:
                 payload,
                 group=group,
                 task_name=f"{group}-{index}",
+                cluster=self.queues[index % len(self.queues)] if self.queues else None,
             )
         answers = _gather(group, self.stats.chunks, self.wait)
         delete_group(group, tasks=True)
         self.stats.wait_seconds.append(time.perf_counter() - started)
         self.stats.passes += 1
         self.stats.pids.update(pid for *_, pid in answers)
+        self.stats.placements.update((pid, index) for index, *_, pid in answers)
         return [(gain, column) for _, gain, column, _ in answers]
 
 
@@ -174,6 +186,7 @@ def fanout_pricing(
     folder: Path | None = None,
     wait: float | None = None,
     stats: FanoutStats | None = None,
+    queues: Sequence[str] | None = None,
 ) -> Iterator[Any]:
     """A pricing factory for ``allocate(..., pricing=...)`` that fans pricing out over
     ``chunks`` django-q2 tasks per pass; the chunks' folder is removed on exit.
@@ -185,6 +198,10 @@ def fanout_pricing(
         folder: the shared parent folder (default ``settings.ALLOCATION_FANOUT_DIR``).
         wait: seconds to wait for one pass (default ``ALLOCATION_PRICING_WAIT_SECONDS``).
         stats: filled with the passes, the master's waits and the workers' pids.
+        queues: django-q2 queue (cluster) names; chunk ``i`` goes to ``queues[i % len]``, so a
+            worker started with ``Q_CLUSTER_NAME`` = one of them only ever loads its own
+            chunks (default ``ALLOCATION_PRICING_QUEUES``; empty: the default queue, where any
+            worker process may load any chunk).
 
     Raises (from the solve): PricingChunksFailed.
     """
@@ -193,6 +210,7 @@ def fanout_pricing(
     stats = stats if stats is not None else FanoutStats(chunks)
     stats.chunks = chunks
     limit = float(wait if wait is not None else settings.ALLOCATION_PRICING_WAIT_SECONDS)
+    names = tuple(queues if queues is not None else settings.ALLOCATION_PRICING_QUEUES)
 
     cores = 0
 
@@ -207,7 +225,7 @@ def fanout_pricing(
         stats.chunks = len(parts)
         _write_chunks(base / sub, parts)
         stats.write_seconds += time.perf_counter() - started
-        return ChunkedPricing(core, _Fanout(sub, base / sub, stats, limit))
+        return ChunkedPricing(core, _Fanout(sub, base / sub, stats, limit, names))
 
     try:
         yield factory
