@@ -4,7 +4,10 @@ worker processes on the test database."""
 
 from __future__ import annotations
 
+import logging
+import re
 import uuid
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -12,12 +15,18 @@ import pytest
 from django.utils import timezone
 from django_q.models import Task
 
+from campaigns.models import CampaignMember
+from optimizer.engine.allocation import allocate
+from optimizer.services.allocation import allocation_run_execute
 from optimizer.services.allocation_fanout import (
+    CHUNK_TASK,
     FanoutStats,
     PricingChunksFailed,
     _gather,
     fanout_pricing,
 )
+from retailers.models import RunStatus
+from tests.optimizer.allocation_fixtures import scored_tenant, start_allocation
 from tests.optimizer.engine.test_allocation_coupling import instance, solve
 from tests.reliability.test_worker_faults import Worker, worker_env
 
@@ -94,6 +103,40 @@ def test_gather_gives_up_when_chunks_do_not_answer():
     chunk_task("g", 0, success=True, result=(0, 1.0, (), 1))
     with pytest.raises(PricingChunksFailed, match="1 of 2 pricing chunks did not answer"):
         _gather("g", 2, wait=0.05)
+
+
+def _proposal(retailer, monkeypatch, seen) -> set:
+    def dual(*args, **kwargs):  # the tenant is small: force the decomposition
+        seen.append(kwargs["pricing"])
+        return allocate(*args, **{**kwargs, "method": "dual"})
+
+    monkeypatch.setattr("optimizer.services.allocation.allocate", dual)
+    run = start_allocation(retailer=retailer, budget=Decimal("150.00"), enqueue=False)
+    run = allocation_run_execute(run_id=run.pk)
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    members = CampaignMember.objects.filter(campaign=run.campaign, is_control=False)
+    return set(members.values_list("customer_id", "bonus_type__code"))
+
+
+@pytest.mark.django_db
+def test_run_with_pricing_chunks_setting_fans_out_and_proposes_the_same(
+    retailer, monkeypatch, settings, tmp_path, caplog
+):
+    caplog.set_level(logging.INFO, logger="optimizer.services.allocation_fanout")
+    scored_tenant(retailer, customers=200)
+    seen: list = []
+    settings.ALLOCATION_PRICING_CHUNKS = 0
+    alone = _proposal(retailer, monkeypatch, seen)
+    settings.ALLOCATION_PRICING_CHUNKS = 3
+    settings.ALLOCATION_FANOUT_DIR = tmp_path
+    fanned = _proposal(retailer, monkeypatch, seen)
+    assert seen[0] is None
+    assert seen[1] is not None
+    assert fanned == alone
+    assert re.search(r"pricing fan-out run\d+-a1: [1-9]\d* passes over 3 chunks", caplog.text)
+    assert len(alone) > 10
+    assert Task.objects.filter(func=CHUNK_TASK).count() == 0  # each pass's group was deleted
+    assert list(tmp_path.iterdir()) == []  # the chunk files are gone
 
 
 @pytest.mark.slow
