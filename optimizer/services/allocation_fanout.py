@@ -53,6 +53,7 @@ from optimizer.engine.allocation.pricing import (
     LocalPricing,
     Multipliers,
     Pricing,
+    PricingFactory,
     split,
 )
 from optimizer.engine.allocation.problem import Core
@@ -187,7 +188,7 @@ def fanout_pricing(
     wait: float | None = None,
     stats: FanoutStats | None = None,
     queues: Sequence[str] | None = None,
-) -> Iterator[Any]:
+) -> Iterator[PricingFactory]:
     """A pricing factory for ``allocate(..., pricing=...)`` that fans pricing out over
     ``chunks`` django-q2 tasks per pass; the chunks' folder is removed on exit.
 
