@@ -24,6 +24,12 @@ Environment variables
     RUN_ABANDONED_AFTER_SECONDS  a run with no worker heartbeat for this long is abandoned
                             (default 300).
     ARTIFACTS_DIR           where trained models are saved (default BASE_DIR/var/artifacts).
+    ALLOCATION_PRICING_CHUNKS  > 1: the allocation's pricing passes fan out over that many
+                            django-q2 tasks (docs/allocation.md, "Fan-out"); default 0 (in-process).
+    ALLOCATION_PRICING_QUEUES  comma-separated queue names: chunk i always goes to queue
+                            i mod count (one queue per worker process bounds its memory).
+    ALLOCATION_FANOUT_DIR   folder every worker machine shares for the chunks' arrays
+                            (default ARTIFACTS_DIR/fanout).
     MEDIA_ROOT              uploaded import files and finished exports (default BASE_DIR/var/media).
     EXPORT_SYNC_MAX_ROWS    admin exports with more rows become background jobs (default 2000).
     EXPORT_KEEP_DAYS        finished export files are deleted after this many days (default 2).
@@ -338,6 +344,17 @@ if RATE_LIMIT_STORE not in ("database", "cache"):
     )
 #: Queue name for long-running tasks (scoring, solving, bulk imports).
 LONG_TASK_CLUSTER = "long"
+#: Allocation pricing fan-out (docs/allocation.md, "Fan-out"): chunk count (0 or 1: in the
+#: solving process), the shared folder of the chunks' arrays, and how long the master waits for
+#: one pass's chunks before failing the run (keep it within the default queue's ``timeout``).
+ALLOCATION_PRICING_CHUNKS = int(os.environ.get("ALLOCATION_PRICING_CHUNKS", "0"))
+ALLOCATION_FANOUT_DIR = Path(os.environ.get("ALLOCATION_FANOUT_DIR", ARTIFACTS_DIR / "fanout"))
+ALLOCATION_PRICING_WAIT_SECONDS = float(os.environ.get("ALLOCATION_PRICING_WAIT_SECONDS", "600"))
+#: Comma-separated django-q2 queue names for the chunks (chunk i -> queue i mod count), each
+#: served by workers started with that Q_CLUSTER_NAME; empty: the default queue.
+ALLOCATION_PRICING_QUEUES = [
+    q.strip() for q in os.environ.get("ALLOCATION_PRICING_QUEUES", "").split(",") if q.strip()
+]
 #: A running run whose worker has not beaten for this many seconds is abandoned: it no longer
 #: blocks new runs and can be restarted from its page (workers beat every fifth of it).
 RUN_ABANDONED_AFTER_SECONDS = int(os.environ.get("RUN_ABANDONED_AFTER_SECONDS", "300"))

@@ -38,6 +38,19 @@ def allocation_run_execute_task(run_id: int) -> str | None:
     return run.status if run is not None else None
 
 
+def allocation_pricing_chunk_task(
+    key: str, index: int, folder: str, multipliers: dict
+) -> tuple[int, float, tuple, int]:
+    """Price chunk ``index`` of the allocation pricing fan-out ``key`` at ``multipliers``.
+
+    Enqueued per pass by ``optimizer.services.allocation_fanout`` (the solving process waits
+    for the group's results); pure reads, safe to deliver twice.
+    """
+    from optimizer.services.allocation_fanout import allocation_pricing_chunk
+
+    return allocation_pricing_chunk(key=key, index=index, folder=folder, multipliers=multipliers)
+
+
 def promotion_run_execute_task(run_id: int) -> str | None:
     """Execute the queued promotion run ``run_id`` (proposal or backtest); safe to deliver twice.
 

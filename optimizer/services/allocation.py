@@ -15,10 +15,12 @@ is stored as its own proposal, marked not optimal, and the last good proposal st
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from django.conf import settings as django_settings
 from django.db import transaction
 
 from campaigns.models import AuditAction, BonusType, Campaign, CampaignMember, CampaignState
@@ -42,6 +44,7 @@ from optimizer.exceptions import AllocationRunAlreadyActive, AllocationSettingsI
 from optimizer.frames.allocation import AllocationInputs, allocation_inputs_read
 from optimizer.models import AllocationRun, ScoringRun
 from optimizer.selectors import scoring_run_latest_succeeded
+from optimizer.services.allocation_fanout import fanout_pricing
 from optimizer.services.allocation_rules import (
     coupling_inputs,
     coupling_report,
@@ -247,21 +250,28 @@ def _solve(run: AllocationRun, inputs: AllocationInputs) -> AllocationResult:
         control_share=float(settings.control_share),
         coupling=coupling,
     )
-    return allocate(
-        customers,
-        inputs.response,
-        inputs.bonus_types,
-        constraints,
-        week_start=run.week_start,
-        horizon_weeks=run.scoring_run.horizon_weeks,
-        random_state=run.random_state,
-        time_limit=float(run.time_limit_seconds),
-        uplift=inputs.uplift,
-        config=AllocationConfig(
-            gross_margin_rate=float(retailer.gross_margin_rate) or 0.3,
-            gap_tolerance=gap_tolerance_of(run),
-        ),
-    )
+    chunks = int(django_settings.ALLOCATION_PRICING_CHUNKS)
+    with ExitStack() as stack:
+        pricing = None
+        if chunks > 1:  # pricing passes on default-queue workers (docs/allocation.md)
+            key = f"run{run.pk}-a{run.attempt}"
+            pricing = stack.enter_context(fanout_pricing(chunks=chunks, key=key))
+        return allocate(
+            customers,
+            inputs.response,
+            inputs.bonus_types,
+            constraints,
+            week_start=run.week_start,
+            horizon_weeks=run.scoring_run.horizon_weeks,
+            random_state=run.random_state,
+            time_limit=float(run.time_limit_seconds),
+            uplift=inputs.uplift,
+            config=AllocationConfig(
+                gross_margin_rate=float(retailer.gross_margin_rate) or 0.3,
+                gap_tolerance=gap_tolerance_of(run),
+            ),
+            pricing=pricing,
+        )
 
 
 def _members_frame(

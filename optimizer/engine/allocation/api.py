@@ -29,6 +29,7 @@ import pandas as pd
 from optimizer.engine.allocation.deadline import Deadline
 from optimizer.engine.allocation.dual import explain, solve_dual
 from optimizer.engine.allocation.milp import MilpInfeasible, MilpNoIncumbent, solve_milp
+from optimizer.engine.allocation.pricing import PricingFactory
 from optimizer.engine.allocation.problem import Core
 from optimizer.engine.allocation.report import summarise
 from optimizer.engine.allocation.solver import Solution
@@ -64,6 +65,7 @@ def allocate(
     method: str = "auto",
     with_reasons: bool = True,
     clock: Callable[[], float] | None = None,
+    pricing: PricingFactory | None = None,
 ) -> AllocationResult:
     """Allocate at most one bonus per customer for the campaign week starting ``week_start``.
 
@@ -98,6 +100,8 @@ def allocate(
         with_reasons: build the ``reason`` column (skip for speed at chain scale).
         clock: the monotonic clock the time limit is measured on (tests inject a fake one;
             default ``time.perf_counter``).
+        pricing: builds the decomposition's pricing of the core (default: in this process; see
+            ``pricing.py`` for pricing fanned out over customer-range chunks). Unused by the MILP.
 
     Returns:
         :class:`AllocationResult` (``decisions`` in input order).
@@ -124,7 +128,7 @@ def allocate(
     timings["value"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    solution = _solve(core, method=method, deadline=deadline, config=config)
+    solution = _solve(core, method=method, deadline=deadline, config=config, pricing=pricing)
     timings["solve"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -160,7 +164,14 @@ def allocate(
     )
 
 
-def _solve(core: Core, *, method: str, deadline: Deadline, config: AllocationConfig) -> Solution:
+def _solve(
+    core: Core,
+    *,
+    method: str,
+    deadline: Deadline,
+    config: AllocationConfig,
+    pricing: PricingFactory | None = None,
+) -> Solution:
     """Solve the core: exact MILP for small cores (or ``method="milp"``), else decomposition.
 
     A MILP that finds no incumbent within the time limit falls back to the decomposition (with
@@ -180,13 +191,13 @@ def _solve(core: Core, *, method: str, deadline: Deadline, config: AllocationCon
             method="trivial (no positive pair)",
         )
     if not use_milp:
-        return solve_dual(core, deadline=deadline, config=config)
+        return solve_dual(core, deadline=deadline, config=config, pricing=pricing)
     try:
         return solve_milp(core, deadline=deadline, config=config)
     except MilpInfeasible:
         raise explain(core, deadline=deadline) from None
     except MilpNoIncumbent as err:
-        fallback = solve_dual(core, deadline=deadline, config=config)
+        fallback = solve_dual(core, deadline=deadline, config=config, pricing=pricing)
         return replace(
             fallback,
             status=STATUS_TIME_LIMIT,

@@ -6,11 +6,12 @@ problem splits into independent per-customer choices.
 
 Method:
 
-1. *Pricing* (numpy, vectorised): for multipliers ``lam`` (budget), ``mu[b]`` (caps), ``nu[S]``
-   (coverage) every customer takes ``argmax_b v[i,b] - lam*c[i,b] - mu[b] + nu[S(i)]`` if positive,
-   else nothing. The Lagrangian value ``L = sum_i max(0, best_i) + lam*budget + sum mu*cap -
-   sum nu*need`` is, for *any* non-negative multipliers, an upper bound on the LP relaxation and so
-   on every allocation (weak duality). The per-customer polytope ``{sum_b x[i,b] <= 1, x >= 0}`` is
+1. *Pricing* (``pricing.py``; numpy, vectorised, splits by customer range): for multipliers
+   ``lam`` (budget), ``mu[b]`` (caps), ``nu[S]`` (coverage) every customer takes
+   ``argmax_b v[i,b] - lam*c[i,b] - mu[b] + nu[S(i)]`` if positive, else nothing. The
+   Lagrangian value ``L = sum_i max(0, best_i) + lam*budget + sum mu*cap - sum nu*need`` is,
+   for *any* non-negative multipliers, an upper bound on the LP relaxation and so on every
+   allocation (weak duality). The per-customer polytope ``{sum_b x[i,b] <= 1, x >= 0}`` is
    integral, so ``min L`` equals the LP-relaxation optimum.
 2. *Master* (``master.py``, a persistent HiGHS model): a Dantzig-Wolfe master over aggregated
    columns, one per pricing answer and block (its total value, expected cost, count per type,
@@ -39,9 +40,9 @@ from typing import Any
 
 import numpy as np
 
-from optimizer.engine.allocation.coupling import subtract_duals
 from optimizer.engine.allocation.deadline import Deadline
-from optimizer.engine.allocation.master import Column, _Columns, _master
+from optimizer.engine.allocation.master import _Columns, _master
+from optimizer.engine.allocation.pricing import Column, LocalPricing, Pricing, PricingFactory
 from optimizer.engine.allocation.problem import Core
 from optimizer.engine.allocation.recovery import recover
 from optimizer.engine.allocation.solver import (
@@ -72,111 +73,8 @@ WARM_MIN_CUSTOMERS = 100_000
 WARM_SAMPLE = 40_000
 
 
-#: Columns are disaggregated by the customer attribute with the most coupling rows when it has
-#: at most this many values (e.g. one block per store): each block mixes pricing answers on its
-#: own, which makes the master converge in far fewer passes when many rows couple customers.
-MAX_BLOCKS = 256
-
-
-class _Pricer:
-    """Vectorised pricing over a core; holds the work buffer.
-
-    Multipliers: ``lam`` (budget), ``mu`` (caps), ``nu`` (coverage, >= 0) and ``sigma`` (one per
-    coupling row, signed: >= 0 for a cap, <= 0 for a minimum, so that the reduced value is
-    always ``... - sigma_r * w_r`` and the bound term ``+ sigma_r * limit_r``).
-    """
-
-    def __init__(self, core: Core) -> None:
-        self.core = core
-        self.buf = np.empty_like(core.value)
-        self.ar = np.arange(core.value.shape[0])
-        self.cov_segs = np.array([s for s, _ in core.coverage], dtype=np.int64)
-        self.need = np.array([float(n) for _, n in core.coverage])
-        self.finite_caps = np.isfinite(core.caps)
-        self.limits = core.extra_limits()
-        self.block, self.n_blocks = _blocks(core)
-
-    def reduced(self, lam: float, mu: np.ndarray, nu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-        """``v - lam*c - mu + nu[seg] - sum sigma*w`` (-inf for non-candidates), a fresh array."""
-        red = self._base(lam, mu, sigma).copy()
-        if self.cov_segs.size:
-            red += self._shift(nu)[:, None]
-        return red
-
-    def _base(self, lam: float, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-        buf = self.buf
-        np.multiply(self.core.cost, -lam, out=buf)
-        buf += self.core.value
-        buf -= mu
-        if self.core.extra:
-            subtract_duals(self.core.extra, self.core.groups, self.core.cost, sigma, buf)
-        return buf
-
-    def _shift(self, nu: np.ndarray) -> np.ndarray:
-        shift = np.zeros(len(self.core.segments))
-        shift[self.cov_segs] = nu
-        per_customer: np.ndarray = shift[self.core.seg]
-        return per_customer
-
-    def price(
-        self, lam: float, mu: np.ndarray, nu: np.ndarray, sigma: np.ndarray, budget: float
-    ) -> tuple[float, Column]:
-        """(Lagrangian bound, aggregated column) at the given multipliers, over every customer.
-
-        The coverage shift is constant per customer, so it does not change the argmax over
-        types and is added after it (one pass fewer over the (n, K) arrays).
-        """
-        base = self._base(lam, mu, sigma)
-        best = base.argmax(axis=1)
-        top = base[self.ar, best]
-        shift = self._shift(nu) if self.cov_segs.size else None
-        if shift is not None:
-            top += shift
-        choice = np.where(top > 0, best, -1)
-        column = self._aggregate(choice)
-        caps = np.where(self.finite_caps, self.core.caps, 0.0)
-        gain = float(top[top > 0].sum())
-        bound = gain + lam * budget + float(mu @ caps) - float(nu @ self.need)
-        bound += float(sigma @ self.limits)
-        return bound, column
-
-    def _aggregate(self, choice: np.ndarray) -> Column:
-        core, b = self.core, self.n_blocks
-        rows = np.flatnonzero(choice >= 0)
-        pick = choice[rows]
-        blk = self.block[rows]
-        k, n_seg = len(core.types), len(core.segments)
-        value = np.bincount(blk, weights=core.value[rows, pick], minlength=b)
-        w_cost = core.cost[rows, pick]
-        cost = np.bincount(blk, weights=w_cost, minlength=b)
-        count = np.bincount(blk * k + pick, minlength=b * k).reshape(b, k).astype(np.float64)
-        covered = np.bincount(blk * n_seg + core.seg[rows], minlength=b * n_seg).reshape(b, n_seg)
-        cover = covered[:, self.cov_segs].astype(np.float64)
-        extra = np.zeros((b, len(core.extra)))
-        for r, row in enumerate(core.extra):
-            hit = row.types[pick]
-            if row.attr >= 0:
-                hit &= core.groups[row.attr][rows] == row.group
-            w = np.where(hit, w_cost if row.cost_weighted else 1.0, 0.0)
-            extra[:, r] = np.bincount(blk, weights=w, minlength=b)
-        return value, cost, count, cover, extra, choice.astype(np.int8)
-
-
-def _blocks(core: Core) -> tuple[np.ndarray, int]:
-    """Block per customer (see ``MAX_BLOCKS``); one block when no attribute qualifies."""
-    n = core.value.shape[0]
-    attrs = [r.attr for r in core.extra if r.attr >= 0]
-    if attrs:
-        attr = max(set(attrs), key=attrs.count)
-        codes = core.groups[attr]
-        size = int(codes.max(initial=0)) + 1
-        if size <= MAX_BLOCKS:
-            return codes.astype(np.int64), size
-    return np.zeros(n, dtype=np.int64), 1
-
-
 def _generate(
-    pricer: _Pricer,
+    pricer: Pricing,
     cols: _Columns,
     budget: float,
     until: float,
@@ -246,7 +144,7 @@ def _add(cols: _Columns, column: Column) -> None:
     cols.passes += 1
 
 
-def _seed(pricer: _Pricer, cols: _Columns, duals: dict[str, Any], budget: float) -> dict[str, Any]:
+def _seed(pricer: Pricing, cols: _Columns, duals: dict[str, Any], budget: float) -> dict[str, Any]:
     """Price every customer at given multipliers: a column and a valid bound to start from."""
     bound, column = pricer.price(duals["lam"], duals["mu"], duals["nu"], duals["sigma"], budget)
     _add(cols, column)
@@ -259,7 +157,7 @@ def _seed(pricer: _Pricer, cols: _Columns, duals: dict[str, Any], budget: float)
     }
 
 
-def _start(pricer: _Pricer, *, keep: bool = False) -> tuple[_Columns, dict[str, Any]]:
+def _start(pricer: Pricing, *, keep: bool = False) -> tuple[_Columns, dict[str, Any]]:
     """The empty column ("nothing for anyone") and zero multipliers; ``keep``: store every
     column's choice vector (the LP primal of the full core is read from them)."""
     core = pricer.core
@@ -307,7 +205,7 @@ def _warm_duals(
         coverage=tuple((s, need * f) for s, need in core.coverage),
         limits=core.extra_limits() * f,
     )
-    pricer = _Pricer(sub)
+    pricer = LocalPricing(sub)
     cols, zero = _start(pricer)
     _seed(pricer, cols, zero, sub.budget)
     run = _generate(pricer, cols, sub.budget, until, deadline, penalty, 1e-6)
@@ -347,7 +245,7 @@ def _phase_one(core: Core, deadline: Deadline) -> list[str]:
         limits=core.extra_limits(),
     )
     zero = replace(zero, value=np.where(np.isfinite(core.value), 0.0, -np.inf))
-    pricer = _Pricer(zero)
+    pricer = LocalPricing(zero)
     cols, duals = _start(pricer)
     start = _seed(pricer, cols, duals, core.budget)
     run = _generate(pricer, cols, core.budget, deadline.at, deadline, 1.0, 1e-9, start)
@@ -374,7 +272,7 @@ def explain(core: Core, *, deadline: Deadline) -> InfeasibleAllocation:
 
 
 def _plus10(
-    pricer: _Pricer,
+    pricer: Pricing,
     cols: _Columns,
     run: dict[str, Any],
     deadline: Deadline,
@@ -411,8 +309,18 @@ def lp_primal(
     return x
 
 
-def solve_dual(core: Core, *, deadline: Deadline, config: AllocationConfig) -> Solution:
+def solve_dual(
+    core: Core,
+    *,
+    deadline: Deadline,
+    config: AllocationConfig,
+    pricing: PricingFactory | None = None,
+) -> Solution:
     """Solve the core by column generation + fix-and-solve recovery (module docstring).
+
+    ``pricing`` builds the pricing of the full core (default: :class:`LocalPricing`, in this
+    process; ``pricing.ChunkedPricing`` spreads it over customer-range chunks). The warm
+    start's sample and the phase-one explanation always price in this process.
 
     Time: the warm start may use 30% of what is left, the column generation up to 70%, the
     +10% what-if 30% of the rest, the recovery the remainder; past the deadline the best
@@ -424,7 +332,7 @@ def solve_dual(core: Core, *, deadline: Deadline, config: AllocationConfig) -> S
     t0 = time.perf_counter()
     cg_until = deadline.share(0.7)
     check_feasible(core)
-    pricer = _Pricer(core)
+    pricer = (pricing or LocalPricing)(core)
     penalty = _penalty(core)
     cols, zero = _start(pricer, keep=True)
     start = _seed(pricer, cols, zero, core.budget)

@@ -59,10 +59,6 @@ class _Columns:
     lp: MasterLP | None = None
 
 
-#: Per block: value (B,), cost (B,), count (B, K), cover (B, C), rows (B, R); and the choice.
-Column = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-
-
 class MasterLP:
     """The restricted master as a HiGHS model; columns are appended, never rebuilt.
 

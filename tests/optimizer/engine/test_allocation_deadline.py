@@ -121,9 +121,9 @@ def test_milp_fallback_gets_what_is_left_of_the_same_budget(monkeypatch):
         clock.now += 9.0
         raise milp_module.MilpNoIncumbent("none in 9 s")
 
-    def fallback(core, *, deadline, config):
+    def fallback(core, *, deadline, config, pricing=None):
         seen.append(deadline.remaining())
-        return original(core, deadline=deadline, config=config)
+        return original(core, deadline=deadline, config=config, pricing=pricing)
 
     original = dual_module.solve_dual
     monkeypatch.setattr("optimizer.engine.allocation.api.solve_milp", no_incumbent)

@@ -15,8 +15,8 @@ from optimizer.engine.allocation import (
     CouplingConstraint,
     allocate,
 )
-from optimizer.engine.allocation.dual import _Pricer
 from optimizer.engine.allocation.master import _Columns, _master
+from optimizer.engine.allocation.pricing import LocalPricing
 from optimizer.engine.allocation.problem import Core
 from optimizer.engine.allocation.stages import read_inputs, value_pairs
 from optimizer.engine.allocation.synthetic import make_instance
@@ -182,7 +182,7 @@ def test_lagrangian_bound_is_valid_at_any_nonnegative_multipliers():
     core = value_pairs(
         inp, cons, horizon_weeks=inst.horizon_weeks, uplift=None, config=AllocationConfig()
     ).core
-    pricer = _Pricer(core)
+    pricer = LocalPricing(core)
     rng = np.random.default_rng(0)
     minimum = np.array([r.sense == ">=" for r in core.extra])
     for _ in range(20):
