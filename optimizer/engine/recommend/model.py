@@ -252,9 +252,7 @@ def _popular(
     return lists
 
 
-def buy_again_scores(
-    history: pd.DataFrame, as_of_day: int, due_boost: float = 0.0
-) -> pd.DataFrame:
+def buy_again_scores(history: pd.DataFrame, as_of_day: int, due_boost: float = 0.0) -> pd.DataFrame:
     """``history`` with ``interval`` (days, NaN for one purchase), ``ratio`` (elapsed / interval)
     and ``score`` of the buy-again rule (module docstring)."""
     days = history["days"].to_numpy(dtype=np.float64)
