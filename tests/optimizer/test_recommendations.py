@@ -98,6 +98,7 @@ def test_recommend_offers_command_prints_the_holdout_table(tenant, capsys):
     out = capsys.readouterr().out
     assert "Baseline: most popular items" in out
     assert "Baseline: the customer's most bought items" in out
+    assert "Served: " in out
     assert "succeeded" in out
 
 
