@@ -24,6 +24,7 @@ from optimizer.engine.recommend.model import (
     AGO_MAX_DAYS,
     AGO_TEXTS,
     CANDIDATE_COLUMNS,
+    Calibration,
     RecommendConfig,
     Recommender,
     _item_index,
@@ -112,13 +113,11 @@ def _as_candidates(
         seen = own.reindex(pd.MultiIndex.from_frame(frame[["customer_id", "item"]]))
         ago = np.clip(model.as_of_day - seen["last_day"].to_numpy(), 0, AGO_MAX_DAYS)
         days = seen["days"].to_numpy()
+        counted = np.where(days == 1, "1 day", days.astype(str).astype(object) + " days").astype(
+            object
+        )
         reasons = (
-            "you bought "
-            + names
-            + " on "
-            + days.astype(str).astype(object)
-            + " days; last "
-            + AGO_TEXTS[ago.astype(np.int64)]
+            "you bought " + names + " on " + counted + "; last " + AGO_TEXTS[ago.astype(np.int64)]
         )
         frame["reason"] = [text[:255] for text in reasons]
     return frame[list(CANDIDATE_COLUMNS)]
@@ -129,11 +128,12 @@ def calibrate(
 ) -> pd.DataFrame:
     """``candidates`` with ``p_anyway`` mapped through ``model.calibration`` per kind (kinds
     without a map keep theirs) and ``p_offer``, ``incremental_value`` recomputed."""
-    if candidates.empty or not model.calibration:
+    maps: dict[str, Calibration] = getattr(model, "calibration", {})  # older artifacts: none
+    if candidates.empty or not maps:
         return candidates
     p = candidates["p_anyway"].to_numpy(dtype=np.float64).copy()
     kinds = candidates["kind"].to_numpy()
-    for kind, mapping in model.calibration.items():
+    for kind, mapping in maps.items():
         rows = kinds == kind
         p[rows] = mapping.apply(p[rows])
     items = _item_index(model.item_ids, candidates["product_id"])
@@ -145,5 +145,6 @@ def serve(
     model: Recommender, history: pd.DataFrame, customers: pd.DataFrame, config: RecommendConfig
 ) -> pd.DataFrame:
     """The list the run serves (``model.served``), calibrated: what a chunk writes."""
-    lists = candidate_lists(model, history, customers, config, model.served)
+    served = getattr(model, "served", "model")  # artifacts saved before the champion: the model
+    lists = candidate_lists(model, history, customers, config, served)
     return calibrate(model, lists, config)

@@ -110,5 +110,10 @@ def test_serve_makes_the_chosen_list_with_calibrated_probabilities_and_values():
         expected["incremental_value"].to_numpy()
     )
     assert out.iloc[0]["reason"].startswith("you bought milk on 5 days")
+    assert (
+        out.loc[out.customer_id == 14, "reason"]
+        .tolist()[1]
+        .startswith("you bought bread on 1 day;")
+    )
     # An uncalibrated model serves the raw list.
     assert calibrate(model, raw, CONFIG) is raw
