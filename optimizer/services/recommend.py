@@ -1,11 +1,13 @@
 """Recommendation runs: create (and queue), evaluate + fit, recommend chunk by chunk, finish.
 
 The same lifecycle as scoring (``retailers.lifecycle``): ``recommendation_run_execute`` claims
-the run, evaluates the engine on a temporal holdout (trained ``holdout_weeks`` before
-``as_of``, scored on the purchases of those weeks, against the popularity and buy-again
-baselines), fits it on everything before ``as_of``, saves the fitted recommender as a joblib
-artifact and splits the members into customer id ranges
-(:class:`~optimizer.models.RecommendationChunk`), each recommended by its own
+the run, chooses the list it serves (recommender, popularity or buy-again baseline) on a
+validation window before the holdout and calibrates P(buy anyway) there
+(``optimizer.services.recommend_champion``), reports all three lists on the temporal holdout
+(trained ``holdout_weeks`` before ``as_of``, scored on the purchases of those weeks), fits it
+on everything before ``as_of``, saves the fitted recommender (with the served list and the
+calibration) as a joblib artifact and splits the members into customer id ranges
+(:class:`~optimizer.models.RecommendationChunk`), each served by its own
 ``optimizer.tasks.recommendation_chunk_task`` that any worker may take. A chunk replaces its
 range's candidates in one transaction; the chunk that completes the set finishes the run.
 """
@@ -181,15 +183,19 @@ def _fit_stage(run: RecommendationRun, *, inline: bool, progress: Progress | Non
         members = member_segments_frame(
             retailer=retailer, as_of=run.as_of, scoring_run_id=scoring.pk if scoring else None
         )
-        history = product_history_frame(retailer=retailer, start=None, end=run.as_of)
     metrics: dict[str, Any] = {"segments_from_scoring_run": scoring.pk if scoring else None}
     choice = None
     if run.holdout_weeks:
         run_stage(run, 5, "choosing the list on a validation window", progress)
         with timer("evaluate"):
-            choice = recommendation_choose(run, products, members, excluded, config)
+            choice = recommendation_choose(
+                run=run, products=products, members=members, excluded=excluded, config=config
+            )
         metrics.update(choice.report)
     run_stage(run, 25, "fitting the recommender", progress)
+    # Read after the evaluation, so that at most two histories are in memory at once.
+    with timer("read"):
+        history = product_history_frame(retailer=retailer, start=None, end=run.as_of)
     with timer("fit"):
         model = fit_recommender(
             history,

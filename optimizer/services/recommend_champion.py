@@ -21,6 +21,7 @@ def day_number(value: dt.date) -> int:
 
 
 def recommendation_choose(
+    *,
     run: RecommendationRun,
     products: pd.DataFrame,
     members: pd.DataFrame,
