@@ -11,11 +11,12 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from campaigns.models import (
     Bonus,
+    BonusState,
     BonusType,
     Campaign,
     CampaignMember,
@@ -288,3 +289,19 @@ def campaign_delivery_counts(*, campaign: Campaign) -> dict[str, int]:
     counts = {state: 0 for state in DeliveryState.values}
     counts.update({row["state"]: row["n"] for row in rows})
     return counts
+
+
+def product_offer_outcomes(*, retailer: Retailer) -> dict[str, tuple[int, int]]:
+    """Resolved product-offer bonuses of ``retailer`` per candidate kind (``buy_again``, ``try``,
+    ``popular``): ``(resolved, redeemed)``. Resolved = redeemed or expired; bonuses still valid
+    and cancelled ones are left out (their outcome is unknown or not the customer's)."""
+    rows = (
+        Bonus.objects.for_retailer(retailer)
+        .filter(offer__isnull=False, state__in=[BonusState.REDEEMED, BonusState.EXPIRED])
+        .values("offer__candidate_kind")
+        .annotate(resolved=Count("pk"), redeemed=Count("pk", filter=Q(state=BonusState.REDEEMED)))
+    )
+    return {
+        str(row["offer__candidate_kind"]): (int(row["resolved"]), int(row["redeemed"]))
+        for row in rows
+    }

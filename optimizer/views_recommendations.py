@@ -15,7 +15,11 @@ from django.views.generic import DetailView
 from loyalty_site.users import signed_in
 from optimizer.exceptions import RecommendationError
 from optimizer.models import OfferCandidate, RecommendationRun
-from optimizer.selectors import recommendation_holdout_table, timings_table
+from optimizer.selectors import (
+    RECOMMENDATION_LISTS,
+    recommendation_holdout_table,
+    timings_table,
+)
 from optimizer.services.recommend import recommendation_run_create
 from retailers.models import Role
 from retailers.web import RetailerViewMixin
@@ -60,6 +64,10 @@ class RecommendationRunDetailView(RetailerViewMixin, DetailView):
             holdout=holdout,
             holdout_rows=recommendation_holdout_table(run.metrics),
             calibration=holdout.get("calibration", []),
+            champion=run.metrics.get("champion") or {},
+            served_label=dict(RECOMMENDATION_LISTS).get(
+                (run.metrics.get("champion") or {}).get("served", ""), ""
+            ),
             timing_rows=timings_table(run.timings),
             kinds=candidates.values("kind").annotate(n=Count("pk")).order_by("kind"),
             top_products=candidates.values("product__sku", "product__name", "product__category")

@@ -9,9 +9,9 @@ the treated members' offers into bonuses (``campaigns.services.offers``).
 
 Pricing of one candidate (customer c, product p, bonus type t):
     discount per redemption  p.price x t.face_value / 100
-    P(redeem)                a prior per candidate kind (:data:`REDEEM_PRIORS`: the recommender
-                             gives the incremental margin, not the offer's take-up); documented
-                             in docs/personalised-offers.md
+    P(redeem)                per candidate kind: the retailer's own redemption rate of resolved
+                             product offers of that kind when it has enough, else a prior
+                             (``optimizer.services.redeem``; docs/personalised-offers.md)
     retailer cost            P(redeem) x discount x (1 - t.supplier_share)
     supplier cost            P(redeem) x discount x t.supplier_share
     value                    incremental value (the recommender's) - retailer cost
@@ -49,14 +49,12 @@ from optimizer.engine.offers import GENERIC, PRODUCT, OfferConstraints, offers_a
 from optimizer.exceptions import OffersUnavailable
 from optimizer.selectors import offer_candidates
 from optimizer.services.common import json_ready
+from optimizer.services.redeem import REDEEM_PRIORS, redeem_probabilities
 from retailers.models import Product
 
 if TYPE_CHECKING:
     from loyalty_site.users import User
 
-#: P(the customer uses the offer) by candidate kind, until product offers have redemption
-#: history to fit it on: a lapsing regular item is bought far more often than a new one.
-REDEEM_PRIORS = {"buy_again": 0.35, "try": 0.10, "popular": 0.06}
 TOP_PRODUCTS = 10
 #: What a generic bonus the offers replaced keeps, to be given back on a re-run.
 _GENERIC_FIELDS = (
@@ -106,7 +104,10 @@ def _type_for(product: Product, types: list[BonusType]) -> BonusType | None:
 
 
 def _product_options(
-    campaign: Campaign, candidates: pd.DataFrame, types: list[BonusType]
+    campaign: Campaign,
+    candidates: pd.DataFrame,
+    types: list[BonusType],
+    redeem: dict[str, dict[str, Any]],
 ) -> pd.DataFrame:
     products = Product.objects.for_retailer(campaign.retailer_id).in_bulk(
         candidates["product_id"].unique().tolist()
@@ -125,7 +126,7 @@ def _product_options(
         if btype.requires_consent and int(cand.customer_id) not in consent:
             continue
         discount = float(product.price) * float(btype.face_value) / 100.0
-        p = REDEEM_PRIORS.get(str(cand.kind), min(REDEEM_PRIORS.values()))
+        p = float(redeem.get(str(cand.kind), {}).get("p", min(REDEEM_PRIORS.values())))
         share = float(btype.supplier_share)
         retailer_cost = p * discount * (1.0 - share)
         rows.append(
@@ -328,7 +329,8 @@ def campaign_offers_allocate(
         m.customer_id: m
         for m in CampaignMember.objects.filter(campaign=campaign).select_related("bonus_type")
     }
-    products = _product_options(campaign, candidates, types)
+    redeem = redeem_probabilities(retailer=campaign.retailer)
+    products = _product_options(campaign, candidates, types, redeem)
     if products.empty:
         raise OffersUnavailable("No candidate product has an active product-offer bonus type.")
     generic = _generic_options(list(members.values()))
@@ -391,6 +393,7 @@ def campaign_offers_allocate(
                 "binding": [c["name"] for c in result.constraints if c["binding"]],
                 "solve_seconds": round(result.solve_seconds, 3),
                 "redeem_priors": REDEEM_PRIORS,
+                "redeem_probabilities": redeem,
                 "dropped_generic": dropped,
             }
         ),

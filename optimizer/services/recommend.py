@@ -1,17 +1,20 @@
 """Recommendation runs: create (and queue), evaluate + fit, recommend chunk by chunk, finish.
 
 The same lifecycle as scoring (``retailers.lifecycle``): ``recommendation_run_execute`` claims
-the run, evaluates the engine on a temporal holdout (trained ``holdout_weeks`` before
-``as_of``, scored on the purchases of those weeks, against the popularity and buy-again
-baselines), fits it on everything before ``as_of``, saves the fitted recommender as a joblib
-artifact and splits the members into customer id ranges
-(:class:`~optimizer.models.RecommendationChunk`), each recommended by its own
+the run, chooses the list it serves (recommender, popularity or buy-again baseline) on a
+validation window before the holdout and calibrates P(buy anyway) there
+(``optimizer.services.recommend_champion``), reports all three lists on the temporal holdout
+(trained ``holdout_weeks`` before ``as_of``, scored on the purchases of those weeks), fits it
+on everything before ``as_of``, saves the fitted recommender (with the served list and the
+calibration) as a joblib artifact and splits the members into customer id ranges
+(:class:`~optimizer.models.RecommendationChunk`), each served by its own
 ``optimizer.tasks.recommendation_chunk_task`` that any worker may take. A chunk replaces its
 range's candidates in one transaction; the chunk that completes the set finishes the run.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -25,13 +28,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from optimizer.engine.recommend.evaluate import evaluate_holdout
-from optimizer.engine.recommend.model import (
-    RecommendConfig,
-    Recommender,
-    fit_recommender,
-    recommend,
-)
+from optimizer.engine.recommend.champion import calibration_points
+from optimizer.engine.recommend.lists import serve
+from optimizer.engine.recommend.model import RecommendConfig, Recommender, fit_recommender
 from optimizer.exceptions import NothingToRecommend, RecommendationRunAlreadyActive
 from optimizer.frames.common import CustomerFilter
 from optimizer.frames.recommend import (
@@ -49,6 +48,7 @@ from optimizer.selectors import (
 )
 from optimizer.services.artifacts import artifact_path
 from optimizer.services.common import Progress, StageTimer, chunk_customers, json_ready
+from optimizer.services.recommend_champion import day_number, recommendation_choose
 from retailers.lifecycle import (
     RunKind,
     refusal,
@@ -69,11 +69,6 @@ if TYPE_CHECKING:
 #: Share of the progress bar reached when the recommender is fitted; the chunks fill the rest.
 FIT_PROGRESS = 40
 CHUNK_STAGES: tuple[str, ...] = ("read", "recommend", "write")
-EPOCH = dt.date(1970, 1, 1)
-
-
-def _day(value: dt.date) -> int:
-    return (value - EPOCH).days
 
 
 def recommend_config(run: RecommendationRun) -> RecommendConfig:
@@ -188,39 +183,40 @@ def _fit_stage(run: RecommendationRun, *, inline: bool, progress: Progress | Non
         members = member_segments_frame(
             retailer=retailer, as_of=run.as_of, scoring_run_id=scoring.pk if scoring else None
         )
-        history = product_history_frame(retailer=retailer, start=None, end=run.as_of)
     metrics: dict[str, Any] = {"segments_from_scoring_run": scoring.pk if scoring else None}
+    choice = None
     if run.holdout_weeks:
-        run_stage(run, 5, "evaluating on the holdout", progress)
-        split = run.as_of - dt.timedelta(weeks=run.holdout_weeks)
+        run_stage(run, 5, "choosing the list on a validation window", progress)
         with timer("evaluate"):
-            split_history = product_history_frame(retailer=retailer, start=None, end=split)
-            holdout = product_history_frame(retailer=retailer, start=split, end=run.as_of)
-            metrics["holdout"] = evaluate_holdout(
-                split_history,
-                holdout,
-                products,
-                members,
-                split_day=_day(split),
-                excluded_categories=excluded,
-                config=config,
+            choice = recommendation_choose(
+                run=run, products=products, members=members, excluded=excluded, config=config
             )
-            metrics["holdout"]["split"] = split.isoformat()
-            del split_history, holdout
+        metrics.update(choice.report)
     run_stage(run, 25, "fitting the recommender", progress)
+    # Read after the evaluation, so that at most two histories are in memory at once.
+    with timer("read"):
+        history = product_history_frame(retailer=retailer, start=None, end=run.as_of)
     with timer("fit"):
         model = fit_recommender(
             history,
             products,
             members,
-            as_of_day=_day(run.as_of),
+            as_of_day=day_number(run.as_of),
             excluded_categories=excluded,
             config=config,
         )
     del history
+    if choice is not None:
+        model = dataclasses.replace(model, served=choice.served, calibration=choice.calibration)
     with timer("save_model"):
         saved = _save(run, model)
-    metrics["model"] = {**saved, "items": len(model.item_ids), "links": model.similarity.nnz}
+    metrics["model"] = {
+        **saved,
+        "items": len(model.item_ids),
+        "links": model.similarity.nnz,
+        "served": model.served,
+        "calibration_points": calibration_points(model.calibration),
+    }
     ranges = customer_id_ranges(retailer=retailer, as_of=run.as_of, chunk_size=chunk_customers())
     with transaction.atomic():
         locked = RecommendationRun.objects.select_for_update(no_key=True).get(pk=run.pk)
@@ -328,7 +324,7 @@ def _recommend_chunk(chunk: RecommendationChunk, attempt: int, progress: Progres
             retailer=run.retailer, start=None, end=run.as_of, customers=selection
         )
     with timer("recommend"):
-        candidates = recommend(model, history, members, recommend_config(run))
+        candidates = serve(model, history, members, recommend_config(run))
     started = time.perf_counter()
     with transaction.atomic():
         OfferCandidate.objects.filter(

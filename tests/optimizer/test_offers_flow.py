@@ -12,9 +12,10 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from campaigns.models import Bonus, CampaignState
+from campaigns.models import Bonus, BonusState, CampaignState
 from campaigns.tasks import deliveries_send_task
 from optimizer.models import OfferCandidate
+from optimizer.services.redeem import REDEEM_PRIORS, redeem_probabilities
 from retailers.models import Role
 from tests.campaigns.offer_fixtures import offer_world
 from tests.campaigns.rewards_factories import token_client
@@ -64,6 +65,7 @@ def test_personalised_offer_campaign_from_the_staff_pages_to_the_till(
     assert "Tea" in page
     assert "Acme Dairy" in page  # supplier funding, 0.35 expected
     assert "0.35" in page
+    assert "prior (too few resolved offers to fit)" in page
     campaign.refresh_from_db()
     replaced = len(campaign.solver["offers"]["dropped_generic"])
     assert f"Generic bonuses replaced by offers:</strong> {replaced} (" in page  # a count
@@ -95,3 +97,37 @@ def test_personalised_offer_campaign_from_the_staff_pages_to_the_till(
     body = {"code": milk.code, "lines": [{"sku": "MILK1", "quantity": "1"}]}
     accepted = till.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="t2")
     assert accepted.status_code == 201, accepted.json()
+
+
+def test_redeem_probability_is_fitted_from_resolved_product_offers_else_the_prior(
+    client, retailer, make_staff, django_capture_on_commit_callbacks, monkeypatch
+):
+    world = offer_world(retailer)
+    candidates_in_db(retailer, world)
+    campaign = world.campaign
+    client.force_login(make_staff(retailer, Role.APPROVER))
+    client.post(reverse("campaigns:campaign-offers", args=[campaign.pk]), {"max_offers": 2})
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("campaigns:campaign-approve", args=[campaign.pk]), {"comment": ""})
+    offers = Bonus.objects.filter(retailer=retailer, offer__isnull=False).order_by("pk")
+    kinds = set(offers.values_list("offer__candidate_kind", flat=True))
+    assert "buy_again" in kinds
+    again = list(offers.filter(offer__candidate_kind="buy_again"))
+    again[0].state = BonusState.REDEEMED
+    again[0].save(update_fields=["state"])
+    Bonus.objects.filter(pk__in=[b.pk for b in again[1:]]).update(state=BonusState.EXPIRED)
+    # Cancelled offers are no evidence of the customers' take-up: the other kinds keep the prior.
+    offers.exclude(offer__candidate_kind="buy_again").update(state=BonusState.CANCELLED)
+
+    assert redeem_probabilities(retailer=retailer)["buy_again"]["source"] == "prior"  # too few
+    monkeypatch.setattr("optimizer.services.redeem.MIN_RESOLVED_OFFERS", len(again))
+    table = redeem_probabilities(retailer=retailer)
+    assert table["buy_again"] == {
+        "p": round(1 / len(again), 4),
+        "source": "fitted",
+        "resolved": len(again),
+        "redeemed": 1,
+    }
+    for kind in kinds - {"buy_again"}:
+        assert table[kind]["source"] == "prior"
+        assert table[kind]["p"] == REDEEM_PRIORS[kind]

@@ -56,6 +56,12 @@ def test_recommendation_run_writes_ranked_candidates_in_chunks_never_of_an_exclu
     assert frame["reason"].str.len().gt(0).all()
     table = run.metrics["holdout"]["table"]
     assert set(table) == {"model", "popularity", "buy_again"}
+    champion = run.metrics["champion"]
+    served = champion["served"]
+    assert run.metrics["model"]["served"] == served == run.metrics["holdout"]["calibration_list"]
+    assert champion["validation_window"][1] == run.metrics["holdout"]["split"]
+    served_kinds = {"model": {"buy_again", "try", "popular"}, "popularity": {"popular"}}
+    assert set(frame["kind"]) <= served_kinds.get(served, {"buy_again"})
     for figures in table.values():
         assert 0 <= figures["precision"] <= 1
         assert 0 <= figures["ndcg"] <= 1
@@ -92,6 +98,7 @@ def test_recommend_offers_command_prints_the_holdout_table(tenant, capsys):
     out = capsys.readouterr().out
     assert "Baseline: most popular items" in out
     assert "Baseline: the customer's most bought items" in out
+    assert "Served: " in out
     assert "succeeded" in out
 
 
@@ -103,6 +110,9 @@ def test_recommendation_pages_start_a_run_and_show_the_holdout(client, tenant, m
     assert page.status_code == 200
     html = page.content.decode()
     assert "precision@10" in html
+    assert "Served list:" in html
+    assert run.metrics["champion"]["reason"] in html.replace("&#x27;", "'")
+    assert "predicted (calibrated)" in html
     assert "Baseline: most popular items" in html
     listing = client.get(reverse("optimizer:run-list")).content.decode()
     assert f"#{run.pk}" in listing
@@ -113,8 +123,8 @@ def test_recommendation_pages_start_a_run_and_show_the_holdout(client, tenant, m
     assert RecommendationRun.objects.filter(retailer=retailer).count() == 2
     candidates = client.get(reverse("admin:optimizer_offercandidate_changelist"))
     assert candidates.status_code == 200
-    assert (
-        "you often buy" in candidates.content.decode() or "popular" in candidates.content.decode()
+    assert any(
+        text in candidates.content.decode() for text in ("you often buy", "you bought", "popular")
     )
     runs = client.get(reverse("admin:optimizer_recommendationrun_change", args=[run.pk]))
     assert runs.status_code == 200

@@ -17,21 +17,31 @@ expected incremental value of an offer (same value model for all three lists:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from optimizer.engine.recommend.lists import LISTS, candidate_lists
 from optimizer.engine.recommend.model import (
     RecommendConfig,
     Recommender,
-    _item_index,
     fit_recommender,
-    offer_value,
-    recommend,
 )
 
-LISTS = ("model", "popularity", "buy_again")
+__all__ = ["LISTS", "WindowResult", "calibration", "evaluate_holdout", "ranking_metrics"]
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    """One window's evaluation: the JSON report, the fitted model, the three lists (candidate
+    frames) of the evaluated customers and what they bought in the window."""
+
+    report: dict[str, Any]
+    model: Recommender
+    lists: dict[str, pd.DataFrame]
+    relevant: pd.DataFrame
 
 
 def ranking_metrics(lists: pd.DataFrame, relevant: pd.DataFrame, k: int) -> dict[str, float]:
@@ -61,41 +71,10 @@ def ranking_metrics(lists: pd.DataFrame, relevant: pd.DataFrame, k: int) -> dict
     }
 
 
-def popularity_lists(
-    model: Recommender, history: pd.DataFrame, customer_ids: np.ndarray, k: int
-) -> pd.DataFrame:
-    """The popularity baseline: the same ``k`` most bought allowed items for everyone."""
-    top = model.popular.get("", np.array([], dtype=np.int64))[:k]
-    return pd.DataFrame(
-        {
-            "customer_id": np.repeat(customer_ids, len(top)),
-            "product_id": np.tile(model.item_ids[top], len(customer_ids)),
-            "rank": np.tile(np.arange(1, len(top) + 1), len(customer_ids)),
-        }
-    )
-
-
-def buy_again_lists(model: Recommender, history: pd.DataFrame, k: int) -> pd.DataFrame:
-    """The buy-again baseline: each customer's most often bought allowed items."""
-    items = _item_index(model.item_ids, history["product_id"])
-    ok = (items >= 0) & model.allowed[np.maximum(items, 0)]
-    own = history.loc[ok].sort_values(
-        ["customer_id", "days", "last_day"], ascending=[True, False, False]
-    )
-    own = own.assign(rank=own.groupby("customer_id").cumcount() + 1)
-    return own.loc[own["rank"] <= k, ["customer_id", "product_id", "rank"]]
-
-
-def _value(
-    model: Recommender, history: pd.DataFrame, lists: pd.DataFrame, config: RecommendConfig
-) -> float:
+def _value(lists: pd.DataFrame) -> float:
     if lists.empty:
         return 0.0
-    history = history.assign(item=_item_index(model.item_ids, history["product_id"]))
-    history = history.loc[history["item"] >= 0]
-    pairs = lists.assign(item=_item_index(model.item_ids, lists["product_id"]))
-    valued = offer_value(model, history, pairs[["customer_id", "item"]], config)
-    return round(float(valued["incremental_value"].mean()), 4)
+    return round(float(lists["incremental_value"].mean()), 4)
 
 
 def _new_hit_share(
@@ -120,6 +99,32 @@ def evaluate_holdout(
     max_customers: int | None = 20_000,
     random_state: int = 0,
 ) -> dict[str, Any]:
+    """The report of :func:`evaluate_window` (arguments alike)."""
+    return evaluate_window(
+        history,
+        holdout,
+        products,
+        customers,
+        split_day=split_day,
+        excluded_categories=excluded_categories,
+        config=config,
+        max_customers=max_customers,
+        random_state=random_state,
+    ).report
+
+
+def evaluate_window(
+    history: pd.DataFrame,
+    holdout: pd.DataFrame,
+    products: pd.DataFrame,
+    customers: pd.DataFrame,
+    *,
+    split_day: int,
+    excluded_categories: tuple[str, ...],
+    config: RecommendConfig,
+    max_customers: int | None = 20_000,
+    random_state: int = 0,
+) -> WindowResult:
     """Fit on ``history`` (before ``split_day``), score the lists against ``holdout``.
 
     Args:
@@ -132,8 +137,8 @@ def evaluate_holdout(
             all); the fit always uses every customer.
 
     Returns:
-        ``{"k", "split_day", "customers", "table": {list: metrics}, "calibration": [...]}``,
-        JSON-ready.
+        :class:`WindowResult`; its report is ``{"k", "split_day", "customers", "table": {list:
+        metrics}, "calibration": [...]}`` (calibration of the recommender's list), JSON-ready.
     """
     k = config.top_k
     model = fit_recommender(
@@ -155,19 +160,15 @@ def evaluate_holdout(
         relevant = relevant.loc[relevant["customer_id"].isin(evaluated)]
     members = customers.loc[customers["customer_id"].isin(evaluated)]
     own_history = history.loc[history["customer_id"].isin(evaluated)]
-    lists = {
-        "model": recommend(model, own_history, members, config),
-        "popularity": popularity_lists(model, own_history, evaluated, k),
-        "buy_again": buy_again_lists(model, own_history, k),
-    }
+    lists = {name: candidate_lists(model, own_history, members, config, name) for name in LISTS}
     table = {}
     for name, frame in lists.items():
         table[name] = {
             **ranking_metrics(frame, relevant, k),
             "new_item_hit_share": _new_hit_share(frame, relevant, own_history, k),
-            "incremental_value_per_offer": _value(model, own_history, frame, config),
+            "incremental_value_per_offer": _value(frame),
         }
-    return {
+    report = {
         "k": k,
         "split_day": split_day,
         "customers": len(evaluated),
@@ -176,6 +177,7 @@ def evaluate_holdout(
         "table": table,
         "calibration": calibration(lists["model"], relevant),
     }
+    return WindowResult(report=report, model=model, lists=lists, relevant=relevant)
 
 
 def calibration(candidates: pd.DataFrame, relevant: pd.DataFrame) -> list[dict[str, Any]]:

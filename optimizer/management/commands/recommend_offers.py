@@ -90,6 +90,15 @@ class Command(BaseCommand):
                     f"{row['ndcg']:>8.4f} {row['new_item_hit_share']:>8.3f} "
                     f"{row['incremental_value_per_offer']:>11.4f}"
                 )
+        champion = run.metrics.get("champion") or {}
+        if champion:
+            write(f"Served: {champion.get('served')} ({champion.get('reason')})")
+        for row in holdout.get("calibration", []):
+            after = f"{row['predicted_after']:.3f}" if row.get("calibrated") else "not calibrated"
+            write(
+                f"  P(buy anyway) {row['kind']:<10} {row['offers']:>7,} offers: observed "
+                f"{row['observed']:.3f}, predicted {row['predicted']:.3f} raw, {after} calibrated"
+            )
         write(
             "Seconds per stage: " + ", ".join(f"{s} {v:.1f}" for s, v in timings_table(run.timings))
         )

@@ -162,3 +162,33 @@ def test_recommend_with_no_history_at_all_gives_an_empty_frame():
     out = recommend(model, empty, CUSTOMERS, SMALL)
     assert out.empty
     assert list(out.columns)[:2] == ["customer_id", "product_id"]
+
+
+def test_buy_again_ranks_the_most_frequent_item_first_even_when_not_yet_due():
+    # 30: milk on 20 days, weekly, bought yesterday (not due); butter on 3 days, due now;
+    # jam on 12 days but lapsed (last bought 200 days ago, every 7 days before): it fades.
+    history = _history(
+        [
+            (30, 1, 20, AS_OF - 134, AS_OF - 1),
+            (30, 3, 3, AS_OF - 60, AS_OF - 30),
+            (30, 5, 12, AS_OF - 277, AS_OF - 200),
+        ]
+    )
+    customers = pd.DataFrame({"customer_id": [30], "segment": [""]})
+    config = RecommendConfig(top_k=3, min_segment_customers=1)
+    model = fit_recommender(
+        history, PRODUCTS, customers, as_of_day=AS_OF, excluded_categories=(), config=config
+    )
+    out = recommend(model, history, customers, config)
+    assert out["product_id"].tolist() == [1, 3, 5]
+    assert set(out["kind"]) == {"buy_again"}
+
+
+def test_buy_again_breaks_a_frequency_tie_by_the_most_recent_purchase():
+    history = _history([(31, 2, 4, AS_OF - 40, AS_OF - 20), (31, 3, 4, AS_OF - 40, AS_OF - 5)])
+    customers = pd.DataFrame({"customer_id": [31], "segment": [""]})
+    config = RecommendConfig(top_k=2, min_segment_customers=1)
+    model = fit_recommender(
+        history, PRODUCTS, customers, as_of_day=AS_OF, excluded_categories=(), config=config
+    )
+    assert recommend(model, history, customers, config)["product_id"].tolist() == [3, 2]
