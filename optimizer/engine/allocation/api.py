@@ -12,8 +12,17 @@ visit (``window.py``) -> expected value and cost -> core (``problem.py``) -> exa
 non-positive pairs that no coverage minimum needs -> dates, reasons and summaries. The stages
 other than the solve live in ``stages.py``; each is timed here.
 
+Time: ``time_limit`` is one :class:`Deadline` for the whole call. The solve stage is cut to end
+early enough for the decisions stage (:func:`reserve_after_solve`, estimated from the value
+stage's own cost, since both are passes over the same (n, K) arrays); when what is left cannot
+pay for even the decomposition's first pass, ``fallback.quick_solution`` returns a greedy
+allocation and a certified Lagrangian bound at once. The inputs and value stages cannot be cut:
+no allocation exists without them, so a limit shorter than those two (plus the quick answer and
+the decisions) is overrun by that much.
+
 Constraints: pure and deterministic given ``random_state``; ``week_start`` and ``time_limit`` are
-explicit; no clock is read except ``time.perf_counter`` for reported durations.
+explicit; no clock is read except ``time.perf_counter`` for reported durations and the
+deadline's (injectable) clock.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ import pandas as pd
 
 from optimizer.engine.allocation.deadline import Deadline
 from optimizer.engine.allocation.dual import explain, solve_dual
+from optimizer.engine.allocation.fallback import quick_solution
 from optimizer.engine.allocation.milp import MilpInfeasible, MilpNoIncumbent, solve_milp
 from optimizer.engine.allocation.problem import Core
 from optimizer.engine.allocation.report import summarise
@@ -47,6 +57,19 @@ from optimizer.engine.allocation.types import (
 )
 
 METHODS = ("auto", "milp", "dual")
+#: The decisions stage and the result summary cost about this many times the value stage (both
+#: are a few passes over the (n, K) arrays; measured at 1M x 6: see docs/allocation.md), and the
+#: reasons (one string per customer) about this many more; the solve stage ends early by as much.
+DECISIONS_FACTOR = 0.5
+REASONS_FACTOR = 4.0
+#: Below this many value-stage durations left for the solve, the decomposition's first pass
+#: (pricing, master, recovery) would overrun the limit: the quick answer is returned instead.
+QUICK_FACTOR = 1.5
+
+
+def reserve_after_solve(value_seconds: float, *, with_reasons: bool) -> float:
+    """Seconds the stages after the solve are expected to take, from the value stage's cost."""
+    return value_seconds * (DECISIONS_FACTOR + (REASONS_FACTOR if with_reasons else 0.0))
 
 
 def allocate(
@@ -118,13 +141,19 @@ def allocate(
     inp = read_inputs(customers, response, bonus_types, constraints, random_state=random_state)
     timings["inputs"] = time.perf_counter() - t0
 
-    t = time.perf_counter()
+    t, tick = time.perf_counter(), deadline.clock()
     val = value_pairs(inp, constraints, horizon_weeks=horizon_weeks, uplift=uplift, config=config)
     core = val.core
     timings["value"] = time.perf_counter() - t
+    stage = deadline.clock() - tick
 
     t = time.perf_counter()
-    solution = _solve(core, method=method, deadline=deadline, config=config)
+    solve_by = deadline.at - reserve_after_solve(stage, with_reasons=with_reasons)
+    if solve_by - deadline.clock() < QUICK_FACTOR * stage:
+        # no time left for the decomposition's first pass: the quick answer and its bound
+        solution = quick_solution(core, deadline, solve_by)
+    else:
+        solution = _solve(core, method=method, deadline=deadline.until(solve_by), config=config)
     timings["solve"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -21,7 +21,8 @@ customers whose reduced values tie exactly; the LP splits such a block fractiona
    residual MILP every unserved customer with a positive value is added, best first, while every
    limit holds (batched: no per-customer Python loop).
 
-If the residual MILP fails the free set grows 4x (twice); a greedy repair is the last resort.
+If the residual MILP fails the free set grows 4x (twice) while the time left pays for it (the
+last attempt's measured cost, scaled by the growth); a greedy repair is the last resort.
 
 Constraints: the returned allocation is always checked with ``is_feasible`` by the caller; the
 residual MILP stops at an absolute gap of 25% of the certified gap tolerance, after a third of
@@ -170,7 +171,7 @@ def fill_positive(core: Core, choice: np.ndarray, red: np.ndarray) -> np.ndarray
     return choice
 
 
-def _top_up(core: Core, choice: np.ndarray, red: np.ndarray, protect: np.ndarray) -> np.ndarray:
+def top_up(core: Core, choice: np.ndarray, red: np.ndarray, protect: np.ndarray) -> np.ndarray:
     """Meet what each minimum still owes from unserved customers outside ``protect`` (the free
     set), best reduced value first, within every limit."""
     for members, types, cost_weighted, limit in _minimum_rows(core):
@@ -305,8 +306,10 @@ def recover(
     fractional = int(np.count_nonzero(lead < 1.0)) if lp_x is not None else 0
     size = min(max(config.free_customers, fractional + config.free_customers // 5), n)
     size = min(size, FREE_MAX_FACTOR * config.free_customers)
+    expected = 0.0  # clock seconds the next attempt should take (the last one's, scaled)
     for _ in range(3):
-        if deadline.expired():
+        started = deadline.clock()
+        if deadline.expired() or deadline.remaining() < expected:
             break
         is_free = np.zeros(n, dtype=bool)
         if size:
@@ -314,7 +317,7 @@ def recover(
         is_free = _release(core, choice, lead, is_free, 2 * size)
         fixed = np.where(is_free, -1, choice)
         fixed = _release_drop(core, fixed)
-        fixed = _top_up(core, fixed, red, is_free)
+        fixed = top_up(core, fixed, red, is_free)
         free = np.flatnonzero(is_free)
         sub = solve_sub_milp(
             _residual(core, fixed, free),
@@ -331,6 +334,7 @@ def recover(
         grown = min(4 * size, n, FREE_MAX_FACTOR * config.free_customers)
         if grown <= size:  # a larger residual MILP is built at Python speed: never past this
             break
+        expected = (deadline.clock() - started) * grown / max(size, 1)
         size = grown
     return greedy(core, choice, red), "greedy repair", 0
 
@@ -366,17 +370,20 @@ def _improve(
 ) -> tuple[np.ndarray, int]:
     """Re-solve further blocks of the least certain customers while the gap exceeds half the
     tolerance (a large-neighbourhood search: the current allocation is feasible for every
-    block's residual, so no round makes it worse). Stops with 25% of the time left."""
+    block's residual, so no round makes it worse). Stops with 25% of the time left, or when
+    what is left would not pay for another round as long as the last one."""
     size = max(config.free_customers, int(done.sum()))
     target = 0.5 * config.gap_tolerance * max(abs(bound), 1e-9)
     rounds = 0
     order = np.argsort(lead, kind="stable")
     order = order[~done[order]]
-    start = 0
+    start, last = 0, 0.0
     while start < order.size and rounds < IMPROVE_ROUNDS:
         current = objective(core, choice)
-        if bound - current <= target or deadline.remaining() < 0.25 * deadline.seconds:
+        left = deadline.remaining()
+        if bound - current <= target or left < max(0.25 * deadline.seconds, last):
             break
+        began = deadline.clock()
         block = order[start : start + size]
         start += size
         fixed = choice.copy()
@@ -387,12 +394,12 @@ def _improve(
             gap_abs=SUB_GAP_SHARE * config.gap_tolerance * max(abs(bound), 1.0),
         )
         rounds += 1
-        if sub is None:
-            continue
-        fixed[block] = sub
-        fixed = fill_positive(core, fixed, red)
-        if is_feasible(core, fixed) and objective(core, fixed) >= current:
-            choice = fixed
+        if sub is not None:
+            fixed[block] = sub
+            fixed = fill_positive(core, fixed, red)
+            if is_feasible(core, fixed) and objective(core, fixed) >= current:
+                choice = fixed
+        last = deadline.clock() - began
     return choice, rounds
 
 
@@ -411,5 +418,5 @@ def greedy(core: Core, choice: np.ndarray, red: np.ndarray) -> np.ndarray:
     rows = np.flatnonzero(choice >= 0)
     order = rows[np.argsort(-red[rows, choice[rows]], kind="stable")]
     kept = fill(core, np.full_like(choice, -1), order, choice[order])
-    kept = _top_up(core, kept, red, np.zeros(choice.shape[0], dtype=bool))
+    kept = top_up(core, kept, red, np.zeros(choice.shape[0], dtype=bool))
     return fill_positive(core, kept, red)
