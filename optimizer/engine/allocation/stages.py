@@ -279,10 +279,12 @@ def build_decisions(
     chosen_value, chosen_cost, chosen_resp = (
         _chosen(matrix, rows, choice) for matrix in (val.value, val.cost, val.resp)
     )
-    est_table = val.estimators["estimator"].to_numpy(dtype=object)
-    est_table = est_table.reshape(len(segments), len(types))
-    estimator = np.full(n, "", dtype=object)
-    estimator[rows] = est_table[seg[rows], choice[rows]]
+    # the estimator per (segment, type) as category codes: no per-customer Python strings
+    est_codes, est_names = pd.factorize(
+        np.r_[np.array([""], dtype=object), val.estimators["estimator"].to_numpy(dtype=object)]
+    )
+    estimator_codes = np.zeros(n, dtype=np.int64)
+    estimator_codes[rows] = est_codes[1 + seg[rows] * len(types) + choice[rows]]
     start = np.datetime64(week_start, "D")
     send_on = np.full(n, np.datetime64("NaT"), dtype="datetime64[s]")
     expires_on = send_on.copy()
@@ -305,14 +307,25 @@ def build_decisions(
             "expected_value": chosen_value,
             "expected_cost": chosen_cost,
             "response_probability": chosen_resp,
-            "estimator": pd.Categorical(estimator),
+            "estimator": pd.Categorical.from_codes(
+                estimator_codes, categories=list(est_names)
+            ).remove_unused_categories(),
             "send_on": send_on,
             "expires_on": expires_on,
         }
     )
     if with_reasons:
         decisions["reason"] = pd.array(
-            _reasons(inp, val, choice, choice_core, constraints, chosen_value, estimator, config),
+            _reasons(
+                inp,
+                val,
+                choice,
+                choice_core,
+                constraints,
+                chosen_value,
+                np.asarray(est_names, dtype=object)[estimator_codes],
+                config,
+            ),
             dtype="str",
         )
     else:
