@@ -57,12 +57,19 @@ IMPROVE_ROUNDS = 8
 SUB_GAP_SHARE = 0.25
 
 
+def _finite_range(red: np.ndarray) -> tuple[float, float]:
+    """``(min(0, smallest finite), max(1, largest finite |red|))`` without copying ``red``."""
+    finite = np.isfinite(red)
+    low = float(red.min(where=finite, initial=np.inf))
+    high = float(red.max(where=finite, initial=-np.inf))
+    return min(0.0, low), max(1.0, high, -low)
+
+
 def perturb(red: np.ndarray) -> np.ndarray:
     """``red`` plus the seeded per-customer tie-breaker (in place; returned)."""
-    finite = np.isfinite(red)
-    scale = float(np.abs(red[finite]).max(initial=1.0)) if finite.any() else 1.0
+    _, scale = _finite_range(red)
     u = np.asarray(np.random.default_rng(TIE_SEED).uniform(-1.0, 1.0, size=red.shape[0]))
-    red += TIE_EPS * max(scale, 1.0) * u[:, None]
+    red += TIE_EPS * scale * u[:, None]
     return red
 
 
@@ -158,12 +165,13 @@ def fill_positive(core: Core, choice: np.ndarray, red: np.ndarray) -> np.ndarray
     (value net of the multipliers' prices, so scarce budget and caps go where they earn most),
     best first; a customer whose best option's cap is spent gets their next one in the next pass.
     """
-    ranked = np.argsort(-red, axis=1, kind="stable")
+    unserved = np.flatnonzero(choice < 0)  # only these rows are ranked (not all n x K)
+    ranked = np.argsort(-red[unserved], axis=1, kind="stable")
     for k in range(red.shape[1]):
-        out = np.flatnonzero(choice < 0)
-        if out.size == 0:
+        pos = np.flatnonzero(choice[unserved] < 0)
+        if pos.size == 0:
             break
-        pick = ranked[out, k]
+        out, pick = unserved[pos], ranked[pos, k]
         ok = core.value[out, pick] > 0
         out, pick = out[ok], pick[ok]
         order = np.argsort(-red[out, pick], kind="stable")
@@ -263,19 +271,21 @@ def _round_lp(core: Core, red: np.ndarray, lp_x: np.ndarray) -> tuple[np.ndarray
     fixed_count = np.bincount(choice[choice >= 0], minlength=k).astype(np.float64)
     quota = fixed_count + np.floor(lp_x[frac].sum(axis=0) + 1e-6)
     capped = replace(core, caps=np.minimum(core.caps, quota))
-    order_key = lp_x + 1e-3 * (red - red[np.isfinite(red)].min(initial=0.0)) / max(
-        float(np.abs(red[np.isfinite(red)]).max(initial=1.0)), 1e-12
-    )
-    order_key = np.where(np.isfinite(red), order_key, -np.inf)
+    # the order key of the fractional rows only (a few thousand of 1M)
+    rows = np.flatnonzero(frac)
+    low, scale = _finite_range(red)
+    red_f = red[rows]
+    order_key = lp_x[rows] + 1e-3 * (red_f - low) / scale
+    order_key = np.where(np.isfinite(red_f), order_key, -np.inf)
     ranked = np.argsort(-order_key, axis=1, kind="stable")
     for rank in range(k):
-        out = np.flatnonzero(frac & (choice < 0))
-        if out.size == 0:
+        pos = np.flatnonzero(choice[rows] < 0)
+        if pos.size == 0:
             break
-        pick = ranked[out, rank]
+        out, pick = rows[pos], ranked[pos, rank]
         ok = lp_x[out, pick] > 1e-9
-        out, pick = out[ok], pick[ok]
-        order = np.argsort(-order_key[out, pick], kind="stable")
+        pos, out, pick = pos[ok], out[ok], pick[ok]
+        order = np.argsort(-order_key[pos, pick], kind="stable")
         choice = fill(capped, choice, out[order], pick[order])
     return choice, lead
 
