@@ -63,14 +63,20 @@ METHODS = ("auto", "milp", "dual")
 #: stage ends early by as much.
 DECISIONS_FACTOR = 0.5
 REASONS_FACTOR = 8.0
+#: The decomposition ends the pass it is in when its deadline passes (a pricing pass, the master,
+#: the recovery's fill): at 1M x 6 that overran its deadline by 1.15x the value stage's wall time
+#: (15 s limit, load 8), so the solve ends this many value stages earlier still.
+OVERRUN_FACTOR = 1.5
 #: Below this many value-stage durations left for the solve, the decomposition's first pass
 #: (pricing, master, recovery) would overrun the limit: the quick answer is returned instead.
 QUICK_FACTOR = 1.5
 
 
 def reserve_after_solve(value_seconds: float, *, with_reasons: bool) -> float:
-    """Seconds the stages after the solve are expected to take, from the value stage's cost."""
-    return value_seconds * (DECISIONS_FACTOR + (REASONS_FACTOR if with_reasons else 0.0))
+    """Seconds to keep after the solve's deadline: the decomposition's overrun and the stages
+    after it, from the value stage's cost."""
+    later = DECISIONS_FACTOR + (REASONS_FACTOR if with_reasons else 0.0)
+    return value_seconds * (OVERRUN_FACTOR + later)
 
 
 def allocate(

@@ -8,9 +8,9 @@ returns at once a feasible allocation and a *certified* upper bound instead of r
 * Bound: the Lagrangian of the budget alone, ``L(lam) = lam * B + sum_i max(0, max_b (v_ib - lam
   * c_ib))``. For every ``lam >= 0`` it bounds the LP relaxation (and so every allocation) from
   above: the caps, the minimums and the coupling rows are relaxed with zero multipliers, which
-  only loosens it. ``L`` is convex in ``lam`` with subgradient ``B - spend(lam)``; ``lam`` is
-  bisected on its sign while the clock allows (at least ``lam = 0`` is evaluated, one (n, K) pass
-  each), and the lowest ``L`` seen is the bound.
+  only loosens it. ``L`` is convex in ``lam`` with subgradient ``B - spend(lam)``; ``log lam`` is
+  bisected on its sign (``MIN_STEPS`` steps, more while the clock allows; one (n, K) pass each)
+  and the lowest ``L`` seen (``lam = 0`` included) is the bound.
 * Allocation: the minimums are met first, then the strongest pairs by ``v - lam * c`` are added
   while every limit holds, then every positive pair that still fits (the batched greedy of
   ``recovery.py``).
@@ -32,8 +32,13 @@ from optimizer.engine.allocation.recovery import fill, fill_positive, top_up
 from optimizer.engine.allocation.solver import Solution, is_feasible
 from optimizer.engine.allocation.types import STATUS_TIME_LIMIT, InfeasibleAllocation
 
-#: At most this many bisection steps on the budget multiplier (each one pass over the core).
+#: Bisection steps on the budget multiplier, each one pass over the core: at least MIN_STEPS
+#: even past the deadline (at 1M x 6 five log-scale steps took the bound from lam = 0's gap of
+#: 33% to 9%, for about 0.2 s of CPU), at most MAX_STEPS while the clock allows.
+MIN_STEPS = 5
 MAX_STEPS = 12
+#: The bisection runs on log(lam) over this many decades below the largest value/cost ratio.
+DECADES = 6
 METHOD = "deadline reached before the solve: budget-only Lagrangian bound + greedy"
 
 
@@ -57,19 +62,21 @@ def budget_bound(core: Core, deadline: Deadline, until: float) -> tuple[float, f
         return best, best_lam  # the budget does not bind: lam = 0 minimises L
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(core.cost > 0, core.value / core.cost, 0.0)
-    lo, hi = 0.0, max(float(np.nanmax(ratio, initial=0.0)), 0.0)
+    top = max(float(np.nanmax(ratio, initial=0.0)), 1e-12)  # spend(top) = 0 <= B
     del ratio
-    for _ in range(MAX_STEPS):
-        if deadline.clock() >= until:
+    lo, hi = np.log(top) - DECADES * np.log(10.0), np.log(top)
+    for step in range(MAX_STEPS):
+        if step >= MIN_STEPS and deadline.clock() >= until:
             break
-        lam = 0.5 * (lo + hi)
+        mid = 0.5 * (lo + hi)
+        lam = float(np.exp(mid))
         bound, spend = _evaluate(core, lam, buf)
         if bound < best:
             best, best_lam = bound, lam
         if spend > core.budget:
-            lo = lam
+            lo = mid
         else:
-            hi = lam
+            hi = mid
     return best, best_lam
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pytest
 
 from optimizer.engine.allocation import AllocationConfig, InfeasibleAllocation, allocate, fallback
@@ -132,7 +133,6 @@ def test_milp_fallback_gets_what_is_left_of_the_same_budget(monkeypatch):
 
 def test_dual_never_claims_an_unproven_conflict(monkeypatch):
     """A recovery that finds nothing feasible on a feasible instance is reported as such."""
-    import numpy as np
 
     def nothing(core, red, bound, config, deadline, **kwargs):
         return np.full(core.value.shape[0], -1, dtype=np.int64), "broken", 0
@@ -183,7 +183,8 @@ def test_solve_ends_early_enough_for_the_decisions(monkeypatch, with_reasons):
         with_reasons=with_reasons,
         clock=clock,
     )
-    reserve = 2.0 * (api_module.DECISIONS_FACTOR + (api_module.REASONS_FACTOR * with_reasons))
+    later = api_module.DECISIONS_FACTOR + api_module.REASONS_FACTOR * with_reasons
+    reserve = 2.0 * (api_module.OVERRUN_FACTOR + later)
     assert seen == [pytest.approx(30.0 - reserve)]
 
 
@@ -219,7 +220,7 @@ def test_quick_bound_is_certified_and_tighter_than_no_multiplier():
     exact = milp_module.solve_milp(core, deadline=deadline, config=config)
     best = objective(core, exact.choice)
     quick = fallback.quick_solution(core, deadline, deadline.at)
-    unpriced, _ = fallback.budget_bound(core, deadline, until=0.0)  # lam = 0 only
+    unpriced, _ = fallback._evaluate(core, 0.0, np.empty_like(core.value))  # lam = 0
     assert is_feasible(core, quick.choice)
     assert objective(core, quick.choice) <= best + 1e-6
     assert quick.lp_bound >= best - 1e-6
