@@ -22,7 +22,8 @@ customers whose reduced values tie exactly; the LP splits such a block fractiona
    limit holds (batched: no per-customer Python loop).
 
 If the residual MILP fails the free set grows 4x (twice) while the time left pays for it (the
-last attempt's measured cost, scaled by the growth); a greedy repair is the last resort.
+last attempt's measured cost, scaled by the growth) or the greedy repair, the last resort, finds
+no feasible allocation (then the limit is overrun rather than no answer returned).
 
 Constraints: the returned allocation is always checked with ``is_feasible`` by the caller; the
 residual MILP stops at an absolute gap of 25% of the certified gap tolerance, after a third of
@@ -317,10 +318,17 @@ def recover(
     size = min(max(config.free_customers, fractional + config.free_customers // 5), n)
     size = min(size, FREE_MAX_FACTOR * config.free_customers)
     expected = 0.0  # clock seconds the next attempt should take (the last one's, scaled)
+    fallback: np.ndarray | None = None
     for _ in range(3):
         started = deadline.clock()
-        if deadline.expired() or deadline.remaining() < expected:
+        if deadline.expired():
             break
+        if deadline.remaining() < expected:
+            # no time for a larger attempt: stop only if the greedy repair is an answer (with
+            # minimums it may not be, and an overrun with an allocation beats an error on time)
+            fallback = greedy(core, choice, red)
+            if is_feasible(core, fallback):
+                break
         is_free = np.zeros(n, dtype=bool)
         if size:
             is_free[np.argpartition(lead, size - 1)[:size] if size < n else np.arange(n)] = True
@@ -346,7 +354,7 @@ def recover(
             break
         expected = (deadline.clock() - started) * grown / max(size, 1)
         size = grown
-    return greedy(core, choice, red), "greedy repair", 0
+    return (fallback if fallback is not None else greedy(core, choice, red)), "greedy repair", 0
 
 
 def _sub_seconds(deadline: Deadline) -> float:

@@ -252,3 +252,32 @@ def test_recovery_tries_no_larger_residual_than_the_time_left_pays_for(monkeypat
     assert len(calls) == 1
     assert how == "greedy repair"
     assert is_feasible(core, choice)
+
+
+def test_recovery_overruns_rather_than_fail_when_greedy_cannot_meet_the_minimums(monkeypatch):
+    clock = FakeClock()
+    calls: list[int] = []
+    original = recovery_module.solve_sub_milp
+
+    def slow_then_real(sub, *, time_limit, gap_abs):
+        calls.append(sub.rows.shape[0])
+        clock.now += 3.0
+        return None if len(calls) == 1 else original(sub, time_limit=60, gap_abs=gap_abs)
+
+    monkeypatch.setattr(recovery_module, "solve_sub_milp", slow_then_real)
+    monkeypatch.setattr(recovery_module, "greedy", lambda core, choice, red: choice * 0 - 1)
+    inst = make_instance(3_000, seed=5)
+    inp = read_inputs(
+        inst.customers, inst.response, inst.bonus_types, inst.constraints, random_state=0
+    )
+    config = AllocationConfig(free_customers=100)
+    core = value_pairs(
+        inp, inst.constraints, horizon_weeks=inst.horizon_weeks, uplift=None, config=config
+    ).core
+    deadline = Deadline(10.0, clock)
+    choice, how, _ = recovery_module.recover(core, core.value.copy(), 1.0, config, deadline)
+    # the "greedy" (here: nothing allocated) misses the "at risk" minimum: the larger residual
+    # MILP runs although it should overrun the limit
+    assert len(calls) == 2
+    assert how.startswith("fix-and-solve")
+    assert is_feasible(core, choice)
