@@ -13,12 +13,12 @@ non-positive pairs that no coverage minimum needs -> dates, reasons and summarie
 other than the solve live in ``stages.py``; each is timed here.
 
 Time: ``time_limit`` is one :class:`Deadline` for the whole call. The solve stage is cut to end
-early enough for the decisions stage (:func:`reserve_after_solve`, estimated from the value
-stage's own cost, since both are passes over the same (n, K) arrays); when what is left cannot
-pay for even the decomposition's first pass, ``fallback.quick_solution`` returns a greedy
-allocation and a certified Lagrangian bound at once. The inputs and value stages cannot be cut:
-no allocation exists without them, so a limit shorter than those two (plus the quick answer and
-the decisions) is overrun by that much.
+early enough for its own overrun and the decisions stage (:func:`reserve_after_solve`,
+estimated from the value stage's own cost, since all are passes over the same (n, K) arrays);
+when what is left cannot pay for even the decomposition's first pass,
+``fallback.quick_solution`` returns a greedy allocation and a certified Lagrangian bound at
+once. The inputs and value stages cannot be cut: no allocation exists without them, so a limit
+shorter than those two (plus the quick answer and the decisions) is overrun by that much.
 
 Constraints: pure and deterministic given ``random_state``; ``week_start`` and ``time_limit`` are
 explicit; no clock is read except ``time.perf_counter`` for reported durations and the

@@ -29,7 +29,7 @@ import numpy as np
 from optimizer.engine.allocation.deadline import Deadline
 from optimizer.engine.allocation.problem import Core
 from optimizer.engine.allocation.recovery import fill, fill_positive, top_up
-from optimizer.engine.allocation.solver import Solution, is_feasible
+from optimizer.engine.allocation.solver import Solution, check_feasible, is_feasible
 from optimizer.engine.allocation.types import STATUS_TIME_LIMIT, InfeasibleAllocation
 
 #: Bisection steps on the budget multiplier, each one pass over the core: at least MIN_STEPS
@@ -84,9 +84,11 @@ def quick_solution(core: Core, deadline: Deadline, until: float) -> Solution:
     """A feasible allocation and its certified bound, status ``time_limit`` (module docstring).
 
     Raises:
-        InfeasibleAllocation: the greedy found no allocation that meets every minimum (the
-            constraints are not proven infeasible; ``constraint="time_limit"``).
+        InfeasibleAllocation: a constraint cannot hold on its own (named, as on the solver
+            paths), or the greedy found no allocation that meets every minimum (the constraints
+            are not proven infeasible; ``constraint="time_limit"``).
     """
+    check_feasible(core)
     bound, lam = budget_bound(core, deadline, until)
     red = core.value - lam * core.cost
     choice = np.full(core.rows.shape[0], -1, dtype=np.int64)
