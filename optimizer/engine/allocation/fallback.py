@@ -109,8 +109,10 @@ def quick_solution(core: Core, deadline: Deadline, until: float) -> Solution:
         choice=choice,
         lp_bound=bound,
         lp_bound_plus10=bound,  # the +10% what-if needs the solve: reported as +0
-        shadow={"budget": lam},
+        # lam prices the budget alone (the caps' share of the scarcity included): it is not the
+        # budget's shadow price, so none is reported
+        shadow={},
         status=STATUS_TIME_LIMIT,
         method=METHOD,
-        details={"budget_multiplier": lam, "plus10": "skipped (no time)"},
+        details={"budget_only_multiplier": lam, "plus10": "skipped (no time)"},
     )
