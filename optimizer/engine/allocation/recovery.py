@@ -32,7 +32,7 @@ the time left, and at the deadline.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -109,6 +109,16 @@ def _slack(core: Core, choice: np.ndarray) -> tuple[float, np.ndarray, np.ndarra
     return core.budget - use["cost"], core.caps - use["count"], left
 
 
+@dataclass
+class _Left:
+    """What the accepted candidates left of every limit, and the weight they reached."""
+
+    budget: float
+    caps: np.ndarray
+    rows: np.ndarray
+    got: float = 0.0
+
+
 def fill(
     core: Core,
     choice: np.ndarray,
@@ -122,41 +132,60 @@ def fill(
 
     Batched greedy: each round accepts the longest prefix that fits jointly, then drops every
     remaining candidate that no longer fits on its own. ``weight``/``stop_at``: stop once the
-    accepted candidates' total weight reaches ``stop_at`` (topping up a minimum).
+    accepted candidates' total weight reaches ``stop_at`` (topping up a minimum). The candidates
+    go in windows of ``FILL_MAX`` (the batch arrays are window x types and window x rows), one
+    after the other with what the previous windows left (at 10M a single window of the first
+    ``FILL_MAX`` left most of the budget unspent).
     """
     choice = choice.copy()
     free = choice[idx] < 0
-    idx, pick = idx[free][:FILL_MAX], pick[free][:FILL_MAX]
-    w_min = weight[free][:FILL_MAX] if weight is not None else np.ones(idx.size)
-    budget_left, caps_left, rows_left = _slack(core, choice)
-    got = 0.0
+    idx, pick = idx[free], pick[free]
+    w_all = weight[free] if weight is not None else np.ones(idx.size)
+    left = _Left(*_slack(core, choice))
+    for start in range(0, idx.size, FILL_MAX):
+        if left.got >= stop_at:
+            break
+        window = slice(start, start + FILL_MAX)
+        _fill_window(core, choice, idx[window], pick[window], w_all[window], left, stop_at)
+    return choice
+
+
+def _fill_window(
+    core: Core,
+    choice: np.ndarray,
+    idx: np.ndarray,
+    pick: np.ndarray,
+    w_min: np.ndarray,
+    left: _Left,
+    stop_at: float,
+) -> None:
+    """:func:`fill` on one window of candidates (``choice`` and ``left`` updated in place)."""
     tol = 1e-9 * max(1.0, core.budget)
     for _ in range(FILL_ROUNDS):
-        if idx.size == 0 or got >= stop_at:
+        if idx.size == 0 or left.got >= stop_at:
             break
         cost = core.cost[idx, pick]
         w_rows = pair_weights(core.extra, core.groups, core.cost, idx, pick)
         onehot = np.zeros((idx.size, len(core.types)))
         onehot[np.arange(idx.size), pick] = 1.0
-        fits = np.cumsum(cost) <= budget_left + tol
-        fits &= (np.cumsum(onehot, axis=0) <= caps_left + 1e-9).all(axis=1)
+        fits = np.cumsum(cost) <= left.budget + tol
+        fits &= (np.cumsum(onehot, axis=0) <= left.caps + 1e-9).all(axis=1)
         if core.extra:
-            fits &= (np.cumsum(w_rows, axis=0) <= rows_left + 1e-9).all(axis=1)
+            fits &= (np.cumsum(w_rows, axis=0) <= left.rows + 1e-9).all(axis=1)
         cut = int(np.argmin(fits)) if not fits.all() else idx.size
         if np.isfinite(stop_at):
-            need_more = np.cumsum(w_min) < stop_at - got
+            need_more = np.cumsum(w_min) < stop_at - left.got
             cut = min(cut, int(np.argmin(need_more)) + 1 if not need_more.all() else idx.size)
         choice[idx[:cut]] = pick[:cut]
-        got += float(w_min[:cut].sum())
-        budget_left -= float(cost[:cut].sum())
-        caps_left = caps_left - onehot[:cut].sum(axis=0)
-        rows_left = rows_left - w_rows[:cut].sum(axis=0)
+        left.got += float(w_min[:cut].sum())
+        left.budget -= float(cost[:cut].sum())
+        left.caps = left.caps - onehot[:cut].sum(axis=0)
+        left.rows = left.rows - w_rows[:cut].sum(axis=0)
         rest = slice(cut, None)
-        ok = (cost[rest] <= budget_left + tol) & (caps_left[pick[rest]] >= 1 - 1e-9)
+        ok = (cost[rest] <= left.budget + tol) & (left.caps[pick[rest]] >= 1 - 1e-9)
         if core.extra:
-            ok &= (w_rows[rest] <= rows_left + 1e-9).all(axis=1)
+            ok &= (w_rows[rest] <= left.rows + 1e-9).all(axis=1)
         idx, pick, w_min = idx[rest][ok], pick[rest][ok], w_min[rest][ok]
-    return choice
 
 
 def fill_positive(core: Core, choice: np.ndarray, red: np.ndarray) -> np.ndarray:

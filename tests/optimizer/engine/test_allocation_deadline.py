@@ -281,3 +281,22 @@ def test_recovery_overruns_rather_than_fail_when_greedy_cannot_meet_the_minimums
     assert len(calls) == 2
     assert how.startswith("fix-and-solve")
     assert is_feasible(core, choice)
+
+
+def test_greedy_fill_goes_past_its_window(monkeypatch):
+    """``fill`` takes its candidates in windows: a small window gives the same allocation (a
+    single window left most of the budget unspent at 10M)."""
+    inst = make_instance(3_000, seed=5)
+    inp = read_inputs(
+        inst.customers, inst.response, inst.bonus_types, inst.constraints, random_state=0
+    )
+    config = AllocationConfig()
+    core = value_pairs(
+        inp, inst.constraints, horizon_weeks=inst.horizon_weeks, uplift=None, config=config
+    ).core
+    deadline = Deadline(600.0, FakeClock())
+    full = fallback.quick_solution(core, deadline, deadline.at)
+    monkeypatch.setattr(recovery_module, "FILL_MAX", 100)
+    windowed = fallback.quick_solution(core, deadline, deadline.at)
+    assert (full.choice >= 0).sum() > 300  # more than the window: the chunks matter
+    assert objective(core, windowed.choice) == pytest.approx(objective(core, full.choice))
