@@ -63,6 +63,11 @@ class Deadline:
         now = self.clock()
         return now + fraction * max(self.at - now, 0.0)
 
+    def until(self, at: float) -> Deadline:
+        """The same budget cut to end at clock reading ``at`` (a stage's share; never later)."""
+        end = min(at, self.at)
+        return Deadline(max(end - self.start, 1e-9), self.clock, self.start)
+
     def solver_seconds(self, cap: float | None = None) -> float:
         """A solver's time limit: what is left (at most ``cap``), never below the minimum."""
         left = self.remaining() if cap is None else min(self.remaining(), cap)

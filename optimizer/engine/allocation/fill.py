@@ -12,13 +12,15 @@ cumulative sums over at most K columns; coupling rows by layers, one row id per 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from optimizer.engine.allocation.coupling import first_overflow, layer_pairs, layers
+from optimizer.engine.allocation.coupling import Layer, first_overflow, layer_pairs, layers
 from optimizer.engine.allocation.problem import Core
 from optimizer.engine.allocation.solver import usage
 
-#: The greedy fill considers at most this many candidates (best first) per call.
+#: The greedy fill takes the candidates (best first) in windows of this many.
 FILL_MAX = 500_000
 FILL_ROUNDS = 200
 
@@ -30,6 +32,16 @@ def slack(core: Core, choice: np.ndarray) -> tuple[float, np.ndarray, np.ndarray
     upper = np.array([r.sense == "<=" for r in core.extra], dtype=bool)
     left = np.where(upper, limits - use["extra"], np.inf)
     return core.budget - use["cost"], core.caps - use["count"], left
+
+
+@dataclass
+class _Left:
+    """What the accepted candidates left of every limit, and the weight they reached."""
+
+    budget: float
+    caps: np.ndarray
+    rows: np.ndarray
+    got: float = 0.0
 
 
 def fill(
@@ -45,47 +57,67 @@ def fill(
 
     Batched greedy: each round accepts the longest prefix that fits jointly, then drops every
     remaining candidate that no longer fits on its own. ``weight``/``stop_at``: stop once the
-    accepted candidates' total weight reaches ``stop_at`` (topping up a minimum).
+    accepted candidates' total weight reaches ``stop_at`` (topping up a minimum). The candidates
+    go in windows of ``FILL_MAX`` (the batch arrays are window x types), one after the other
+    with what the previous windows left (at 10M a single window of the first ``FILL_MAX`` left
+    most of the budget unspent).
     """
     choice = choice.copy()
     free = choice[idx] < 0
-    idx, pick = idx[free][:FILL_MAX], pick[free][:FILL_MAX]
-    w_min = weight[free][:FILL_MAX] if weight is not None else np.ones(idx.size)
-    budget_left, caps_left, rows_left = slack(core, choice)
-    lays = layers(core.extra, core.groups, len(core.types), np.isfinite(rows_left))
-    got = 0.0
+    idx, pick = idx[free], pick[free]
+    w_all = weight[free] if weight is not None else np.ones(idx.size)
+    left = _Left(*slack(core, choice))
+    lays = layers(core.extra, core.groups, len(core.types), np.isfinite(left.rows))
+    for start in range(0, idx.size, FILL_MAX):
+        if left.got >= stop_at:
+            break
+        window = slice(start, start + FILL_MAX)
+        _fill_window(core, choice, idx[window], pick[window], w_all[window], left, lays, stop_at)
+    return choice
+
+
+def _fill_window(
+    core: Core,
+    choice: np.ndarray,
+    idx: np.ndarray,
+    pick: np.ndarray,
+    w_min: np.ndarray,
+    left: _Left,
+    lays: list[Layer],
+    stop_at: float,
+) -> None:
+    """:func:`fill` on one window of candidates (``choice`` and ``left`` updated in place)."""
     tol = 1e-9 * max(1.0, core.budget)
     for _ in range(FILL_ROUNDS):
-        if idx.size == 0 or got >= stop_at:
+        if idx.size == 0 or left.got >= stop_at:
             break
         cost = core.cost[idx, pick]
         in_rows = [layer_pairs(lay, core.extra, core.groups, core.cost, idx, pick) for lay in lays]
         onehot = np.zeros((idx.size, len(core.types)))
         onehot[np.arange(idx.size), pick] = 1.0
-        fits = np.cumsum(cost) <= budget_left + tol
-        fits &= (np.cumsum(onehot, axis=0) <= caps_left + 1e-9).all(axis=1)
+        fits = np.cumsum(cost) <= left.budget + tol
+        fits &= (np.cumsum(onehot, axis=0) <= left.caps + 1e-9).all(axis=1)
         cut = int(np.argmin(fits)) if not fits.all() else idx.size
         for rid, w in in_rows:
-            cut = min(cut, first_overflow(rid, w, rows_left))
+            cut = min(cut, first_overflow(rid, w, left.rows))
         if np.isfinite(stop_at):
-            need_more = np.cumsum(w_min) < stop_at - got
+            need_more = np.cumsum(w_min) < stop_at - left.got
             cut = min(cut, int(np.argmin(need_more)) + 1 if not need_more.all() else idx.size)
         choice[idx[:cut]] = pick[:cut]
-        got += float(w_min[:cut].sum())
-        budget_left -= float(cost[:cut].sum())
-        caps_left = caps_left - onehot[:cut].sum(axis=0)
+        left.got += float(w_min[:cut].sum())
+        left.budget -= float(cost[:cut].sum())
+        left.caps = left.caps - onehot[:cut].sum(axis=0)
         rest = slice(cut, None)
-        ok = (cost[rest] <= budget_left + tol) & (caps_left[pick[rest]] >= 1 - 1e-9)
+        ok = (cost[rest] <= left.budget + tol) & (left.caps[pick[rest]] >= 1 - 1e-9)
         for rid, w in in_rows:
             taken = rid[:cut] >= 0
-            rows_left = rows_left - np.bincount(
-                rid[:cut][taken], weights=w[:cut][taken], minlength=rows_left.size
+            left.rows = left.rows - np.bincount(
+                rid[:cut][taken], weights=w[:cut][taken], minlength=left.rows.size
             )
         for rid, w in in_rows:
             r = rid[rest]
-            ok &= (r < 0) | (w[rest] <= rows_left[np.maximum(r, 0)] + 1e-9)
+            ok &= (r < 0) | (w[rest] <= left.rows[np.maximum(r, 0)] + 1e-9)
         idx, pick, w_min = idx[rest][ok], pick[rest][ok], w_min[rest][ok]
-    return choice
 
 
 def fill_positive(core: Core, choice: np.ndarray, red: np.ndarray) -> np.ndarray:
@@ -95,12 +127,13 @@ def fill_positive(core: Core, choice: np.ndarray, red: np.ndarray) -> np.ndarray
     (value net of the multipliers' prices, so scarce budget and caps go where they earn most),
     best first; a customer whose best option's cap is spent gets their next one in the next pass.
     """
-    ranked = np.argsort(-red, axis=1, kind="stable")
+    unserved = np.flatnonzero(choice < 0)  # only these rows are ranked (not all n x K)
+    ranked = np.argsort(-red[unserved], axis=1, kind="stable")
     for k in range(red.shape[1]):
-        out = np.flatnonzero(choice < 0)
-        if out.size == 0:
+        pos = np.flatnonzero(choice[unserved] < 0)
+        if pos.size == 0:
             break
-        pick = ranked[out, k]
+        out, pick = unserved[pos], ranked[pos, k]
         ok = core.value[out, pick] > 0
         out, pick = out[ok], pick[ok]
         order = np.argsort(-red[out, pick], kind="stable")

@@ -176,13 +176,15 @@ def response_matrix(
     n, k = customer_ids.shape[0], len(types)
     out = np.full((n, k), np.nan)
     _require(response, ("customer_id",), "response")
-    order = np.argsort(customer_ids, kind="stable")
-    sorted_ids = customer_ids[order]
+    index = pd.Index(customer_ids)
 
     def locate(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        pos = np.clip(np.searchsorted(sorted_ids, ids), 0, max(n - 1, 0))
-        found = (sorted_ids[pos] == ids) if n else np.zeros(ids.shape[0], dtype=bool)
-        return order[pos[found]], found
+        if np.array_equal(ids, customer_ids):  # the glue's wide frame: same rows, same order
+            return np.arange(n), np.ones(n, dtype=bool)
+        # a hash lookup: binary search of 1M unordered ids cost 4x more (cache misses)
+        pos = index.get_indexer(ids)
+        found = pos >= 0
+        return pos[found], found
 
     if "bonus_type" in response.columns:
         _require(response, ("response_probability",), "response")
@@ -240,8 +242,9 @@ def build_core(
 ) -> Core:
     """The solver's core (module docstring); coverage counts use the treatable customers.
 
-    A pair counted by a minimum (coverage or a ``>=`` coupling row) is a candidate even at a
-    non-positive value, since the minimum may force it.
+    ``value`` is NaN (or -inf) where a pair is ineligible. A pair counted by a minimum
+    (coverage or a ``>=`` coupling row) is a candidate even at a non-positive value, since the
+    minimum may force it.
     """
     n_seg = len(segments)
     treat_count = np.bincount(seg[treatable], minlength=n_seg)
@@ -260,14 +263,23 @@ def build_core(
     for r, row in enumerate(extra):
         if row.sense == ">=" and row.limit > 0:
             forced = forced | pair_mask(extra, groups, r, seg.shape[0])
-    candidate = pair_ok & treatable[:, None] & ((value > 0) | forced)
+    candidate = value > 0  # NaN (ineligible) compares False
+    candidate |= forced
+    candidate &= pair_ok
+    candidate &= treatable[:, None]
     rows = np.flatnonzero(candidate.any(axis=1))
-    v = np.where(candidate[rows], value[rows], -np.inf)
+    # one copy of the candidate rows each, then masked in place (no full-size temporaries)
+    off = ~candidate[rows]
+    del candidate
+    v = value[rows]
+    v[off] = -np.inf
+    c = cost[rows]
+    c[off] = 0.0
     caps = np.array([float(constraints.type_caps.get(t, np.inf)) for t in types])
     return Core(
         rows=rows,
         value=v,
-        cost=np.where(candidate[rows], cost[rows], 0.0),
+        cost=c,
         seg=seg[rows],
         budget=float(constraints.budget),
         caps=caps,

@@ -21,7 +21,9 @@ customers whose reduced values tie exactly; the LP splits such a block fractiona
    residual MILP every unserved customer with a positive value is added, best first, while every
    limit holds (batched: no per-customer Python loop).
 
-If the residual MILP fails the free set grows 4x (twice); a greedy repair is the last resort.
+If the residual MILP fails the free set grows 4x (twice) while the time left pays for it (the
+last attempt's measured cost, scaled by the growth) or the greedy repair, the last resort, finds
+no feasible allocation (then the limit is overrun rather than no answer returned).
 
 Constraints: the returned allocation is always checked with ``is_feasible`` by the caller; the
 residual MILP stops at an absolute gap of 25% of the certified gap tolerance, after a third of
@@ -54,12 +56,19 @@ IMPROVE_ROUNDS = 8
 SUB_GAP_SHARE = 0.25
 
 
+def _finite_range(red: np.ndarray) -> tuple[float, float]:
+    """``(min(0, smallest finite), max(1, largest finite |red|))`` without copying ``red``."""
+    finite = np.isfinite(red)
+    low = float(red.min(where=finite, initial=np.inf))
+    high = float(red.max(where=finite, initial=-np.inf))
+    return min(0.0, low), max(1.0, high, -low)
+
+
 def perturb(red: np.ndarray) -> np.ndarray:
     """``red`` plus the seeded per-customer tie-breaker (in place; returned)."""
-    finite = np.isfinite(red)
-    scale = float(np.abs(red[finite]).max(initial=1.0)) if finite.any() else 1.0
+    _, scale = _finite_range(red)
     u = np.asarray(np.random.default_rng(TIE_SEED).uniform(-1.0, 1.0, size=red.shape[0]))
-    red += TIE_EPS * max(scale, 1.0) * u[:, None]
+    red += TIE_EPS * scale * u[:, None]
     return red
 
 
@@ -89,7 +98,7 @@ def _minimum_rows(core: Core) -> list[tuple[np.ndarray | None, np.ndarray, bool,
     return out
 
 
-def _top_up(core: Core, choice: np.ndarray, red: np.ndarray, protect: np.ndarray) -> np.ndarray:
+def top_up(core: Core, choice: np.ndarray, red: np.ndarray, protect: np.ndarray) -> np.ndarray:
     """Meet what each minimum still owes from unserved customers outside ``protect`` (the free
     set), best reduced value first, within every limit."""
     for members, types, cost_weighted, limit in _minimum_rows(core):
@@ -181,19 +190,21 @@ def _round_lp(core: Core, red: np.ndarray, lp_x: np.ndarray) -> tuple[np.ndarray
     fixed_count = np.bincount(choice[choice >= 0], minlength=k).astype(np.float64)
     quota = fixed_count + np.floor(lp_x[frac].sum(axis=0) + 1e-6)
     capped = replace(core, caps=np.minimum(core.caps, quota))
-    order_key = lp_x + 1e-3 * (red - red[np.isfinite(red)].min(initial=0.0)) / max(
-        float(np.abs(red[np.isfinite(red)]).max(initial=1.0)), 1e-12
-    )
-    order_key = np.where(np.isfinite(red), order_key, -np.inf)
+    # the order key of the fractional rows only (a few thousand of 1M)
+    rows = np.flatnonzero(frac)
+    low, scale = _finite_range(red)
+    red_f = red[rows]
+    order_key = lp_x[rows] + 1e-3 * (red_f - low) / scale
+    order_key = np.where(np.isfinite(red_f), order_key, -np.inf)
     ranked = np.argsort(-order_key, axis=1, kind="stable")
     for rank in range(k):
-        out = np.flatnonzero(frac & (choice < 0))
-        if out.size == 0:
+        pos = np.flatnonzero(choice[rows] < 0)
+        if pos.size == 0:
             break
-        pick = ranked[out, rank]
+        out, pick = rows[pos], ranked[pos, rank]
         ok = lp_x[out, pick] > 1e-9
-        out, pick = out[ok], pick[ok]
-        order = np.argsort(-order_key[out, pick], kind="stable")
+        pos, out, pick = pos[ok], out[ok], pick[ok]
+        order = np.argsort(-order_key[pos, pick], kind="stable")
         choice = fill(capped, choice, out[order], pick[order])
     return choice, lead
 
@@ -228,16 +239,25 @@ def recover(
     fractional = int(np.count_nonzero(lead < 1.0)) if lp_x is not None else 0
     size = min(max(config.free_customers, fractional + config.free_customers // 5), n)
     size = min(size, FREE_MAX_FACTOR * config.free_customers)
+    expected = 0.0  # clock seconds the next attempt should take (the last one's, scaled)
+    fallback: np.ndarray | None = None
     for _ in range(3):
+        started = deadline.clock()
         if deadline.expired():
             break
+        if deadline.remaining() < expected:
+            # no time for a larger attempt: stop only if the greedy repair is an answer (with
+            # minimums it may not be, and an overrun with an allocation beats an error on time)
+            fallback = greedy(core, choice, red)
+            if is_feasible(core, fallback):
+                break
         is_free = np.zeros(n, dtype=bool)
         if size:
             is_free[np.argpartition(lead, size - 1)[:size] if size < n else np.arange(n)] = True
         is_free = _release(core, choice, lead, is_free, 2 * size)
         fixed = np.where(is_free, -1, choice)
         fixed = _release_drop(core, fixed)
-        fixed = _top_up(core, fixed, red, is_free)
+        fixed = top_up(core, fixed, red, is_free)
         free = np.flatnonzero(is_free)
         sub = solve_sub_milp(
             _residual(core, fixed, free),
@@ -256,10 +276,11 @@ def recover(
         grown = min(4 * size, n, FREE_MAX_FACTOR * config.free_customers)
         if grown <= size:  # a larger residual MILP is built at Python speed: never past this
             break
+        expected = (deadline.clock() - started) * grown / max(size, 1)
         size = grown
     if rounded is not None:
         return rounded, "LP rounding + fill", 0
-    return greedy(core, choice, red), "greedy repair", 0
+    return (fallback if fallback is not None else greedy(core, choice, red)), "greedy repair", 0
 
 
 def _feasible_rounding(core: Core, choice: np.ndarray, red: np.ndarray) -> np.ndarray | None:
@@ -304,17 +325,20 @@ def _improve(
 ) -> tuple[np.ndarray, int]:
     """Re-solve further blocks of the least certain customers while the gap exceeds half the
     tolerance (a large-neighbourhood search: the current allocation is feasible for every
-    block's residual, so no round makes it worse). Stops with 25% of the time left."""
+    block's residual, so no round makes it worse). Stops with 25% of the time left, or when
+    what is left would not pay for another round as long as the last one."""
     size = max(config.free_customers, int(done.sum()))
     target = 0.5 * config.gap_tolerance * max(abs(bound), 1e-9)
     rounds = 0
     order = np.argsort(lead, kind="stable")
     order = order[~done[order]]
-    start = 0
+    start, last = 0, 0.0
     while start < order.size and rounds < IMPROVE_ROUNDS:
         current = objective(core, choice)
-        if bound - current <= target or deadline.remaining() < 0.25 * deadline.seconds:
+        left = deadline.remaining()
+        if bound - current <= target or left < max(0.25 * deadline.seconds, last):
             break
+        began = deadline.clock()
         block = order[start : start + size]
         start += size
         fixed = choice.copy()
@@ -325,12 +349,12 @@ def _improve(
             gap_abs=SUB_GAP_SHARE * config.gap_tolerance * max(abs(bound), 1.0),
         )
         rounds += 1
-        if sub is None:
-            continue
-        fixed[block] = sub
-        fixed = fill_positive(core, fixed, red)
-        if is_feasible(core, fixed) and objective(core, fixed) >= current:
-            choice = fixed
+        if sub is not None:
+            fixed[block] = sub
+            fixed = fill_positive(core, fixed, red)
+            if is_feasible(core, fixed) and objective(core, fixed) >= current:
+                choice = fixed
+        last = deadline.clock() - began
     return choice, rounds
 
 
@@ -349,5 +373,5 @@ def greedy(core: Core, choice: np.ndarray, red: np.ndarray) -> np.ndarray:
     rows = np.flatnonzero(choice >= 0)
     order = rows[np.argsort(-red[rows, choice[rows]], kind="stable")]
     kept = fill(core, np.full_like(choice, -1), order, choice[order])
-    kept = _top_up(core, kept, red, np.zeros(choice.shape[0], dtype=bool))
+    kept = top_up(core, kept, red, np.zeros(choice.shape[0], dtype=bool))
     return fill_positive(core, kept, red)

@@ -107,20 +107,22 @@ def summarise(
         },
         index=pd.Index(list(segments), name="segment", dtype="str"),
     )
-    chosen = decisions.loc[allocated, ["bonus_type", "expected_value", "expected_cost"]]
-    chosen = chosen.assign(redemptions=decisions.loc[allocated, "response_probability"])
-    grouped = chosen.groupby("bonus_type").sum(numeric_only=True)
-    counts = chosen["bonus_type"].value_counts()
-    idx = pd.Index(list(types), name="bonus_type", dtype="str")
+    # per type: bincounts over the type codes (a pandas groupby on 1M rows cost 0.2-0.4 s)
+    k = len(types)
+    codes = decisions["bonus_type"].cat.codes.to_numpy()[allocated]
+
+    def per_type(column: str) -> np.ndarray:
+        return np.bincount(codes, decisions[column].to_numpy()[allocated], minlength=k)
+
     by_type = pd.DataFrame(
         {
-            "allocated": counts.reindex(idx, fill_value=0).astype(np.int64).to_numpy(),
+            "allocated": np.bincount(codes, minlength=k).astype(np.int64),
             "cap": core.caps,
-            "expected_value": grouped["expected_value"].reindex(idx, fill_value=0.0).to_numpy(),
-            "expected_cost": grouped["expected_cost"].reindex(idx, fill_value=0.0).to_numpy(),
-            "expected_redemptions": grouped["redemptions"].reindex(idx, fill_value=0.0).to_numpy(),
+            "expected_value": per_type("expected_value"),
+            "expected_cost": per_type("expected_cost"),
+            "expected_redemptions": per_type("response_probability"),
         },
-        index=idx,
+        index=pd.Index(list(types), name="bonus_type", dtype="str"),
     )
     return AllocationResult(
         decisions=decisions,

@@ -29,7 +29,7 @@ from optimizer.engine.allocation.problem import (
 )
 from optimizer.engine.allocation.reasons import build_reasons
 from optimizer.engine.allocation.solver import usage
-from optimizer.engine.allocation.timing import next_visit_offset, pair_schedule
+from optimizer.engine.allocation.timing import next_visit_offset, schedule
 from optimizer.engine.allocation.types import (
     ALLOCATED,
     CONTROL,
@@ -142,15 +142,20 @@ def _timing(
         cust["expected_visits"],
         horizon_weeks,
     )
-    send, expires = pair_schedule(
-        next_visit=next_visit,
-        churn=cust["churn_probability"],
-        validity_days=table["validity_days"].to_numpy(dtype=np.int64),
+    # ``schedule`` broadcasts: per customer (n, 1) against per type (1, K) gives the (n, K)
+    # expiries without repeating every customer K times (``timing.pair_schedule``'s 6M copies).
+    send2, expires = schedule(
+        next_visit=next_visit[:, None],
+        churn=cust["churn_probability"][:, None],
+        validity_days=table["validity_days"].to_numpy(dtype=np.int64)[None, :],
         urgent_churn=config.urgent_churn,
         urgent_validity_days=config.urgent_validity_days,
         lead_days=config.lead_days,
     )
-    window = expires - send[:, None] + 1
+    send = send2[:, 0]
+    # offsets and windows are days within one week: int8 keeps two (n, K) arrays at 1/8 size
+    expires = expires.astype(np.int8)
+    window = (expires - send2.astype(np.int8) + 1).astype(np.int8)
     resp = inp.resp
     if config.window_adjustment:
         resp = redeem_probability(
@@ -175,6 +180,8 @@ def value_pairs(
         inp, horizon_weeks=horizon_weeks, config=config
     )
     cust, pair_ok = inp.cust, inp.pair_ok
+    # (n, K) float64 arrays dominate the memory at chain scale: each one below is built once and
+    # then updated in place (1M x 6 = 48 MB each, 10M x 6 = 480 MB).
     margin = model_margin(
         churn=cust["churn_probability"],
         visits=cust["expected_visits"],
@@ -193,15 +200,19 @@ def value_pairs(
         prior_strength=config.uplift_prior_strength,
     )
     unit_cost = inp.table["cost_when_redeemed"].to_numpy(dtype=np.float64)
+    cost = np.nan_to_num(resp)
+    cost *= unit_cost[None, :]
     # A points bonus is credited when issued: its cost is certain, not conditional on a visit.
-    charge = np.where(
-        inp.table["charged_on_issue"].to_numpy(dtype=bool)[None, :], 1.0, np.nan_to_num(resp)
-    )
-    cost = np.where(pair_ok, charge * unit_cost, 0.0)
-    value = np.where(pair_ok, margin - cost, np.nan)
-    del margin
+    on_issue = inp.table["charged_on_issue"].to_numpy(dtype=bool)
+    cost[:, on_issue] = unit_cost[on_issue][None, :]
+    ineligible = ~pair_ok
+    cost[ineligible] = 0.0
+    value = margin  # margin is not used again: the value is computed in its array
+    value -= cost
+    value[ineligible] = np.nan
+    del margin, ineligible
     core = build_core(
-        np.where(pair_ok, value, -np.inf),
+        value,
         cost,
         pair_ok,
         inp.treatable,
@@ -268,10 +279,12 @@ def build_decisions(
     chosen_value, chosen_cost, chosen_resp = (
         _chosen(matrix, rows, choice) for matrix in (val.value, val.cost, val.resp)
     )
-    est_table = val.estimators["estimator"].to_numpy(dtype=object)
-    est_table = est_table.reshape(len(segments), len(types))
-    estimator = np.full(n, "", dtype=object)
-    estimator[rows] = est_table[seg[rows], choice[rows]]
+    # the estimator per (segment, type) as category codes: no per-customer Python strings
+    est_codes, est_names = pd.factorize(
+        np.r_[np.array([""], dtype=object), val.estimators["estimator"].to_numpy(dtype=object)]
+    )
+    estimator_codes = np.zeros(n, dtype=np.int64)
+    estimator_codes[rows] = est_codes[1 + seg[rows] * len(types) + choice[rows]]
     start = np.datetime64(week_start, "D")
     send_on = np.full(n, np.datetime64("NaT"), dtype="datetime64[s]")
     expires_on = send_on.copy()
@@ -294,14 +307,25 @@ def build_decisions(
             "expected_value": chosen_value,
             "expected_cost": chosen_cost,
             "response_probability": chosen_resp,
-            "estimator": pd.Categorical(estimator),
+            "estimator": pd.Categorical.from_codes(
+                estimator_codes, categories=list(est_names)
+            ).remove_unused_categories(),
             "send_on": send_on,
             "expires_on": expires_on,
         }
     )
     if with_reasons:
         decisions["reason"] = pd.array(
-            _reasons(inp, val, choice, choice_core, constraints, chosen_value, estimator, config),
+            _reasons(
+                inp,
+                val,
+                choice,
+                choice_core,
+                constraints,
+                chosen_value,
+                np.asarray(est_names, dtype=object)[estimator_codes],
+                config,
+            ),
             dtype="str",
         )
     else:

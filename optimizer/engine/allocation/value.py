@@ -92,7 +92,8 @@ def apply_uplift(
     """Shrink the model margin towards observed control-group uplift (module docstring).
 
     Args:
-        margin: float64 (n, K) model incremental margin (NaN = ineligible); modified copy returned.
+        margin: float64 (n, K) model incremental margin (NaN = ineligible); a modified copy is
+            returned when ``uplift`` has rows, else ``margin`` itself.
         segment_codes: int per customer indexing ``segments``.
         segments, types: the segment names and bonus type codes (column order of ``margin``).
         uplift: optional frame, one row per (segment, bonus_type): ``segment`` (str),
@@ -109,7 +110,8 @@ def apply_uplift(
     Raises:
         EngineInputError: a required uplift column is missing or counts are negative.
     """
-    out = margin.copy()
+    # without evidence the margin is returned as is: no (n, K) copy at chain scale
+    out = margin.copy() if uplift is not None and len(uplift) else margin
     n_seg, n_types = len(segments), len(types)
     sums = np.zeros((n_seg, n_types))
     counts = np.zeros((n_seg, n_types))
