@@ -145,7 +145,8 @@ def _decompose(
         f"{dual.active_rows} rows in the master, {facts['free_customers']} customers in the "
         f"residual MILP ({facts.get('residual_status', 'empty')}))"
     )
-    return pick, dual.bound, dual.bound, method, not dual.converged
+    bound = min(dual.bound, facts.get("bound", np.inf))
+    return pick, dual.bound, bound, method, not dual.converged
 
 
 def _milp(

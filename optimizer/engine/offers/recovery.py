@@ -61,7 +61,8 @@ def recover(
     gap_abs: float,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """A feasible choice (bool per option of ``frame``) near the multipliers ``y``, and facts
-    (free customers, residual pairs, residual solver status).
+    (free customers, residual pairs, residual solver status, and ``bound``: the residual
+    MILP's proven bound when it covered every customer).
 
     The residual MILP stops at the absolute gap ``gap_abs`` (a share of the whole problem's
     bound: its own relative gap is irrelevant) or at ``time_limit``: on product budgets of a
@@ -91,5 +92,8 @@ def recover(
         )
         pick[residual[answer.pick]] = True
         facts["residual_status"] = answer.facts.get("status")
+        if free_count == layout.customers:
+            # Nobody fixed: the residual MILP is the whole problem, its bound holds for it.
+            facts["bound"] = answer.bound
         facts["residual_incumbent"] = answer.facts.get("incumbent", "solver")
     return greedy_fill(frame, rows, max_offers, start=pick), facts
