@@ -65,6 +65,11 @@ class _Master:
 
     def __post_init__(self) -> None:
         self.highs.setOptionValue("output_flag", False)
+        # Simplex keeps its basis when columns are added (dual simplex, HiGHS's default, took
+        # 12.9 CPU s over 20 masters at 100,000 customers, primal 16.6); one thread, the
+        # machine is shared.
+        self.highs.setOptionValue("solver", "simplex")
+        self.highs.setOptionValue("threads", 1)
         self.peak = np.zeros((self.groups, len(self.rows.names)))
         for _ in range(self.groups):
             self.highs.addRow(1.0, 1.0, 0, np.zeros(0, np.int32), np.zeros(0))
