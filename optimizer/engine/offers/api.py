@@ -43,6 +43,7 @@ from optimizer.engine.allocation.types import (
     InfeasibleAllocation,
 )
 from optimizer.engine.offers.dual import column_generation
+from optimizer.engine.offers.greedy import greedy_fill
 from optimizer.engine.offers.milp import solve_milp
 from optimizer.engine.offers.recovery import recover
 from optimizer.engine.offers.rows import Rows, build_layout, build_rows
@@ -145,6 +146,11 @@ def _decompose(
         f"{dual.active_rows} rows in the master, {facts['free_customers']} customers in the "
         f"residual MILP ({facts.get('residual_status', 'empty')}))"
     )
+    if not dual.converged:
+        # Multipliers far from optimal may recover worse than the plain greedy rule: keep it.
+        fallback = greedy_fill(treat, rows, limits.max_offers)
+        if float(value[fallback].sum()) > float(value[pick].sum()) + 1e-9:
+            pick, method = fallback, method + ", greedy incumbent"
     bound = min(dual.bound, facts.get("bound", np.inf))
     return pick, dual.bound, bound, method, not dual.converged
 
