@@ -14,6 +14,7 @@ ALLOWED_THIRD_PARTY = {
     "sklearn",
     "scipy",
     "pulp",
+    "highspy",
     "threadpoolctl",
     "joblib",
     "implicit",
