@@ -1,21 +1,29 @@
-"""The offer MILP (``optimizer.engine.offers.offers_allocate``) on synthetic option frames.
+"""The offers choice (``optimizer.engine.offers.offers_allocate``) on synthetic option frames.
 
 For N customers, each with one generic bonus and ``--products`` product candidates among
-``--catalogue`` products of 20 suppliers, the retailer budget covering about a third of what all
-positive options would cost, half the suppliers with a budget and a per-product budget on the
-50 most offered products: the MILP's wall and CPU seconds, its objective, proven bound and gap,
-next to a greedy baseline measured in the same run (options by value per unit of retailer cost,
-taken while every budget and N still allow), which has no optimality guarantee.
+``--catalogue`` products of ``--suppliers`` suppliers, the retailer budget covering about a third
+of what all positive options would cost, half the suppliers with a budget and a per-product
+budget on the 50 most offered products: the decomposition (column generation + recovery) and,
+up to ``--milp-max`` customers, the direct MILP: wall and CPU seconds, peak RSS, objective,
+proven bound and gap, next to a greedy baseline measured in the same run (options by value per
+unit of retailer cost, taken while every budget and N still allow), which has no optimality
+guarantee.
 
-No database; prints the machine's load average before and after (the machine is shared).
+Peak RSS is the process's VmHWM, reset before each method (``/proc/self/clear_refs``), so it
+includes the option frame. No database; prints the load average before and after each size
+(the machine is shared: compare CPU seconds).
 
-    .venv/bin/python bench/offers_allocation.py [--customers 2000,10000] [--products 5] [--n 3]
+    .venv/bin/python bench/offers_allocation.py [--customers 10000,100000,1000000]
+        [--products 5] [--catalogue 2000] [--suppliers 50] [--n 3] [--milp-max 10000]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -27,11 +35,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from optimizer.engine.offers import OfferConstraints, offers_allocate
 
-SUPPLIERS = [f"supplier-{i:02d}" for i in range(20)]
+SUPPLIERS = [f"supplier-{i:02d}" for i in range(50)]
 
 
-def options(customers: int, products: int, catalogue: int, seed: int) -> pd.DataFrame:
+def options(
+    customers: int, products: int, catalogue: int, seed: int, suppliers: int = 50
+) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
+    names = np.array(SUPPLIERS[:suppliers])
     ids = np.arange(1, customers + 1, dtype=np.int64)
     generic = pd.DataFrame(
         {
@@ -45,9 +56,21 @@ def options(customers: int, products: int, catalogue: int, seed: int) -> pd.Data
             "supplier_cost": 0.0,
         }
     )
-    picks = np.concatenate(
-        [rng.choice(catalogue, size=products, replace=False) for _ in range(customers)]
-    )
+    # Distinct products per customer: the first ``products`` of a random permutation (argsort
+    # of uniform keys), vectorised for a million customers.
+    keys = rng.random((customers, catalogue), dtype=np.float32) if catalogue <= 4096 else None
+    if keys is None:
+        picks = np.concatenate(
+            [rng.choice(catalogue, size=products, replace=False) for _ in range(customers)]
+        )
+    else:
+        picks = np.concatenate(
+            [
+                np.argpartition(keys[i : i + 50_000], products, axis=1)[:, :products].ravel()
+                for i in range(0, customers, 50_000)
+            ]
+        )
+        del keys
     share = rng.choice([0.0, 0.5], size=picks.size)
     discount = rng.uniform(0.2, 2.0, picks.size)
     product = pd.DataFrame(
@@ -56,7 +79,7 @@ def options(customers: int, products: int, catalogue: int, seed: int) -> pd.Data
             "option": "offer20",
             "product_id": pd.array(picks + 1, dtype="Int64"),
             "kind": "product",
-            "supplier": [SUPPLIERS[p % len(SUPPLIERS)] for p in picks],
+            "supplier": names[picks % names.size],
             "value": rng.normal(0.4, 0.6, picks.size),
             "retailer_cost": discount * (1 - share),
             "supplier_cost": discount * share,
@@ -68,7 +91,7 @@ def options(customers: int, products: int, catalogue: int, seed: int) -> pd.Data
     return frame
 
 
-def limits(frame: pd.DataFrame, n: int) -> OfferConstraints:
+def limits(frame: pd.DataFrame, n: int, suppliers: int = 50) -> OfferConstraints:
     positive = frame.loc[frame["value"] > 0]
     top = positive.loc[positive["kind"] == "product", "product_id"].value_counts().index[:50]
     supplier_cost = positive.groupby("supplier")["supplier_cost"].sum()
@@ -76,7 +99,7 @@ def limits(frame: pd.DataFrame, n: int) -> OfferConstraints:
         max_offers=n,
         budget=float(positive["retailer_cost"].sum()) / 3,
         product_budgets={int(p): 3.0 for p in top},
-        supplier_budgets={s: float(supplier_cost[s]) / 4 for s in SUPPLIERS[::2]},
+        supplier_budgets={s: float(supplier_cost[s]) / 4 for s in SUPPLIERS[:suppliers:2]},
     )
 
 
@@ -114,38 +137,71 @@ def greedy(frame: pd.DataFrame, lim: OfferConstraints) -> float:
 
 
 def timed(call):
+    """Result, wall s, CPU s and peak RSS (MB) of ``call()``."""
+    reset_peak()
     wall, cpu = time.perf_counter(), time.process_time()
     out = call()
-    return out, time.perf_counter() - wall, time.process_time() - cpu
+    return out, time.perf_counter() - wall, time.process_time() - cpu, peak_mb()
+
+
+def reset_peak() -> None:
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def peak_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def row(customers, pairs, name, result, wall, cpu, rss, base):
+    value = result if isinstance(result, float) else result.objective
+    bound = "" if isinstance(result, float) else f"{result.bound:,.2f}"
+    gap = "" if isinstance(result, float) else f"{result.gap:.2e}"
+    status = "" if isinstance(result, float) else result.status
+    print(
+        f"{customers:>9,} {pairs:>9,} {name:<13} {value:>14,.2f} {bound:>14} {gap:>9} "
+        f"{status:<19} {wall:>8.1f} {cpu:>8.1f} {rss:>8.0f} {value / base:>8.4f}",
+        flush=True,
+    )
+    if not isinstance(result, float):
+        print(f"    {result.method}", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--customers", default="2000,10000")
+    parser.add_argument("--customers", default="10000,100000,1000000")
     parser.add_argument("--products", type=int, default=5)
     parser.add_argument("--catalogue", type=int, default=2000)
+    parser.add_argument("--suppliers", type=int, default=50)
     parser.add_argument("--n", type=int, default=3)
-    parser.add_argument("--time-limit", type=float, default=300.0)
+    parser.add_argument("--milp-max", type=int, default=10_000)
+    parser.add_argument("--time-limit", type=float, default=120.0)
     args = parser.parse_args()
-    print(f"load average before: {os.getloadavg()}")
     print(
-        "customers  pairs   | greedy value  wall s  cpu s | MILP value  bound      gap       "
-        "status               wall s  cpu s | MILP / greedy"
+        "customers     pairs method         value          bound          gap       "
+        "status              wall s    CPU s  peak MB  / greedy"
     )
     for customers in (int(c) for c in args.customers.split(",")):
-        frame = options(customers, args.products, args.catalogue, seed=customers)
-        lim = limits(frame, args.n)
-        base, base_wall, base_cpu = timed(lambda: greedy(frame, lim))  # noqa: B023
-        result, wall, cpu = timed(
-            lambda: offers_allocate(frame, lim, random_state=0, time_limit=args.time_limit)  # noqa: B023
+        print(f"load average before: {os.getloadavg()}", flush=True)
+        one_size(customers, args)
+        print(f"load average after: {os.getloadavg()}", flush=True)
+
+
+def one_size(customers: int, args: argparse.Namespace) -> None:
+    frame = options(customers, args.products, args.catalogue, customers, args.suppliers)
+    lim = limits(frame, args.n, args.suppliers)
+    base, *figures = timed(functools.partial(greedy, frame, lim))
+    row(customers, len(frame), "greedy", base, *figures, base)
+    methods = ["decomposition"] + (["milp"] if customers <= args.milp_max else [])
+    for method in methods:
+        call = functools.partial(
+            offers_allocate, frame, lim, random_state=0, time_limit=args.time_limit, method=method
         )
-        print(
-            f"{customers:>9}  {len(frame):>7} | "
-            f"{base:>12.2f}  {base_wall:>6.2f}  {base_cpu:>5.2f} | "
-            f"{result.objective:>10.2f}  {result.bound:>9.2f}  {result.gap:>8.2e}  "
-            f"{result.status:<19}  {wall:>6.2f}  {cpu:>5.2f} | {result.objective / base:>6.3f}"
-        )
-    print(f"load average after: {os.getloadavg()}")
+        result, *figures = timed(call)
+        row(customers, len(frame), method, result, *figures, base)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 The recommender's candidates (``optimizer.selectors.offer_candidates``) are priced with the
 active ``product_offer`` bonus types, put beside each treated member's generic bonus, and handed
-to the pure MILP :func:`optimizer.engine.offers.offers_allocate`; the chosen offers are written as
+to the pure engine :func:`optimizer.engine.offers.offers_allocate` (the direct MILP on small
+campaigns, the decomposition with a proven gap at chain scale); the chosen offers are written as
 :class:`~campaigns.models.CampaignOffer` rows in one transaction, with the solver report, the
 top products and the funding per supplier on the campaign. Issuing the campaign later turns
 the treated members' offers into bonuses (``campaigns.services.offers``).
@@ -295,6 +296,7 @@ def campaign_offers_allocate(
     max_offers: int = 3,
     candidates: pd.DataFrame | None = None,
     time_limit: float = 60.0,
+    method: str = "auto",
 ) -> OffersOutcome:
     """Choose up to ``max_offers`` offers per customer of a proposed campaign and write them.
 
@@ -305,6 +307,8 @@ def campaign_offers_allocate(
         candidates: the recommender's frame (``offer_candidates`` columns); default: the
             retailer's latest successful recommendation run.
         time_limit: solver wall-time limit, seconds.
+        method: the engine's method ("auto": the direct MILP up to
+            :data:`optimizer.engine.offers.AUTO_MILP_MAX_PAIRS` pairs, the decomposition above).
 
     Raises:
         TransitionNotAllowed: the campaign is no longer proposed.
@@ -347,6 +351,7 @@ def campaign_offers_allocate(
             treated=treated,
             random_state=campaign.pk,
             time_limit=time_limit,
+            method=method,
         )
     except InfeasibleAllocation as err:
         raise OffersUnavailable(str(err)) from err

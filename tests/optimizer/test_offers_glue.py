@@ -68,6 +68,23 @@ def test_offers_allocate_chooses_within_budget_supplier_budget_and_n(retailer):
     assert AuditEntry.objects.filter(action="offers_allocate").count() == 1
 
 
+def test_offers_allocate_by_decomposition_writes_the_same_offers(retailer):
+    world = offer_world(retailer)
+    c1, _, _, c4 = world.customers
+    outcome = _allocate(world, max_offers=2, method="decomposition")
+    treated = CampaignOffer.objects.filter(campaign=world.campaign, member__is_control=False)
+    assert {(o.customer_id, o.product_id) for o in treated} == {
+        (c1.pk, world.milk.pk),
+        (c4.pk, world.tea.pk),
+    }
+    assert outcome.dropped_generic == 1
+    world.campaign.refresh_from_db()
+    report = world.campaign.solver["offers"]
+    assert report["method"].startswith("decomposition")
+    assert report["objective"] == pytest.approx(3.426)
+    assert report["bound"] >= report["objective"] - 1e-6
+
+
 def test_offers_allocate_again_gives_back_the_dropped_generic_first(retailer):
     world = offer_world(retailer)
     _allocate(world, max_offers=2)

@@ -136,11 +136,12 @@ def test_offers_allocate_names_the_bad_row():
 
 def test_greedy_fallback_is_feasible_and_never_beats_the_milp():
     """The incumbent kept when the time limit stops the MILP early (``_greedy``)."""
-    from optimizer.engine.offers import _greedy
+    from optimizer.engine.offers.greedy import greedy_fill
+    from optimizer.engine.offers.rows import build_rows
 
     limits = OfferConstraints(max_offers=2, budget=3.0, supplier_budgets={"acme": 1.0})
     frame = BASE.assign(required=False)
-    pick = _greedy(frame, limits)
+    pick = greedy_fill(frame, build_rows(frame, limits), limits.max_offers)
     chosen = frame.loc[pick]
     assert chosen["retailer_cost"].sum() <= 3.0
     assert chosen.loc[chosen["supplier"] == "acme", "supplier_cost"].sum() <= 1.0

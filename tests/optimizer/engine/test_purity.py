@@ -14,10 +14,10 @@ ALLOWED_THIRD_PARTY = {
     "sklearn",
     "scipy",
     "pulp",
+    "highspy",
     "threadpoolctl",
     "joblib",
     "implicit",
-    "highspy",
 }
 
 
