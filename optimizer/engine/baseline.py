@@ -207,7 +207,12 @@ def gamma_gamma_expected_value(
 
 
 def fit_baseline(
-    features: pd.DataFrame, *, sample_size: int, min_customers: int, random_state: int
+    features: pd.DataFrame,
+    *,
+    sample_size: int,
+    min_customers: int,
+    random_state: int,
+    with_pareto: bool = True,
 ) -> Baseline:
     """Fit BG/NBD, Pareto/NBD and Gamma-Gamma on customers with at least one visit.
 
@@ -217,9 +222,12 @@ def fit_baseline(
         sample_size: fit on a random sample of at most this many purchasing customers.
         min_customers: fewer purchasing customers than this: no BG/NBD nor Pareto/NBD.
         random_state: seed of the sample.
+        with_pareto: also fit Pareto/NBD (``False`` where only BG/NBD and Gamma-Gamma are
+            used, e.g. the models' BTYD features: its likelihood costs two hypergeometric
+            functions per customer and evaluation, most of a fit's CPU).
 
     Returns:
-        The :class:`Baseline`; parts that could not be fitted are ``None``.
+        The :class:`Baseline`; parts that could not be fitted (or not asked for) are ``None``.
     """
     visits = features["frequency"].to_numpy()
     buyers = np.flatnonzero(visits > 0)
@@ -232,7 +240,11 @@ def fit_baseline(
         return Baseline(None, None, fallback_value)
     x, t_x, big_t = rfm_summary(features.iloc[buyers])
     bgnbd = fit_bgnbd(x, t_x, big_t) if np.any(x > 0) else None
-    pareto = fit_pareto(x, t_x, big_t, sample_size=PARETO_SAMPLE, random_state=random_state)
+    pareto = (
+        fit_pareto(x, t_x, big_t, sample_size=PARETO_SAMPLE, random_state=random_state)
+        if with_pareto
+        else None
+    )
     gamma_gamma = fit_gamma_gamma(visits[buyers].astype(np.float64), spend[buyers])
     return Baseline(bgnbd, gamma_gamma, fallback_value, pareto)
 
@@ -257,13 +269,14 @@ def pareto_predict(
         return None
     x, t_x, big_t = rfm_summary(features)
     value = _visit_value(baseline, features)
-    visits = pareto_expected_purchases(params, x, t_x, big_t, float(horizon_weeks))
-    year = pareto_expected_purchases(params, x, t_x, big_t, float(clv_weeks))
+    alive = pareto_p_alive(params, x, t_x, big_t)  # once: each costs a hypergeometric pair
+    visits = pareto_expected_purchases(params, x, t_x, big_t, float(horizon_weeks), alive)
+    year = pareto_expected_purchases(params, x, t_x, big_t, float(clv_weeks), alive)
     return pd.DataFrame(
         {
-            "p_alive": pareto_p_alive(params, x, t_x, big_t),
+            "p_alive": alive,
             "churn_probability": pareto_prob_no_purchase(
-                params, x, t_x, big_t, float(horizon_weeks)
+                params, x, t_x, big_t, float(horizon_weeks), alive
             ),
             "expected_visits": visits,
             "expected_spend": visits * value,

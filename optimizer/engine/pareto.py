@@ -141,9 +141,15 @@ def pareto_p_alive(
 
 
 def pareto_expected_purchases(
-    params: ParetoNBDParams, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray, t: float
+    params: ParetoNBDParams,
+    x: np.ndarray,
+    t_x: np.ndarray,
+    big_t: np.ndarray,
+    t: float,
+    p_alive: np.ndarray | None = None,
 ) -> np.ndarray:
-    """E[purchases in (T, T + t] | x, t_x, T]; ``t`` in weeks."""
+    """E[purchases in (T, T + t] | x, t_x, T]; ``t`` in weeks. ``p_alive``: the customers'
+    :func:`pareto_p_alive` when the caller has it already (it is the costly part)."""
     r, alpha, s, beta = params.r, params.alpha, params.s, params.beta
     k = r + np.asarray(x, dtype=np.float64)
     a_t, b_t = alpha + big_t, beta + big_t
@@ -152,14 +158,21 @@ def pareto_expected_purchases(
         per_alive = k * b_t / a_t * log_ratio
     else:
         per_alive = k * b_t / (a_t * (s - 1.0)) * -np.expm1(-(s - 1.0) * log_ratio)
-    out = per_alive * pareto_p_alive(params, x, t_x, big_t)
+    alive = pareto_p_alive(params, x, t_x, big_t) if p_alive is None else p_alive
+    out = per_alive * alive
     return np.asarray(np.maximum(np.nan_to_num(out, nan=0.0, posinf=0.0), 0.0))
 
 
 def pareto_prob_no_purchase(
-    params: ParetoNBDParams, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray, t: float
+    params: ParetoNBDParams,
+    x: np.ndarray,
+    t_x: np.ndarray,
+    big_t: np.ndarray,
+    t: float,
+    p_alive: np.ndarray | None = None,
 ) -> np.ndarray:
-    """P(no purchase in (T, T + t] | x, t_x, T) = P(dead) + P(alive) P(none | alive)."""
+    """P(no purchase in (T, T + t] | x, t_x, T) = P(dead) + P(alive) P(none | alive);
+    ``p_alive`` as in :func:`pareto_expected_purchases`."""
     r, alpha, s, beta = params.r, params.alpha, params.s, params.beta
     k = r + np.asarray(x, dtype=np.float64)
     big_t = np.asarray(big_t, dtype=np.float64)
@@ -173,6 +186,6 @@ def pareto_prob_no_purchase(
             + log_death_integral(k, s, alpha, beta, big_t, big_t + t)
         )
         none_if_alive = np.clip(np.exp(np.logaddexp(survive, die_first)), 0.0, 1.0)
-    alive = pareto_p_alive(params, x, t_x, big_t)
+    alive = pareto_p_alive(params, x, t_x, big_t) if p_alive is None else p_alive
     out = (1.0 - alive) + alive * np.nan_to_num(none_if_alive, nan=1.0)
     return np.asarray(np.clip(out, 0.0, 1.0))

@@ -119,3 +119,12 @@ def test_baseline_fits_pareto_next_to_bgnbd_and_predicts_from_features() -> None
     assert np.all(np.isfinite(scores.to_numpy()))
     assert np.all((scores["churn_probability"] >= 0) & (scores["churn_probability"] <= 1))
     assert np.all(scores["clv"] >= scores["expected_spend"])
+    # P(alive) is computed once and shared: the same figures as each function on its own.
+    params, sx, stx, sbt = baseline.pareto, x.astype(float), t_x, big_t
+    np.testing.assert_allclose(scores["p_alive"], pareto_p_alive(params, sx, stx, sbt))
+    np.testing.assert_allclose(
+        scores["expected_visits"], pareto_expected_purchases(params, sx, stx, sbt, 12.0)
+    )
+    np.testing.assert_allclose(
+        scores["churn_probability"], pareto_prob_no_purchase(params, sx, stx, sbt, 12.0)
+    )
