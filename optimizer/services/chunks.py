@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Avg, Count, F
+from django.db.models import Avg, Count
 from django.utils import timezone
 
 from optimizer import frames
@@ -24,10 +24,15 @@ from optimizer.engine.features import compute_features
 from optimizer.engine.scoring import PROFILE_COLUMNS, score_customers
 from optimizer.models import CustomerScore, ScoringChunk, ScoringRun
 from optimizer.services.artifacts import scoring_artifact_load
-from optimizer.services.common import FIT_PROGRESS, Progress, StageTimer
+from optimizer.services.chunk_runs import (
+    chunk_claim,
+    chunk_complete,
+    chunk_execute,
+    chunk_timings_sum,
+)
+from optimizer.services.common import Progress, StageTimer
 from optimizer.services.runs import SCORING
-from retailers.lifecycle import run_finish, run_step, state_claim
-from retailers.models import RunStatus
+from retailers.lifecycle import run_finish
 
 logger = logging.getLogger(__name__)
 
@@ -35,36 +40,6 @@ logger = logging.getLogger(__name__)
 CHUNK_STAGES: tuple[str, ...] = ("read", "features", "score", "write")
 #: Means shown per segment: the engine's profile columns, all of them CustomerScore fields.
 PROFILE_FIELDS: tuple[str, ...] = PROFILE_COLUMNS
-
-
-class _Stale(Exception):
-    """The run failed or moved to another attempt while this chunk was working."""
-
-
-def _claim(run_id: int, attempt: int, index: int) -> tuple[ScoringChunk | None, str]:
-    """Lock the chunk and mark it running if this worker should score it.
-
-    Returns ``(chunk, "")`` to go ahead, else ``(None, why)``: ``"stale"`` (the run finished,
-    failed or restarted), ``"succeeded"`` (already done: a re-delivered task) or ``"running"``
-    (another worker has it and is still beating).
-    """
-
-    def stale(chunk: ScoringChunk) -> str:
-        run = chunk.run
-        return "stale" if run.attempt != attempt or run.status != RunStatus.RUNNING else ""
-
-    with transaction.atomic():
-        chunk, why = state_claim(
-            ScoringChunk.objects.select_related(
-                "run", "run__retailer", "run__model_version"
-            ).filter(run_id=run_id, index=index),
-            guard=stale,
-        )
-        if why:
-            return None, "stale" if why in ("missing", RunStatus.FAILED) else why
-        chunk.save(update_fields=["status", "started_at", "heartbeat_at", "finished_at"])
-        ScoringRun.objects.filter(pk=run_id).update(heartbeat_at=chunk.started_at)
-    return chunk, ""
 
 
 def scoring_chunk_execute(
@@ -76,26 +51,22 @@ def scoring_chunk_execute(
     error and its partial scores dropped; as abandoned when the worker was stopped), or why
     nothing was done (``"stale"``, ``"running"``, ``"succeeded"`` for a chunk already scored).
     """
-    chunk, why = _claim(run_id, attempt, index)
+    chunk, why = chunk_claim(
+        ScoringChunk.objects.select_related("run", "run__retailer", "run__model_version").filter(
+            run_id=run_id, index=index
+        ),
+        attempt,
+    )
     if chunk is None:
         return why
-    outcome = "succeeded"
-
-    def score(run: ScoringRun) -> None:
-        nonlocal outcome
-        try:
-            _score_chunk(chunk, attempt, progress)
-        except _Stale:
-            outcome = "stale"
 
     def describe(exc: Exception) -> tuple[str, dict[str, Any]]:
         total = chunk.run.chunks_total
         return f"chunk {index + 1} of {total}: {type(exc).__name__}: {exc}", {}
 
-    if not run_step(SCORING, chunk.run, score, describe=describe, beat=(chunk,)):
-        ScoringChunk.objects.filter(pk=chunk.pk).update(status=RunStatus.FAILED)
-        return "failed"
-    return outcome
+    return chunk_execute(
+        SCORING, chunk, lambda: _score_chunk(chunk, attempt, progress), describe=describe
+    )
 
 
 def _score_chunk(chunk: ScoringChunk, attempt: int, progress: Progress | None) -> None:
@@ -132,26 +103,14 @@ def _score_chunk(chunk: ScoringChunk, attempt: int, progress: Progress | None) -
             retailer_id=run.retailer_id, run_id=run.pk, scores=scores, codes=run.bonus_types
         )
         _check_deferred_constraints()
-        locked = ScoringRun.objects.select_for_update(no_key=True).get(pk=run.pk)
-        if locked.attempt != attempt or locked.status != RunStatus.RUNNING:
-            raise _Stale  # rolls this chunk's rows back
-        now = timezone.now()
-        chunk.status, chunk.finished_at = RunStatus.SUCCEEDED, now
-        chunk.timings = {**timer.seconds, "write": round(time.perf_counter() - write_started, 3)}
-        chunk.save(update_fields=["status", "finished_at", "timings"])
-        ScoringRun.objects.filter(pk=run.pk).update(
-            chunks_done=F("chunks_done") + 1,
-            customers_scored=F("customers_scored") + written,
-            heartbeat_at=now,
+        locked = chunk_complete(
+            chunk,
+            attempt,
+            timings={**timer.seconds, "write": round(time.perf_counter() - write_started, 3)},
+            counters={"customers_scored": written},
+            finalise=_finalise,
+            verb="scored",
         )
-        locked.refresh_from_db(fields=["chunks_done", "chunks_total", "customers_scored"])
-        if locked.chunks_done >= locked.chunks_total:
-            _finalise(locked)
-        else:
-            share = locked.chunks_done / max(locked.chunks_total, 1)
-            locked.progress = min(99, FIT_PROGRESS + int((100 - FIT_PROGRESS) * share))
-            locked.stage = f"scored {locked.chunks_done} of {locked.chunks_total} chunks"
-            locked.save(update_fields=["progress", "stage"])
     if progress is not None:
         progress(locked.progress, locked.stage)
 
@@ -193,12 +152,8 @@ def segment_profile_of(run: ScoringRun) -> list[dict[str, Any]]:
 def _finalise(run: ScoringRun) -> None:
     """Close a run whose chunks are all scored (called under its row lock)."""
     started = timezone.now()
-    timings: dict[str, float] = dict(run.timings)
-    for stage in CHUNK_STAGES:
-        timings[stage] = 0.0
-    for chunk_timings in ScoringChunk.objects.filter(run=run).values_list("timings", flat=True):
-        for stage in CHUNK_STAGES:
-            timings[stage] = round(timings[stage] + float(chunk_timings.get(stage, 0.0)), 3)
+    chunks = ScoringChunk.objects.filter(run=run).values_list("timings", flat=True)
+    timings: dict[str, float] = {**run.timings, **chunk_timings_sum(chunks, CHUNK_STAGES)}
     run.segment_profile = segment_profile_of(run)
     now = timezone.now()
     timings["finalise"] = round((now - started).total_seconds(), 3)

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 import joblib
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from optimizer.engine.recommend.champion import calibration_points
@@ -47,6 +46,12 @@ from optimizer.selectors import (
     scoring_run_latest_succeeded,
 )
 from optimizer.services.artifacts import artifact_path
+from optimizer.services.chunk_runs import (
+    chunk_claim,
+    chunk_complete,
+    chunk_execute,
+    chunk_timings_sum,
+)
 from optimizer.services.common import Progress, StageTimer, chunk_customers, json_ready
 from optimizer.services.recommend_champion import day_number, recommendation_choose
 from retailers.lifecycle import (
@@ -56,8 +61,6 @@ from retailers.lifecycle import (
     run_execute,
     run_finish,
     run_stage,
-    run_step,
-    state_claim,
     task_enqueue,
 )
 from retailers.models import Retailer, RunStatus
@@ -268,10 +271,6 @@ def _load(relative: str, sha256: str) -> Recommender:
     return model
 
 
-class _Stale(Exception):
-    """The run failed or moved to another attempt while this chunk was working."""
-
-
 def recommendation_chunk_execute(
     *, run_id: int, attempt: int, index: int, progress: Progress | None = None
 ) -> str:
@@ -280,34 +279,15 @@ def recommendation_chunk_execute(
     Returns ``"succeeded"``, ``"failed"`` (the run is failed with the error) or why nothing
     was done (``"stale"``, ``"running"``, ``"succeeded"`` for a chunk already done).
     """
-
-    def stale(chunk: RecommendationChunk) -> str:
-        run = chunk.run
-        return "stale" if run.attempt != attempt or run.status != RunStatus.RUNNING else ""
-
-    with transaction.atomic():
-        chunk, why = state_claim(
-            RecommendationChunk.objects.select_related("run", "run__retailer").filter(
-                run_id=run_id, index=index
-            ),
-            guard=stale,
-        )
-        if why:
-            return "stale" if why in ("missing", RunStatus.FAILED) else why
-        chunk.save(update_fields=["status", "started_at", "heartbeat_at", "finished_at"])
-    outcome = "succeeded"
-
-    def work(run: RecommendationRun) -> None:
-        nonlocal outcome
-        try:
-            _recommend_chunk(chunk, attempt, progress)
-        except _Stale:
-            outcome = "stale"
-
-    if not run_step(RECOMMENDATION, chunk.run, work, beat=(chunk,)):
-        RecommendationChunk.objects.filter(pk=chunk.pk).update(status=RunStatus.FAILED)
-        return "failed"
-    return outcome
+    chunk, why = chunk_claim(
+        RecommendationChunk.objects.select_related("run", "run__retailer").filter(
+            run_id=run_id, index=index
+        ),
+        attempt,
+    )
+    if chunk is None:
+        return why
+    return chunk_execute(RECOMMENDATION, chunk, lambda: _recommend_chunk(chunk, attempt, progress))
 
 
 def _recommend_chunk(chunk: RecommendationChunk, attempt: int, progress: Progress | None) -> None:
@@ -335,42 +315,22 @@ def _recommend_chunk(chunk: RecommendationChunk, attempt: int, progress: Progres
         written = offer_candidates_write(
             retailer_id=run.retailer_id, run_id=run.pk, candidates=candidates
         )
-        locked = RecommendationRun.objects.select_for_update(no_key=True).get(pk=run.pk)
-        if locked.attempt != attempt or locked.status != RunStatus.RUNNING:
-            raise _Stale
-        now = timezone.now()
-        chunk.status, chunk.finished_at = RunStatus.SUCCEEDED, now
-        chunk.timings = {**timer.seconds, "write": round(time.perf_counter() - started, 3)}
-        chunk.save(update_fields=["status", "finished_at", "timings"])
-        RecommendationRun.objects.filter(pk=run.pk).update(
-            chunks_done=F("chunks_done") + 1,
-            customers_done=F("customers_done") + len(members),
-            candidates_written=F("candidates_written") + written,
-            heartbeat_at=now,
+        locked = chunk_complete(
+            chunk,
+            attempt,
+            timings={**timer.seconds, "write": round(time.perf_counter() - started, 3)},
+            counters={"customers_done": len(members), "candidates_written": written},
+            finalise=_finalise,
+            verb="recommended",
         )
-        locked.refresh_from_db()
-        if locked.chunks_done >= locked.chunks_total:
-            _finalise(locked)
-        else:
-            share = locked.chunks_done / max(locked.chunks_total, 1)
-            locked.progress = min(99, FIT_PROGRESS + int((100 - FIT_PROGRESS) * share))
-            locked.stage = f"recommended {locked.chunks_done} of {locked.chunks_total} chunks"
-            locked.save(update_fields=["progress", "stage"])
     if progress is not None:
         progress(locked.progress, locked.stage)
 
 
 def _finalise(run: RecommendationRun) -> None:
     """Close a run whose chunks are all done (under its row lock): sum the chunk timings."""
-    timings: dict[str, float] = dict(run.timings)
-    for stage in CHUNK_STAGES:
-        timings[stage + "_chunks"] = 0.0
-    for chunk_timings in RecommendationChunk.objects.filter(run=run).values_list(
-        "timings", flat=True
-    ):
-        for stage in CHUNK_STAGES:
-            key = stage + "_chunks"
-            timings[key] = round(timings[key] + float(chunk_timings.get(stage, 0.0)), 3)
+    chunks = RecommendationChunk.objects.filter(run=run).values_list("timings", flat=True)
+    timings = {**run.timings, **chunk_timings_sum(chunks, CHUNK_STAGES, suffix="_chunks")}
     if run.started_at is not None:
         timings["total"] = round((timezone.now() - run.started_at).total_seconds(), 3)
     run.timings = timings
