@@ -94,10 +94,14 @@ class Command(BaseCommand):
         if champion:
             write(f"Served: {champion.get('served')} ({champion.get('reason')})")
         for row in holdout.get("calibration", []):
-            after = f"{row['predicted_after']:.3f}" if row.get("calibrated") else "not calibrated"
+            after = (
+                f"{row['predicted_after']:.3f} calibrated"
+                if row.get("calibrated")
+                else "not calibrated (too few offers)"
+            )
             write(
                 f"  P(buy anyway) {row['kind']:<10} {row['offers']:>7,} offers: observed "
-                f"{row['observed']:.3f}, predicted {row['predicted']:.3f} raw, {after} calibrated"
+                f"{row['observed']:.3f}, predicted {row['predicted']:.3f} raw, {after}"
             )
         write(
             "Seconds per stage: " + ", ".join(f"{s} {v:.1f}" for s, v in timings_table(run.timings))
