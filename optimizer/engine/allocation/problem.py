@@ -189,7 +189,8 @@ def response_matrix(
     if "bonus_type" in response.columns:
         _require(response, ("response_probability",), "response")
         ids = response["customer_id"].to_numpy(dtype=np.int64)
-        codes = pd.Categorical(response["bonus_type"], categories=list(types)).codes
+        # -1 for a type not in the catalogue (pd.Categorical warns about those since pandas 3)
+        codes = pd.Index(list(types)).get_indexer(response["bonus_type"])
         rows, found = locate(ids)
         codes = codes[found]
         probs = response["response_probability"].to_numpy(dtype=np.float64)[found]
