@@ -33,7 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 import pandas as pd
 from allocation_baseline import lagrangian_baseline  # bench/allocation_baseline.py
-from memory import current_rss_gb, peak_rss_gb  # bench/memory.py (bench/ is sys.path[0])
+from memory import (  # bench/memory.py (bench/ is sys.path[0])
+    current_rss_gb,
+    peak_rss_gb,
+    reset_peak,
+)
 
 from optimizer.engine.allocation import (
     AllocationConfig,
@@ -47,16 +51,6 @@ from optimizer.engine.allocation.synthetic import make_instance
 WEEK = date(2024, 3, 4)
 #: RSS when the last engine call started (the input frames are already in memory then).
 INPUT_RSS = 0.0
-
-
-def reset_peak() -> bool:
-    """Reset the kernel's peak-RSS mark (Linux >= 4.0: write 5 to clear_refs)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as refs:
-            refs.write("5")
-    except OSError:
-        return False
-    return True
 
 
 def coupled_instance(n: int):

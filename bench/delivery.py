@@ -40,7 +40,7 @@ os.environ["DJANGO_EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBack
 
 import django  # noqa: E402
 import psycopg  # noqa: E402
-from memory import peak_rss_gb  # noqa: E402  (bench/memory.py)
+from memory import peak_rss_gb, reset_peak  # noqa: E402  (bench/memory.py)
 
 
 def ensure_database(url: str) -> None:
@@ -77,15 +77,6 @@ from loyalty_site.site.demo.purge import retailer_purge  # noqa: E402
 from retailers.models import Retailer  # noqa: E402
 
 SLUG = "bench-mail"
-
-
-def reset_peak() -> None:
-    """Reset the kernel's peak-RSS mark (Linux >= 4.0), so each phase shows its own."""
-    try:
-        with open("/proc/self/clear_refs", "w") as refs:
-            refs.write("5")
-    except OSError:
-        pass
 
 
 def phase(name: str, count: int, seconds: float, cpu: float) -> None:

@@ -26,7 +26,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
-from memory import peak_rss_gb  # bench/memory.py (bench/ is sys.path[0])
+from memory import (  # bench/memory.py (bench/ is sys.path[0])
+    current_rss_gb,
+    peak_rss_gb,
+    reset_peak,
+)
 
 from optimizer.engine.explain import explain
 from optimizer.engine.features import features_at
@@ -35,28 +39,6 @@ from optimizer.engine.scoring import fit_from_history, score_customers
 from optimizer.engine.segmentation import segment_names
 from optimizer.engine.types import ScoringConfig
 from tests.optimizer.engine.simulation import simulate
-
-
-def rss_gb() -> float:
-    """Current resident set size in GB (0 where /proc is unavailable)."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024 / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-def reset_peak() -> bool:
-    """Reset the kernel's peak-RSS mark (Linux >= 4.0: write 5 to clear_refs)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as refs:
-            refs.write("5")
-    except OSError:
-        return False
-    return True
 
 
 def main() -> None:
@@ -75,7 +57,7 @@ def main() -> None:
         f"peak {peak_rss_gb():.2f} GB"
     )
     gc.collect()
-    inputs = rss_gb()
+    inputs = current_rss_gb()
     reset = reset_peak()
     config = ScoringConfig(n_threads=args.threads)
     as_of = pop.as_of

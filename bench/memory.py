@@ -27,3 +27,14 @@ def current_rss_gb() -> float:
     except OSError:
         pass
     return 0.0
+
+
+def reset_peak() -> bool:
+    """Reset the kernel's peak-RSS mark (Linux >= 4.0: write 5 to clear_refs), so the next
+    :func:`peak_rss_gb` covers only what follows; False where that is not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+    except OSError:
+        return False
+    return True

@@ -20,7 +20,6 @@ includes the option frame. No database; prints the load average before and after
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
 import os
 import resource
@@ -32,6 +31,8 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from memory import reset_peak  # bench/memory.py (bench/ is sys.path[0])
 
 from optimizer.engine.offers import OfferConstraints, offers_allocate
 
@@ -142,11 +143,6 @@ def timed(call):
     wall, cpu = time.perf_counter(), time.process_time()
     out = call()
     return out, time.perf_counter() - wall, time.process_time() - cpu, peak_mb()
-
-
-def reset_peak() -> None:
-    with contextlib.suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5")
 
 
 def peak_mb() -> float:
