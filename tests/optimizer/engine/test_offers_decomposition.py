@@ -10,6 +10,7 @@ import pytest
 from optimizer.engine.offers import OfferConstraints, offers_allocate
 from optimizer.engine.offers.pricing import price
 from optimizer.engine.offers.rows import build_layout, build_rows
+from tests.optimizer.engine.test_offers import options
 
 SUPPLIERS = ["acme", "bolt", "cask", "dune"]
 
@@ -35,24 +36,7 @@ def random_options(customers: int, seed: int, products: int = 4, catalogue: int 
                     discount * share,
                 )
             )
-    frame = pd.DataFrame(
-        rows,
-        columns=[
-            "customer_id",
-            "option",
-            "product_id",
-            "supplier",
-            "value",
-            "retailer_cost",
-            "supplier_cost",
-        ],
-    )
-    frame["customer_id"] = frame["customer_id"].astype("int64")
-    frame["product_id"] = frame["product_id"].astype("Int64")
-    frame["kind"] = np.where(frame["product_id"].isna(), "generic", "product")
-    frame["required"] = False
-    frame["reason"] = "you often buy it"
-    return frame
+    return options(*rows)
 
 
 def tight_limits(frame: pd.DataFrame, max_offers: int = 2) -> OfferConstraints:
