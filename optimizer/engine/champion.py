@@ -38,7 +38,6 @@ import pandas as pd
 from optimizer.engine import response as response_engine
 from optimizer.engine.baseline import bgnbd_log_likelihood, rfm_summary
 from optimizer.engine.bootstrap import bootstrap_metrics
-from optimizer.engine.estimators import TYPE_COLUMN
 from optimizer.engine.metrics import classification_metrics, regression_metrics
 from optimizer.engine.pareto import pareto_log_likelihood
 from optimizer.engine.types import Baseline, History, ScoringConfig
@@ -113,44 +112,27 @@ def response_rows(
 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]] | str:
     """Response contenders on offers sent from ``split_day``, resolved before ``known_day``.
 
-    Both are trained on offers resolved before ``split_day`` (as ``response.fit_response``
-    does): this reuses ``response.py``'s row builders and prior so that both measure offers
-    alike, and keeps the labels and customers per row, which the bootstrap needs.
+    The predictions are ``response.holdout_predictions``'s, the ones the response holdout
+    metrics use: the model as served (blended with the prior), the rule, the labels and the
+    customer per row, which the bootstrap needs.
 
     Returns ``(labels, customer per row, {"model"?, "rule": probabilities})`` or why there is
     nothing to measure.
     """
-    rng = np.random.default_rng(random_state + 1)
-    train = response_engine._train_rows(history, split_day, config, columns, rng)
-    pipe, learned, _ = response_engine._fit(train, history, config, columns, random_state)
-    known, redeemed = response_engine._outcomes(history, known_day)
-    rows = response_engine._sample(
-        np.flatnonzero(known & (history.offer_sent >= split_day)), config.max_response_rows, rng
+    got = response_engine.holdout_predictions(
+        history,
+        config=config,
+        columns=columns,
+        known_day=known_day,
+        split_day=split_day,
+        random_state=random_state,
     )
-    if rows.size == 0:
-        return "no offers sent and resolved in the window"
-    step = 7 * config.response_snapshot_weeks
-    labels = redeemed[rows].astype(np.int8)
-    test = response_engine._offer_rows(history, rows, labels, known_day, step, columns)
-    # _offer_rows groups the rows by snapshot day (stable): the same order gives each customer.
-    sent = history.offer_sent[rows].astype(np.int64)
-    snapshot = known_day - step * np.ceil((known_day - sent) / step).astype(np.int64)
-    groups = history.offer_customer[rows][np.argsort(snapshot, kind="stable")]
-    rates, overall, _ = response_engine._prior_rates(history, split_day, config)
-    prior = np.empty(len(test))
-    for code in history.bonus_types:
-        m = (test[TYPE_COLUMN] == code).to_numpy()
-        prior[m] = response_engine.prior_response(
-            rates[code], overall, config.customer_prior_strength, test[m]
-        )
-    out = {"rule": prior}
-    if pipe is not None:
-        mixed = prior.copy()
-        m = test[TYPE_COLUMN].isin(learned).to_numpy()
-        if m.any():
-            mixed[m] = pipe.predict_proba(test[m])[:, 1]
-        out["model"] = mixed
-    return test["label"].to_numpy(), groups, out
+    if isinstance(got, str):
+        return got
+    out = {"rule": got.prior}
+    if got.model is not None:
+        out["model"] = got.model
+    return got.labels, got.customers, out
 
 
 def _likelihood_choice(baseline: Baseline, now: pd.DataFrame) -> tuple[str | None, str]:

@@ -32,6 +32,7 @@ without offers (everything comes from the prior and the metrics say why).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -235,6 +236,75 @@ def blend_with_prior(learned: np.ndarray, prior: np.ndarray) -> np.ndarray:
     return np.asarray(PRIOR_WEIGHT * prior + (1.0 - PRIOR_WEIGHT) * learned)
 
 
+@dataclass(frozen=True)
+class HoldoutPredictions:
+    """Every response contender's P(redeem) on the offers of one validation window.
+
+    ``test`` holds the offer rows (features, type, window columns, ``label``) grouped by snapshot
+    day; ``customers`` the customer of each row (same order, for bootstraps by customer);
+    ``prior`` the rule's probabilities; ``model`` the served model's (the classifier blended with
+    the prior exactly as :func:`predict_response` serves it, the prior on types it did not learn),
+    or ``None`` when no classifier could be trained; ``train`` the training rows and
+    ``train_status`` why the classifier was or was not trained.
+    """
+
+    test: pd.DataFrame
+    customers: np.ndarray
+    prior: np.ndarray
+    model: np.ndarray | None
+    train: pd.DataFrame | None
+    train_status: Any
+
+    @property
+    def labels(self) -> np.ndarray:
+        return np.asarray(self.test["label"].to_numpy())
+
+
+def holdout_predictions(
+    history: History,
+    *,
+    config: ScoringConfig,
+    columns: tuple[str, ...],
+    known_day: int,
+    split_day: int,
+    random_state: int,
+) -> HoldoutPredictions | str:
+    """Contenders trained on offers resolved before ``split_day``, predicted on the offers sent
+    from ``split_day`` and resolved before ``known_day``.
+
+    The one place both the response holdout metrics and the champion choice get their
+    predictions, so the page shows one figure per contender. Returns why there is nothing to
+    measure when no offer of the window is resolved.
+    """
+    rng = np.random.default_rng(random_state + 1)
+    train = _train_rows(history, split_day, config, columns, rng)
+    pipe, learned, status = _fit(train, history, config, columns, random_state)
+    known, redeemed = _outcomes(history, known_day)
+    rows = _sample(
+        np.flatnonzero(known & (history.offer_sent >= split_day)), config.max_response_rows, rng
+    )
+    if rows.size == 0:
+        return "no offers sent and resolved in the window"
+    step = 7 * config.response_snapshot_weeks
+    test = _offer_rows(history, rows, redeemed[rows].astype(np.int8), known_day, step, columns)
+    # _offer_rows groups the rows by snapshot day (stable): the same order gives each customer.
+    sent = history.offer_sent[rows].astype(np.int64)
+    snapshot = known_day - step * np.ceil((known_day - sent) / step).astype(np.int64)
+    customers = history.offer_customer[rows][np.argsort(snapshot, kind="stable")]
+    rates, overall, _ = _prior_rates(history, split_day, config)
+    prior = np.empty(len(test))
+    for code in history.bonus_types:
+        m = (test[TYPE_COLUMN] == code).to_numpy()
+        prior[m] = prior_response(rates[code], overall, config.customer_prior_strength, test[m])
+    model = None
+    if pipe is not None:
+        model = prior.copy()
+        m = test[TYPE_COLUMN].isin(learned).to_numpy()
+        if m.any():
+            model[m] = blend_with_prior(pipe.predict_proba(test[m])[:, 1], prior[m])
+    return HoldoutPredictions(test, customers, prior, model, train, status)
+
+
 def _holdout_metrics(
     history: History,
     config: ScoringConfig,
@@ -243,40 +313,31 @@ def _holdout_metrics(
     split_day: int,
     random_state: int,
 ) -> dict[str, Any]:
-    rng = np.random.default_rng(random_state + 1)
-    train = _train_rows(history, split_day, config, columns, rng)
-    pipe, learned, status = _fit(train, history, config, columns, random_state)
-    known, redeemed = _outcomes(history, as_of_day)
-    rows = _sample(
-        np.flatnonzero(known & (history.offer_sent >= split_day)), config.max_response_rows, rng
+    got = holdout_predictions(
+        history,
+        config=config,
+        columns=columns,
+        known_day=as_of_day,
+        split_day=split_day,
+        random_state=random_state,
     )
-    if rows.size == 0:
-        return {"status": "no offers sent and resolved in the holdout window", "train": status}
-    step = 7 * config.response_snapshot_weeks
-    test = _offer_rows(history, rows, redeemed[rows].astype(np.int8), as_of_day, step, columns)
-    rates, overall, _ = _prior_rates(history, split_day, config)
-    prior = np.empty(len(test))
-    for code in history.bonus_types:
-        m = (test[TYPE_COLUMN] == code).to_numpy()
-        prior[m] = prior_response(rates[code], overall, config.customer_prior_strength, test[m])
+    if isinstance(got, str):
+        # The training status is not needed to say why: there is nothing to measure.
+        return {"status": "no offers sent and resolved in the holdout window"}
+    labels = got.labels
     result: dict[str, Any] = {
-        "train": status,
-        "prior": classification_metrics(test["label"].to_numpy(), prior),
+        "train": got.train_status,
+        "prior": classification_metrics(labels, got.prior),
     }
-    if pipe is not None:
-        mixed = prior.copy()
-        m = test[TYPE_COLUMN].isin(learned).to_numpy()
-        if m.any():
-            mixed[m] = blend_with_prior(pipe.predict_proba(test[m])[:, 1], prior[m])
-        result["model"] = classification_metrics(test["label"].to_numpy(), mixed)
-    else:
-        mixed = prior
+    if got.model is not None:
+        result["model"] = classification_metrics(labels, got.model)
+    served = got.model if got.model is not None else got.prior
     # The allocation's P(redeem) on the same offers: each offer's own window and timing.
-    reference = visit_reference(train, history.bonus_types)
+    reference = visit_reference(got.train, history.bonus_types)
     result["window_adjusted"] = classification_metrics(
-        test["label"].to_numpy(), window_adjusted(test, mixed, reference)
+        labels, window_adjusted(got.test, served, reference)
     )
-    result["window_adjusted"]["before"] = "model" if pipe is not None else "prior"
+    result["window_adjusted"]["before"] = "model" if got.model is not None else "prior"
     result["visit_reference"] = reference
     return result
 

@@ -75,6 +75,18 @@ def test_report_says_why_and_gives_paired_differences(
     assert "validation" in result.metrics["windows"]
 
 
+def test_response_holdout_is_one_figure_per_contender(
+    scored: tuple[SyntheticRetailer, ScoringResult],
+) -> None:
+    """The champion table and the response holdout metrics score the same predictions: the
+    model as served (blended with the prior) and the rule, on the same offers."""
+    _, result = scored
+    champion = result.metrics["champions"]["response"]["holdout"]
+    holdout = result.metrics["holdout"]["response"]
+    assert champion["rule"]["value"] == pytest.approx(holdout["prior"]["auc"], abs=1e-4)
+    assert champion["model"]["value"] == pytest.approx(holdout["model"]["auc"], abs=1e-4)
+
+
 def test_served_scores_are_the_champions(scored: tuple[SyntheticRetailer, ScoringResult]) -> None:
     retailer, result = scored
     model = result.model
