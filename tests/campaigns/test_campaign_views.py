@@ -85,6 +85,8 @@ def test_campaign_pages_render_for_every_role(client, retailer, make_staff, prop
         "No earlier approved, issued or closed campaign",
     ):
         assert text in html, text
+    # each breakdown is headed once: the chart's caption says what it draws, not the heading again
+    assert html.count("By segment") == html.count("By bonus type") == 1
     assert page.context["segment_chart"]["data"]
     assert page.context["type_chart"]["data"]
     approver = role in (Role.APPROVER, Role.ADMIN)

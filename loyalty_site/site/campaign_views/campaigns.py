@@ -220,12 +220,20 @@ class CampaignDetailView(CampaignObjectMixin, DetailView):
             "by_segment": by_segment,
             "by_type": by_type,
             "segment_chart": figure_data(
-                campaign_breakdown_figure(by_segment, key="segment", title="By segment")
+                campaign_breakdown_figure(
+                    by_segment,
+                    key="segment",
+                    title="Treated customers and expected money per segment",
+                )
             )
             if by_segment
             else None,
             "type_chart": figure_data(
-                campaign_breakdown_figure(by_type, key="bonus_name", title="By bonus type")
+                campaign_breakdown_figure(
+                    by_type,
+                    key="bonus_name",
+                    title="Treated customers and expected money per bonus type",
+                )
             )
             if by_type
             else None,
