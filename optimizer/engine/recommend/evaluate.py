@@ -30,7 +30,7 @@ from optimizer.engine.recommend.model import (
     fit_recommender,
 )
 
-__all__ = ["LISTS", "WindowResult", "calibration", "evaluate_holdout", "ranking_metrics"]
+__all__ = ["LISTS", "WindowResult", "calibration", "evaluate_window", "ranking_metrics"]
 
 
 @dataclass(frozen=True)
@@ -85,32 +85,6 @@ def _new_hit_share(
         return 0.0
     owned = hits.merge(history[["customer_id", "product_id"]], on=["customer_id", "product_id"])
     return round(1.0 - len(owned) / len(hits), 4)
-
-
-def evaluate_holdout(
-    history: pd.DataFrame,
-    holdout: pd.DataFrame,
-    products: pd.DataFrame,
-    customers: pd.DataFrame,
-    *,
-    split_day: int,
-    excluded_categories: tuple[str, ...],
-    config: RecommendConfig,
-    max_customers: int | None = 20_000,
-    random_state: int = 0,
-) -> dict[str, Any]:
-    """The report of :func:`evaluate_window` (arguments alike)."""
-    return evaluate_window(
-        history,
-        holdout,
-        products,
-        customers,
-        split_day=split_day,
-        excluded_categories=excluded_categories,
-        config=config,
-        max_customers=max_customers,
-        random_state=random_state,
-    ).report
 
 
 def evaluate_window(

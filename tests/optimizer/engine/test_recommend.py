@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from optimizer.engine.errors import EngineInputError
-from optimizer.engine.recommend.evaluate import evaluate_holdout, ranking_metrics
+from optimizer.engine.recommend.evaluate import evaluate_window, ranking_metrics
 from optimizer.engine.recommend.model import RecommendConfig, fit_recommender, recommend
 
 AS_OF = 20_000  # days since 1970-01-01
@@ -102,7 +102,7 @@ def test_ranking_metrics_by_hand():
 
 def test_evaluate_holdout_has_three_lists_and_the_buy_again_baseline_finds_regulars():
     holdout = pd.DataFrame({"customer_id": [14, 10], "product_id": [1, 5]})
-    result = evaluate_holdout(
+    result = evaluate_window(
         HISTORY,
         holdout,
         PRODUCTS,
@@ -110,7 +110,7 @@ def test_evaluate_holdout_has_three_lists_and_the_buy_again_baseline_finds_regul
         split_day=AS_OF,
         excluded_categories=("Alcohol",),
         config=RecommendConfig(top_k=3, min_segment_customers=1),
-    )
+    ).report
     assert set(result["table"]) == {"model", "popularity", "buy_again"}
     assert result["customers"] == 2
     assert result["table"]["buy_again"]["recall"] == pytest.approx(0.5)
@@ -140,7 +140,7 @@ def test_fit_names_a_missing_column_and_refuses_history_after_the_cut_off():
 
 def test_evaluate_holdout_samples_the_evaluated_customers_but_says_how_many_bought():
     holdout = pd.DataFrame({"customer_id": [14, 10], "product_id": [1, 5]})
-    result = evaluate_holdout(
+    result = evaluate_window(
         HISTORY,
         holdout,
         PRODUCTS,
@@ -149,7 +149,7 @@ def test_evaluate_holdout_samples_the_evaluated_customers_but_says_how_many_boug
         excluded_categories=(),
         config=SMALL,
         max_customers=1,
-    )
+    ).report
     assert (result["customers"], result["holdout_buyers"]) == (1, 2)
     assert result["table"]["model"]["customers"] == 1
 
