@@ -153,7 +153,14 @@ def allocate(
     timings["inputs"] = time.perf_counter() - t0
 
     t, tick = time.perf_counter(), deadline.clock()
-    val = value_pairs(inp, constraints, horizon_weeks=horizon_weeks, uplift=uplift, config=config)
+    val = value_pairs(
+        inp,
+        constraints,
+        horizon_weeks=horizon_weeks,
+        uplift=uplift,
+        config=config,
+        keep_pairs=with_reasons,
+    )
     core = val.core
     timings["value"] = time.perf_counter() - t
     stage = deadline.clock() - tick
