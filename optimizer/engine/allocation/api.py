@@ -47,6 +47,7 @@ from optimizer.engine.allocation.stages import (
     build_decisions,
     drop_unneeded,
     read_inputs,
+    release_pairs,
     value_pairs,
 )
 from optimizer.engine.allocation.types import (
@@ -161,6 +162,8 @@ def allocate(
         config=config,
         keep_pairs=with_reasons,
     )
+    if not with_reasons:
+        inp, val = release_pairs(inp, val)
     core = val.core
     timings["value"] = time.perf_counter() - t
     stage = deadline.clock() - tick
