@@ -71,10 +71,10 @@ class Valued:
     ``resp`` is per customer, or (``resp_rows`` set, see :func:`release_pairs`) per core row.
     """
 
-    next_visit: np.ndarray
+    next_visit: np.ndarray | None
     send: np.ndarray
     expires: np.ndarray
-    window: np.ndarray
+    window: np.ndarray | None
     resp: np.ndarray
     estimators: pd.DataFrame
     cost: np.ndarray | None
@@ -188,7 +188,7 @@ def value_pairs(
     # A points bonus is credited when issued: its cost is certain, not conditional on a visit.
     on_issue = table["charged_on_issue"].to_numpy(dtype=bool)
     resp = inp.resp
-    send = np.empty(n, dtype=np.int64)
+    send = np.empty(n, dtype=np.int8)
     # offsets and windows are days within one week: int8 keeps two (n, K) arrays at 1/8 size
     expires = np.empty((n, k), dtype=np.int8)
     window = np.empty((n, k), dtype=np.int8)
@@ -260,8 +260,9 @@ def release_pairs(inp: Inputs, val: Valued) -> tuple[Inputs, Valued]:
     """Without reasons, after the value stage: let go of what only the reasons read.
 
     P(redeem) is kept for the core's rows only, as float32 (a reported probability; 7 digits),
-    and the per-customer floats other than the id are dropped: at 10M x 6 that is 0.26 GB of
-    (n, K) and 0.56 GB of per-customer arrays fewer alive during the solve. The caller must hold
+    and the per-customer floats other than the id, the next visit and the windows are dropped:
+    at 10M x 6 that is 0.32 GB of (n, K) and 0.64 GB of per-customer arrays fewer alive during
+    the solve. The caller must hold
     no other reference to ``inp`` or ``val`` for the memory to be freed.
     """
     rows = val.core.rows
@@ -269,7 +270,7 @@ def release_pairs(inp: Inputs, val: Valued) -> tuple[Inputs, Valued]:
     for a, b in _chunks(rows.shape[0]):
         resp[a:b] = val.resp[rows[a:b]]
     slim_inp = replace(inp, cust={"customer_id": inp.cust["customer_id"]}, resp=resp)
-    return slim_inp, replace(val, resp=resp, resp_rows=rows)
+    return slim_inp, replace(val, resp=resp, resp_rows=rows, next_visit=None, window=None)
 
 
 def drop_unneeded(core: Core, choice: np.ndarray) -> np.ndarray:
@@ -412,7 +413,13 @@ def _reasons(
     status[inp.control] = CONTROL
     status[allocated] = ALLOCATED
     segment_names = np.array(segments, dtype=object)[seg] if segments else np.zeros(0, object)
-    if val.value is None or val.cost is None or val.resp_rows is not None:
+    if (
+        val.value is None
+        or val.cost is None
+        or val.next_visit is None
+        or val.window is None
+        or val.resp_rows is not None
+    ):
         raise ValueError("reasons need every pair's value and cost: value_pairs(keep_pairs=True)")
     use = usage(val.core, choice_core)
     return build_reasons(
