@@ -12,7 +12,11 @@
 (b) The same family at 10,000 and 100,000 customers, solved by the engine (method "dual") and by
     the direct MILP over every pair (method "milp": PuLP + HiGHS): objectives must agree within
     0.1%; prints the time ratio.
-(c) --stretch: 10,000,000 customers (time and memory only).
+(c) --stretch: 10,000,000 customers (time and memory; target < 60 s and < 4 GB), its frames
+    compact as a chain's glue should pass them (float32 scores, categorical segment;
+    ``--loose-frames`` for the float64/str frames of the runs before 2026-12-06), with the
+    process's user/system CPU, page faults and involuntary switches (is wall time lost to the
+    run queue or to paging?), then the plain Lagrangian baseline on the same core.
 
 Run: .venv/bin/python bench/allocation.py [--skip-b] [--stretch]
 The machine has 2 cores shared with other work: the load average is printed with the figures.
@@ -37,6 +41,8 @@ from memory import (  # bench/memory.py (bench/ is sys.path[0])
     current_rss_gb,
     peak_rss_gb,
     reset_peak,
+    rusage_now,
+    rusage_since,
 )
 
 from optimizer.engine.allocation import (
@@ -130,7 +136,7 @@ def solve(
     reset_peak()
     global INPUT_RSS  # the figure the engine's own memory is measured from
     INPUT_RSS = current_rss_gb()
-    t, cpu = time.perf_counter(), time.process_time()
+    t, cpu, usage = time.perf_counter(), time.process_time(), rusage_now()
     result = allocate(
         inst.customers,
         inst.response,
@@ -146,6 +152,7 @@ def solve(
     )
     seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
     print(f"    [{n:,} {method}: wall {seconds:.2f} s, process CPU {cpu:.2f} s]")
+    print(f"    [{rusage_since(usage)}]")
     return result, seconds, gen, inst
 
 
@@ -169,6 +176,9 @@ def main() -> None:
     parser.add_argument("--skip-a", action="store_true", help="skip the 1M run")
     parser.add_argument("--skip-b", action="store_true", help="skip the MILP comparison")
     parser.add_argument("--stretch", action="store_true", help="also run 10,000,000 customers")
+    parser.add_argument(
+        "--loose-frames", action="store_true", help="(c) with float64/str input frames"
+    )
     parser.add_argument("--reasons", action="store_true", help="build reason strings in (a)")
     parser.add_argument(
         "--limits", type=float, nargs="+", default=[3.0, 15.0], help="(a3) time limits, seconds"
@@ -243,7 +253,15 @@ def main() -> None:
             )
 
     if args.stretch:
-        result, seconds, gen, inst = solve(10_000_000, "dual", time_limit=300)
+        n = 10_000_000
+        t = time.perf_counter()
+        inst = make_instance(n, seed=1, budget_per_customer=0.2, compact=not args.loose_frames)
+        gen = time.perf_counter() - t
+        print(
+            f"(c) load average before: {os.getloadavg()[0]:.1f}; frames compact: "
+            f"{not args.loose_frames}"
+        )
+        result, seconds, _, _ = solve(n, "dual", time_limit=300, inst=inst)
         print(f"(c) instance generation {gen:.1f} s")
         show("(c) 10,000,000 x 6", result, seconds)
         rss = peak_rss_gb()

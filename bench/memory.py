@@ -38,3 +38,36 @@ def reset_peak() -> bool:
     except OSError:
         return False
     return True
+
+
+def rusage_now() -> dict[str, float]:
+    """This process's user and system CPU seconds, page faults and context switches so far (to
+    tell waiting for a core, which involuntary switches count, from paging, which major faults
+    and swap count)."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "user": ru.ru_utime,
+        "sys": ru.ru_stime,
+        "majflt": ru.ru_majflt,
+        "minflt": ru.ru_minflt,
+        "nivcsw": ru.ru_nivcsw,
+    }
+
+
+def rusage_since(before: dict[str, float]) -> str:
+    """One line: what :func:`rusage_now` counted since ``before``, and the swap in use now."""
+    now = rusage_now()
+    d = {key: now[key] - before[key] for key in now}
+    swap = 0.0
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmSwap:"):
+                    swap = int(line.split()[1]) / 1024 / 1024
+    except OSError:
+        pass
+    return (
+        f"user {d['user']:.1f} s, system {d['sys']:.1f} s, major faults {d['majflt']:.0f}, "
+        f"minor faults {d['minflt']:.0f}, involuntary switches {d['nivcsw']:.0f}, "
+        f"swap {swap:.2f} GB"
+    )

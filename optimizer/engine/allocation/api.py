@@ -47,6 +47,7 @@ from optimizer.engine.allocation.stages import (
     build_decisions,
     drop_unneeded,
     read_inputs,
+    release_pairs,
     value_pairs,
 )
 from optimizer.engine.allocation.types import (
@@ -153,7 +154,16 @@ def allocate(
     timings["inputs"] = time.perf_counter() - t0
 
     t, tick = time.perf_counter(), deadline.clock()
-    val = value_pairs(inp, constraints, horizon_weeks=horizon_weeks, uplift=uplift, config=config)
+    val = value_pairs(
+        inp,
+        constraints,
+        horizon_weeks=horizon_weeks,
+        uplift=uplift,
+        config=config,
+        keep_pairs=with_reasons,
+    )
+    if not with_reasons:
+        inp, val = release_pairs(inp, val)
     core = val.core
     timings["value"] = time.perf_counter() - t
     stage = deadline.clock() - tick

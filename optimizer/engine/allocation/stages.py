@@ -9,7 +9,7 @@ Constraints: pure and deterministic given ``random_state``; no clock is read her
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
@@ -39,7 +39,7 @@ from optimizer.engine.allocation.types import (
     AllocationConstraints,
     InfeasibleAllocation,
 )
-from optimizer.engine.allocation.value import apply_uplift, model_margin
+from optimizer.engine.allocation.value import apply_uplift, margin_per_visit
 from optimizer.engine.allocation.window import redeem_probability
 
 
@@ -64,17 +64,23 @@ class Inputs:
 
 @dataclass(frozen=True)
 class Valued:
-    """Each pair's timing, P(redeem) for its window, expected cost and value, and the core."""
+    """Each pair's timing, P(redeem) for its window, expected cost and value, and the core.
 
-    next_visit: np.ndarray
+    ``cost`` and ``value`` cover every customer when ``value_pairs`` kept them (the reasons
+    read them); else they are None and the core holds them for its rows (all a decision needs).
+    ``resp`` is per customer, or (``resp_rows`` set, see :func:`release_pairs`) per core row.
+    """
+
+    next_visit: np.ndarray | None
     send: np.ndarray
     expires: np.ndarray
-    window: np.ndarray
+    window: np.ndarray | None
     resp: np.ndarray
     estimators: pd.DataFrame
-    cost: np.ndarray
-    value: np.ndarray
+    cost: np.ndarray | None
+    value: np.ndarray | None
     core: Core
+    resp_rows: np.ndarray | None = None
 
 
 def read_inputs(
@@ -130,41 +136,14 @@ def read_inputs(
     )
 
 
-def _timing(
-    inp: Inputs, *, horizon_weeks: int, config: AllocationConfig
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(next_visit, send, expires, window, resp)``: when each pair is sent and expires, and
-    P(redeem) adjusted to that window (when ``config.window_adjustment``)."""
-    cust, table = inp.cust, inp.table
-    next_visit = next_visit_offset(
-        cust["days_since_last_visit"],
-        cust["usual_gap_days"],
-        cust["expected_visits"],
-        horizon_weeks,
-    )
-    # ``schedule`` broadcasts: per customer (n, 1) against per type (1, K) gives the (n, K)
-    # expiries without repeating every customer K times (``timing.pair_schedule``'s 6M copies).
-    send2, expires = schedule(
-        next_visit=next_visit[:, None],
-        churn=cust["churn_probability"][:, None],
-        validity_days=table["validity_days"].to_numpy(dtype=np.int64)[None, :],
-        urgent_churn=config.urgent_churn,
-        urgent_validity_days=config.urgent_validity_days,
-        lead_days=config.lead_days,
-    )
-    send = send2[:, 0]
-    # offsets and windows are days within one week: int8 keeps two (n, K) arrays at 1/8 size
-    expires = expires.astype(np.int8)
-    window = (expires - send2.astype(np.int8) + 1).astype(np.int8)
-    resp = inp.resp
-    if config.window_adjustment:
-        resp = redeem_probability(
-            resp,
-            table["reference_visit_probability"].to_numpy(dtype=np.float64),
-            window,
-            (next_visit - send)[:, None],
-        )
-    return next_visit, send, expires, window, resp
+#: Customers per slice of the value stage: its per-pair temporaries (the window's
+#: ``exp``, the masked response, the products) then live for one slice of (CHUNK, K), 48 MB at
+#: K = 6, instead of (n, K) each (480 MB at 10M x 6); 1M is one slice.
+CHUNK = 1_000_000
+
+
+def _chunks(n: int, size: int = CHUNK) -> list[tuple[int, int]]:
+    return [(a, min(a + size, n)) for a in range(0, n, size)] or [(0, 0)]
 
 
 def value_pairs(
@@ -174,43 +153,83 @@ def value_pairs(
     horizon_weeks: int,
     uplift: pd.DataFrame | None,
     config: AllocationConfig,
+    keep_pairs: bool = True,
 ) -> Valued:
-    """Time every pair, then price it: expected margin (with uplift) minus expected cost."""
-    next_visit, send, expires, window, resp = _timing(
-        inp, horizon_weeks=horizon_weeks, config=config
+    """Time every pair, then price it: expected margin (with uplift) minus expected cost.
+
+    ``keep_pairs=False`` (no reasons to build) lets the core take the value and cost arrays
+    over instead of copying its rows out of them (``build_core(in_place=True)``).
+
+    The (n, K) arrays (P(redeem), cost, value: float64, 480 MB each at 10M x 6) are allocated
+    once and filled in customer-range slices of :data:`CHUNK`; P(redeem) overwrites
+    ``inp.resp`` (the raw response is not read after this stage). float64 stays: the values
+    are summed over millions of customers in the bound and the objective, where float32's
+    7 digits would cost more than the 1e-4 gap allows.
+    """
+    cust, pair_ok, table = inp.cust, inp.pair_ok, inp.table
+    n, k = pair_ok.shape
+    next_visit = next_visit_offset(
+        cust["days_since_last_visit"],
+        cust["usual_gap_days"],
+        cust["expected_visits"],
+        horizon_weeks,
     )
-    cust, pair_ok = inp.cust, inp.pair_ok
-    # (n, K) float64 arrays dominate the memory at chain scale: each one below is built once and
-    # then updated in place (1M x 6 = 48 MB each, 10M x 6 = 480 MB).
-    margin = model_margin(
+    per_visit = margin_per_visit(
         churn=cust["churn_probability"],
         visits=cust["expected_visits"],
         spend=cust["expected_spend"],
         clv=cust["clv"],
-        response=np.where(pair_ok, resp, np.nan),
         horizon_weeks=horizon_weeks,
         config=config,
     )
-    margin, estimators = apply_uplift(
-        margin,
+    validity = table["validity_days"].to_numpy(dtype=np.int64)[None, :]
+    reference = table["reference_visit_probability"].to_numpy(dtype=np.float64)
+    unit_cost = table["cost_when_redeemed"].to_numpy(dtype=np.float64)
+    # A points bonus is credited when issued: its cost is certain, not conditional on a visit.
+    on_issue = table["charged_on_issue"].to_numpy(dtype=bool)
+    resp = inp.resp
+    send = np.empty(n, dtype=np.int8)
+    # offsets and windows are days within one week: int8 keeps two (n, K) arrays at 1/8 size
+    expires = np.empty((n, k), dtype=np.int8)
+    window = np.empty((n, k), dtype=np.int8)
+    cost = np.empty((n, k))
+    value = np.empty((n, k))  # the margin first, then (after the uplift) minus the cost
+    for a, b in _chunks(n):
+        # ``schedule`` broadcasts per customer (m, 1) against per type (1, K)
+        send2, ex = schedule(
+            next_visit=next_visit[a:b, None],
+            churn=cust["churn_probability"][a:b, None],
+            validity_days=validity,
+            urgent_churn=config.urgent_churn,
+            urgent_validity_days=config.urgent_validity_days,
+            lead_days=config.lead_days,
+        )
+        send[a:b] = send2[:, 0]
+        expires[a:b] = ex
+        window[a:b] = ex - send2 + 1
+        ok = pair_ok[a:b]
+        r = resp[a:b]
+        if config.window_adjustment:
+            r[...] = redeem_probability(
+                r, reference, window[a:b], (next_visit[a:b] - send[a:b])[:, None]
+            )
+        c = cost[a:b]
+        np.multiply(np.nan_to_num(r), unit_cost[None, :], out=c)
+        c[:, on_issue] = unit_cost[on_issue][None, :]
+        c[~ok] = 0.0
+        m = value[a:b]
+        np.multiply(r, per_visit[a:b, None], out=m)
+        m[~ok] = np.nan
+    value, estimators = apply_uplift(
+        value,
         segment_codes=inp.seg,
         segments=inp.segments,
         types=inp.types,
         uplift=uplift,
         prior_strength=config.uplift_prior_strength,
+        in_place=True,
     )
-    unit_cost = inp.table["cost_when_redeemed"].to_numpy(dtype=np.float64)
-    cost = np.nan_to_num(resp)
-    cost *= unit_cost[None, :]
-    # A points bonus is credited when issued: its cost is certain, not conditional on a visit.
-    on_issue = inp.table["charged_on_issue"].to_numpy(dtype=bool)
-    cost[:, on_issue] = unit_cost[on_issue][None, :]
-    ineligible = ~pair_ok
-    cost[ineligible] = 0.0
-    value = margin  # margin is not used again: the value is computed in its array
-    value -= cost
-    value[ineligible] = np.nan
-    del margin, ineligible
+    value -= cost  # NaN (ineligible) stays NaN
     core = build_core(
         value,
         cost,
@@ -222,6 +241,7 @@ def value_pairs(
         constraints,
         inp.extra,
         inp.groups,
+        in_place=not keep_pairs,
     )
     return Valued(
         next_visit=next_visit,
@@ -230,10 +250,27 @@ def value_pairs(
         window=window,
         resp=resp,
         estimators=estimators,
-        cost=cost,
-        value=value,
+        cost=cost if keep_pairs else None,
+        value=value if keep_pairs else None,
         core=core,
     )
+
+
+def release_pairs(inp: Inputs, val: Valued) -> tuple[Inputs, Valued]:
+    """Without reasons, after the value stage: let go of what only the reasons read.
+
+    P(redeem) is kept for the core's rows only, as float32 (a reported probability; 7 digits),
+    and the per-customer floats other than the id, the next visit and the windows are dropped:
+    at 10M x 6 that is 0.32 GB of (n, K) and 0.64 GB of per-customer arrays fewer alive during
+    the solve. The caller must hold
+    no other reference to ``inp`` or ``val`` for the memory to be freed.
+    """
+    rows = val.core.rows
+    resp = np.empty((rows.shape[0], val.resp.shape[1]), dtype=np.float32)
+    for a, b in _chunks(rows.shape[0]):
+        resp[a:b] = val.resp[rows[a:b]]
+    slim_inp = replace(inp, cust={"customer_id": inp.cust["customer_id"]}, resp=resp)
+    return slim_inp, replace(val, resp=resp, resp_rows=rows, next_visit=None, window=None)
 
 
 def drop_unneeded(core: Core, choice: np.ndarray) -> np.ndarray:
@@ -276,9 +313,17 @@ def build_decisions(
     n, seg, segments, types = inp.seg.shape[0], inp.seg, inp.segments, inp.types
     allocated = choice >= 0
     rows = np.flatnonzero(allocated)
-    chosen_value, chosen_cost, chosen_resp = (
-        _chosen(matrix, rows, choice) for matrix in (val.value, val.cost, val.resp)
+    chosen_resp = (
+        _chosen(val.resp, rows, choice)
+        if val.resp_rows is None
+        else _chosen_core(val.resp, val.resp_rows, choice_core, n)
     )
+    if val.value is not None and val.cost is not None:
+        chosen_value, chosen_cost = (_chosen(m, rows, choice) for m in (val.value, val.cost))
+    else:  # the core holds every chosen pair (its rows are the only ones a choice is made for)
+        chosen_value, chosen_cost = (
+            _chosen_core(m, val.core.rows, choice_core, n) for m in (val.core.value, val.core.cost)
+        )
     # the estimator per (segment, type) as category codes: no per-customer Python strings
     est_codes, est_names = pd.factorize(
         np.r_[np.array([""], dtype=object), val.estimators["estimator"].to_numpy(dtype=object)]
@@ -340,6 +385,16 @@ def _chosen(matrix: np.ndarray, rows: np.ndarray, choice: np.ndarray) -> np.ndar
     return out
 
 
+def _chosen_core(
+    matrix: np.ndarray, core_rows: np.ndarray, choice_core: np.ndarray, n: int
+) -> np.ndarray:
+    """Per customer, the core ``matrix``'s entry for the chosen type (0 where none)."""
+    out = np.zeros(n)
+    picked = np.flatnonzero(choice_core >= 0)
+    out[core_rows[picked]] = matrix[picked, choice_core[picked]]
+    return out
+
+
 def _reasons(
     inp: Inputs,
     val: Valued,
@@ -358,6 +413,14 @@ def _reasons(
     status[inp.control] = CONTROL
     status[allocated] = ALLOCATED
     segment_names = np.array(segments, dtype=object)[seg] if segments else np.zeros(0, object)
+    if (
+        val.value is None
+        or val.cost is None
+        or val.next_visit is None
+        or val.window is None
+        or val.resp_rows is not None
+    ):
+        raise ValueError("reasons need every pair's value and cost: value_pairs(keep_pairs=True)")
     use = usage(val.core, choice_core)
     return build_reasons(
         status=status,

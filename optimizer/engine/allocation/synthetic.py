@@ -29,6 +29,16 @@ TYPES = (
     ("vip_gift", "VIP gift", 9.0, 7, 0.30, 600.0, True, "loyal|occasional"),
 )
 
+#: The float columns of the customers frame (float32 in a compact instance).
+CUSTOMER_REALS = (
+    "churn_probability",
+    "expected_visits",
+    "expected_spend",
+    "clv",
+    "days_since_last_visit",
+    "usual_gap_days",
+)
+
 
 @dataclass(frozen=True, eq=False)
 class Instance:
@@ -52,11 +62,15 @@ def make_instance(
     control_share: float = 0.10,
     contact_limit: int | None = 3,
     wide_response: bool = True,
+    compact: bool = False,
 ) -> Instance:
     """A random instance of ``n`` customers and ``n_types`` (<= 6) bonus types.
 
     Budget ``budget_per_customer * n``; the two coupon types are capped at ``cap_share * n``
-    each; "at risk" must reach ``coverage`` (0 disables it).
+    each; "at risk" must reach ``coverage`` (0 disables it). ``compact`` stores the frames as a
+    chain's glue should hand them over at 10M: scores and probabilities float32 (scoring
+    outputs carry no more than 7 digits), the segment categorical, ``recent_bonuses`` int8:
+    0.76 GB instead of 1.56 GB at 10M (the same draws, rounded to float32).
     """
     rng = np.random.default_rng(seed)
     seg = rng.choice(len(SEGMENTS), size=n, p=SEGMENT_SHARES)
@@ -71,10 +85,16 @@ def make_instance(
     clv = spend * 52.0 / horizon * (1.0 - churn) * 0.8
     gap = np.where(base_rate > 0, 7.0 / (base_rate * rng.gamma(4.0, 0.25, n)), np.nan)
     days_since = np.floor(rng.exponential(gap * (1.0 + 2.0 * churn)))
+    real = np.float32 if compact else np.float64
+    segment = (
+        pd.Categorical.from_codes(seg, categories=list(SEGMENTS))
+        if compact
+        else pd.array(np.array(SEGMENTS, dtype=object)[seg], dtype="str")
+    )
     customers = pd.DataFrame(
         {
             "customer_id": rng.permutation(n).astype(np.int64) + 1_000,
-            "segment": pd.array(np.array(SEGMENTS, dtype=object)[seg], dtype="str"),
+            "segment": segment,
             "churn_probability": churn,
             "expected_visits": visits,
             "expected_spend": spend,
@@ -82,9 +102,12 @@ def make_instance(
             "days_since_last_visit": days_since,
             "usual_gap_days": np.where(rng.random(n) < 0.1, np.nan, np.round(gap, 1)),
             "marketing_consent": rng.random(n) < 0.8,
-            "recent_bonuses": rng.poisson(0.8, n).astype(np.int64),
+            "recent_bonuses": rng.poisson(0.8, n).astype(np.int8 if compact else np.int64),
         }
     )
+    if compact:
+        for col in CUSTOMER_REALS:
+            customers[col] = customers[col].astype(real)
     spec = TYPES[:n_types]
     bonus_types = pd.DataFrame(
         {
@@ -101,7 +124,7 @@ def make_instance(
     response = {"customer_id": customers["customer_id"].to_numpy()}
     for t in spec:
         noise = rng.lognormal(0.0, 0.3, n)
-        response[f"response_{t[0]}"] = np.clip(t[4] * propensity * noise, 0.0, 0.95)
+        response[f"response_{t[0]}"] = np.clip(t[4] * propensity * noise, 0.0, 0.95).astype(real)
     resp = pd.DataFrame(response)
     if not wide_response:
         resp = resp.melt(id_vars="customer_id", var_name="bonus_type", value_name="p")

@@ -46,6 +46,33 @@ UPLIFT_COLUMNS = (
 )
 
 
+def margin_per_visit(
+    *,
+    churn: np.ndarray,
+    visits: np.ndarray,
+    spend: np.ndarray,
+    clv: np.ndarray,
+    horizon_weeks: int,
+    config: AllocationConfig,
+) -> np.ndarray:
+    """Per customer, the incremental margin of one redemption: ``margin_rate * (1 - q) * (basket
+    + churn * retention_weight * clv)`` (module docstring), float64 (n,).
+
+    The fallback basket is the median over *all* customers, so this is computed once for the
+    whole population even when the (n, K) values are built in customer-range chunks.
+    """
+    rate = np.clip(visits, 0.0, None) / float(horizon_weeks)
+    q = -np.expm1(-rate)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        basket = np.where(visits > 0.05, spend / np.maximum(visits, 1e-9), np.nan)
+    finite = basket[np.isfinite(basket) & (basket > 0)]
+    fallback = float(np.median(finite)) if finite.size else 0.0
+    basket = np.where(np.isfinite(basket) & (basket > 0), basket, fallback)
+    saved = np.clip(churn, 0.0, 1.0) * config.retention_weight * np.clip(clv, 0.0, None)
+    per_visit: np.ndarray = config.gross_margin_rate * (1.0 - q) * (basket + saved)
+    return per_visit
+
+
 def model_margin(
     *,
     churn: np.ndarray,
@@ -67,15 +94,9 @@ def model_margin(
     Returns:
         float64 (n, K); NaN where ``response`` is NaN.
     """
-    rate = np.clip(visits, 0.0, None) / float(horizon_weeks)
-    q = -np.expm1(-rate)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        basket = np.where(visits > 0.05, spend / np.maximum(visits, 1e-9), np.nan)
-    finite = basket[np.isfinite(basket) & (basket > 0)]
-    fallback = float(np.median(finite)) if finite.size else 0.0
-    basket = np.where(np.isfinite(basket) & (basket > 0), basket, fallback)
-    saved = np.clip(churn, 0.0, 1.0) * config.retention_weight * np.clip(clv, 0.0, None)
-    per_visit = config.gross_margin_rate * (1.0 - q) * (basket + saved)
+    per_visit = margin_per_visit(
+        churn=churn, visits=visits, spend=spend, clv=clv, horizon_weeks=horizon_weeks, config=config
+    )
     value: np.ndarray = response * per_visit[:, None]
     return value
 
@@ -88,12 +109,14 @@ def apply_uplift(
     types: tuple[str, ...],
     uplift: pd.DataFrame | None,
     prior_strength: float,
+    in_place: bool = False,
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """Shrink the model margin towards observed control-group uplift (module docstring).
 
     Args:
         margin: float64 (n, K) model incremental margin (NaN = ineligible); a modified copy is
-            returned when ``uplift`` has rows, else ``margin`` itself.
+            returned when ``uplift`` has rows, else ``margin`` itself; with ``in_place`` the
+            rows are adjusted in ``margin`` itself (no (n, K) copy: 480 MB at 10M x 6).
         segment_codes: int per customer indexing ``segments``.
         segments, types: the segment names and bonus type codes (column order of ``margin``).
         uplift: optional frame, one row per (segment, bonus_type): ``segment`` (str),
@@ -101,6 +124,7 @@ def apply_uplift(
             ``incremental_margin_per_treated`` (float: treated minus control mean gross margin
             per customer, before the bonus cost). Rows for unknown segments/types are ignored.
         prior_strength: ``k`` of the shrinkage.
+        in_place: adjust ``margin`` itself instead of a copy.
 
     Returns:
         (margin, estimators): the adjusted margin and one row per (segment, bonus_type) with
@@ -111,7 +135,9 @@ def apply_uplift(
         EngineInputError: a required uplift column is missing or counts are negative.
     """
     # without evidence the margin is returned as is: no (n, K) copy at chain scale
-    out = margin.copy() if uplift is not None and len(uplift) else margin
+    # (reading ``margin[members, b]`` before writing the same cells makes in place safe)
+    has_rows = uplift is not None and len(uplift) > 0
+    out = margin.copy() if has_rows and not in_place else margin
     n_seg, n_types = len(segments), len(types)
     sums = np.zeros((n_seg, n_types))
     counts = np.zeros((n_seg, n_types))
