@@ -44,7 +44,7 @@ from optimizer.engine.allocation.deadline import Deadline
 from optimizer.engine.allocation.master import _Columns, _master
 from optimizer.engine.allocation.pricing import Column, LocalPricing, Pricing, PricingFactory
 from optimizer.engine.allocation.problem import Core
-from optimizer.engine.allocation.recovery import recover
+from optimizer.engine.allocation.recovery import LpPrimal, recover
 from optimizer.engine.allocation.solver import (
     Solution,
     check_feasible,
@@ -188,8 +188,10 @@ def _start(pricer: Pricing, *, keep: bool = False) -> tuple[_Columns, dict[str, 
 
 def _penalty(core: Core) -> float:
     """The artificial slacks' price: far above any value a customer can add."""
-    finite = core.value[np.isfinite(core.value)]
-    penalty = 10.0 * (float(np.abs(finite).max()) if finite.size else 1.0) + 1.0
+    finite = np.isfinite(core.value)  # reductions with ``where``: no copy of the finite values
+    high = float(core.value.max(where=finite, initial=-np.inf))
+    low = float(core.value.min(where=finite, initial=np.inf))
+    penalty = 10.0 * (max(abs(high), abs(low)) if np.isfinite(high) else 1.0) + 1.0
     return penalty * (1.0 + float(core.cost.max(initial=0.0)))
 
 
@@ -336,23 +338,50 @@ def _plus10(
 
 
 def lp_primal(
-    cols: _Columns, theta: np.ndarray | None, shape: tuple[int, ...], block: np.ndarray
-) -> np.ndarray | None:
-    """The master's LP solution per pair: ``x[i, b] = sum_k theta_k [column k gives i type b]``.
+    cols: _Columns, theta: np.ndarray | None, k: int, block: np.ndarray, n_blocks: int
+) -> LpPrimal | None:
+    """The master's LP solution per pair: ``x[i, b] = sum_k theta_k [column k gives i type b]``,
+    kept sparse (:class:`LpPrimal`): a customer is integral when every column its block mixes
+    gives it the same option, and only the others get a row of shares.
 
     A feasible LP solution within the column-generation tolerance of the optimum; customers it
     assigns integrally are kept as they are by the recovery, the fractional ones are rounded.
     """
     if theta is None or cols.choices is None:
         return None
-    x = np.zeros(shape)
-    for k in np.flatnonzero(theta > 1e-12).tolist():
-        if k >= len(cols.source) or cols.source[k] >= len(cols.choices):
-            continue
-        ch = cols.choices[cols.source[k]].astype(np.int64)
-        on = np.flatnonzero((ch >= 0) & (block == cols.block[k]))
-        x[on, ch[on]] += theta[k]
-    return x
+    n = block.shape[0]
+    used = [
+        j
+        for j in np.flatnonzero(theta > 1e-12).tolist()
+        if j < len(cols.source) and cols.source[j] < len(cols.choices)
+    ]
+    members: dict[int, np.ndarray | slice] = {}
+
+    def of(b: int) -> np.ndarray | slice:
+        if b not in members:
+            members[b] = slice(None) if n_blocks == 1 else np.flatnonzero(block == b)
+        return members[b]
+
+    ref = np.full(n, -2, dtype=np.int8)  # -2: no column of the block seen yet
+    frac = np.zeros(n, dtype=bool)
+    for j in used:
+        idx = of(cols.block[j])
+        ch = cols.choices[cols.source[j]][idx]
+        seen = ref[idx]
+        seen = np.where(seen == -2, ch, seen)
+        ref[idx] = seen
+        frac[idx] |= seen != ch
+    rows = np.flatnonzero(frac)
+    x = np.zeros((rows.size, k))
+    blk = block[rows]
+    for j in used:
+        ch = cols.choices[cols.source[j]][rows].astype(np.int64)
+        on = np.flatnonzero((ch >= 0) & (blk == cols.block[j]))
+        x[on, ch[on]] += theta[j]
+    choice = ref.astype(np.int64)
+    choice[choice == -2] = -1
+    choice[rows] = -1
+    return LpPrimal(choice, rows, x)
 
 
 def solve_dual(
@@ -398,10 +427,10 @@ def solve_dual(
     plus = _plus10(pricer, cols, run, deadline, penalty, warm)
     t_plus = time.perf_counter() - t0 - t_cg
     red = pricer.reduced(run["lam"], run["mu"], run["nu"], run["sigma"])
-    lp_x = lp_primal(cols, run["last"].get("theta"), red.shape, pricer.block)
+    lp = lp_primal(cols, run["last"].get("theta"), red.shape[1], pricer.block, pricer.n_blocks)
     cols.choices = None
-    choice, how, n_free = recover(core, red, float(run["bound"]), config, deadline, lp_x=lp_x)
-    del lp_x
+    choice, how, n_free = recover(core, red, float(run["bound"]), config, deadline, lp=lp)
+    del lp
     del red
     obj = objective(core, choice)
     bound = float(run["bound"])
