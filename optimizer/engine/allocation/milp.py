@@ -275,6 +275,10 @@ def solve_sub_milp(sub: Core, *, time_limit: float, gap_abs: float) -> np.ndarra
     h.setOptionValue("time_limit", max(float(time_limit), MIN_SOLVER_SECONDS))
     h.setOptionValue("mip_rel_gap", 1e-9)
     h.setOptionValue("mip_abs_gap", float(gap_abs))
+    # The residual has one row per free customer and a few coupling rows, nothing presolve
+    # can shrink: at 1M x 6 (11,641 pairs) it was 0.45 of the 0.62 s CPU, with the same
+    # root-node answer and gap with it off.
+    h.setOptionValue("presolve", "off")
     every = np.arange(m, dtype=np.int32)
     h.addVars(m, np.zeros(m), np.ones(m))
     h.changeColsCost(m, every, value)
