@@ -69,7 +69,9 @@ PLUS10_TOLERANCE = 1e-4
 #: Wentges smoothing weight of the stability centre: ``COLD_ALPHA`` from zero multipliers,
 #: ``WARM_ALPHA`` from a sample's near-optimal multipliers (the first masters have few columns
 #: and their duals jump far from the optimum: pricing near the good centre cut the passes at
-#: 1M x 6 from 21 to 9, and the what-if's from 9 to a few).
+#: 1M x 6 from 21 to 10, and the what-if's from 9 to 3). With columns disaggregated by block
+#: (coupling rows by store) each block mixes its own columns and the strong smoothing slowed the
+#: convergence instead (25 -> 34 passes with 50 store caps): those keep ``COLD_ALPHA``.
 COLD_ALPHA = 0.5
 WARM_ALPHA = 0.9
 MAX_ITERATIONS = 400
@@ -330,7 +332,7 @@ def _plus10(
     sample = warm.duals(budget, until, deadline, penalty) if warm is not None else None
     if sample is not None:
         seeded = _seed(pricer, cols, sample, budget)
-        passes, alpha = 1, WARM_ALPHA
+        passes, alpha = 1, WARM_ALPHA if pricer.n_blocks == 1 else COLD_ALPHA
         start = seeded if seeded["bound"] < start["bound"] else start
     plus = _generate(pricer, cols, budget, until, deadline, penalty, PLUS10_TOLERANCE, start, alpha)
     plus["passes"] = passes + plus["iterations"]
@@ -415,10 +417,18 @@ def solve_dual(
         if deadline.remaining() > 0.5 * deadline.seconds
         else None
     )
-    # one seed pass: at the sample's multipliers when there is a sample (pricing at zero
-    # multipliers as well only added a column far from the optimum), else at zero
-    start = _seed(pricer, cols, warm.run if warm is not None else zero, core.budget)
-    alpha = WARM_ALPHA if warm is not None else COLD_ALPHA
+    # One block: one seed pass, at the sample's multipliers when there is a sample (the column
+    # at zero multipliers lies far from the optimum). Blocks (coupling rows by store): the
+    # zero column as well, whose per-block mix the LP rounding of (a2) relies on.
+    one_block = pricer.n_blocks == 1
+    start: dict[str, Any] = {"bound": np.inf}
+    if warm is None or not one_block:
+        start = _seed(pricer, cols, zero, core.budget)
+    if warm is not None:
+        seeded = _seed(pricer, cols, warm.run, core.budget)
+        start = seeded if seeded["bound"] < start["bound"] else start
+    alpha = WARM_ALPHA if warm is not None and one_block else COLD_ALPHA
+    seeds = 2 if warm is not None and not one_block else 1
     tolerance = CG_TOLERANCE_SHARE * config.gap_tolerance
     run = _generate(pricer, cols, core.budget, cg_until, deadline, penalty, tolerance, start, alpha)
     if run["artificial"] > 1e-6 and run["converged"]:
@@ -462,7 +472,7 @@ def solve_dual(
             "iterations": run["iterations"],
             "iterations_plus10": plus["iterations"],
             # every full pricing pass: the seed, one per iteration, the what-if's seed
-            "pricing_passes": 1 + run["iterations"] + plus["passes"],
+            "pricing_passes": seeds + run["iterations"] + plus["passes"],
             "columns": len(cols.value),
             "converged": run["converged"],
             "master_value": run["master"],

@@ -24,7 +24,7 @@ from typing import Protocol
 
 import numpy as np
 
-from optimizer.engine.allocation.coupling import subtract_duals
+from optimizer.engine.allocation.coupling import layers, subtract_duals
 from optimizer.engine.allocation.problem import Core
 
 #: Per block: value (B,), cost (B,), count (B, K), cover (B, C), rows (B, R); and the choice.
@@ -106,6 +106,11 @@ class LocalPricing:
         self.cov_segs = np.array([s for s, _ in core.coverage], dtype=np.int64)
         self.need = np.array([float(n) for _, n in core.coverage])
         self.block, self.n_blocks = blocks if blocks is not None else blocks_of(core)
+        # the coupling rows packed into layers (each pair counts in at most one row of a
+        # layer): one bincount per layer in ``_aggregate`` instead of three passes per row
+        n_rows = len(core.extra)
+        self.layers = layers(core.extra, core.groups, len(core.types), np.ones(n_rows, bool))
+        self.weighted = np.array([row.cost_weighted for row in core.extra], dtype=bool)
 
     def reduced(self, lam: float, mu: np.ndarray, nu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
         """``v - lam*c - mu + nu[seg] - sum sigma*w`` (-inf for non-candidates), a fresh array."""
@@ -163,13 +168,15 @@ class LocalPricing:
         count = np.bincount(blk * k + pick, minlength=b * k).reshape(b, k).astype(np.float64)
         covered = np.bincount(blk * n_seg + core.seg[rows], minlength=b * n_seg).reshape(b, n_seg)
         cover = covered[:, self.cov_segs].astype(np.float64)
-        extra = np.zeros((b, len(core.extra)))
-        for r, row in enumerate(core.extra):
-            hit = row.types[pick]
-            if row.attr >= 0:
-                hit &= core.groups[row.attr][rows] == row.group
-            w = np.where(hit, w_cost if row.cost_weighted else 1.0, 0.0)
-            extra[:, r] = np.bincount(blk, weights=w, minlength=b)
+        n_rows = len(core.extra)
+        extra = np.zeros((b, n_rows))
+        for attr, table in self.layers:
+            rid = table[0 if attr < 0 else core.groups[attr][rows], pick]
+            hit = np.flatnonzero(rid >= 0)
+            rr = rid[hit]
+            w = np.where(self.weighted[rr], w_cost[hit], 1.0)
+            flat = np.bincount(blk[hit] * n_rows + rr, weights=w, minlength=b * n_rows)
+            extra += flat.reshape(b, n_rows)
         return value, cost, count, cover, extra, choice.astype(np.int8)
 
 
