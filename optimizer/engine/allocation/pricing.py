@@ -145,8 +145,9 @@ class LocalPricing:
         top = base[self.ar, best]
         if self.cov_segs.size:
             top += self._shift(m.nu)
-        choice = np.where(top > 0, best, -1)
-        return float(top[top > 0].sum()), self._aggregate(choice)
+        pos = top > 0
+        choice = np.where(pos, best, -1)
+        return float(top.sum(where=pos)), self._aggregate(choice)
 
     def price(
         self, lam: float, mu: np.ndarray, nu: np.ndarray, sigma: np.ndarray, budget: float
@@ -160,23 +161,30 @@ class LocalPricing:
         core, b = self.core, self.n_blocks
         rows = np.flatnonzero(choice >= 0)
         pick = choice[rows]
-        blk = self.block[rows]
-        k, n_seg = len(core.types), len(core.segments)
-        value = np.bincount(blk, weights=core.value[rows, pick], minlength=b)
+        k, n_seg, n_rows = len(core.types), len(core.segments), len(core.extra)
         w_cost = core.cost[rows, pick]
-        cost = np.bincount(blk, weights=w_cost, minlength=b)
-        count = np.bincount(blk * k + pick, minlength=b * k).reshape(b, k).astype(np.float64)
-        covered = np.bincount(blk * n_seg + core.seg[rows], minlength=b * n_seg).reshape(b, n_seg)
+        if b == 1:  # no block arithmetic: plain sums and bincounts (most cores)
+            blk = None
+            value = np.array([core.value[rows, pick].sum()])
+            cost = np.array([w_cost.sum()])
+            count = np.bincount(pick, minlength=k).astype(np.float64)[None, :]
+            covered = np.bincount(core.seg[rows], minlength=n_seg)[None, :]
+        else:
+            blk = self.block[rows]
+            value = np.bincount(blk, weights=core.value[rows, pick], minlength=b)
+            cost = np.bincount(blk, weights=w_cost, minlength=b)
+            count = np.bincount(blk * k + pick, minlength=b * k).reshape(b, k).astype(np.float64)
+            covered = np.bincount(blk * n_seg + core.seg[rows], minlength=b * n_seg)
+            covered = covered.reshape(b, n_seg)
         cover = covered[:, self.cov_segs].astype(np.float64)
-        n_rows = len(core.extra)
         extra = np.zeros((b, n_rows))
         for attr, table in self.layers:
             rid = table[0 if attr < 0 else core.groups[attr][rows], pick]
             hit = np.flatnonzero(rid >= 0)
             rr = rid[hit]
             w = np.where(self.weighted[rr], w_cost[hit], 1.0)
-            flat = np.bincount(blk[hit] * n_rows + rr, weights=w, minlength=b * n_rows)
-            extra += flat.reshape(b, n_rows)
+            key = rr if blk is None else blk[hit] * n_rows + rr
+            extra += np.bincount(key, weights=w, minlength=b * n_rows).reshape(b, n_rows)
         return value, cost, count, cover, extra, choice.astype(np.int8)
 
 

@@ -38,7 +38,7 @@ import numpy as np
 
 from optimizer.engine.allocation.coupling import member_mask, pair_weights
 from optimizer.engine.allocation.deadline import Deadline
-from optimizer.engine.allocation.fill import fill, fill_positive, slack
+from optimizer.engine.allocation.fill import Left, fill, fill_positive, slack
 from optimizer.engine.allocation.milp import solve_sub_milp
 from optimizer.engine.allocation.problem import Core
 from optimizer.engine.allocation.solver import is_feasible, objective, usage
@@ -223,6 +223,7 @@ def _round_lp(core: Core, red: np.ndarray, lp: LpPrimal) -> tuple[np.ndarray, np
     order_key = x + 1e-3 * (red_f - low) / scale
     order_key = np.where(np.isfinite(red_f), order_key, -np.inf)
     ranked = np.argsort(-order_key, axis=1, kind="stable")
+    left = Left(*slack(capped, choice))  # kept across the ranks (one usage scan, not K)
     for rank in range(k):
         pos = np.flatnonzero(choice[rows] < 0)
         if pos.size == 0:
@@ -231,7 +232,7 @@ def _round_lp(core: Core, red: np.ndarray, lp: LpPrimal) -> tuple[np.ndarray, np
         ok = x[pos, pick] > 1e-9
         pos, out, pick = pos[ok], out[ok], pick[ok]
         order = np.argsort(-order_key[pos, pick], kind="stable")
-        choice = fill(capped, choice, out[order], pick[order])
+        choice = fill(capped, choice, out[order], pick[order], left=left)
     return choice, lead
 
 
