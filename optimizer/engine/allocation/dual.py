@@ -436,7 +436,8 @@ def solve_dual(
     t_cg = time.perf_counter() - t0
     plus = _plus10(pricer, cols, run, deadline, penalty, warm)
     t_plus = time.perf_counter() - t0 - t_cg
-    red = pricer.reduced(run["lam"], run["mu"], run["nu"], run["sigma"])
+    # the last use of the pricing: the recovery works in its buffer (perturbed in place)
+    red = pricer.reduced(run["lam"], run["mu"], run["nu"], run["sigma"], in_buffer=True)
     lp = lp_primal(cols, run["last"].get("theta"), red.shape[1], pricer.block, pricer.n_blocks)
     cols.choices = None
     choice, how, n_free = recover(core, red, float(run["bound"]), config, deadline, lp=lp)

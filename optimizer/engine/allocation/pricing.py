@@ -60,8 +60,17 @@ class Pricing(Protocol):
         """(Lagrangian bound, aggregated column) over every customer."""
         ...
 
-    def reduced(self, lam: float, mu: np.ndarray, nu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-        """Reduced value per (customer, type), a fresh (n, K) array."""
+    def reduced(
+        self,
+        lam: float,
+        mu: np.ndarray,
+        nu: np.ndarray,
+        sigma: np.ndarray,
+        *,
+        in_buffer: bool = False,
+    ) -> np.ndarray:
+        """Reduced value per (customer, type), a fresh (n, K) array; ``in_buffer``: the work
+        buffer itself (no 48 MB copy at 1M x 6), for a caller that prices no more after it."""
         ...
 
 
@@ -112,9 +121,20 @@ class LocalPricing:
         self.layers = layers(core.extra, core.groups, len(core.types), np.ones(n_rows, bool))
         self.weighted = np.array([row.cost_weighted for row in core.extra], dtype=bool)
 
-    def reduced(self, lam: float, mu: np.ndarray, nu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-        """``v - lam*c - mu + nu[seg] - sum sigma*w`` (-inf for non-candidates), a fresh array."""
-        red = self._base(lam, mu, sigma).copy()
+    def reduced(
+        self,
+        lam: float,
+        mu: np.ndarray,
+        nu: np.ndarray,
+        sigma: np.ndarray,
+        *,
+        in_buffer: bool = False,
+    ) -> np.ndarray:
+        """``v - lam*c - mu + nu[seg] - sum sigma*w`` (-inf for non-candidates): a fresh array,
+        or with ``in_buffer`` the work buffer itself (the next pricing pass overwrites it)."""
+        red = self._base(lam, mu, sigma)
+        if not in_buffer:
+            red = red.copy()
         if self.cov_segs.size:
             red += self._shift(nu)[:, None]
         return red
@@ -259,8 +279,16 @@ class ChunkedPricing:
             raise ValueError("the chunks' choices do not cover the core's customers")
         return bound_of(gain, self.core, m, budget), column
 
-    def reduced(self, lam: float, mu: np.ndarray, nu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-        return self.local.reduced(lam, mu, nu, sigma)
+    def reduced(
+        self,
+        lam: float,
+        mu: np.ndarray,
+        nu: np.ndarray,
+        sigma: np.ndarray,
+        *,
+        in_buffer: bool = False,
+    ) -> np.ndarray:
+        return self.local.reduced(lam, mu, nu, sigma, in_buffer=in_buffer)
 
 
 def in_process(chunks: Sequence[ChunkData]) -> ChunkMap:
