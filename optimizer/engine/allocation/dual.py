@@ -22,7 +22,7 @@ Method:
    lower bound on the LP optimum, ``min L`` the upper bound: stop when they meet.
 3. *Primal recovery*: at the final multipliers, customers whose best option beats the runner-up
    (or "nothing") by a clear margin keep it (complementary slackness: every LP optimum does the
-   same); the ``free_customers`` most ambiguous ones form a small residual MILP (PuLP) over what
+   same); the ``free_customers`` most ambiguous ones form a small residual MILP (HiGHS) over what
    budget, caps and coverage the fixed ones leave. A greedy repair is the fallback.
 
 The reported gap ``(min L - objective) / min L`` is therefore provable: ``min L`` is a certified

@@ -1,4 +1,4 @@
-"""Exact allocation as one MILP in PuLP (small instances, and the repair step of the decomposition).
+"""Exact allocation as one MILP: in PuLP for small instances, as arrays for the repair step.
 
 Model (``x[i, b]`` binary for each candidate pair, ``v`` value, ``c`` expected cost)::
 

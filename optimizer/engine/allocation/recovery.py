@@ -3,7 +3,7 @@
 Objective: at the (near-)optimal Lagrange multipliers every customer has a preferred option and a
 *lead* over the runner-up ("nothing" included). Customers with a clear lead are fixed (in every LP
 optimum they take that option, by complementary slackness); the ``free_customers`` with the
-smallest lead form a small residual MILP (PuLP + HiGHS) over what is left of budget, caps,
+smallest lead form a small residual MILP (HiGHS, as arrays) over what is left of budget, caps,
 coverage and the coupling rows. A final greedy fill spends what budget and caps are left.
 
 Degenerate instances (many identical customers, values rounded to 0.1) have whole blocks of
