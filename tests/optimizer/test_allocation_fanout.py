@@ -62,10 +62,11 @@ def test_fanout_in_process_returns_the_one_process_allocation_and_cleans_up(tmp_
             f"chunk-{i:04d}.joblib" for i in range(4)
         ]
     assert_same(fanned, local)
-    # every pricing pass went through the chunks: the two seeds (zero multipliers, the +10%
-    # what-if's start) and one per column-generation iteration
+    # every pricing pass went through the chunks: the seed (zero multipliers) and one per
+    # column-generation iteration, the +10% what-if's included (it starts without a pass)
     details = fanned.details
-    assert stats.passes == 2 + details["iterations"] + details["iterations_plus10"]
+    assert stats.passes == details["pricing_passes"]
+    assert stats.passes == 1 + details["iterations"] + details["iterations_plus10"]
     assert not (tmp_path / "sync").exists()
     assert not Task.objects.filter(group__startswith="pricing-sync").exists()
 

@@ -35,7 +35,7 @@ def slack(core: Core, choice: np.ndarray) -> tuple[float, np.ndarray, np.ndarray
 
 
 @dataclass
-class _Left:
+class Left:
     """What the accepted candidates left of every limit, and the weight they reached."""
 
     budget: float
@@ -52,6 +52,7 @@ def fill(
     *,
     stop_at: float = np.inf,
     weight: np.ndarray | None = None,
+    left: Left | None = None,
 ) -> np.ndarray:
     """Add the candidate pairs ``(idx[m], pick[m])`` in the given order while every limit holds.
 
@@ -61,12 +62,16 @@ def fill(
     go in windows of ``FILL_MAX`` (the batch arrays are window x types), one after the other
     with what the previous windows left (at 10M a single window of the first ``FILL_MAX`` left
     most of the budget unspent).
+
+    ``left``: what ``choice`` leaves of every limit, when the caller keeps it across calls
+    (updated in place; each call otherwise recomputes it over all customers).
     """
     choice = choice.copy()
     free = choice[idx] < 0
     idx, pick = idx[free], pick[free]
     w_all = weight[free] if weight is not None else np.ones(idx.size)
-    left = _Left(*slack(core, choice))
+    if left is None:
+        left = Left(*slack(core, choice))
     lays = layers(core.extra, core.groups, len(core.types), np.isfinite(left.rows))
     for start in range(0, idx.size, FILL_MAX):
         if left.got >= stop_at:
@@ -82,7 +87,7 @@ def _fill_window(
     idx: np.ndarray,
     pick: np.ndarray,
     w_min: np.ndarray,
-    left: _Left,
+    left: Left,
     lays: list[Layer],
     stop_at: float,
 ) -> None:
@@ -129,6 +134,7 @@ def fill_positive(core: Core, choice: np.ndarray, red: np.ndarray) -> np.ndarray
     """
     unserved = np.flatnonzero(choice < 0)  # only these rows are ranked (not all n x K)
     ranked = np.argsort(-red[unserved], axis=1, kind="stable")
+    left = Left(*slack(core, choice))  # kept across the passes (one usage scan, not K)
     for k in range(red.shape[1]):
         pos = np.flatnonzero(choice[unserved] < 0)
         if pos.size == 0:
@@ -137,5 +143,5 @@ def fill_positive(core: Core, choice: np.ndarray, red: np.ndarray) -> np.ndarray
         ok = core.value[out, pick] > 0
         out, pick = out[ok], pick[ok]
         order = np.argsort(-red[out, pick], kind="stable")
-        choice = fill(core, choice, out[order], pick[order])
+        choice = fill(core, choice, out[order], pick[order], left=left)
     return choice

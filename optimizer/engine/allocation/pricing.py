@@ -24,7 +24,7 @@ from typing import Protocol
 
 import numpy as np
 
-from optimizer.engine.allocation.coupling import subtract_duals
+from optimizer.engine.allocation.coupling import layers, subtract_duals
 from optimizer.engine.allocation.problem import Core
 
 #: Per block: value (B,), cost (B,), count (B, K), cover (B, C), rows (B, R); and the choice.
@@ -60,8 +60,17 @@ class Pricing(Protocol):
         """(Lagrangian bound, aggregated column) over every customer."""
         ...
 
-    def reduced(self, lam: float, mu: np.ndarray, nu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-        """Reduced value per (customer, type), a fresh (n, K) array."""
+    def reduced(
+        self,
+        lam: float,
+        mu: np.ndarray,
+        nu: np.ndarray,
+        sigma: np.ndarray,
+        *,
+        in_buffer: bool = False,
+    ) -> np.ndarray:
+        """Reduced value per (customer, type), a fresh (n, K) array; ``in_buffer``: the work
+        buffer itself (no 48 MB copy at 1M x 6), for a caller that prices no more after it."""
         ...
 
 
@@ -106,10 +115,26 @@ class LocalPricing:
         self.cov_segs = np.array([s for s, _ in core.coverage], dtype=np.int64)
         self.need = np.array([float(n) for _, n in core.coverage])
         self.block, self.n_blocks = blocks if blocks is not None else blocks_of(core)
+        # the coupling rows packed into layers (each pair counts in at most one row of a
+        # layer): one bincount per layer in ``_aggregate`` instead of three passes per row
+        n_rows = len(core.extra)
+        self.layers = layers(core.extra, core.groups, len(core.types), np.ones(n_rows, bool))
+        self.weighted = np.array([row.cost_weighted for row in core.extra], dtype=bool)
 
-    def reduced(self, lam: float, mu: np.ndarray, nu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-        """``v - lam*c - mu + nu[seg] - sum sigma*w`` (-inf for non-candidates), a fresh array."""
-        red = self._base(lam, mu, sigma).copy()
+    def reduced(
+        self,
+        lam: float,
+        mu: np.ndarray,
+        nu: np.ndarray,
+        sigma: np.ndarray,
+        *,
+        in_buffer: bool = False,
+    ) -> np.ndarray:
+        """``v - lam*c - mu + nu[seg] - sum sigma*w`` (-inf for non-candidates): a fresh array,
+        or with ``in_buffer`` the work buffer itself (the next pricing pass overwrites it)."""
+        red = self._base(lam, mu, sigma)
+        if not in_buffer:
+            red = red.copy()
         if self.cov_segs.size:
             red += self._shift(nu)[:, None]
         return red
@@ -140,8 +165,9 @@ class LocalPricing:
         top = base[self.ar, best]
         if self.cov_segs.size:
             top += self._shift(m.nu)
-        choice = np.where(top > 0, best, -1)
-        return float(top[top > 0].sum()), self._aggregate(choice)
+        pos = top > 0
+        choice = np.where(pos, best, -1)
+        return float(top.sum(where=pos)), self._aggregate(choice)
 
     def price(
         self, lam: float, mu: np.ndarray, nu: np.ndarray, sigma: np.ndarray, budget: float
@@ -155,21 +181,30 @@ class LocalPricing:
         core, b = self.core, self.n_blocks
         rows = np.flatnonzero(choice >= 0)
         pick = choice[rows]
-        blk = self.block[rows]
-        k, n_seg = len(core.types), len(core.segments)
-        value = np.bincount(blk, weights=core.value[rows, pick], minlength=b)
+        k, n_seg, n_rows = len(core.types), len(core.segments), len(core.extra)
         w_cost = core.cost[rows, pick]
-        cost = np.bincount(blk, weights=w_cost, minlength=b)
-        count = np.bincount(blk * k + pick, minlength=b * k).reshape(b, k).astype(np.float64)
-        covered = np.bincount(blk * n_seg + core.seg[rows], minlength=b * n_seg).reshape(b, n_seg)
+        if b == 1:  # no block arithmetic: plain sums and bincounts (most cores)
+            blk = None
+            value = np.array([core.value[rows, pick].sum()])
+            cost = np.array([w_cost.sum()])
+            count = np.bincount(pick, minlength=k).astype(np.float64)[None, :]
+            covered = np.bincount(core.seg[rows], minlength=n_seg)[None, :]
+        else:
+            blk = self.block[rows]
+            value = np.bincount(blk, weights=core.value[rows, pick], minlength=b)
+            cost = np.bincount(blk, weights=w_cost, minlength=b)
+            count = np.bincount(blk * k + pick, minlength=b * k).reshape(b, k).astype(np.float64)
+            covered = np.bincount(blk * n_seg + core.seg[rows], minlength=b * n_seg)
+            covered = covered.reshape(b, n_seg)
         cover = covered[:, self.cov_segs].astype(np.float64)
-        extra = np.zeros((b, len(core.extra)))
-        for r, row in enumerate(core.extra):
-            hit = row.types[pick]
-            if row.attr >= 0:
-                hit &= core.groups[row.attr][rows] == row.group
-            w = np.where(hit, w_cost if row.cost_weighted else 1.0, 0.0)
-            extra[:, r] = np.bincount(blk, weights=w, minlength=b)
+        extra = np.zeros((b, n_rows))
+        for attr, table in self.layers:
+            rid = table[0 if attr < 0 else core.groups[attr][rows], pick]
+            hit = np.flatnonzero(rid >= 0)
+            rr = rid[hit]
+            w = np.where(self.weighted[rr], w_cost[hit], 1.0)
+            key = rr if blk is None else blk[hit] * n_rows + rr
+            extra += np.bincount(key, weights=w, minlength=b * n_rows).reshape(b, n_rows)
         return value, cost, count, cover, extra, choice.astype(np.int8)
 
 
@@ -244,8 +279,16 @@ class ChunkedPricing:
             raise ValueError("the chunks' choices do not cover the core's customers")
         return bound_of(gain, self.core, m, budget), column
 
-    def reduced(self, lam: float, mu: np.ndarray, nu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-        return self.local.reduced(lam, mu, nu, sigma)
+    def reduced(
+        self,
+        lam: float,
+        mu: np.ndarray,
+        nu: np.ndarray,
+        sigma: np.ndarray,
+        *,
+        in_buffer: bool = False,
+    ) -> np.ndarray:
+        return self.local.reduced(lam, mu, nu, sigma, in_buffer=in_buffer)
 
 
 def in_process(chunks: Sequence[ChunkData]) -> ChunkMap:

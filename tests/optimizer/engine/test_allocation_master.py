@@ -15,9 +15,12 @@ from optimizer.engine.allocation import (
     CouplingConstraint,
     allocate,
 )
+from optimizer.engine.allocation.deadline import Deadline
 from optimizer.engine.allocation.master import _Columns, _master
+from optimizer.engine.allocation.milp import solve_milp, solve_sub_milp
 from optimizer.engine.allocation.pricing import LocalPricing
 from optimizer.engine.allocation.problem import Core
+from optimizer.engine.allocation.solver import is_feasible, objective
 from optimizer.engine.allocation.stages import read_inputs, value_pairs
 from optimizer.engine.allocation.synthetic import make_instance
 
@@ -192,3 +195,21 @@ def test_lagrangian_bound_is_valid_at_any_nonnegative_multipliers():
         sigma = rng.exponential(0.5, len(core.extra)) * np.where(minimum, -1.0, 1.0)
         bound, _ = pricer.price(lam, mu, nu, sigma, core.budget)
         assert bound >= exact.lp_bound * (1 - 1e-9)
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_sub_milp_built_as_arrays_matches_the_pulp_model(seed):
+    # the repair's residual MILP is handed to HiGHS as arrays: same optimum as the PuLP model
+    # of the same core (budget, caps, coverage, store caps and micro-segment minimums)
+    inst, customers, cons = coupled(300, seed)
+    inp = read_inputs(customers, inst.response, inst.bonus_types, cons, random_state=0)
+    core = value_pairs(
+        inp, cons, horizon_weeks=inst.horizon_weeks, uplift=None, config=AllocationConfig()
+    ).core
+    exact = solve_milp(
+        core, deadline=Deadline(120.0), config=AllocationConfig(optimal_tolerance=1e-9)
+    )
+    choice = solve_sub_milp(core, time_limit=120.0, gap_abs=1e-9)
+    assert choice is not None
+    assert is_feasible(core, choice)
+    assert objective(core, choice) == pytest.approx(objective(core, exact.choice), rel=1e-7)
