@@ -126,31 +126,27 @@ def _status(gap: float, tolerance: float, time_limited: bool) -> str:
     return STATUS_TIME_LIMIT if time_limited else STATUS_FEASIBLE_ABOVE_GAP
 
 
-def _cut_and_price(
-    layout: Layout, rows: Rows, value: np.ndarray, gap: float, deadline: float
-) -> tuple[DualAnswer, float, Rows, int]:
-    """Column generation, then rounds of cover cuts on the product budgets (:mod:`.cuts`), each
-    followed by a column generation warm-started at the last multipliers, while cuts are
-    violated and time is left.
+def _cut_rounds(
+    layout: Layout,
+    rows: Rows,
+    value: np.ndarray,
+    dual: DualAnswer,
+    track: np.ndarray,
+    gap: float,
+    deadline: float,
+) -> tuple[DualAnswer, Rows, int]:
+    """Rounds of cover cuts on the product budgets (:mod:`.cuts`) cutting off the master's
+    fractional choice, each followed by a column generation warm-started at the last
+    multipliers, while cuts are violated and time is left.
 
     Returns the last round's answer with ``bound`` the best (lowest) of all rounds (each is a
-    valid upper bound) and ``iterations`` their sum, the first round's bound (the LP bound),
-    the rows with their cuts, and the number of cuts.
+    valid upper bound) and ``iterations`` their sum, the rows with their cuts, and the number
+    of cuts.
     """
     product_rows = np.flatnonzero([name.startswith("product:") for name in rows.names])
-    track = np.flatnonzero(np.isin(rows.index, product_rows).any(axis=1))
-    dual = column_generation(
-        layout,
-        rows,
-        value,
-        groups=MASTER_GROUPS,
-        tolerance=gap / 10,
-        deadline=deadline,
-        track=track,
-    )
-    best, lp_bound, cuts, iterations = dual.bound, dual.bound, 0, dual.iterations
+    best, cuts, iterations = dual.bound, 0, 0
     for round_no in range(1, CUT_ROUNDS + 1):
-        if time.perf_counter() > deadline or not dual.converged or track.size == 0:
+        if time.perf_counter() > deadline or not dual.converged:
             break
         x = np.zeros(len(value))
         x[track] = dual.tracked
@@ -170,23 +166,21 @@ def _cut_and_price(
             track=track,
         )
         best, iterations = min(best, dual.bound), iterations + dual.iterations
-    return replace(dual, bound=best, iterations=iterations), lp_bound, rows, cuts
+    return replace(dual, bound=best, iterations=iterations), rows, cuts
 
 
-def _decompose(
-    treat: pd.DataFrame, rows: Rows, limits: OfferConstraints, time_limit: float, gap: float
-) -> tuple[np.ndarray, float, float, str, bool]:
-    start = time.perf_counter()
-    layout = build_layout(treat, limits.max_offers)
-    value = treat["value"].to_numpy("float64")
+def _recover(
+    treat: pd.DataFrame,
+    layout: Layout,
+    rows: Rows,
+    dual: DualAnswer,
+    limits: OfferConstraints,
+    coupling: int,
+    time_limit: float,
+    gap: float,
+) -> tuple[np.ndarray, dict[str, Any]]:
     # Cut rows do not add customers an LP optimum splits beyond those of the rows they cut.
-    coupling = len(rows.names)
-    dual, lp_bound, rows, cuts = _cut_and_price(
-        layout, rows, value, gap, start + DUAL_TIME_SHARE * time_limit
-    )
-    left = time_limit - (time.perf_counter() - start)
-    residual_time = max(min(left, RESIDUAL_TIME_SHARE * time_limit), 1.0)
-    pick, facts = recover(
+    return recover(
         treat,
         layout,
         rows,
@@ -194,11 +188,52 @@ def _decompose(
         limits.max_offers,
         free_customers=max(200, 20 * min(dual.active_rows, coupling)),
         per_row=KNAPSACK_OPEN,
-        time_limit=residual_time,
+        time_limit=time_limit,
         gap_abs=RESIDUAL_GAP_SHARE * gap * abs(dual.bound),
     )
+
+
+def _decompose(
+    treat: pd.DataFrame, rows: Rows, limits: OfferConstraints, time_limit: float, gap: float
+) -> tuple[np.ndarray, float, float, str, bool]:
+    """Column generation, recovery, and only when the proven gap is still above ``gap``: cut
+    rounds on the product budgets (tightening the bound) and a second recovery at their
+    multipliers (the better incumbent is kept)."""
+    start = time.perf_counter()
+    deadline = start + DUAL_TIME_SHARE * time_limit
+    layout = build_layout(treat, limits.max_offers)
+    value = treat["value"].to_numpy("float64")
+    product_rows = np.flatnonzero([name.startswith("product:") for name in rows.names])
+    track = np.flatnonzero(np.isin(rows.index, product_rows).any(axis=1))
+    dual = column_generation(
+        layout,
+        rows,
+        value,
+        groups=MASTER_GROUPS,
+        tolerance=gap / 10,
+        deadline=deadline,
+        track=track,
+    )
+
+    def residual_time() -> float:
+        left = time_limit - (time.perf_counter() - start)
+        return max(min(left, RESIDUAL_TIME_SHARE * time_limit), 1.0)
+
+    coupling, lp_bound, iterations = len(rows.names), dual.bound, dual.iterations
+    pick, facts = _recover(treat, layout, rows, dual, limits, coupling, residual_time(), gap)
+    bound = min(dual.bound, facts.get("bound", np.inf))
+    objective = float(value[pick].sum())
+    cuts = 0
+    if (bound - objective) > gap * abs(bound) and dual.converged and track.size:
+        dual, cut, cuts = _cut_rounds(layout, rows, value, dual, track, gap, deadline)
+        iterations += dual.iterations
+        bound = min(bound, dual.bound)
+        if cuts:
+            again, more = _recover(treat, layout, cut, dual, limits, coupling, residual_time(), gap)
+            if float(value[again].sum()) > objective + 1e-9:
+                pick, facts = again, more
     method = (
-        f"decomposition over {len(treat)} pairs ({dual.iterations} iterations, "
+        f"decomposition over {len(treat)} pairs ({iterations} iterations, "
         f"{dual.active_rows} rows in the master, {cuts} cover cuts, "
         f"{facts['free_customers']} customers in the "
         f"residual MILP ({facts.get('residual_status', 'empty')}))"
@@ -208,7 +243,6 @@ def _decompose(
         fallback = greedy_fill(treat, rows, limits.max_offers)
         if float(value[fallback].sum()) > float(value[pick].sum()) + 1e-9:
             pick, method = fallback, method + ", greedy incumbent"
-    bound = min(dual.bound, facts.get("bound", np.inf))
     return pick, lp_bound, bound, method, not dual.converged
 
 
