@@ -71,6 +71,11 @@ MASTER_GROUPS = 1024
 #: ``gap_tolerance x bound``.
 RESIDUAL_TIME_SHARE = 0.2
 RESIDUAL_GAP_SHARE = 0.1
+#: Share of ``time_limit`` the cut rounds may use up to (they follow the first recovery; the
+#: rest is for the second one). Measured at 100,000 customers, load 12, 120 s: column
+#: generation and first recovery took past 60 %, and with the cut rounds bounded by
+#: ``DUAL_TIME_SHARE`` no cut was added (gap 1.8e-4 instead of 2.6e-5 with cuts).
+CUT_TIME_SHARE = 0.8
 #: Rounds of cover cuts on the product budgets (each followed by a warm column generation).
 CUT_ROUNDS = 10
 #: The column generation after a round of cuts stops at this share of ``gap_tolerance``: a cut
@@ -225,7 +230,8 @@ def _decompose(
     objective = float(value[pick].sum())
     cuts = 0
     if (bound - objective) > gap * abs(bound) and dual.converged and track.size:
-        dual, cut, cuts = _cut_rounds(layout, rows, value, dual, track, gap, deadline)
+        cut_deadline = start + CUT_TIME_SHARE * time_limit
+        dual, cut, cuts = _cut_rounds(layout, rows, value, dual, track, gap, cut_deadline)
         iterations += dual.iterations
         bound = min(bound, dual.bound)
         if cuts:

@@ -53,8 +53,8 @@ def _knapsack_customers(
     layout: Layout, rows: Rows, y: np.ndarray, reduced: np.ndarray, per_row: int
 ) -> np.ndarray:
     """Customers of the ``per_row`` best options (by value per unit of the row, the row's own
-    multiplier left out) of every priced row worth only a few options (at most ``per_row // 2``
-    of its options have a non-negative reduced value at ``y``).
+    multiplier left out) of every priced row worth only a few options (its limit holds at most
+    ``per_row // 2`` options of its mean weight).
 
     Why: such a row (a product budget of a few offers) is a small knapsack; the customers kept at
     their pricing choice may fill it with a bad integer combination that the residual MILP can
@@ -66,8 +66,12 @@ def _knapsack_customers(
     flat_opt = np.repeat(np.arange(rows.index.shape[0]), rows.index.shape[1])
     at = (flat_row >= 0) & (y[np.maximum(flat_row, 0)] > 0) & (rows.weight.ravel() > 0)
     row, opt, weight = flat_row[at], flat_opt[at], rows.weight.ravel()[at]
-    filled = np.bincount(row, weights=(reduced[opt] >= 0).astype("float64"), minlength=y.size)
-    small = filled[row] <= per_row // 2
+    # Offers the row holds: its limit over its options' mean weight (not the options priced in
+    # at ``y``: near-optimal multipliers may price in far more than fit).
+    total = np.bincount(row, weights=weight, minlength=y.size)
+    count = np.bincount(row, minlength=y.size)
+    holds = rows.limits * count / np.maximum(total, 1e-12)
+    small = holds[row] <= per_row // 2
     row, opt, weight = row[small], opt[small], weight[small]
     score = (reduced[opt] + y[row] * weight) / weight
     order = np.lexsort((-score, row))

@@ -103,10 +103,10 @@ def test_recovery_opens_the_best_candidates_of_a_budget_worth_a_few_offers():
     frame = one_product([1.0] * 8, values=[8.0, 7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0])
     rows = build_rows(frame, OfferConstraints(max_offers=1, budget=100.0, product_budgets={1: 2.0}))
     layout = build_layout(frame, 1)
-    # At y = 6.5 on the budget two offers have a reduced value >= 0: a knapsack of a few.
+    # The budget holds two offers of the mean weight: a knapsack of a few.
     y = np.array([0.0, 6.5])
     reduced = frame["value"].to_numpy() - rows.reduce(y)
     assert _knapsack_customers(layout, rows, y, reduced, per_row=4).tolist() == [0, 1, 2, 3]
     assert _knapsack_customers(layout, rows, y, reduced, per_row=0).size == 0
-    # A row most of whose options are in (reduced value >= 0) is not a small knapsack.
+    # An unpriced row (y = 0) is left to the margins.
     assert _knapsack_customers(layout, rows, np.zeros(2), frame["value"].to_numpy(), 4).size == 0
