@@ -43,7 +43,8 @@ _ROW_EPS = 1e-9
 class DualAnswer:
     """``y`` at the best bound ``bound`` (min L), the master's last value ``master`` (a lower
     bound on the LP), the iteration count, the rows the master needed, and whether the two
-    bounds met."""
+    bounds met; ``tracked``: the master's fractional choice ``x`` of the options asked for (its
+    last convex combination per group), for cut separation."""
 
     y: np.ndarray
     bound: float
@@ -51,6 +52,7 @@ class DualAnswer:
     iterations: int
     active_rows: int
     converged: bool
+    tracked: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 @dataclass
@@ -60,6 +62,7 @@ class _Master:
     highs: highspy.Highs = field(default_factory=highspy.Highs)
     usage: list[np.ndarray] = field(default_factory=list)
     group_of: list[int] = field(default_factory=list)
+    iteration_of: list[int] = field(default_factory=list)
     active: list[int] = field(default_factory=list)
     peak: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
@@ -74,7 +77,9 @@ class _Master:
         for _ in range(self.groups):
             self.highs.addRow(1.0, 1.0, 0, np.zeros(0, np.int32), np.zeros(0))
 
-    def add_columns(self, value: np.ndarray, usage: np.ndarray, which: np.ndarray) -> None:
+    def add_columns(
+        self, value: np.ndarray, usage: np.ndarray, which: np.ndarray, iteration: int
+    ) -> None:
         for g in which:
             col = usage[g]
             coefs = col[self.active]
@@ -84,6 +89,7 @@ class _Master:
             self.highs.addCol(-float(value[g]), 0.0, highspy.kHighsInf, idx.size, idx, vals)
             self.usage.append(col)
             self.group_of.append(int(g))
+            self.iteration_of.append(iteration)
             self.peak[g] = np.maximum(self.peak[g], col)
 
     def activate_rows(self) -> int:
@@ -112,6 +118,15 @@ class _Master:
         value = -float(self.highs.getInfo().objective_function_value)
         return value, y, -duals[: self.groups]
 
+    def weights(self) -> np.ndarray:
+        """(iterations, groups) weight of each column in the master's solution (re-solved: columns
+        may have been added since, a warm start makes it cheap)."""
+        self.highs.run()
+        theta = np.asarray(self.highs.getSolution().col_value, dtype="float64")
+        out = np.zeros((max(self.iteration_of) + 1, self.groups))
+        np.add.at(out, (np.asarray(self.iteration_of), np.asarray(self.group_of)), theta)
+        return out
+
 
 def _columns(
     layout: Layout, rows: Rows, value: np.ndarray, pick: np.ndarray, groups: int
@@ -135,6 +150,8 @@ def column_generation(
     tolerance: float,
     deadline: float,
     max_iterations: int = 300,
+    y0: np.ndarray | None = None,
+    track: np.ndarray | None = None,
 ) -> DualAnswer:
     """Minimise the Lagrangian bound (see the module docstring).
 
@@ -145,14 +162,19 @@ def column_generation(
         tolerance: relative distance between bound and master value that stops it.
         deadline: a ``time.perf_counter()`` reading after which it stops.
         max_iterations: pricing passes at most.
+        y0: the first pricing pass's multipliers (a warm start, e.g. before cuts were added).
+        track: indices of options whose fractional ``x`` the answer reports (``tracked``).
     """
     groups = max(1, min(groups, layout.customers))
     master = _Master(groups=groups, rows=rows)
     required = np.zeros(len(value), dtype=bool)
     required[:] = layout.required[layout.code, layout.pos]
     start_value, start_usage = _columns(layout, rows, value, required, groups)
-    master.add_columns(start_value, start_usage, np.arange(groups))
-    y = np.zeros(len(rows.names))
+    master.add_columns(start_value, start_usage, np.arange(groups), 0)
+    tracked = np.zeros(0, dtype=np.int64) if track is None else track
+    picks = [required[tracked]]
+    solved = False
+    y = np.zeros(len(rows.names)) if y0 is None else y0
     best_y, best = y, np.inf
     lower, duals = -np.inf, np.full(groups, -np.inf)
     iterations, converged = 0, False
@@ -167,12 +189,14 @@ def column_generation(
         scale = max(1.0, abs(best))
         better = np.flatnonzero(group_price > duals + 1e-12 * scale)
         col_value, col_usage = _columns(layout, rows, value, priced.pick, groups)
-        master.add_columns(col_value, col_usage, better)
+        master.add_columns(col_value, col_usage, better, iterations)
+        picks.append(priced.pick[tracked])
         new_rows = master.activate_rows()
         if better.size == 0 and new_rows == 0:
             converged = True
             break
         lower, y, duals = master.solve()
+        solved = True
         if best - lower <= tolerance * scale or time.perf_counter() > deadline:
             converged = best - lower <= tolerance * scale
             break
@@ -183,4 +207,16 @@ def column_generation(
         iterations=iterations,
         active_rows=len(master.active),
         converged=converged,
+        tracked=_fractional(master, picks, layout.code[tracked] % groups)
+        if solved
+        else np.asarray(picks[0], dtype="float64"),
     )
+
+
+def _fractional(master: _Master, picks: list[np.ndarray], group: np.ndarray) -> np.ndarray:
+    """``x`` of the tracked options: per group, its columns' weights times their picks."""
+    theta = master.weights()
+    out = np.zeros(group.size)
+    for t in range(theta.shape[0]):
+        out += theta[t, group] * picks[t]
+    return out

@@ -49,6 +49,38 @@ def _repair(keep: np.ndarray, base: np.ndarray, rows: Rows, reduced: np.ndarray)
     return keep
 
 
+def _knapsack_customers(
+    layout: Layout, rows: Rows, y: np.ndarray, reduced: np.ndarray, per_row: int
+) -> np.ndarray:
+    """Customers of the ``per_row`` best options (by value per unit of the row, the row's own
+    multiplier left out) of every priced row worth only a few options (its limit holds at most
+    ``per_row // 2`` options of its mean weight).
+
+    Why: such a row (a product budget of a few offers) is a small knapsack; the customers kept at
+    their pricing choice may fill it with a bad integer combination that the residual MILP can
+    no longer undo. Opening its best candidates lets the MILP choose the fill.
+    """
+    if per_row <= 0:
+        return np.zeros(0, dtype=np.int64)
+    flat_row = rows.index.ravel()
+    flat_opt = np.repeat(np.arange(rows.index.shape[0]), rows.index.shape[1])
+    at = (flat_row >= 0) & (y[np.maximum(flat_row, 0)] > 0) & (rows.weight.ravel() > 0)
+    row, opt, weight = flat_row[at], flat_opt[at], rows.weight.ravel()[at]
+    # Offers the row holds: its limit over its options' mean weight (not the options priced in
+    # at ``y``: near-optimal multipliers may price in far more than fit).
+    total = np.bincount(row, weights=weight, minlength=y.size)
+    count = np.bincount(row, minlength=y.size)
+    holds = rows.limits * count / np.maximum(total, 1e-12)
+    small = holds[row] <= per_row // 2
+    row, opt, weight = row[small], opt[small], weight[small]
+    score = (reduced[opt] + y[row] * weight) / weight
+    order = np.lexsort((-score, row))
+    row, opt = row[order], opt[order]
+    starts = np.searchsorted(row, row, side="left")
+    top = (np.arange(row.size) - starts) < per_row
+    return np.unique(layout.code[opt[top]])
+
+
 def recover(
     frame: pd.DataFrame,
     layout: Layout,
@@ -57,6 +89,7 @@ def recover(
     max_offers: int,
     *,
     free_customers: int,
+    per_row: int = 0,
     time_limit: float,
     gap_abs: float,
 ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -75,6 +108,8 @@ def recover(
     free_count = min(layout.customers, free_customers)
     free = np.zeros(layout.customers, dtype=bool)
     free[np.argsort(priced.margin, kind="stable")[:free_count]] = True
+    free[_knapsack_customers(layout, rows, y, reduced, per_row)] = True
+    free_count = int(free.sum())
     open_option = free[layout.code]
     keep = _repair(priced.pick & ~open_option & ~required, required, rows, reduced)
     keep |= required & ~open_option
