@@ -32,11 +32,13 @@ from loyalty_site.hot_sql import hot_cursor
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
+_META_KEY = "HTTP_" + HEADER.upper().replace("-", "_")
 
 
 def request_key(request: Any) -> str:
     """The request's ``Idempotency-Key``; raises :class:`IdempotencyKeyMissing` if absent."""
-    key = request.headers.get(HEADER, "").strip()
+    # META, not request.headers: the headers dict is built from every header on first use.
+    key = request.META.get(_META_KEY, "").strip()
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise IdempotencyKeyMissing(
             f"Send an {HEADER} header (1-{MAX_KEY_LENGTH} printable characters, e.g. a UUID) so "
