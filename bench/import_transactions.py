@@ -222,6 +222,25 @@ def _backend_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _backend_cpu_per_stage(backend: int) -> dict[str, float]:
+    """Wrap the loader's stage clock so that each lap also notes the backend's CPU seconds
+    spent in that stage (filled in as the import runs)."""
+    from customers.services import transactions_import
+
+    spent: dict[str, float] = {}
+    last = [_backend_cpu_s(backend)]
+    lap = transactions_import._Stages.lap
+
+    def lap_with_cpu(self: transactions_import._Stages, stage: str) -> None:
+        now = _backend_cpu_s(backend)
+        spent[stage] = round(spent.get(stage, 0.0) + now - last[0], 2)
+        last[0] = now
+        lap(self, stage)
+
+    transactions_import._Stages.lap = lap_with_cpu  # type: ignore[method-assign]
+    return spent
+
+
 def child(path: str, slug: str, role: str) -> None:
     """Run the import command for ``path`` and print its figures as JSON (runs in a child)."""
     import django
@@ -236,6 +255,7 @@ def child(path: str, slug: str, role: str) -> None:
         cursor.execute("SELECT current_user, current_setting('is_superuser'), pg_backend_pid()")
         user, superuser, backend = cursor.fetchone()
     server_cpu = _backend_cpu_s(backend)
+    stage_cpu = _backend_cpu_per_stage(backend)
 
     capture = _Capture()
     logger = logging.getLogger("customers.services.transactions_import")
@@ -253,6 +273,7 @@ def child(path: str, slug: str, role: str) -> None:
         "python_cpu_s": time.process_time() - cpu,
         "stages": record.stages,
         "server_cpu_s": _backend_cpu_s(backend) - server_cpu,
+        "server_cpu_stages": stage_cpu,
         "role": user,
         "superuser": superuser == "on",
     }
@@ -295,6 +316,8 @@ def report(result: dict) -> None:
     )
     stages = ", ".join(f"{name} {secs:.1f}" for name, secs in result["stages"].items())
     print(f"  stages (s): {stages}")
+    cpu = ", ".join(f"{name} {secs:.1f}" for name, secs in result["server_cpu_stages"].items())
+    print(f"  backend CPU per stage (s): {cpu}")
     ok_rate = "OK" if rate >= TARGET_LINES_PER_S else "MISSED"
     ok_rss = "OK" if peak_mb < TARGET_RSS_MB else "MISSED"
     print(f"lines/s: {rate:,.0f} (target >= {TARGET_LINES_PER_S:,}: {ok_rate})")
