@@ -158,20 +158,25 @@ def fill_positive(core: Core, choice: np.ndarray, red: np.ndarray) -> np.ndarray
 def _fits_alone(core: Core, left: Left, idx: np.ndarray) -> np.ndarray:
     """(len(idx), K) bool: the pair has a positive value and fits on its own in what is
     ``left`` of the budget, its type's cap and every ``<=`` row (the tolerances of
-    :func:`_fill_window`)."""
+    :func:`_fill_window`). Computed in slices of ``FILL_MAX`` customers: the float
+    temporaries stay (FILL_MAX, K) at 10M customers."""
     tol = 1e-9 * max(1.0, core.budget)
-    cost = core.cost[idx]
-    ok: np.ndarray = core.value[idx] > 0
-    ok &= cost <= left.budget + tol
-    ok &= (left.caps >= 1 - 1e-9)[None, :]
+    cap_ok = (left.caps >= 1 - 1e-9)[None, :]
     finite = np.isfinite(left.rows)
-    if not finite.any():
-        return ok
+    lays = layers(core.extra, core.groups, len(core.types), finite) if finite.any() else []
     weighted = np.array([row.cost_weighted for row in core.extra], dtype=bool)
-    for attr, table in layers(core.extra, core.groups, len(core.types), finite):
-        rid = table[0] if attr < 0 else table[core.groups[attr][idx]]
-        on = rid >= 0
-        room = left.rows[np.where(on, rid, 0)]
-        w = np.where(weighted[np.where(on, rid, 0)], cost, 1.0)
-        ok &= ~on | (w <= room + 1e-9)
-    return ok
+    out = np.empty((idx.size, len(core.types)), dtype=bool)
+    for start in range(0, idx.size, FILL_MAX):
+        part = idx[start : start + FILL_MAX]
+        cost = core.cost[part]
+        ok = out[start : start + FILL_MAX]
+        np.greater(core.value[part], 0, out=ok)
+        ok &= cost <= left.budget + tol
+        ok &= cap_ok
+        for attr, table in lays:
+            rid = table[0] if attr < 0 else table[core.groups[attr][part]]
+            on = rid >= 0
+            room = left.rows[np.where(on, rid, 0)]
+            w = np.where(weighted[np.where(on, rid, 0)], cost, 1.0)
+            ok &= ~on | (w <= room + 1e-9)
+    return out

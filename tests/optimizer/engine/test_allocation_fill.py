@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from optimizer.engine.allocation import AllocationConfig, AllocationConstraints, CouplingConstraint
+from optimizer.engine.allocation import fill as fill_module
 from optimizer.engine.allocation.coupling import build_rows, pair_weights
 from optimizer.engine.allocation.fill import fill_positive
 from optimizer.engine.allocation.problem import Core
@@ -90,8 +91,12 @@ def one_by_one(core: Core, choice: np.ndarray, red: np.ndarray) -> np.ndarray:
     return choice
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_fill_positive_takes_the_pairs_of_a_one_by_one_greedy_when_rows_are_tight(seed):
+@pytest.mark.parametrize(("seed", "window"), [(1, None), (2, None), (3, None), (1, 250)])
+def test_fill_positive_takes_the_pairs_of_a_one_by_one_greedy_when_rows_are_tight(
+    seed, window, monkeypatch
+):
+    if window is not None:  # the candidates in several windows and pre-check slices
+        monkeypatch.setattr(fill_module, "FILL_MAX", window)
     core = coupled_core(seed)
     rng = np.random.default_rng(seed)
     n, k = core.value.shape
