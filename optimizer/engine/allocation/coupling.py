@@ -76,10 +76,10 @@ def build_rows(
                     f"{con.customer_attribute!r}"
                 )
             if con.customer_attribute not in attrs:
-                code, uniques = pd.factorize(customers[con.customer_attribute].astype("str"))
+                code, by_name = _factorize(customers[con.customer_attribute])
                 attrs.append(con.customer_attribute)
-                codes.append(code.astype(np.int64))
-                names.append({str(u): i for i, u in enumerate(uniques)})
+                codes.append(code)
+                names.append(by_name)
             attr = attrs.index(con.customer_attribute)
             group = names[attr].get(str(con.customer_value), NO_GROUP)
         types = np.ones(k, dtype=bool)
@@ -99,6 +99,21 @@ def build_rows(
     return tuple(rows), tuple(codes)
 
 
+def _factorize(column: pd.Series) -> tuple[np.ndarray, dict[str, int]]:
+    """Group code per customer (numbered in order of first appearance) and the code of each
+    value's string. A categorical column is read by its codes (a store per customer as a
+    category: no string per customer, 0.2 s fewer at 1M), numbered as the strings would be."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        code, first = pd.factorize(column.cat.codes.to_numpy())
+        labels = column.cat.categories.astype("str")
+        text = [str(labels[c]) for c in first.tolist() if c >= 0]
+        # missing values, or two categories with one string: the general path below
+        if len(text) == first.size and len(set(text)) == len(text):
+            return code.astype(np.int64), {t: i for i, t in enumerate(text)}
+    code, uniques = pd.factorize(column.astype("str"))
+    return code.astype(np.int64), {str(u): i for i, u in enumerate(uniques)}
+
+
 def member_mask(rows: tuple[Row, ...], groups: tuple[np.ndarray, ...], r: int) -> np.ndarray | None:
     """Bool per customer of row ``r`` (None: every customer)."""
     row = rows[r]
@@ -106,15 +121,6 @@ def member_mask(rows: tuple[Row, ...], groups: tuple[np.ndarray, ...], r: int) -
         return None
     mask: np.ndarray = groups[row.attr] == row.group
     return mask
-
-
-def pair_mask(rows: tuple[Row, ...], groups: tuple[np.ndarray, ...], r: int, n: int) -> np.ndarray:
-    """(n, K) bool: the pairs row ``r`` counts."""
-    members = member_mask(rows, groups, r)
-    types = rows[r].types[None, :]
-    base = np.ones((n, 1), dtype=bool) if members is None else members[:, None]
-    out: np.ndarray = base & types
-    return out
 
 
 def usage(

@@ -132,16 +132,51 @@ def fill_positive(core: Core, choice: np.ndarray, red: np.ndarray) -> np.ndarray
     (value net of the multipliers' prices, so scarce budget and caps go where they earn most),
     best first; a customer whose best option's cap is spent gets their next one in the next pass.
     """
-    unserved = np.flatnonzero(choice < 0)  # only these rows are ranked (not all n x K)
-    ranked = np.argsort(-red[unserved], axis=1, kind="stable")
     left = Left(*slack(core, choice))  # kept across the passes (one usage scan, not K)
+    unserved = np.flatnonzero(choice < 0)
+    # Limits only shrink as pairs are added, so a pair that does not fit on its own now never
+    # will: the batched fill would drop it in its first round anyway (it takes exactly the
+    # pairs a one-by-one greedy takes). Dropping such pairs first leaves the allocation as it
+    # was, and only the customers with a pair that may still fit are ranked: after the LP
+    # rounding with 50 store caps, a few thousand of 900,000.
+    may_fit = _fits_alone(core, left, unserved)
+    keep = may_fit.any(axis=1)
+    unserved, may_fit = unserved[keep], may_fit[keep]
+    ranked = np.argsort(-red[unserved], axis=1, kind="stable")
     for k in range(red.shape[1]):
         pos = np.flatnonzero(choice[unserved] < 0)
         if pos.size == 0:
             break
         out, pick = unserved[pos], ranked[pos, k]
-        ok = core.value[out, pick] > 0
+        ok = may_fit[pos, pick]
         out, pick = out[ok], pick[ok]
         order = np.argsort(-red[out, pick], kind="stable")
         choice = fill(core, choice, out[order], pick[order], left=left)
     return choice
+
+
+def _fits_alone(core: Core, left: Left, idx: np.ndarray) -> np.ndarray:
+    """(len(idx), K) bool: the pair has a positive value and fits on its own in what is
+    ``left`` of the budget, its type's cap and every ``<=`` row (the tolerances of
+    :func:`_fill_window`). Computed in slices of ``FILL_MAX`` customers: the float
+    temporaries stay (FILL_MAX, K) at 10M customers."""
+    tol = 1e-9 * max(1.0, core.budget)
+    cap_ok = (left.caps >= 1 - 1e-9)[None, :]
+    finite = np.isfinite(left.rows)
+    lays = layers(core.extra, core.groups, len(core.types), finite) if finite.any() else []
+    weighted = np.array([row.cost_weighted for row in core.extra], dtype=bool)
+    out = np.empty((idx.size, len(core.types)), dtype=bool)
+    for start in range(0, idx.size, FILL_MAX):
+        part = idx[start : start + FILL_MAX]
+        cost = core.cost[part]
+        ok = out[start : start + FILL_MAX]
+        np.greater(core.value[part], 0, out=ok)
+        ok &= cost <= left.budget + tol
+        ok &= cap_ok
+        for attr, table in lays:
+            rid = table[0] if attr < 0 else table[core.groups[attr][part]]
+            on = rid >= 0
+            room = left.rows[np.where(on, rid, 0)]
+            w = np.where(weighted[np.where(on, rid, 0)], cost, 1.0)
+            ok &= ~on | (w <= room + 1e-9)
+    return out

@@ -141,8 +141,11 @@ class LocalPricing:
 
     def _base(self, lam: float, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
         buf = self.buf
-        np.multiply(self.core.cost, -lam, out=buf)
-        buf += self.core.value
+        if lam == 0.0:  # a budget that does not bind (coupled cores): one pass fewer
+            np.copyto(buf, self.core.value)
+        else:
+            np.multiply(self.core.cost, -lam, out=buf)
+            buf += self.core.value
         buf -= mu
         if self.core.extra:
             subtract_duals(self.core.extra, self.core.groups, self.core.cost, sigma, buf)

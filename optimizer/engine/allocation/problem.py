@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from optimizer.engine.allocation.coupling import Row, pair_mask
+from optimizer.engine.allocation.coupling import NO_GROUP, Row
 from optimizer.engine.allocation.types import AllocationConstraints
 from optimizer.engine.types import EngineInputError
 
@@ -278,9 +278,21 @@ def build_core(
     for s, _ in coverage:
         covered[s] = True
     forced = covered[seg][:, None] | np.zeros((1, len(types)), dtype=bool)
-    for r, row in enumerate(extra):
-        if row.sense == ">=" and row.limit > 0:
-            forced = forced | pair_mask(extra, groups, r, seg.shape[0])
+    # the minimums' pairs, one (groups, K) table per customer attribute gathered once (20
+    # segment minimums: one gather, not 20 (n, K) masks)
+    by_attr: dict[int, np.ndarray] = {}
+    for row in extra:
+        if row.sense != ">=" or row.limit <= 0 or row.group == NO_GROUP:
+            continue
+        if row.attr < 0:
+            forced |= row.types[None, :]
+            continue
+        if row.attr not in by_attr:
+            n_groups = int(groups[row.attr].max(initial=0)) + 1
+            by_attr[row.attr] = np.zeros((n_groups, len(types)), dtype=bool)
+        by_attr[row.attr][row.group] |= row.types
+    for attr, table in by_attr.items():
+        forced |= table[groups[attr]]
     candidate = value > 0  # NaN (ineligible) compares False
     candidate |= forced
     candidate &= pair_ok
