@@ -203,7 +203,9 @@ def _recover(
         rows,
         dual.y,
         limits.max_offers,
-        free_customers=max(200, 20 * min(dual.active_rows, coupling)),
+        # At chain scale near-optimal multipliers leave more customers near a tie than rows:
+        # 1,000,000 realistic with 1,520 open customers recovered 2.6e-4 below the LP bound.
+        free_customers=max(200, 20 * min(dual.active_rows, coupling), layout.customers // 100),
         per_row=KNAPSACK_OPEN,
         time_limit=time_limit,
         gap_abs=RESIDUAL_GAP_SHARE * gap * abs(dual.bound),
