@@ -22,17 +22,17 @@ from optimizer.engine.allocation.coupling import NO_GROUP, Row
 from optimizer.engine.allocation.types import AllocationConstraints
 from optimizer.engine.types import EngineInputError
 
-CUSTOMER_COLUMNS = (
-    "customer_id",
-    "segment",
+#: The customers frame's float columns; a missing value is 0 except for ``usual_gap_days``,
+#: where NaN means "no usual gap yet" (``timing.next_visit_offset``).
+CUSTOMER_REALS = (
     "churn_probability",
     "expected_visits",
     "expected_spend",
     "clv",
     "days_since_last_visit",
     "usual_gap_days",
-    "marketing_consent",
 )
+CUSTOMER_COLUMNS = ("customer_id", "segment", *CUSTOMER_REALS, "marketing_consent")
 TYPE_COLUMNS = ("bonus_type", "cost_when_redeemed", "validity_days")
 RESPONSE_PREFIX = "response_"
 
@@ -113,10 +113,10 @@ def customer_arrays(customers: pd.DataFrame) -> dict[str, np.ndarray]:
     if ordered.shape[0] > 1 and not (ordered[1:] != ordered[:-1]).all():
         raise EngineInputError("customers.customer_id must be unique")
     out = {"customer_id": ids}
-    for col in CUSTOMER_COLUMNS[2:8]:
+    for col in CUSTOMER_REALS:
         out[col] = customers[col].to_numpy(dtype=np.float64, na_value=np.nan)
-    for col in CUSTOMER_COLUMNS[2:7]:
-        if np.isnan(out[col]).any():  # a copy only where there is a NaN to replace
+        # a copy only where there is a NaN to replace; usual_gap_days keeps its NaN
+        if col != "usual_gap_days" and np.isnan(out[col]).any():
             out[col] = np.nan_to_num(out[col], nan=0.0)
     out["marketing_consent"] = customers["marketing_consent"].fillna(False).to_numpy(dtype=bool)
     if "recent_bonuses" in customers.columns:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from optimizer.engine.allocation.problem import CUSTOMER_REALS
 from optimizer.engine.allocation.types import AllocationConstraints
 
 SEGMENTS = ("at risk", "loyal", "new", "occasional", "lapsed")
@@ -27,16 +28,6 @@ TYPES = (
     ("points3x", "3x points", 2.5, 7, 0.13, 0.0, False, None),
     ("free_item", "free coffee", 1.2, 3, 0.20, 0.0, True, None),
     ("vip_gift", "VIP gift", 9.0, 7, 0.30, 600.0, True, "loyal|occasional"),
-)
-
-#: The float columns of the customers frame (float32 in a compact instance).
-CUSTOMER_REALS = (
-    "churn_probability",
-    "expected_visits",
-    "expected_spend",
-    "clv",
-    "days_since_last_visit",
-    "usual_gap_days",
 )
 
 
