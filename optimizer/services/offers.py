@@ -306,7 +306,7 @@ def campaign_offers_allocate(
         max_offers: N, offers per customer, the generic bonus included.
         candidates: the recommender's frame (``offer_candidates`` columns); default: the
             retailer's latest successful recommendation run.
-        time_limit: solver wall-time limit, seconds.
+        time_limit: wall-time limit of the whole choice (every solver in it), seconds.
         method: the engine's method ("auto": the direct MILP up to
             :data:`optimizer.engine.offers.AUTO_MILP_MAX_PAIRS` pairs, the decomposition above).
 

@@ -34,6 +34,7 @@ deadline or after ``max_iterations``; the bound is valid whenever it stops.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import highspy
@@ -159,6 +160,7 @@ def column_generation(
     y0: np.ndarray | None = None,
     track: np.ndarray | None = None,
     smoothing: float = 0.0,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> DualAnswer:
     """Minimise the Lagrangian bound (see the module docstring).
 
@@ -167,11 +169,14 @@ def column_generation(
         rows: coupling rows; the required options alone must respect them.
         groups: customer groups of the master (>= 1, at most the customers).
         tolerance: relative distance between bound and master value that stops it.
-        deadline: a ``time.perf_counter()`` reading after which it stops.
+        deadline: a reading of ``clock``: no pass starts that would, at the mean
+            duration of the passes so far, end after it (one pass at 1,000,000 customers takes
+            seconds, so checking only after a pass overran the limit by that much).
         max_iterations: pricing passes at most.
         y0: the first pricing pass's multipliers (a warm start, e.g. before cuts were added).
         track: indices of options whose fractional ``x`` the answer reports (``tracked``).
         smoothing: ``alpha`` in [0, 1) of the dual smoothing (0: price at the master's duals).
+        clock: the clock ``deadline`` is read on (tests inject a fake one).
     """
     groups = max(1, min(groups, layout.customers))
     master = _Master(groups=groups, rows=rows)
@@ -187,6 +192,7 @@ def column_generation(
     lower, duals = -np.inf, np.full(groups, -np.inf)
     y_master = y
     iterations, converged = 0, False
+    started = clock()
     while iterations < max_iterations:
         iterations += 1
         priced = price(layout, value - rows.reduce(y))
@@ -211,7 +217,8 @@ def column_generation(
         if better.size or new_rows or not solved:
             lower, y_master, duals = master.solve()
             solved = True
-        if best - lower <= tolerance * scale or time.perf_counter() > deadline:
+        now = clock()
+        if best - lower <= tolerance * scale or now + (now - started) / iterations > deadline:
             converged = best - lower <= tolerance * scale
             break
         y = y_master if smoothing <= 0 else smoothing * best_y + (1 - smoothing) * y_master
@@ -247,6 +254,7 @@ def sample_multipliers(
     tolerance: float,
     deadline: float,
     smoothing: float = 0.0,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> np.ndarray:
     """Multipliers of a sample: every ``k``-th customer (``k = customers // sample``), the limits
     scaled by the sampled share, solved by :func:`column_generation`. A warm start for the full
@@ -280,5 +288,6 @@ def sample_multipliers(
         tolerance=tolerance,
         deadline=deadline,
         smoothing=smoothing,
+        clock=clock,
     )
     return answer.y

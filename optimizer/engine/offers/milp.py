@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pulp
 
+from optimizer.engine.allocation.deadline import Deadline
 from optimizer.engine.allocation.solver import make_solver, solver_facts
 from optimizer.engine.allocation.types import InfeasibleAllocation
 from optimizer.engine.offers.greedy import greedy_fill
@@ -81,22 +82,27 @@ def solve_milp(
     rows: Rows,
     max_offers: int,
     *,
-    time_limit: float,
+    deadline: Deadline,
+    time_cap: float | None = None,
     gap_tolerance: float,
     gap_abs: float | None = None,
 ) -> MilpAnswer:
     """Solve the MILP on ``frame`` (index 0..n-1) to the relative gap ``gap_tolerance / 10``
     (or the absolute ``gap_abs`` if it is reached first); keeps the greedy choice when the time
-    limit stops the solver with a worse incumbent (``facts["incumbent"] == "greedy"``).
+    limit stops the solver with a worse incumbent (``facts["incumbent"] == "greedy"``). The LP
+    relaxation and the MILP share what ``deadline`` leaves (at most ``time_cap`` seconds).
 
     Raises:
         InfeasibleAllocation: the constraints cannot all hold.
     """
+    if time_cap is not None:  # at most ``time_cap`` from now, never past ``deadline``
+        deadline = deadline.until(deadline.clock() + time_cap)
     relaxed, _ = _build(frame, rows, max_offers, integer=False)
-    relaxed.solve(make_solver(time_limit, mip=False))
+    relaxed.solve(make_solver(deadline.solver_seconds(), mip=False))
     lp_bound = float(pulp.value(relaxed.objective) or 0.0)
     prob, x = _build(frame, rows, max_offers, integer=True)
-    prob.solve(make_solver(time_limit, gap_rel=gap_tolerance / 10, gap_abs=gap_abs))
+    solver = make_solver(deadline.solver_seconds(), gap_rel=gap_tolerance / 10, gap_abs=gap_abs)
+    prob.solve(solver)
     facts = solver_facts(prob)
     if facts["status"] == "Infeasible":
         raise InfeasibleAllocation("The offer constraints cannot all hold.", constraint="budget")

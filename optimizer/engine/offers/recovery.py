@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from optimizer.engine.allocation.deadline import Deadline
 from optimizer.engine.offers.greedy import greedy_fill
 from optimizer.engine.offers.milp import solve_milp
 from optimizer.engine.offers.pricing import price
@@ -90,7 +91,8 @@ def recover(
     *,
     free_customers: int,
     per_row: int = 0,
-    time_limit: float,
+    deadline: Deadline,
+    time_cap: float,
     gap_abs: float,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """A feasible choice (bool per option of ``frame``) near the multipliers ``y``, and facts
@@ -100,7 +102,9 @@ def recover(
     The residual MILP stops at the absolute gap ``gap_abs`` (a share of the whole problem's
     bound: its own relative gap is irrelevant) or at ``time_limit``: on product budgets of a
     few offers each its branch and bound rarely closes the knapsack gaps it inherits, and only
-    its incumbent counts (the certified bound is the Lagrangian one)."""
+    its incumbent counts (the certified bound is the Lagrangian one). Its time limit is what
+    ``deadline`` leaves once the residual is built, at most ``time_cap``; ``facts["fill_seconds"]``
+    is what the greedy fill after it took (a caller's reserve for the next recovery)."""
     value = frame["value"].to_numpy("float64")
     required = frame["required"].to_numpy(dtype=bool)
     reduced = value - rows.reduce(y)
@@ -123,7 +127,13 @@ def recover(
         )
         sub = frame.iloc[residual].reset_index(drop=True)
         answer = solve_milp(
-            sub, sub_rows, max_offers, time_limit=time_limit, gap_tolerance=1e-6, gap_abs=gap_abs
+            sub,
+            sub_rows,
+            max_offers,
+            deadline=deadline,
+            time_cap=time_cap,
+            gap_tolerance=1e-6,
+            gap_abs=gap_abs,
         )
         pick[residual[answer.pick]] = True
         facts["residual_status"] = answer.facts.get("status")
@@ -131,4 +141,7 @@ def recover(
             # Nobody fixed: the residual MILP is the whole problem, its bound holds for it.
             facts["bound"] = answer.bound
         facts["residual_incumbent"] = answer.facts.get("incumbent", "solver")
-    return greedy_fill(frame, rows, max_offers, start=pick), facts
+    started = deadline.clock()
+    pick = greedy_fill(frame, rows, max_offers, start=pick)
+    facts["fill_seconds"] = deadline.clock() - started
+    return pick, facts
