@@ -14,14 +14,21 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from optimizer.engine.allocation.deadline import Deadline
 from optimizer.engine.offers.rows import Rows
 from optimizer.engine.offers.types import GENERIC
 
 _EPS = 1e-9
+#: Candidates between two readings of the deadline's clock (a few milliseconds of the loop).
+CHECK_EVERY = 4096
 
 
 def greedy_fill(
-    frame: pd.DataFrame, rows: Rows, max_offers: int, start: np.ndarray | None = None
+    frame: pd.DataFrame,
+    rows: Rows,
+    max_offers: int,
+    start: np.ndarray | None = None,
+    deadline: Deadline | None = None,
 ) -> np.ndarray:
     """``start`` (bool per option; default: the required options) plus what fits, best first.
 
@@ -30,6 +37,9 @@ def greedy_fill(
         rows: its coupling rows (:func:`optimizer.engine.offers.rows.build_rows`).
         max_offers: N.
         start: options already chosen; they must respect N and the one-generic rule.
+        deadline: when given, the pass stops once it is spent (checked every
+            :data:`CHECK_EVERY` candidates) with what it took so far: still feasible, the best
+            options by ratio first. From scratch at 1,000,000 customers the pass takes 24-29 s.
 
     Returns:
         bool per option: the chosen ones (``start`` included).
@@ -46,7 +56,9 @@ def greedy_fill(
     fits_alone = (rows.weight <= weight_left + _EPS).all(axis=1)
     candidates = np.flatnonzero(~pick & (value > 0) & fits_alone & (count[customer] < max_offers))
     ratio = value[candidates] / np.maximum(cost[candidates], 1e-9)
-    for i in candidates[np.argsort(-ratio, kind="stable")]:
+    for seen, i in enumerate(candidates[np.argsort(-ratio, kind="stable")]):
+        if deadline is not None and seen % CHECK_EVERY == 0 and deadline.expired():
+            break
         c = customer[i]
         if count[c] >= max_offers or (generic[i] and has_generic[c]):
             continue

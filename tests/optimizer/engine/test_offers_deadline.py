@@ -16,6 +16,7 @@ from optimizer.engine.allocation.solver import make_solver
 from optimizer.engine.offers import milp as milp_module
 from optimizer.engine.offers import offers_allocate
 from optimizer.engine.offers.dual import column_generation
+from optimizer.engine.offers.greedy import greedy_fill
 from optimizer.engine.offers.milp import solve_milp
 from optimizer.engine.offers.rows import build_rows
 from tests.optimizer.engine.test_offers_decomposition import (
@@ -114,6 +115,21 @@ def test_a_spent_budget_still_answers_feasibly_with_a_valid_bound(monkeypatch):
     assert result.objective <= exact.objective + 1e-6
     assert "0 cover cuts" in result.method
     assert max(limits_seen.seconds) <= 0.2 * 30  # RESIDUAL_TIME_SHARE of the limit at most
+
+
+def test_the_greedy_pass_stops_at_its_deadline_with_a_feasible_start():
+    frame = random_options(600, 7)
+    limits = tight_limits(frame, max_offers=3)
+    treat = frame.loc[frame["value"] > 0].reset_index(drop=True)
+    rows = build_rows(treat, limits)
+    clock = TickingClock(0.0)
+    whole = greedy_fill(treat, rows, limits.max_offers, deadline=Deadline(1.0, clock))
+    assert whole.tolist() == greedy_fill(treat, rows, limits.max_offers).tolist()
+    assert whole.any()
+
+    clock.now += 2.0  # spent before it starts: nothing is added to the (empty) start
+    cut = greedy_fill(treat, rows, limits.max_offers, deadline=Deadline(1.0, clock, clock.now - 2))
+    assert not cut.any()
 
 
 def test_a_time_limit_must_be_positive():
