@@ -7,6 +7,7 @@ ORM broker.
 Environment variables
     DJANGO_DEBUG            "1" for development (default off).
     DJANGO_SECRET_KEY       required in production; the default is flagged by ``check --deploy``.
+    DJANGO_SECRET_KEY_FALLBACKS  earlier keys after a rotation, comma-separated.
     DJANGO_ALLOWED_HOSTS    comma separated (default "localhost,127.0.0.1").
     DJANGO_CSRF_TRUSTED_ORIGINS  comma separated origins, e.g. "https://loyalty.example.com".
     DJANGO_SECURE           "1" forces HTTPS-only cookies, HSTS and the SSL redirect
@@ -72,6 +73,9 @@ DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = os.environ.get(
     "DJANGO_SECRET_KEY", "django-insecure-dev-only-key-set-DJANGO_SECRET_KEY-in-production"
 )
+# Earlier keys, still accepted after a rotation (signed values, sessions, sealed webhook secrets
+# until ``manage.py reseal_secrets``); comma-separated.
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS", "")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
 

@@ -10,6 +10,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from loyalty_site.sealing import seal
 from retailers.admin_mixins import ReadOnlyScopedAdmin, RetailerScopedAdmin
 from retailers.models import Role
 from retailers.webhook_models import (
@@ -64,11 +65,13 @@ class WebhookEndpointAdmin(RetailerScopedAdmin):
         return ", ".join(endpoint.event_types)
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        if not change:
-            obj.secret = secret_generate()
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        secret = secret_generate()
+        obj.secret = seal(secret)  # the database keeps it sealed; the admin sees it once
         super().save_model(request, obj, form, change)
-        if not change:
-            _show_secret(request, obj, obj.secret)
+        _show_secret(request, obj, secret)
 
     @admin.action(description="Rotate the signing secret (the old one signs for a grace period)")
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:

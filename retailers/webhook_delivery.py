@@ -31,6 +31,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from loyalty_site.sealing import SecretUnreadable
 from retailers.webhook_models import (
     DeliveryStatus,
     WebhookDelivery,
@@ -103,7 +104,10 @@ def delivery_send(delivery: WebhookDelivery, now: dt.datetime) -> Outcome:
         return Outcome(None, str(problem)[:500])
     body = json.dumps(delivery.event.payload, separators=(",", ":")).encode()
     timestamp = int(now.timestamp())
-    secrets_ = endpoint_signing_secrets(endpoint, now=now)
+    try:
+        secrets_ = endpoint_signing_secrets(endpoint, now=now)
+    except SecretUnreadable as problem:  # a key rotation gone wrong: each attempt says so
+        return Outcome(None, str(problem)[:500])
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "loyalty-webhooks/1",

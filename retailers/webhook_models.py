@@ -37,15 +37,18 @@ class WebhookEndpoint(RetailerOwned):
 
     ``secret`` signs every delivery (HMAC-SHA256); it is shown once, when the endpoint is created
     or its secret rotated. After a rotation ``previous_secret`` keeps signing too until
-    ``previous_secret_until``, so the receiver can switch over without losing events.
+    ``previous_secret_until``, so the receiver can switch over without losing events. Both are
+    stored sealed (``loyalty_site.sealing``: a token only ``SECRET_KEY`` opens), never as they are.
     """
 
     url = models.URLField(max_length=500, help_text="HTTPS address that receives POSTed events.")
     event_types = models.JSONField(default=list, help_text="Event types sent to this address.")
     description = models.CharField(max_length=200, blank=True)
     is_active = models.BooleanField(default=True)
-    secret = models.CharField(max_length=100, editable=False)
-    previous_secret = models.CharField(max_length=100, blank=True, editable=False)
+    secret = models.CharField(max_length=255, editable=False, help_text="Sealed.")
+    previous_secret = models.CharField(
+        max_length=255, blank=True, editable=False, help_text="Sealed."
+    )
     previous_secret_until = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -22,6 +22,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from loyalty_site.sealing import reseal, seal, unseal
 from retailers.webhook_models import (
     DeliveryStatus,
     OutboxEvent,
@@ -108,16 +109,17 @@ def webhook_endpoint_create(
     Raises:
         ValidationError: the address is not HTTPS, or an event type is unknown.
     """
+    secret = secret_generate()
     endpoint = WebhookEndpoint(
         retailer_id=retailer_id,
         url=url,
         event_types=list(event_types),
         description=description,
-        secret=secret_generate(),
+        secret=seal(secret),
     )
     endpoint.full_clean()
     endpoint.save()
-    return endpoint, endpoint.secret
+    return endpoint, secret
 
 
 @transaction.atomic
@@ -128,23 +130,45 @@ def webhook_endpoint_rotate_secret(
     it for ``WEBHOOK_SECRET_GRACE_SECONDS`` so the receiver can switch without losing events."""
     now = now or timezone.now()
     endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint_id)
-    endpoint.previous_secret = endpoint.secret
+    endpoint.previous_secret = endpoint.secret  # still sealed
     endpoint.previous_secret_until = now + dt.timedelta(
         seconds=settings.WEBHOOK_SECRET_GRACE_SECONDS
     )
-    endpoint.secret = secret_generate()
+    secret = secret_generate()
+    endpoint.secret = seal(secret)
     endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_until"])
-    return endpoint, endpoint.secret
+    return endpoint, secret
 
 
 def endpoint_signing_secrets(endpoint: WebhookEndpoint, *, now: dt.datetime) -> list[str]:
     """The secrets that sign a delivery at ``now``: the current one, then a rotated-out one
-    still within its grace period."""
-    found = [endpoint.secret]
+    still within its grace period (unsealed).
+
+    Raises:
+        SecretUnreadable: ``SECRET_KEY`` changed without the old key among the fallbacks.
+    """
+    found = [unseal(endpoint.secret)]
     until = endpoint.previous_secret_until
     if endpoint.previous_secret and until is not None and now < until:
-        found.append(endpoint.previous_secret)
+        found.append(unseal(endpoint.previous_secret))
     return found
+
+
+def webhook_secrets_reseal() -> int:
+    """Seal every endpoint's secrets again under the current ``SECRET_KEY`` (after a key
+    rotation, while the old key is still in ``SECRET_KEY_FALLBACKS``); returns the endpoints.
+
+    Raises:
+        SecretUnreadable: a secret opens under none of the keys; nothing was changed.
+    """
+    with transaction.atomic(durable=True):
+        endpoints = list(WebhookEndpoint.objects.select_for_update().order_by("pk"))
+        for endpoint in endpoints:
+            endpoint.secret = reseal(endpoint.secret)
+            if endpoint.previous_secret:
+                endpoint.previous_secret = reseal(endpoint.previous_secret)
+        WebhookEndpoint.objects.bulk_update(endpoints, ["secret", "previous_secret"])
+    return len(endpoints)
 
 
 @transaction.atomic

@@ -32,6 +32,7 @@ from campaigns.services.audit import audit_record
 from campaigns.services.tokens import api_token_create
 from customers.models import PointsEntry, PointsKind, TransactionLine
 from customers.services.portal import portal_link_create
+from loyalty_site.sealing import seal
 from optimizer.models import (
     AllocationRun,
     CustomerScore,
@@ -310,7 +311,7 @@ def build_tenant(marker: str, *, role: str = Role.ADMIN) -> Tenant:
         retailer=retailer,
         url=f"https://{marker}.example.com/hook",
         event_types=["points.changed"],
-        secret=f"whsec_{marker}",
+        secret=seal(f"whsec_{marker}"),
     )
     o["outbox_event"] = OutboxEvent.objects.create(
         retailer=retailer, type="points.changed", payload={"marker": marker}, created_at=now_
