@@ -6,24 +6,22 @@ from django.db import migrations, models
 from loyalty_site.sealing import seal, unseal
 
 
-def seal_stored(apps, schema_editor):
+def _each_secret(apps, change):
     Endpoint = apps.get_model("retailers", "WebhookEndpoint")
     endpoints = list(Endpoint.objects.order_by("pk"))
     for endpoint in endpoints:
-        endpoint.secret = seal(endpoint.secret)
+        endpoint.secret = change(endpoint.secret)
         if endpoint.previous_secret:
-            endpoint.previous_secret = seal(endpoint.previous_secret)
+            endpoint.previous_secret = change(endpoint.previous_secret)
     Endpoint.objects.bulk_update(endpoints, ["secret", "previous_secret"])
+
+
+def seal_stored(apps, schema_editor):
+    _each_secret(apps, seal)
 
 
 def unseal_stored(apps, schema_editor):
-    Endpoint = apps.get_model("retailers", "WebhookEndpoint")
-    endpoints = list(Endpoint.objects.order_by("pk"))
-    for endpoint in endpoints:
-        endpoint.secret = unseal(endpoint.secret)
-        if endpoint.previous_secret:
-            endpoint.previous_secret = unseal(endpoint.previous_secret)
-    Endpoint.objects.bulk_update(endpoints, ["secret", "previous_secret"])
+    _each_secret(apps, unseal)
 
 
 class Migration(migrations.Migration):
