@@ -218,6 +218,44 @@ def _recover(
     )
 
 
+def _lagrangian(
+    layout: Layout,
+    rows: Rows,
+    value: np.ndarray,
+    track: np.ndarray,
+    deadline: Deadline,
+    gap: float,
+) -> DualAnswer:
+    """The column generation to ``gap / 10`` by :data:`DUAL_TIME_SHARE` of the limit; above
+    :data:`SAMPLE_ABOVE` customers from a sample's multipliers, with dual smoothing."""
+    y0, smoothing = None, 0.0
+    if layout.customers > SAMPLE_ABOVE:
+        smoothing = SMOOTHING
+        y0 = sample_multipliers(
+            layout,
+            rows,
+            value,
+            sample=SAMPLE_CUSTOMERS,
+            groups=MASTER_GROUPS,
+            tolerance=gap / 10,
+            deadline=deadline.start + SAMPLE_TIME_SHARE * deadline.seconds,
+            smoothing=SMOOTHING,
+            clock=deadline.clock,
+        )
+    return column_generation(
+        layout,
+        rows,
+        value,
+        groups=MASTER_GROUPS,
+        tolerance=gap / 10,
+        deadline=deadline.start + DUAL_TIME_SHARE * deadline.seconds,
+        y0=y0,
+        track=track,
+        smoothing=smoothing,
+        clock=deadline.clock,
+    )
+
+
 def _decompose(
     treat: pd.DataFrame, rows: Rows, limits: OfferConstraints, deadline: Deadline, gap: float
 ) -> tuple[np.ndarray, float, float, str, bool]:
@@ -234,41 +272,12 @@ def _decompose(
     60 s): 66.9 s, the second recovery's MILP taking all that was left and its greedy fill and
     the greedy incumbent coming after.
     """
-    limit, clock = deadline.seconds, deadline.clock
-
-    def at(share: float) -> float:
-        return deadline.start + share * limit
-
+    clock = deadline.clock
     layout = build_layout(treat, limits.max_offers)
     value = treat["value"].to_numpy("float64")
     product_rows = np.flatnonzero([name.startswith("product:") for name in rows.names])
     track = np.flatnonzero(np.isin(rows.index, product_rows).any(axis=1))
-    y0, smoothing = None, 0.0
-    if layout.customers > SAMPLE_ABOVE:
-        smoothing = SMOOTHING
-        y0 = sample_multipliers(
-            layout,
-            rows,
-            value,
-            sample=SAMPLE_CUSTOMERS,
-            groups=MASTER_GROUPS,
-            tolerance=gap / 10,
-            deadline=at(SAMPLE_TIME_SHARE),
-            smoothing=SMOOTHING,
-            clock=clock,
-        )
-    dual = column_generation(
-        layout,
-        rows,
-        value,
-        groups=MASTER_GROUPS,
-        tolerance=gap / 10,
-        deadline=at(DUAL_TIME_SHARE),
-        y0=y0,
-        track=track,
-        smoothing=smoothing,
-        clock=clock,
-    )
+    dual = _lagrangian(layout, rows, value, track, deadline, gap)
     coupling, lp_bound, iterations = len(rows.names), dual.bound, dual.iterations
     started = clock()
     pick, facts = _recover(treat, layout, rows, dual, limits, coupling, deadline, gap)
@@ -285,7 +294,9 @@ def _decompose(
         if float(value[fallback].sum()) > objective + 1e-9:
             pick, objective, greedy_won = fallback, float(value[fallback].sum()), True
     cuts = 0
-    cut_deadline = min(at(CUT_TIME_SHARE), deadline.at - recovery_seconds)
+    cut_deadline = min(
+        deadline.start + CUT_TIME_SHARE * deadline.seconds, deadline.at - recovery_seconds
+    )
     if (
         (bound - objective) > gap * abs(bound)
         and dual.converged
