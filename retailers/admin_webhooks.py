@@ -10,7 +10,6 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from loyalty_site.sealing import seal
 from retailers.admin_mixins import ReadOnlyScopedAdmin, RetailerScopedAdmin
 from retailers.models import Role
 from retailers.webhook_models import (
@@ -19,8 +18,11 @@ from retailers.webhook_models import (
     WebhookEndpoint,
     WebhookEventType,
 )
-from retailers.webhook_signing import secret_generate
-from retailers.webhooks import webhook_delivery_replay, webhook_endpoint_rotate_secret
+from retailers.webhooks import (
+    secret_issue,
+    webhook_delivery_replay,
+    webhook_endpoint_rotate_secret,
+)
 
 RelatedOnly = admin.RelatedOnlyFieldListFilter
 
@@ -68,8 +70,7 @@ class WebhookEndpointAdmin(RetailerScopedAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        secret = secret_generate()
-        obj.secret = seal(secret)  # the database keeps it sealed; the admin sees it once
+        secret, obj.secret = secret_issue()  # the database keeps it sealed; shown here once
         super().save_model(request, obj, form, change)
         _show_secret(request, obj, secret)
 

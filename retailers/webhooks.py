@@ -100,6 +100,12 @@ def event_emit(
     return event
 
 
+def secret_issue() -> tuple[str, str]:
+    """A new signing secret: as it is (shown once, to the admin) and sealed (what is stored)."""
+    secret = secret_generate()
+    return secret, seal(secret)
+
+
 @transaction.atomic
 def webhook_endpoint_create(
     *, retailer_id: int, url: str, event_types: list[str], description: str = ""
@@ -109,13 +115,13 @@ def webhook_endpoint_create(
     Raises:
         ValidationError: the address is not HTTPS, or an event type is unknown.
     """
-    secret = secret_generate()
+    secret, sealed = secret_issue()
     endpoint = WebhookEndpoint(
         retailer_id=retailer_id,
         url=url,
         event_types=list(event_types),
         description=description,
-        secret=seal(secret),
+        secret=sealed,
     )
     endpoint.full_clean()
     endpoint.save()
@@ -134,8 +140,7 @@ def webhook_endpoint_rotate_secret(
     endpoint.previous_secret_until = now + dt.timedelta(
         seconds=settings.WEBHOOK_SECRET_GRACE_SECONDS
     )
-    secret = secret_generate()
-    endpoint.secret = seal(secret)
+    secret, endpoint.secret = secret_issue()
     endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_until"])
     return endpoint, secret
 
