@@ -100,6 +100,9 @@ def drop_imported(retailer_id: int) -> None:
     with transaction.atomic(), connection.cursor() as cursor:
         for table in ("customers_transactionline", "customers_transaction"):
             cursor.execute(f"DELETE FROM {table} WHERE retailer_id = %s", [retailer_id])  # noqa: S608
+    from customers.line_partitions import drop_empty
+
+    drop_empty()  # the partitions the imports loaded (customers.line_partitions)
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE customers_transactionline")
         cursor.execute("VACUUM ANALYZE customers_transaction")

@@ -102,6 +102,13 @@ class TransactionLine(RetailerOwned):
     ``amount`` is what the customer paid for the line (after discounts); ``discount`` is the
     reduction granted on it, so the line's regular value is ``amount + discount``. A return has a
     negative quantity and a negative amount.
+
+    The table is partitioned by range of ``transaction_id`` (migration ``0007``): the lines of
+    each big import are a partition of their own, the rest are in
+    ``customers_transactionline_live`` (see ``customers.line_partitions``). In the database the
+    primary key is therefore ``(transaction_id, id)`` (a partitioned table's keys must contain
+    the partition key); ``id`` stays the model's key, unique by its sequence. Do not alter the
+    ``id`` field in a migration without doing the same by hand on every partition.
     """
 
     # The retailer repeats the transaction's (tenant scoping without a join) and is always set

@@ -81,6 +81,7 @@ def insert_chunks(
     *,
     using: str = "default",
     statement_per_chunk: bool = False,
+    table: str | None = None,
 ) -> int:
     """Insert the rows of every chunk (DataFrames, pyarrow Tables or RecordBatches with
     ``columns``) with ``COPY``; return the number of rows.
@@ -89,13 +90,14 @@ def insert_chunks(
     previous one, and only a bounded queue of formatted text is held in between. One ``COPY``
     takes every chunk, unless ``statement_per_chunk``: then each chunk is its own statement, and
     the triggers of constraints set ``IMMEDIATE`` run at the end of each (while the next chunk
-    is formatted) instead of all at the end.
+    is formatted) instead of all at the end. ``table`` names another table with ``model``'s
+    columns (a partition being loaded, see ``loyalty_site.partitions``).
     """
     connection = connections[using]
     quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
+    target = quote(table or model._meta.db_table)
     names = ", ".join(quote(c) for c in columns)
-    sql = f"COPY {table} ({names}) FROM STDIN WITH (FORMAT csv)"
+    sql = f"COPY {target} ({names}) FROM STDIN WITH (FORMAT csv)"
     written = 0
     with (
         connection.cursor() as cursor,

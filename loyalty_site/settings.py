@@ -373,6 +373,9 @@ IMPORT_EXPORT_SKIP_ADMIN_LOG = False
 IMPORT_SYNC_MAX_ROWS = int(os.environ.get("IMPORT_SYNC_MAX_ROWS", "2000"))
 #: Admin exports of more rows than this are written by a background task (``ExportJob``) and
 #: downloaded from the job's page when ready; smaller ones are answered in the request.
+# A transactions import that writes at least this many lines loads them as a partition of their
+# own (customers.line_partitions); smaller ones insert row by row into the live partition.
+IMPORT_PARTITION_MIN_LINES = int(os.environ.get("IMPORT_PARTITION_MIN_LINES", "100000"))
 EXPORT_SYNC_MAX_ROWS = int(os.environ.get("EXPORT_SYNC_MAX_ROWS", "2000"))
 #: A finished export file can be downloaded for this many days; the daily schedule deletes it.
 EXPORT_KEEP_DAYS = int(os.environ.get("EXPORT_KEEP_DAYS", "2"))

@@ -172,6 +172,8 @@ class Validator:
         self.customer = np.empty(0, dtype=np.int64)
         self.store = np.empty(0, dtype=np.int64)
         self.timestamp = np.empty(0, dtype=np.int64)
+        #: Per transaction code: its number of lines.
+        self.line_count = np.empty(0, dtype=np.int64)
 
     def _report(self, mask: np.ndarray, rows: np.ndarray, column: str, message: str) -> None:
         self.errors.add(rows[mask], column, message)
@@ -271,6 +273,7 @@ class Validator:
             self.customer = np.concatenate([self.customer, np.full(grow, INVALID)])
             self.store = np.concatenate([self.store, np.full(grow, INVALID)])
             self.timestamp = np.concatenate([self.timestamp, np.full(grow, NAT)])
+            self.line_count = np.concatenate([self.line_count, np.zeros(grow, np.int64)])
             new = np.flatnonzero(tx >= known)
             first_codes, first = np.unique(tx[new], return_index=True)
             at = new[first]
@@ -281,6 +284,7 @@ class Validator:
 
         has_tx = np.flatnonzero(tx >= 0)
         tx_codes = tx[has_tx]
+        self.line_count += np.bincount(tx_codes, minlength=total)
         for name, values, header, invalid in (
             ("customer_id", codes["customer_id"], self.customer, INVALID),
             ("store_id", codes["store_id"], self.store, INVALID),

@@ -37,9 +37,12 @@ the only per-line data in memory (Arrow-backed ``str`` columns, int64 code array
 
 The rows travel by ``COPY`` (``loyalty_site.bulk``): pyarrow writes the CSV text of a chunk
 while a writer thread sends the previous one, and transaction ids come from the sequence (no
-read-back). Every constraint stays on, for any role (no superuser, no special grant): the
-database checks each foreign key of each new row with its own trigger. The import sets the
-constraints ``IMMEDIATE`` and sends each chunk of lines as its own ``COPY``, so the server
+read-back). Every constraint stays on, for any role (no superuser, no special grant). An
+import of at least ``settings.IMPORT_PARTITION_MIN_LINES`` new lines loads them as a partition
+of their own (``customers.line_partitions``): its indexes are built in one sort each and its
+foreign keys checked set-wise when it is attached. Otherwise the database checks each foreign
+key of each new line with its own trigger, as it does for every new transaction: the import
+sets the constraints ``IMMEDIATE`` and sends each chunk as its own ``COPY``, so the server
 checks one chunk while Python formats the next, instead of running every check at commit with
 Python idle; they are ``DEFERRED`` again (Django's default) when the load ends. The customers,
 stores and products are also locked ``FOR KEY SHARE`` as they are resolved, so a concurrent

@@ -24,6 +24,7 @@ from django.db import connections, models
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from customers import line_partitions
 from customers.models import Customer, Transaction, TransactionLine
 from customers.services.transactions_checks import INVALID, NO_STORE, Validator
 from customers.services.transactions_csv import CsvSource, FrameSource
@@ -232,17 +233,24 @@ class LoadPlan:
         customers_created = self._create_customers(new) if self.create_missing else 0
         self.lap("create customers")
         codes = np.flatnonzero(new)
-        self._write_transactions(codes)
+        # A big import's lines become a partition of their own (see customers.line_partitions).
+        partition = line_partitions.wants_partition(int(check.line_count[codes].sum()))
+        self._write_transactions(codes, partition)
         self.lap("write transactions")
         # A re-imported file has nothing new: no need to read it a third time.
         lines_created = 0
         if len(codes):
             lines = self._line_chunks(source, new, progress)
-            # One COPY per chunk: the server checks the foreign keys of a chunk (the constraints
-            # are IMMEDIATE, see transactions_import) while the next one is formatted.
-            lines_created = insert_chunks(
-                TransactionLine, _LINE_COLUMNS, lines, statement_per_chunk=True
-            )
+            if partition:
+                ids = self.tx_ids[codes]
+                lines_created = line_partitions.load_lines(ids, _LINE_COLUMNS, lines)
+            else:
+                # One COPY per chunk: the server checks the foreign keys of a chunk (the
+                # constraints are IMMEDIATE, see transactions_import) while the next one is
+                # formatted.
+                lines_created = insert_chunks(
+                    TransactionLine, _LINE_COLUMNS, lines, statement_per_chunk=True
+                )
         elif progress:
             progress(check.lines, check.lines)
         self.lap("write lines")
@@ -254,14 +262,18 @@ class LoadPlan:
             "lines_read": check.lines,
         }
 
-    def _write_transactions(self, codes: np.ndarray) -> None:
+    def _write_transactions(self, codes: np.ndarray, partition: bool) -> None:
         """Insert the new transactions (``codes``) and note their ids in ``tx_ids``: the ids
-        are taken from the sequence first and copied with the rows (no read-back)."""
+        are taken from the sequence first (a block of the import sequence when the lines
+        become a ``partition``) and copied with the rows (no read-back)."""
         if not len(codes):
             return
         check = self.check
         stores = self.tx_store[codes]
-        self.tx_ids[codes] = allocate_ids(Transaction, len(codes))
+        if partition:
+            self.tx_ids[codes] = line_partitions.import_ids(len(codes))
+        else:
+            self.tx_ids[codes] = allocate_ids(Transaction, len(codes))
         columns: dict[str, Any] = {
             "id": self.tx_ids[codes],
             "retailer_id": np.full(len(codes), self.retailer.pk, dtype=np.int64),

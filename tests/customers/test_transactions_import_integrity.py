@@ -108,8 +108,8 @@ def test_transactions_bulk_import_fails_cleanly_when_a_product_vanishes_inside_i
     product = Product.objects.get(retailer=retailer, sku="B")
     real_write = module.LoadPlan._write_transactions
 
-    def write_then_delete(plan, codes):
-        real_write(plan, codes)
+    def write_then_delete(plan, codes, partition):
+        real_write(plan, codes, partition)
         with connection.cursor() as cursor:
             cursor.execute("DELETE FROM retailers_product WHERE id = %s", [product.pk])
 
@@ -163,8 +163,8 @@ def test_transactions_bulk_import_of_a_plain_role_refuses_a_product_deleted_insi
     product = Product.objects.get(retailer=retailer, sku="A")
     real_write = module.LoadPlan._write_transactions
 
-    def write_then_delete(plan, codes):
-        real_write(plan, codes)
+    def write_then_delete(plan, codes, partition):
+        real_write(plan, codes, partition)
         with connection.cursor() as cursor:
             cursor.execute("DELETE FROM retailers_product WHERE id = %s", [product.pk])
 
