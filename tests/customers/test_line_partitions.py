@@ -17,11 +17,14 @@ from customers import line_partitions
 from customers.line_partitions import IMPORT_ID_BASE, LIVE, Partition, merge_plan
 from customers.models import Transaction, TransactionLine
 from customers.services import transactions_bulk_import
-from customers.services import transactions_load as module
 from retailers.exceptions import ImportRejected
 from retailers.models import Product
 from tests.customers.test_transactions_import import GOOD, HEADER, lines_of, write
-from tests.customers.test_transactions_import_integrity import dangling_lines, make_catalogue
+from tests.customers.test_transactions_import_integrity import (
+    dangling_lines,
+    delete_after_writing_transactions,
+    make_catalogue,
+)
 
 EXPECTED = [
     ("T1", 1, "A", Decimal("1.000"), Decimal("2.50"), Decimal("0.10")),
@@ -38,6 +41,12 @@ def partition_of(line: TransactionLine) -> str:
             [line.pk],
         )
         return cursor.fetchone()[0]
+
+
+def import_sequence() -> tuple[int, bool]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT last_value, is_called FROM customers_transaction_import_id_seq")
+        return cursor.fetchone()
 
 
 def table_exists(name: str) -> bool:
@@ -147,17 +156,12 @@ def test_a_product_deleted_inside_a_big_import_fails_it_with_no_partition_left(
     deleted by the import's own session, which its lock does not stop) is refused there."""
     retailer = make_catalogue()
     product = Product.objects.get(retailer=retailer, sku="B")
-    real_write = module.LoadPlan._write_transactions
-
-    def write_then_delete(plan, codes, partition):
-        assert partition
-        real_write(plan, codes, partition)
-        with connection.cursor() as cursor:
-            cursor.execute("DELETE FROM retailers_product WHERE id = %s", [product.pk])
-
-    monkeypatch.setattr(module.LoadPlan, "_write_transactions", write_then_delete)
+    delete_after_writing_transactions(monkeypatch, product)
+    before = import_sequence()
     with pytest.raises(ImportRejected) as rejected:
         transactions_bulk_import(retailer=retailer, path=write(tmp_path, *GOOD))
+
+    assert import_sequence() != before  # the ids came from the big imports' block
 
     assert "was deleted during the import" in rejected.value.errors[0].message
     assert "retailers_product" in rejected.value.errors[0].message

@@ -58,6 +58,19 @@ def wait_for_a_lock_wait(seconds: float = 4.0) -> bool:
     return False
 
 
+def delete_after_writing_transactions(monkeypatch, product: Product) -> None:
+    """Make the import's own session delete ``product`` right after it wrote the transactions
+    (after ``product`` was resolved: its lock does not stop its own session)."""
+    real_write = module.LoadPlan._write_transactions
+
+    def write_then_delete(plan, codes, partition):
+        real_write(plan, codes, partition)
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM retailers_product WHERE id = %s", [product.pk])
+
+    monkeypatch.setattr(module.LoadPlan, "_write_transactions", write_then_delete)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_transactions_bulk_import_makes_a_concurrent_product_delete_wait_then_fail(
     tmp_path, monkeypatch
@@ -106,14 +119,7 @@ def test_transactions_bulk_import_fails_cleanly_when_a_product_vanishes_inside_i
     lock does not stop) is caught by the foreign key's trigger."""
     retailer = make_catalogue()
     product = Product.objects.get(retailer=retailer, sku="B")
-    real_write = module.LoadPlan._write_transactions
-
-    def write_then_delete(plan, codes, partition):
-        real_write(plan, codes, partition)
-        with connection.cursor() as cursor:
-            cursor.execute("DELETE FROM retailers_product WHERE id = %s", [product.pk])
-
-    monkeypatch.setattr(module.LoadPlan, "_write_transactions", write_then_delete)
+    delete_after_writing_transactions(monkeypatch, product)
     with pytest.raises(ImportRejected) as rejected:
         transactions_bulk_import(retailer=retailer, path=write(tmp_path, *GOOD))
 
@@ -161,14 +167,7 @@ def test_transactions_bulk_import_of_a_plain_role_refuses_a_product_deleted_insi
 ):
     retailer = make_catalogue()
     product = Product.objects.get(retailer=retailer, sku="A")
-    real_write = module.LoadPlan._write_transactions
-
-    def write_then_delete(plan, codes, partition):
-        real_write(plan, codes, partition)
-        with connection.cursor() as cursor:
-            cursor.execute("DELETE FROM retailers_product WHERE id = %s", [product.pk])
-
-    monkeypatch.setattr(module.LoadPlan, "_write_transactions", write_then_delete)
+    delete_after_writing_transactions(monkeypatch, product)
     with pytest.raises(ImportRejected, match="was deleted during the import"):
         transactions_bulk_import(retailer=retailer, path=write(tmp_path, *GOOD))
     assert Transaction.objects.count() == TransactionLine.objects.count() == 0
