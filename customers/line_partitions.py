@@ -83,7 +83,9 @@ def load_lines(ids: np.ndarray, columns: list[str], chunks: Iterable[Rows]) -> i
 
 @dataclass(frozen=True)
 class Partition:
-    """One import partition: its table, its range of transaction ids and its size."""
+    """One import partition: its table, its range of transaction ids and its number of lines
+    as the planner's statistics give it (exact right after the load or merge, which analyze
+    the partition; later deletes show once autovacuum analyzes it again)."""
 
     name: str
     low: int
@@ -92,32 +94,32 @@ class Partition:
 
 
 def import_partitions() -> list[Partition]:
-    """The import partitions in order of their ranges, with their exact line counts."""
+    """The import partitions in order of their ranges (catalogue only: no partition is read)."""
     with connections["default"].cursor() as cursor:
         cursor.execute(
-            "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "
-            "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = %s::regclass "
-            "AND c.relname <> %s",
+            "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid), greatest(c.reltuples, 0) "
+            "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = %s::regclass AND c.relname <> %s",
             [TransactionLine._meta.db_table, LIVE],
         )
-        found = []
-        for name, bound in cursor.fetchall():
-            # FOR VALUES FROM ('1000000000000') TO ('1000000250000')
-            low, high = (int(part.split("'")[1]) for part in bound.split(" TO "))
-            cursor.execute(f"SELECT count(*) FROM {connections['default'].ops.quote_name(name)}")  # noqa: S608
-            found.append(Partition(name, low, high, int(cursor.fetchone()[0])))
+        rows = cursor.fetchall()
+    found = []
+    for name, bound, lines in rows:
+        # FOR VALUES FROM ('1000000000000') TO ('1000000250000')
+        low, high = (int(part.split("'")[1]) for part in bound.split(" TO "))
+        found.append(Partition(name, low, high, int(lines)))
     return sorted(found, key=lambda partition: partition.low)
 
 
 def drop_empty() -> list[str]:
     """Drop the import partitions without lines (all their transactions deleted)."""
     dropped = []
+    quote = connections["default"].ops.quote_name
     with transaction.atomic(), connections["default"].cursor() as cursor:
         for partition in import_partitions():
-            if partition.lines == 0:
-                cursor.execute(
-                    f"DROP TABLE {connections['default'].ops.quote_name(partition.name)}"
-                )
+            cursor.execute(f"SELECT EXISTS (SELECT FROM {quote(partition.name)})")  # noqa: S608
+            if not cursor.fetchone()[0]:
+                cursor.execute(f"DROP TABLE {quote(partition.name)}")
                 dropped.append(partition.name)
     return dropped
 

@@ -146,7 +146,8 @@ def merge_partitions(
 
 def _create_like(model: type[models.Model], name: str, using: str) -> None:
     """Create table ``name`` with the columns, defaults and checks of ``model``'s table (no
-    index, no foreign key: they come with :func:`_attach`)."""
+    index: :func:`_prepare` builds them once it is filled; no foreign key: :func:`_attach`
+    adds them)."""
     quote = connections[using].ops.quote_name
     with connections[using].cursor() as cursor:
         cursor.execute(

@@ -257,7 +257,8 @@ def test_merging_partitions_keeps_every_line_and_constraint(db, big, tmp_path):
     parts = line_partitions.import_partitions()
     assert len(parts) == 3
 
-    call_command("line_partitions", "--merge", "--target-lines", "8", stdout=io.StringIO())
+    out = io.StringIO()
+    call_command("line_partitions", "--merge", "--target-lines", "8", stdout=out)
 
     after = line_partitions.import_partitions()
     assert [(p.low, p.high, p.lines) for p in after] == [
@@ -265,6 +266,12 @@ def test_merging_partitions_keeps_every_line_and_constraint(db, big, tmp_path):
         (parts[2].low, parts[2].high, 4),
     ]
     assert not table_exists(parts[1].name)
+    assert out.getvalue().splitlines() == [
+        f"merged 2 partitions into {parts[0].name} (about 8 lines)",
+        f"{parts[0].name}: transactions {parts[0].low:,} to {parts[1].high - 1:,}, about 8 lines",
+        f"{parts[2].name}: transactions {parts[2].low:,} to {parts[2].high - 1:,}, about 4 lines",
+        "2 import partitions",
+    ]
     assert sorted(TransactionLine.objects.values_list("pk", "transaction_id", "line_no")) == before
     with pytest.raises(IntegrityError):  # the foreign keys came along
         run_checked(

@@ -1,7 +1,8 @@
 """``manage.py line_partitions [--drop-empty] [--merge [--target-lines N]]``.
 
 Lists the transaction-line partitions that big imports loaded (``customers.line_partitions``)
-with their ranges of transaction ids and line counts. ``--drop-empty`` drops those left without
+with their ranges of transaction ids and line counts (the planner's statistics: no partition is
+read). ``--drop-empty`` drops those left without
 lines; ``--merge`` folds neighbouring partitions together, each merged one holding at most
 ``--target-lines`` lines (10,000,000 by default): one partition per nightly import adds up to
 hundreds a year, and every query that does not name its transactions plans each of them.
@@ -43,12 +44,13 @@ class Command(BaseCommand):
             for run in plan:
                 merged = line_partitions.merge(run)
                 self.stdout.write(
-                    f"merged {len(run)} partitions into {merged.name} ({merged.lines:,} lines)"
+                    f"merged {len(run)} partitions into {merged.name} "
+                    f"(about {merged.lines:,} lines)"
                 )
         partitions = line_partitions.import_partitions()
         for partition in partitions:
             self.stdout.write(
                 f"{partition.name}: transactions {partition.low:,} to {partition.high - 1:,}, "
-                f"{partition.lines:,} lines"
+                f"about {partition.lines:,} lines"
             )
         self.stdout.write(f"{len(partitions)} import partitions")
