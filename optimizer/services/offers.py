@@ -267,7 +267,14 @@ def _summaries(chosen: pd.DataFrame) -> dict[str, Any]:
         .sort_values(["offers", "expected_value"], ascending=False)
         .head(TOP_PRODUCTS)
     )
-    names = dict(Product.objects.filter(pk__in=by_product.index.tolist()).values_list("pk", "name"))
+    # The SKU with the name: a catalogue may name several products alike (Complete Journey has
+    # many "FLUID MILK WHITE ONLY 1 GA").
+    labels = {
+        pk: (name, sku)
+        for pk, name, sku in Product.objects.filter(pk__in=by_product.index.tolist()).values_list(
+            "pk", "name", "sku"
+        )
+    }
     by_supplier = (
         treated.loc[treated["supplier"] != ""]
         .groupby("supplier")
@@ -277,7 +284,12 @@ def _summaries(chosen: pd.DataFrame) -> dict[str, Any]:
     return json_ready(
         {
             "top_products": [
-                {"product_id": int(pid), "name": names.get(int(pid), ""), **row}
+                {
+                    "product_id": int(pid),
+                    "name": labels.get(int(pid), ("", ""))[0],
+                    "sku": labels.get(int(pid), ("", ""))[1],
+                    **row,
+                }
                 for pid, row in by_product.round(2).to_dict(orient="index").items()
             ],
             "by_supplier": [

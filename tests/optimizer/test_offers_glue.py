@@ -64,7 +64,10 @@ def test_offers_allocate_chooses_within_budget_supplier_budget_and_n(retailer):
     suppliers = world.campaign.breakdown["offers"]["by_supplier"]
     assert suppliers == [{"supplier": "Acme Dairy", "offers": 1, "expected_supplier_cost": 0.35}]
     top = world.campaign.breakdown["offers"]["top_products"]
-    assert {p["name"] for p in top} == {"Milk", "Tea"}
+    assert {(p["name"], p["sku"]) for p in top} == {
+        ("Milk", world.milk.sku),
+        ("Tea", world.tea.sku),
+    }
     assert AuditEntry.objects.filter(action="offers_allocate").count() == 1
 
 
