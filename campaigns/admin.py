@@ -197,9 +197,6 @@ class PromotionItemInline(admin.TabularInline):
     )
     readonly_fields = fields
 
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return True  # the proposal's admin already checked the role at its retailer
-
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 

@@ -59,7 +59,8 @@ class TenancyFormsMixin:
 
     def get_inlines(self, request: HttpRequest, obj: Any) -> list[type]:
         inlines = super().get_inlines(request, obj)  # type: ignore[misc]
-        return [_scoped_inline(inline, self.role_required["change"]) for inline in inlines]
+        roles = self.role_required
+        return [_scoped_inline(inline, roles["change"], roles["view"]) for inline in inlines]
 
     def get_list_filter(self, request: HttpRequest) -> tuple:
         entries = super().get_list_filter(request)  # type: ignore[misc]
@@ -92,9 +93,18 @@ class TenancyFormsMixin:
 
 
 class _ScopedInlineMixin:
-    """An inline whose rows and form choices are scoped like its parent admin's."""
+    """An inline whose rows and form choices are scoped like its parent admin's, and shown to
+    whoever may view the parent row: the membership role decides, as for the parent (Django's
+    own inline check wants a global model permission, which role users do not have)."""
 
     tenancy_role: ClassVar[str]
+    tenancy_view_role: ClassVar[str]
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        user = request.user
+        if not (user.is_active and user.is_staff):
+            return False
+        return has_role(user, self.tenancy_view_role, getattr(obj, "retailer_id", None))
 
     def get_queryset(self, request: HttpRequest) -> models.QuerySet:
         return scope_for_user(super().get_queryset(request), request.user)  # type: ignore[misc]
@@ -106,8 +116,8 @@ class _ScopedInlineMixin:
 
 
 @functools.cache
-def _scoped_inline(inline: type, role: str) -> type:
-    attrs = {"tenancy_role": role, "__module__": inline.__module__}
+def _scoped_inline(inline: type, role: str, view_role: str) -> type:
+    attrs = {"tenancy_role": role, "tenancy_view_role": view_role, "__module__": inline.__module__}
     return type(inline.__name__, (_ScopedInlineMixin, inline), attrs)
 
 

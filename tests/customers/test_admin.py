@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from customers.models import Customer, Transaction, TransactionLine
+from retailers.models import Role
 from tests.customers.factories import CustomerFactory, TransactionLineFactory
 from tests.retailers.factories import ProductFactory, StoreFactory
 from tests.retailers.test_resources import SAMPLES, grant_import_permissions
@@ -113,6 +114,24 @@ def test_admin_transaction_change_page_shows_lines_read_only(staff_client, retai
     html = staff_client.get(url).content.decode()
     assert "SKU-LINE" in html
     assert 'name="lines-0-quantity"' not in html
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.ADMIN])
+def test_a_role_user_sees_the_basket_lines_of_their_retailer_only(
+    client, make_staff, retailer, other_retailer, role
+):
+    """The membership role decides, not Django's global model permissions (which role users
+    lack): before, the lines inline was hidden from every staff user but superusers."""
+    line = TransactionLineFactory(transaction__retailer=retailer, product__sku="SKU-LINE")
+    other = TransactionLineFactory(transaction__retailer=other_retailer)
+    client.force_login(make_staff(retailer, role))
+
+    html = client.get(reverse("admin:customers_transaction_change", args=[line.transaction.pk]))
+
+    assert "SKU-LINE" in html.content.decode()
+    assert 'name="lines-0-quantity"' not in html.content.decode()
+    url = reverse("admin:customers_transaction_change", args=[other.transaction.pk])
+    assert client.get(url).status_code in (302, 404)  # not their retailer's basket
 
 
 def test_admin_customer_import_confirms_into_the_chosen_retailer(staff_client, retailer):
