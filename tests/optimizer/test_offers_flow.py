@@ -61,8 +61,8 @@ def test_personalised_offer_campaign_from_the_staff_pages_to_the_till(
     assert response.status_code == 302
     page = client.get(detail).content.decode()
     assert "Top products offered" in page
-    assert f"Milk <span class=\"muted\">SKU&nbsp;{world.milk.sku}</span>" in page
-    assert f"Tea <span class=\"muted\">SKU&nbsp;{world.tea.sku}</span>" in page
+    assert f'Milk <span class="muted">SKU&nbsp;{world.milk.sku}</span>' in page
+    assert f'Tea <span class="muted">SKU&nbsp;{world.tea.sku}</span>' in page
     assert "Acme Dairy" in page  # supplier funding, 0.35 expected
     assert "0.35" in page
     assert "prior (too few resolved offers to fit)" in page
