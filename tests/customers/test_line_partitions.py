@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import threading
-import uuid
 from decimal import Decimal
 
 import pytest
@@ -21,9 +20,11 @@ from retailers.exceptions import ImportRejected
 from retailers.models import Product
 from tests.customers.test_transactions_import import GOOD, HEADER, lines_of, write
 from tests.customers.test_transactions_import_integrity import (
+    create_plain_role,
     dangling_lines,
     delete_after_writing_transactions,
     make_catalogue,
+    set_role,
 )
 
 EXPECTED = [
@@ -171,21 +172,8 @@ def test_a_product_deleted_inside_a_big_import_fails_it_with_no_partition_left(
 
 @pytest.fixture
 def plain_role(db):
-    """This test's session as a plain role (no superuser), rolled back with the test."""
-    role = f"bulk_test_{uuid.uuid4().hex[:12]}"
-    with connection.cursor() as cursor:
-        cursor.execute(f"CREATE ROLE {role} NOSUPERUSER NOLOGIN")
-        cursor.execute(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
-        cursor.execute(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}")
-        cursor.execute(f"GRANT CREATE ON SCHEMA public TO {role}")
-    return role
-
-
-def set_role(role: str) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(f"SET ROLE {role}")
-        cursor.execute("SELECT current_setting('is_superuser')")
-        assert cursor.fetchone()[0] == "off"
+    """A plain role that may create tables (the partitions), rolled back with the test."""
+    return create_plain_role("GRANT CREATE ON SCHEMA public TO {role}")
 
 
 def test_a_plain_owner_role_loads_a_partition_with_every_trigger_on(plain_role, big, tmp_path):

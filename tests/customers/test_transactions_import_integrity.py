@@ -131,21 +131,33 @@ def test_transactions_bulk_import_fails_cleanly_when_a_product_vanishes_inside_i
     assert Product.objects.filter(pk=product.pk).exists()  # rolled back with the rest
 
 
-@pytest.fixture
-def non_superuser(db):
-    """Switch this test's session to a plain role: no superuser, no special grant.
-
-    Everything (the role, its grants, the ``SET ROLE``) happens inside the test's transaction
-    and is rolled back with it.
-    """
+def create_plain_role(*grants: str) -> str:
+    """A new role without superuser, granted every table and sequence of the schema and the
+    SQL ``grants`` (``{role}`` filled in). It is created inside the test's transaction and
+    rolled back with it."""
     role = f"bulk_test_{uuid.uuid4().hex[:12]}"
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE ROLE {role} NOSUPERUSER NOLOGIN")
         cursor.execute(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
         cursor.execute(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}")
+        for grant in grants:
+            cursor.execute(grant.format(role=role))
+    return role
+
+
+def set_role(role: str) -> None:
+    """Switch this test's session to ``role`` (until the test's transaction ends)."""
+    with connection.cursor() as cursor:
         cursor.execute(f"SET ROLE {role}")
         cursor.execute("SELECT current_user, current_setting('is_superuser')")
         assert cursor.fetchone() == (role, "off")
+
+
+@pytest.fixture
+def non_superuser(db):
+    """This test's session as a plain role: no superuser, no special grant."""
+    role = create_plain_role()
+    set_role(role)
     return role
 
 
