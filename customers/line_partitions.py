@@ -26,11 +26,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import transaction
 
 from customers.models import TransactionLine
 from loyalty_site.partitions import (
     allocate_block,
+    can_attach,
+    drop_if_empty,
+    list_partitions,
     load_partition,
     lock_for_load,
     merge_partitions,
@@ -51,15 +54,7 @@ def wants_partition(lines: int) -> bool:
     Only the owner of the lines table (the role that runs the migrations) may attach a
     partition; any other role's imports insert their lines row by row, as small ones do.
     """
-    if lines < settings.IMPORT_PARTITION_MIN_LINES:
-        return False
-    with connections["default"].cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_has_role(relowner, 'USAGE') AND has_schema_privilege(relnamespace, "
-            "'CREATE') FROM pg_class WHERE oid = %s::regclass",
-            [TransactionLine._meta.db_table],
-        )
-        return bool(cursor.fetchone()[0])
+    return lines >= settings.IMPORT_PARTITION_MIN_LINES and can_attach(TransactionLine)
 
 
 def import_ids(count: int) -> np.ndarray:
@@ -95,33 +90,19 @@ class Partition:
 
 def import_partitions() -> list[Partition]:
     """The import partitions in order of their ranges (catalogue only: no partition is read)."""
-    with connections["default"].cursor() as cursor:
-        cursor.execute(
-            "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid), greatest(c.reltuples, 0) "
-            "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "WHERE i.inhparent = %s::regclass AND c.relname <> %s",
-            [TransactionLine._meta.db_table, LIVE],
-        )
-        rows = cursor.fetchall()
     found = []
-    for name, bound, lines in rows:
+    for name, bound, lines in list_partitions(TransactionLine):
+        if name == LIVE:
+            continue
         # FOR VALUES FROM ('1000000000000') TO ('1000000250000')
         low, high = (int(part.split("'")[1]) for part in bound.split(" TO "))
-        found.append(Partition(name, low, high, int(lines)))
+        found.append(Partition(name, low, high, lines))
     return sorted(found, key=lambda partition: partition.low)
 
 
 def drop_empty() -> list[str]:
     """Drop the import partitions without lines (all their transactions deleted)."""
-    dropped = []
-    quote = connections["default"].ops.quote_name
-    with transaction.atomic(), connections["default"].cursor() as cursor:
-        for partition in import_partitions():
-            cursor.execute(f"SELECT EXISTS (SELECT FROM {quote(partition.name)})")  # noqa: S608
-            if not cursor.fetchone()[0]:
-                cursor.execute(f"DROP TABLE {quote(partition.name)}")
-                dropped.append(partition.name)
-    return dropped
+    return drop_if_empty([partition.name for partition in import_partitions()])
 
 
 def merge_plan(partitions: list[Partition], target_lines: int) -> list[list[Partition]]:

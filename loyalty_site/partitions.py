@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from django.db import connections, models
+from django.db import connections, models, transaction
 
 from loyalty_site.bulk import insert_chunks
 
@@ -72,6 +72,49 @@ def lock_for_load(model: type[models.Model], *, using: str = "default") -> None:
     with connection.cursor() as cursor:
         table = connection.ops.quote_name(model._meta.db_table)
         cursor.execute(f"LOCK TABLE {table} IN SHARE UPDATE EXCLUSIVE MODE")
+
+
+def can_attach(model: type[models.Model], *, using: str = "default") -> bool:
+    """Whether this session's role may create and attach partitions of ``model``'s table: it
+    owns the table (or is a member of its owner) and may create tables in its schema."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_has_role(relowner, 'USAGE') AND has_schema_privilege(relnamespace, "
+            "'CREATE') FROM pg_class WHERE oid = %s::regclass",
+            [model._meta.db_table],
+        )
+        return bool(cursor.fetchone()[0])
+
+
+def list_partitions(
+    model: type[models.Model], *, using: str = "default"
+) -> list[tuple[str, str, int]]:
+    """``(name, bound, rows)`` of each partition of ``model``'s table, from the catalogue alone:
+    ``bound`` as PostgreSQL writes it (``FOR VALUES FROM ('1') TO ('9')``), ``rows`` the
+    planner's estimate (exact after an ``ANALYZE``; 0 if never analysed)."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid), greatest(c.reltuples, 0) "
+            "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = %s::regclass",
+            [model._meta.db_table],
+        )
+        return [(name, bound, int(rows)) for name, bound, rows in cursor.fetchall()]
+
+
+def drop_if_empty(names: list[str], *, using: str = "default") -> list[str]:
+    """Drop those of the partitions ``names`` that hold no row, in one transaction; return
+    their names. Each drop locks the partitioned table (``ACCESS EXCLUSIVE``) until commit."""
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    dropped = []
+    with transaction.atomic(using=using), connection.cursor() as cursor:
+        for name in names:
+            cursor.execute(f"SELECT EXISTS (SELECT FROM {quote(name)})")  # noqa: S608
+            if not cursor.fetchone()[0]:
+                cursor.execute(f"DROP TABLE {quote(name)}")
+                dropped.append(name)
+    return dropped
 
 
 def partition_name(model: type[models.Model], low: int) -> str:
