@@ -36,8 +36,9 @@ import numpy as np
 import pandas as pd
 
 from optimizer.engine.allocation.deadline import Deadline
-from optimizer.engine.allocation.dual import explain, solve_dual
+from optimizer.engine.allocation.dual import solve_dual
 from optimizer.engine.allocation.fallback import quick_solution
+from optimizer.engine.allocation.infeasibility import explain
 from optimizer.engine.allocation.milp import MilpInfeasible, MilpNoIncumbent, solve_milp
 from optimizer.engine.allocation.pricing import PricingFactory
 from optimizer.engine.allocation.problem import Core

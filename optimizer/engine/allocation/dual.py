@@ -19,7 +19,9 @@ Method:
    maximising value under the coupling rows; minimums have penalised artificial slacks so the
    master is always feasible (a positive artificial at convergence proves the minimum
    infeasible). The master's duals are the next multipliers; its objective is a
-   lower bound on the LP optimum, ``min L`` the upper bound: stop when they meet.
+   lower bound on the LP optimum, ``min L`` the upper bound: stop when they meet (the loop,
+   with its smoothing: ``colgen.py``; a positive artificial at convergence is explained by
+   ``infeasibility.py``).
 3. *Primal recovery*: at the final multipliers, customers whose best option beats the runner-up
    (or "nothing") by a clear margin keep it (complementary slackness: every LP optimum does the
    same); the ``free_customers`` most ambiguous ones form a small residual MILP (HiGHS) over what
@@ -35,30 +37,32 @@ at most ~(K + segments + 2) rows and one column per iteration.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from optimizer.engine.allocation.colgen import (
+    COLD_ALPHA,
+    WARM_ALPHA,
+    generate,
+    penalty_of,
+    seed,
+    start_columns,
+)
 from optimizer.engine.allocation.deadline import Deadline
-from optimizer.engine.allocation.master import _Columns, _master
-from optimizer.engine.allocation.pricing import Column, LocalPricing, Pricing, PricingFactory
+from optimizer.engine.allocation.infeasibility import explain, no_allocation
+from optimizer.engine.allocation.master import _Columns
+from optimizer.engine.allocation.pricing import LocalPricing, Pricing, PricingFactory
 from optimizer.engine.allocation.problem import Core
 from optimizer.engine.allocation.recovery import LpPrimal, recover
-from optimizer.engine.allocation.solver import (
-    Solution,
-    check_feasible,
-    is_feasible,
-    joint_infeasible,
-    objective,
-)
+from optimizer.engine.allocation.solver import Solution, check_feasible, is_feasible, objective
 from optimizer.engine.allocation.types import (
     STATUS_FEASIBLE,
     STATUS_FEASIBLE_ABOVE_GAP,
     STATUS_OPTIMAL,
     STATUS_TIME_LIMIT,
     AllocationConfig,
-    InfeasibleAllocation,
 )
 
 #: Relative tolerance of the column generation (master value vs Lagrangian bound), as a share of
@@ -66,135 +70,10 @@ from optimizer.engine.allocation.types import (
 CG_TOLERANCE_SHARE = 0.01
 #: The +10% budget what-if only needs a few digits: its bound may overstate by this share.
 PLUS10_TOLERANCE = 1e-4
-#: Wentges smoothing weight of the stability centre: ``COLD_ALPHA`` from zero multipliers,
-#: ``WARM_ALPHA`` from a sample's near-optimal multipliers (the first masters have few columns
-#: and their duals jump far from the optimum: pricing near the good centre cut the passes at
-#: 1M x 6 from 21 to 10, and the what-if's from 9 to 3). With columns disaggregated by block
-#: (coupling rows by store) each block mixes its own columns and the strong smoothing slowed the
-#: convergence instead (25 -> 34 passes with 50 store caps): those keep ``COLD_ALPHA``.
-COLD_ALPHA = 0.5
-WARM_ALPHA = 0.9
-MAX_ITERATIONS = 400
 #: Cores at least this large first solve a random sample of WARM_SAMPLE customers (scaled
 #: constraints) for starting multipliers; the bound and the columns still come from everyone.
 WARM_MIN_CUSTOMERS = 100_000
 WARM_SAMPLE = 40_000
-
-
-def _generate(
-    pricer: Pricing,
-    cols: _Columns,
-    budget: float,
-    until: float,
-    deadline: Deadline,
-    penalty: float,
-    tolerance: float,
-    start: dict[str, Any] | None = None,
-    alpha: float = COLD_ALPHA,
-) -> dict[str, Any]:
-    """Column generation until the master meets the Lagrangian bound (or clock ``until``).
-
-    ``start`` (bound and multipliers of a full pricing already done) seeds the stability center;
-    ``alpha`` is the centre's smoothing weight (``WARM_ALPHA`` when it is near the optimum).
-
-    Wentges smoothing: price at ``alpha * best + (1 - alpha) * master`` multipliers, which damps
-    the zig-zag of plain Kelley steps; after a step that did not move the master (mis-pricing)
-    the next one prices at the master's own multipliers, which keeps convergence exact.
-    """
-    need = pricer.need
-    best: dict[str, Any] = dict(start) if start else {"bound": np.inf}
-    it = 0
-    m: dict[str, Any] = {"master": -np.inf, "artificial": np.inf}
-    last_master = -np.inf
-    while it < MAX_ITERATIONS:
-        it += 1
-        m = _master(cols, pricer.core, budget, need, penalty, deadline.solver_seconds(60.0))
-        master = m["master"]
-        lam, mu, nu, sigma = m["lam"], m["mu"], m["nu"], m["sigma"]
-        smooth = "lam" in best and master > last_master + 1e-9 * max(1.0, abs(master))
-        last_master = master
-        if smooth:
-            lam = alpha * best["lam"] + (1 - alpha) * lam
-            mu = alpha * best["mu"] + (1 - alpha) * mu
-            nu = alpha * best["nu"] + (1 - alpha) * nu
-            sigma = alpha * best["sigma"] + (1 - alpha) * sigma
-        bound, column = pricer.price(lam, mu, nu, sigma, budget)
-        if bound < best["bound"]:
-            best = {"bound": bound, "lam": lam, "mu": mu, "nu": nu, "sigma": sigma}
-        if best["bound"] - master <= tolerance * max(1.0, abs(best["bound"])):
-            break
-        _add(cols, column)
-        if deadline.clock() > until:
-            break
-    master = m["master"]
-    converged = best["bound"] - master <= max(tolerance, 1e-6) * max(1.0, abs(best["bound"]))
-    return {
-        **best,
-        "iterations": it,
-        "converged": converged,
-        "last": m,
-        "master": master,
-        "artificial": m["artificial"],
-    }
-
-
-def _add(cols: _Columns, column: Column) -> None:
-    value, cost, count, cover, extra, choice = column
-    if cols.choices is not None:
-        cols.choices.append(choice)
-    for b in range(value.shape[0]):
-        cols.value.append(float(value[b]))
-        cols.cost.append(float(cost[b]))
-        cols.count.append(count[b])
-        cols.cover.append(cover[b])
-        cols.extra.append(extra[b])
-        cols.block.append(b)
-        cols.source.append(cols.passes)
-    cols.passes += 1
-
-
-def _seed(pricer: Pricing, cols: _Columns, duals: dict[str, Any], budget: float) -> dict[str, Any]:
-    """Price every customer at given multipliers: a column and a valid bound to start from."""
-    bound, column = pricer.price(duals["lam"], duals["mu"], duals["nu"], duals["sigma"], budget)
-    _add(cols, column)
-    return {
-        "bound": bound,
-        "lam": duals["lam"],
-        "mu": duals["mu"],
-        "nu": duals["nu"],
-        "sigma": duals["sigma"],
-    }
-
-
-def _start(pricer: Pricing, *, keep: bool = False) -> tuple[_Columns, dict[str, Any]]:
-    """The empty column ("nothing for anyone") and zero multipliers; ``keep``: store every
-    column's choice vector (the LP primal of the full core is read from them)."""
-    core = pricer.core
-    k, c, r = len(core.types), pricer.need.shape[0], len(core.extra)
-    n = core.value.shape[0]
-    choices: list[np.ndarray] | None = [] if keep else None
-    cols = _Columns([], [], [], [], [], choices)
-    nb = pricer.n_blocks
-    empty: Column = (
-        np.zeros(nb),
-        np.zeros(nb),
-        np.zeros((nb, k)),
-        np.zeros((nb, c)),
-        np.zeros((nb, r)),
-        np.full(n, -1, dtype=np.int8),
-    )
-    _add(cols, empty)
-    zero = {"lam": 0.0, "mu": np.zeros(k), "nu": np.zeros(c), "sigma": np.zeros(r)}
-    return cols, zero
-
-
-def _penalty(core: Core) -> float:
-    """The artificial slacks' price: far above any value a customer can add."""
-    finite = np.isfinite(core.value)  # reductions with ``where``: no copy of the finite values
-    high = float(core.value.max(where=finite, initial=-np.inf))
-    low = float(core.value.min(where=finite, initial=np.inf))
-    penalty = 10.0 * (max(abs(high), abs(low)) if np.isfinite(high) else 1.0) + 1.0
-    return penalty * (1.0 + float(core.cost.max(initial=0.0)))
 
 
 @dataclass
@@ -215,7 +94,7 @@ class _Warm:
         if sub_budget != self.pricer.core.budget * (1 + 1e-12) and self.run.get("budget") != (
             sub_budget
         ):
-            self.run = _generate(self.pricer, self.cols, sub_budget, until, deadline, penalty, 1e-6)
+            self.run = generate(self.pricer, self.cols, sub_budget, until, deadline, penalty, 1e-6)
             self.run["budget"] = sub_budget
         return self.run if "lam" in self.run else None
 
@@ -238,70 +117,11 @@ def _warm_duals(core: Core, penalty: float, until: float, deadline: Deadline) ->
         limits=core.extra_limits() * f,
     )
     pricer = LocalPricing(sub)
-    cols, zero = _start(pricer)
-    _seed(pricer, cols, zero, sub.budget)
-    run = _generate(pricer, cols, sub.budget, until, deadline, penalty, 1e-6)
+    cols, zero = start_columns(pricer)
+    seed(pricer, cols, zero, sub.budget)
+    run = generate(pricer, cols, sub.budget, until, deadline, penalty, 1e-6)
     run["budget"] = sub.budget
     return _Warm(pricer, cols, f, run) if "lam" in run else None
-
-
-def _conflict(core: Core, run: dict[str, Any]) -> list[str]:
-    """Every constraint of the conflict at a converged master with a positive artificial: the
-    minimums it cannot meet, then the limits whose duals are positive (the ones stopping it)."""
-    last = run["last"]
-    names = [
-        f"coverage:{core.segments[s]}"
-        for (s, _), short in zip(core.coverage, last["short_cov"], strict=True)
-        if short > 1e-6
-    ]
-    names += [r.name for r, short in zip(core.extra, last["short_x"], strict=True) if short > 1e-6]
-    if last["lam"] > 1e-9:
-        names.append("budget")
-    names += [f"cap:{core.types[j]}" for j in np.flatnonzero(last["mu"] > 1e-9)]
-    names += [
-        r.name
-        for r, sig in zip(core.extra, last["sigma"], strict=True)
-        if r.sense == "<=" and sig > 1e-9
-    ]
-    return names
-
-
-def _phase_one(core: Core, deadline: Deadline) -> list[str]:
-    """Every constraint of the conflict: column generation on the feasibility problem alone
-    (every value 0, artificial slacks priced 1), whose positive duals are exactly the limits
-    that stop the minimums (a Farkas certificate), not the ones that merely bind on value."""
-    zero = core.subset(
-        np.arange(core.value.shape[0]),
-        budget=core.budget,
-        caps=core.caps,
-        coverage=core.coverage,
-        limits=core.extra_limits(),
-    )
-    zero = replace(zero, value=np.where(np.isfinite(core.value), 0.0, -np.inf))
-    pricer = LocalPricing(zero)
-    cols, duals = _start(pricer)
-    start = _seed(pricer, cols, duals, core.budget)
-    run = _generate(pricer, cols, core.budget, deadline.at, deadline, 1.0, 1e-9, start)
-    return _conflict(core, run) if run["artificial"] > 1e-6 else []
-
-
-def _no_allocation(core: Core, run: dict[str, Any], deadline: Deadline) -> InfeasibleAllocation:
-    """The error when the recovery found no feasible allocation: a proven conflict when the
-    phase-one generation finds one, else an honest "none found in time" (never a claim of
-    infeasibility that was not proven)."""
-    names = _phase_one(core, deadline) if run["converged"] or not deadline.expired() else []
-    if names:
-        return joint_infeasible(core, names)
-    return InfeasibleAllocation(
-        "no feasible allocation was found within the time limit (the constraints were not "
-        "proven infeasible): allow more time or loosen the minimums",
-        constraint="time_limit",
-    )
-
-
-def explain(core: Core, *, deadline: Deadline) -> InfeasibleAllocation:
-    """The named error for a core whose minimums conflict with its limits (MILP path)."""
-    return joint_infeasible(core, _phase_one(core, deadline))
 
 
 def _plus10(
@@ -331,10 +151,10 @@ def _plus10(
     passes, alpha = 0, COLD_ALPHA
     sample = warm.duals(budget, until, deadline, penalty) if warm is not None else None
     if sample is not None:
-        seeded = _seed(pricer, cols, sample, budget)
+        seeded = seed(pricer, cols, sample, budget)
         passes, alpha = 1, WARM_ALPHA if pricer.n_blocks == 1 else COLD_ALPHA
         start = seeded if seeded["bound"] < start["bound"] else start
-    plus = _generate(pricer, cols, budget, until, deadline, penalty, PLUS10_TOLERANCE, start, alpha)
+    plus = generate(pricer, cols, budget, until, deadline, penalty, PLUS10_TOLERANCE, start, alpha)
     plus["passes"] = passes + plus["iterations"]
     return plus
 
@@ -410,8 +230,8 @@ def solve_dual(
     cg_until = deadline.share(0.7)
     check_feasible(core)
     pricer = (pricing or LocalPricing)(core)
-    penalty = _penalty(core)
-    cols, zero = _start(pricer, keep=True)
+    penalty = penalty_of(core)
+    cols, zero = start_columns(pricer, keep=True)
     warm = (
         _warm_duals(core, penalty, deadline.share(0.3), deadline)
         if deadline.remaining() > 0.5 * deadline.seconds
@@ -423,14 +243,14 @@ def solve_dual(
     one_block = pricer.n_blocks == 1
     start: dict[str, Any] = {"bound": np.inf}
     if warm is None or not one_block:
-        start = _seed(pricer, cols, zero, core.budget)
+        start = seed(pricer, cols, zero, core.budget)
     if warm is not None:
-        seeded = _seed(pricer, cols, warm.run, core.budget)
+        seeded = seed(pricer, cols, warm.run, core.budget)
         start = seeded if seeded["bound"] < start["bound"] else start
     alpha = WARM_ALPHA if warm is not None and one_block else COLD_ALPHA
     seeds = 2 if warm is not None and not one_block else 1
     tolerance = CG_TOLERANCE_SHARE * config.gap_tolerance
-    run = _generate(pricer, cols, core.budget, cg_until, deadline, penalty, tolerance, start, alpha)
+    run = generate(pricer, cols, core.budget, cg_until, deadline, penalty, tolerance, start, alpha)
     if run["artificial"] > 1e-6 and run["converged"]:
         raise explain(core, deadline=deadline)
     t_cg = time.perf_counter() - t0
@@ -447,7 +267,7 @@ def solve_dual(
     bound = float(run["bound"])
     gap = (bound - obj) / max(abs(bound), 1e-9)
     if not is_feasible(core, choice):
-        raise _no_allocation(core, run, deadline)
+        raise no_allocation(core, run, deadline)
     if gap <= config.optimal_tolerance:
         status = STATUS_OPTIMAL
     elif gap <= config.gap_tolerance:

@@ -51,7 +51,7 @@ class MilpNoIncumbent(Exception):
 
 class MilpInfeasible(Exception):
     """The LP relaxation is infeasible: ``allocate`` asks the decomposition which constraints
-    conflict (``dual.explain``) and raises the named error."""
+    conflict (``infeasibility.explain``) and raises the named error."""
 
 
 def build_model(

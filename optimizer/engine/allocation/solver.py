@@ -194,8 +194,9 @@ def _reach(core: Core, finite: np.ndarray) -> np.ndarray:
 def joint_infeasible(core: Core, names: list[str]) -> InfeasibleAllocation:
     """The error for minima that fail only together with the limits that stop them.
 
-    ``names``: every constraint of the conflict, minimums first (see ``dual.explain``); empty
-    when the solver could not tell, then every minimum and limit is named.
+    ``names``: every constraint of the conflict, minimums first (see
+    ``infeasibility.explain``); empty when the solver could not tell, then every minimum and
+    limit is named.
     """
     if not names:
         names = [f"coverage:{core.segments[s]}" for s, _ in core.coverage]
