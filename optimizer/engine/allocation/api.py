@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.engine.allocation.deadline import Deadline
+from optimizer.engine.allocation.decisions import build_decisions
 from optimizer.engine.allocation.dual import solve_dual
 from optimizer.engine.allocation.fallback import quick_solution
 from optimizer.engine.allocation.infeasibility import explain
@@ -45,7 +46,6 @@ from optimizer.engine.allocation.problem import Core
 from optimizer.engine.allocation.report import summarise
 from optimizer.engine.allocation.solver import Solution
 from optimizer.engine.allocation.stages import (
-    build_decisions,
     drop_unneeded,
     read_inputs,
     release_pairs,
