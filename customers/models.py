@@ -145,7 +145,9 @@ class TransactionLine(RetailerOwned):
         ]
 
     def __str__(self) -> str:
-        return f"{self.transaction_id}#{self.line_no}"
+        # What the basket's admin page shows above each line: its position is what staff know
+        # it by (the transaction's database id, from 10^12 up for big imports, says nothing).
+        return f"line {self.line_no}"
 
 
 #: Largest points balance (and movement) of a customer: half of PostgreSQL's ``integer``.
