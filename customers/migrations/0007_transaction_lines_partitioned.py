@@ -66,6 +66,7 @@ def partition(apps, schema_editor):
         cursor.execute(
             f"ALTER TABLE {TABLE} ADD CONSTRAINT line_unique_position UNIQUE (transaction_id, line_no)"
         )
+        # The model's one plain index is its foreign key's, on product_id (migration 0001).
         for name in indexes:
             cursor.execute(f"CREATE INDEX {name} ON {TABLE} (product_id)")
         for name, definition in foreign_keys:
