@@ -92,6 +92,15 @@ class TenancyFormsMixin:
         return obj
 
 
+def staff_role_allows(request: HttpRequest, role: str, obj: Any = None) -> bool:
+    """Whether the request's user is active staff holding ``role`` at ``obj``'s retailer (at
+    any retailer without ``obj``): the one admin permission rule, for admins and inlines."""
+    user = request.user
+    if not (user.is_active and user.is_staff):
+        return False
+    return has_role(user, role, getattr(obj, "retailer_id", None))
+
+
 class _ScopedInlineMixin:
     """An inline whose rows and form choices are scoped like its parent admin's, and shown to
     whoever may view the parent row: the membership role decides, as for the parent (Django's
@@ -101,10 +110,7 @@ class _ScopedInlineMixin:
     tenancy_view_role: ClassVar[str]
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        user = request.user
-        if not (user.is_active and user.is_staff):
-            return False
-        return has_role(user, self.tenancy_view_role, getattr(obj, "retailer_id", None))
+        return staff_role_allows(request, self.tenancy_view_role, obj)
 
     def get_queryset(self, request: HttpRequest) -> models.QuerySet:
         return scope_for_user(super().get_queryset(request), request.user)  # type: ignore[misc]
@@ -138,11 +144,7 @@ class RetailerScopedAdmin(TenancyFormsMixin, admin.ModelAdmin):
         return queryset.for_user(request.user)
 
     def _allowed(self, request: HttpRequest, action: str, obj: Any = None) -> bool:
-        user = request.user
-        if not (user.is_active and user.is_staff):
-            return False
-        retailer_id = getattr(obj, "retailer_id", None) if obj is not None else None
-        return has_role(user, self.role_required[action], retailer_id)
+        return staff_role_allows(request, self.role_required[action], obj)
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self._allowed(request, "view", obj) or self._allowed(request, "change", obj)
